@@ -1,0 +1,1 @@
+//! Benchmarks of HyperSockets; see `benches/` and the `bin` targets.

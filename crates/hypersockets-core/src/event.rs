@@ -1,0 +1,86 @@
+//! What a user can observe about a client.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{CloseFrame, HyperSocketError};
+
+/// Why a connection ended.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The server sent a Close frame (code and reason when it gave them).
+    ServerClosed(Option<CloseFrame>),
+    /// The stream ended without a Close frame (TCP closed).
+    StreamEnded,
+    /// Nothing arrived within the liveness timeout.
+    LivenessTimeout(Duration),
+    /// A transport or protocol error.
+    Error(Arc<HyperSocketError>),
+    /// The user asked to close.
+    UserClosed,
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ServerClosed(Some(frame)) => write!(f, "server closed: {frame}"),
+            Self::ServerClosed(None) => f.write_str("server closed"),
+            Self::StreamEnded => f.write_str("stream ended"),
+            Self::LivenessTimeout(after) => write!(f, "nothing received for {after:?}"),
+            Self::Error(err) => write!(f, "error: {err}"),
+            Self::UserClosed => f.write_str("closed by user"),
+        }
+    }
+}
+
+/// Something that happened to a client, delivered on its event stream.
+///
+/// Events are cheap to clone; errors are shared behind an [`Arc`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// Connected, authenticated and subscribed; `reconnect` is false the first time.
+    Connected {
+        /// Whether this connection replaced a lost one.
+        reconnect: bool,
+    },
+    /// The connection was lost or closed.
+    Disconnected {
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// Waiting `delay` before connection attempt number `attempt` (from 1).
+    Reconnecting {
+        /// The attempt about to be made, counting from 1 after each loss.
+        attempt: u32,
+        /// How long the client waits first.
+        delay: Duration,
+    },
+    /// The server accepted the auth provider's login.
+    Authenticated,
+    /// The server rejected the login, or the provider failed.
+    AuthFailed {
+        /// Why, as the server or provider put it.
+        reason: String,
+        /// Whether retrying with the same credentials is pointless.
+        fatal: bool,
+    },
+    /// Every active subscription was sent on a new connection.
+    SubscriptionsRestored {
+        /// How many subscription messages were sent.
+        count: usize,
+    },
+    /// A handler panicked; its lane caught it and carries on.
+    HandlerPanicked {
+        /// The lane's route key, formatted with `Debug`.
+        lane: String,
+        /// The panic message, when it was a string.
+        message: String,
+    },
+    /// An error that did not end the client.
+    Error(Arc<HyperSocketError>),
+    /// The client has stopped for good.
+    ShutDown,
+}

@@ -1,0 +1,37 @@
+//! Core types of [HyperSockets]: the message, error, state, metrics and event
+//! types, and the traits every other crate builds on.
+//!
+//! Users depend on the `hypersockets` facade, which re-exports all of this;
+//! this crate changes rarely.
+//!
+//! [HyperSockets]: https://docs.rs/hypersockets
+
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+mod auth;
+mod error;
+mod event;
+mod handler;
+mod headers;
+mod message;
+mod metrics;
+mod ping;
+mod reconnect;
+mod router;
+mod state;
+mod transport;
+
+pub use auth::{AuthProvider, AuthVerdict, BoxFuture};
+pub use error::{BoxError, HyperSocketError, ParseError, Result};
+pub use event::{ClientEvent, DisconnectReason};
+pub use handler::{AsyncFnHandler, FnHandler, MessageHandler, async_handler_fn, handler_fn};
+pub use headers::{HeaderProvider, StaticHeaders};
+pub use message::{CloseCode, CloseFrame, Utf8Bytes, WsMessage};
+pub use metrics::{AtomicMetrics, MetricsSnapshot};
+pub use ping::{JsonPing, PassivePingDetector, TextPing};
+pub use reconnect::{ExponentialBackoff, FixedInterval, NeverReconnect, ReconnectionStrategy};
+pub use router::MessageRouter;
+pub use state::{AtomicConnectionState, ConnectionState, InvalidTransition};
+pub use transport::{
+    ConnectRequest, Connection, MessageSink, MessageStream, Transport, TransportLimits,
+};

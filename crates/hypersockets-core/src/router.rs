@@ -1,0 +1,123 @@
+//! Turning raw messages into typed ones, and choosing their lane.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use crate::{ParseError, WsMessage};
+
+/// Parses raw messages into the user's type and picks a route key for each.
+///
+/// Each route key has one handler lane: messages with the same key reach
+/// their handler one at a time, in the order the socket received them;
+/// different keys are handled in parallel.
+///
+/// `parse` is a plain function, not an `async fn`: parsing is CPU work with
+/// nothing to wait on, and an async wrapper only adds a state machine per
+/// message (see `docs/architecture.md` for the measurement).
+///
+/// # Where the parse runs
+///
+/// By default the reader parses every message and hands the typed result to
+/// the lane. A router that can tell a message's key from its raw bytes
+/// cheaply (for example by peeking at a type tag) implements
+/// [`classify`](Self::classify); the reader then hands over the raw bytes and
+/// the full parse runs inside the lane, in parallel across keys and still in
+/// order within a key.
+///
+/// # Example
+///
+/// ```
+/// use hypersockets_core::{MessageRouter, ParseError, WsMessage};
+///
+/// #[derive(Debug)]
+/// enum Feed {
+///     Trade(String),
+///     Ticker(String),
+/// }
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// enum Key {
+///     Trade,
+///     Ticker,
+/// }
+///
+/// struct FeedRouter;
+///
+/// impl MessageRouter for FeedRouter {
+///     type Message = Feed;
+///     type RouteKey = Key;
+///
+///     fn parse(&self, message: &WsMessage) -> Result<Feed, ParseError> {
+///         let text = message.as_text().ok_or_else(|| ParseError::new("expected text"))?;
+///         match text.split_once(':') {
+///             Some(("trade", rest)) => Ok(Feed::Trade(rest.to_owned())),
+///             Some(("ticker", rest)) => Ok(Feed::Ticker(rest.to_owned())),
+///             _ => Err(ParseError::new("unknown message")),
+///         }
+///     }
+///
+///     fn route_key(&self, message: &Feed) -> Key {
+///         match message {
+///             Feed::Trade(_) => Key::Trade,
+///             Feed::Ticker(_) => Key::Ticker,
+///         }
+///     }
+///
+///     // Cheap: looks at the prefix only, so the full parse can run in the lane.
+///     fn classify(&self, message: &WsMessage) -> Option<Key> {
+///         let bytes = message.as_bytes();
+///         if bytes.starts_with(b"trade:") {
+///             Some(Key::Trade)
+///         } else if bytes.starts_with(b"ticker:") {
+///             Some(Key::Ticker)
+///         } else {
+///             None
+///         }
+///     }
+/// }
+///
+/// let router = FeedRouter;
+/// let msg = WsMessage::text("trade:BTC 1.5");
+/// assert_eq!(router.classify(&msg), Some(Key::Trade));
+/// let parsed = router.parse(&msg).unwrap();
+/// assert_eq!(router.route_key(&parsed), Key::Trade);
+/// ```
+pub trait MessageRouter: Send + Sync + 'static {
+    /// The typed message handlers receive.
+    type Message: Send + 'static;
+
+    /// Picks the handler lane. Small `Copy` enums are the cheapest keys.
+    type RouteKey: Eq + Hash + Clone + Send + Sync + Debug + 'static;
+
+    /// Parses a received text or binary message.
+    fn parse(&self, message: &WsMessage) -> Result<Self::Message, ParseError>;
+
+    /// The route key of a parsed message. Should be O(1) and never allocate.
+    fn route_key(&self, message: &Self::Message) -> Self::RouteKey;
+
+    /// Tells a raw message's route key without parsing it fully.
+    ///
+    /// `Some(key)` sends the raw message to `key`'s lane, where
+    /// [`parse_classified`](Self::parse_classified) runs; `None` (the default)
+    /// parses it on the reader with [`parse`](Self::parse) and routes it by
+    /// [`route_key`](Self::route_key).
+    #[inline]
+    fn classify(&self, message: &WsMessage) -> Option<Self::RouteKey> {
+        let _ = message;
+        None
+    }
+
+    /// Parses a message that [`classify`](Self::classify) gave `key`.
+    ///
+    /// Override it to parse straight into the concrete type for `key`
+    /// (no tag dispatch); the default calls [`parse`](Self::parse).
+    #[inline]
+    fn parse_classified(
+        &self,
+        key: &Self::RouteKey,
+        message: &WsMessage,
+    ) -> Result<Self::Message, ParseError> {
+        let _ = key;
+        self.parse(message)
+    }
+}

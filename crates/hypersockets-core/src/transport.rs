@@ -1,0 +1,191 @@
+//! The seam between the client and the network: swap it in tests.
+
+use std::fmt::{self, Debug};
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_core::Stream;
+use futures_sink::Sink;
+
+use crate::{BoxFuture, Result, WsMessage};
+
+/// Size limits on what a connection reads and buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportLimits {
+    /// Largest message (after reassembling fragments) accepted. Default: 16 MiB,
+    /// room for the largest order-book snapshots exchanges send.
+    pub max_message_size: usize,
+    /// Largest single frame accepted. Default: 16 MiB.
+    pub max_frame_size: usize,
+    /// Bytes buffered before a write is flushed to the socket. Default: 128 KiB.
+    pub write_buffer_size: usize,
+    /// Bytes that may wait to be written before writes fail; bounds memory
+    /// when the peer stops reading. Default: 4 MiB.
+    pub max_write_buffer_size: usize,
+}
+
+impl Default for TransportLimits {
+    fn default() -> Self {
+        Self {
+            max_message_size: 16 << 20,
+            max_frame_size: 16 << 20,
+            write_buffer_size: 128 << 10,
+            max_write_buffer_size: 4 << 20,
+        }
+    }
+}
+
+impl TransportLimits {
+    /// Sets the largest message accepted (default 16 MiB).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets the largest frame accepted (default 16 MiB).
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets the write buffer size (default 128 KiB).
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets the cap on buffered outgoing bytes (default 4 MiB).
+    pub fn max_write_buffer_size(mut self, bytes: usize) -> Self {
+        self.max_write_buffer_size = bytes;
+        self
+    }
+}
+
+/// What a [`Transport`] needs to open one connection.
+///
+/// ```
+/// use std::time::Duration;
+/// use hypersockets_core::ConnectRequest;
+///
+/// let request = ConnectRequest::new("wss://stream.example.com/ws")
+///     .header("X-Api-Key", "abc")
+///     .connect_timeout(Duration::from_secs(5));
+/// assert_eq!(request.headers.len(), 1);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectRequest {
+    /// `ws://` or `wss://` URL.
+    pub url: String,
+    /// Extra handshake headers, as name/value pairs. Default: none.
+    pub headers: Vec<(String, String)>,
+    /// Size limits. Default: [`TransportLimits::default`].
+    pub limits: TransportLimits,
+    /// Limit on TCP connect (and TLS). Default: 10 s.
+    pub connect_timeout: Duration,
+    /// Limit on the WebSocket handshake once connected. Default: 10 s.
+    pub handshake_timeout: Duration,
+}
+
+impl ConnectRequest {
+    /// A request for `url` with default limits and timeouts.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            headers: Vec::new(),
+            limits: TransportLimits::default(),
+            connect_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Adds one handshake header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Replaces the handshake headers (default: none).
+    pub fn headers(mut self, headers: Vec<(String, String)>) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Sets the size limits (default [`TransportLimits::default`]).
+    pub fn limits(mut self, limits: TransportLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the TCP (and TLS) connect timeout (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the handshake timeout (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+}
+
+/// The sending half of a connection.
+///
+/// `poll_close` sends a Close frame (if none was sent) and closes the socket.
+pub type MessageSink = Pin<Box<dyn Sink<WsMessage, Error = crate::HyperSocketError> + Send>>;
+
+/// The receiving half of a connection.
+///
+/// Yields every frame, control frames included; a Close frame from the peer
+/// is yielded as [`WsMessage::Close`] and the stream then ends. An error
+/// ends the connection.
+pub type MessageStream = Pin<Box<dyn Stream<Item = Result<WsMessage>> + Send>>;
+
+/// One open connection: a sending half and a receiving half, usable from
+/// different tasks.
+#[non_exhaustive]
+pub struct Connection {
+    /// Sends messages.
+    pub sink: MessageSink,
+    /// Receives messages.
+    pub stream: MessageStream,
+}
+
+impl Connection {
+    /// A connection from its two halves.
+    pub fn new(sink: MessageSink, stream: MessageStream) -> Self {
+        Self { sink, stream }
+    }
+}
+
+impl Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection").finish_non_exhaustive()
+    }
+}
+
+/// Opens WebSocket connections.
+///
+/// The client calls it for every connect and reconnect. The real one is the
+/// tokio-tungstenite transport; tests swap in an in-memory one.
+///
+/// ```
+/// use hypersockets_core::{BoxFuture, ConnectRequest, Connection, HyperSocketError, Result, Transport};
+///
+/// /// A transport that is always down.
+/// #[derive(Debug)]
+/// struct Offline;
+///
+/// impl Transport for Offline {
+///     fn connect(&self, _request: ConnectRequest) -> BoxFuture<'static, Result<Connection>> {
+///         Box::pin(async { Err(HyperSocketError::Io(std::io::ErrorKind::ConnectionRefused.into())) })
+///     }
+/// }
+/// ```
+pub trait Transport: Send + Sync + Debug + 'static {
+    /// Opens a connection: TCP, TLS for `wss://`, then the handshake with
+    /// the request's headers, within the request's timeouts.
+    fn connect(&self, request: ConnectRequest) -> BoxFuture<'static, Result<Connection>>;
+}

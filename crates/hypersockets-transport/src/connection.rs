@@ -1,0 +1,99 @@
+//! The two halves of a tokio-tungstenite connection, as our sink and stream.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{Sink, Stream};
+use hypersockets_core::{HyperSocketError, WsMessage};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::{Error, Message};
+
+use crate::convert::{from_tungstenite, to_tungstenite};
+use crate::error::map_error;
+
+/// Receiving half: yields our messages; a normal close ends the stream.
+pub(crate) struct ReceiveHalf<S> {
+    inner: SplitStream<WebSocketStream<S>>,
+    done: bool,
+}
+
+impl<S> ReceiveHalf<S> {
+    pub(crate) fn new(inner: SplitStream<WebSocketStream<S>>) -> Self {
+        Self { inner, done: false }
+    }
+}
+
+impl<S> Stream for ReceiveHalf<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    type Item = Result<WsMessage, HyperSocketError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
+                None | Some(Err(Error::ConnectionClosed | Error::AlreadyClosed)) => {
+                    self.done = true;
+                }
+                Some(Err(err)) => {
+                    // tungstenite ends the connection after any error.
+                    self.done = true;
+                    return Poll::Ready(Some(Err(map_error(err))));
+                }
+                Some(Ok(message)) => match from_tungstenite(message) {
+                    Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                    Ok(None) => {}
+                    Err(err) => {
+                        self.done = true;
+                        return Poll::Ready(Some(Err(err)));
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Sending half: takes our messages.
+pub(crate) struct SendHalf<S> {
+    inner: SplitSink<WebSocketStream<S>, Message>,
+}
+
+impl<S> SendHalf<S> {
+    pub(crate) fn new(inner: SplitSink<WebSocketStream<S>, Message>) -> Self {
+        Self { inner }
+    }
+}
+
+impl<S> Sink<WsMessage> for SendHalf<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    type Error = HyperSocketError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.inner).poll_ready(cx).map_err(map_error)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: WsMessage) -> Result<(), Self::Error> {
+        Pin::new(&mut self.inner)
+            .start_send(to_tungstenite(item))
+            .map_err(map_error)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.inner).poll_flush(cx).map_err(map_error)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match ready!(Pin::new(&mut self.inner).poll_close(cx)) {
+            // Already closed by the peer: the close is done.
+            Ok(()) | Err(Error::ConnectionClosed | Error::AlreadyClosed) => Poll::Ready(Ok(())),
+            Err(err) => Poll::Ready(Err(map_error(err))),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Mapping tungstenite's errors onto ours, keeping the source.
+
+use hypersockets_core::HyperSocketError;
+use tungstenite::error::{CapacityError, Error};
+
+/// Ours from tungstenite's. `ConnectionClosed` is a normal end and is handled
+/// by the caller before this is reached.
+pub(crate) fn map_error(error: Error) -> HyperSocketError {
+    match error {
+        Error::ConnectionClosed | Error::AlreadyClosed => HyperSocketError::ConnectionClosed,
+        Error::Io(err) => HyperSocketError::Io(err),
+        Error::Tls(err) => HyperSocketError::Tls(Box::new(err)),
+        Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            HyperSocketError::MessageTooLarge {
+                size,
+                limit: max_size,
+            }
+        }
+        Error::Capacity(err @ CapacityError::TooManyHeaders) => HyperSocketError::Handshake {
+            status: None,
+            source: Some(Box::new(err)),
+        },
+        Error::Utf8(err) => HyperSocketError::InvalidUtf8(err.into()),
+        Error::Http(response) => HyperSocketError::Handshake {
+            status: Some(response.status().as_u16()),
+            source: None,
+        },
+        Error::HttpFormat(err) => HyperSocketError::Handshake {
+            status: None,
+            source: Some(Box::new(err)),
+        },
+        Error::Url(err) => HyperSocketError::invalid_config("url", err.to_string()),
+        other => HyperSocketError::WebSocket(Box::new(other)),
+    }
+}

@@ -1,0 +1,61 @@
+//! HyperSockets: a WebSocket client runtime for high-volume exchange feeds.
+//!
+//! Point it at an exchange, give it a [`MessageRouter`] that turns raw
+//! messages into your types, and handlers per route key: messages reach each
+//! handler in the order the socket received them, different keys are handled
+//! in parallel, and the connection heals itself.
+//!
+//! This crate is the only one users depend on; everything is re-exported
+//! here, and [`prelude`] brings the common names in with one line.
+//!
+//! ```
+//! use hypersockets::prelude::*;
+//!
+//! #[derive(Debug)]
+//! struct Tick(String);
+//!
+//! struct Ticks;
+//!
+//! impl MessageRouter for Ticks {
+//!     type Message = Tick;
+//!     type RouteKey = ();
+//!
+//!     fn parse(&self, message: &WsMessage) -> Result<Tick, ParseError> {
+//!         message
+//!             .as_text()
+//!             .map(|text| Tick(text.to_owned()))
+//!             .ok_or_else(|| ParseError::new("expected text"))
+//!     }
+//!
+//!     fn route_key(&self, _: &Tick) {}
+//! }
+//!
+//! let tick = Ticks.parse(&WsMessage::text("BTC 43000")).unwrap();
+//! assert_eq!(tick.0, "BTC 43000");
+//! ```
+
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+#[doc(inline)]
+pub use hypersockets_core::{
+    AsyncFnHandler, AtomicConnectionState, AtomicMetrics, AuthProvider, AuthVerdict, BoxError,
+    BoxFuture, ClientEvent, CloseCode, CloseFrame, ConnectRequest, Connection, ConnectionState,
+    DisconnectReason, ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider,
+    HyperSocketError, InvalidTransition, JsonPing, MessageHandler, MessageRouter, MessageSink,
+    MessageStream, MetricsSnapshot, NeverReconnect, ParseError, PassivePingDetector,
+    ReconnectionStrategy, Result, StaticHeaders, TextPing, Transport, TransportLimits, Utf8Bytes,
+    WsMessage, async_handler_fn, handler_fn,
+};
+#[doc(inline)]
+pub use hypersockets_transport::TungsteniteTransport;
+
+/// The names most programs need: `use hypersockets::prelude::*;`.
+pub mod prelude {
+    #[doc(no_inline)]
+    pub use crate::{
+        AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ConnectionState,
+        ExponentialBackoff, HeaderProvider, HyperSocketError, JsonPing, MessageHandler,
+        MessageRouter, ParseError, PassivePingDetector, ReconnectionStrategy, TextPing, WsMessage,
+        async_handler_fn, handler_fn,
+    };
+}
