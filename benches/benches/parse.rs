@@ -60,10 +60,27 @@ fn bench_parse(c: &mut Criterion) {
         .worker_threads(2)
         .build()
         .expect("runtime");
+    // The seed spawned one parse task per message; spawn a batch from inside
+    // the runtime and wait for all, so the figure is spawn + schedule + parse.
+    const BATCH: u64 = 1_000;
     group.bench_function("task_per_message", |b| {
-        b.iter(|| {
-            let handle = runtime.spawn(async { parse_async(TRADE).await.is_ok() });
-            black_box(runtime.block_on(handle).expect("task"))
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let rounds = iters.div_ceil(BATCH);
+                let start = std::time::Instant::now();
+                for _ in 0..rounds {
+                    let handles: Vec<_> = (0..BATCH)
+                        .map(|_| tokio::spawn(async { parse_async(TRADE).await.is_ok() }))
+                        .collect();
+                    for handle in handles {
+                        black_box(handle.await.expect("task"));
+                    }
+                }
+                // Scale to exactly `iters` messages.
+                start
+                    .elapsed()
+                    .mul_f64(iters as f64 / (rounds * BATCH) as f64)
+            })
         })
     });
     group.finish();

@@ -6,7 +6,12 @@
 //!
 //! [HyperSockets]: https://docs.rs/hypersockets
 
-#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
 
 mod auth;
 mod error;

@@ -124,7 +124,10 @@ impl JsonPing {
         rest = skip_ws(rest).strip_prefix(b":")?;
         rest = skip_ws(rest);
         let sign = usize::from(rest.first() == Some(&b'-'));
-        let digits = rest[sign..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let digits = rest[sign..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         if digits == 0 {
             return None;
         }

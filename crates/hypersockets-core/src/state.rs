@@ -59,7 +59,10 @@ impl ConnectionState {
                 | (Connected, Disconnected)
                 | (Reconnecting, Connecting)
                 | (Reconnecting, Disconnected)
-                | (Disconnected | Connecting | Connected | Reconnecting, ShuttingDown)
+                | (
+                    Disconnected | Connecting | Connected | Reconnecting,
+                    ShuttingDown
+                )
         )
     }
 

@@ -16,7 +16,8 @@ use tungstenite::{Bytes, Message};
 pub(crate) fn from_tungstenite(message: Message) -> Result<Option<WsMessage>, HyperSocketError> {
     Ok(Some(match message {
         Message::Text(text) => WsMessage::Text(
-            Utf8Bytes::try_from(Bytes::from(text)).map_err(|e| HyperSocketError::InvalidUtf8(Box::new(e)))?,
+            Utf8Bytes::try_from(Bytes::from(text))
+                .map_err(|e| HyperSocketError::InvalidUtf8(Box::new(e)))?,
         ),
         Message::Binary(data) => WsMessage::Binary(data),
         Message::Ping(data) => WsMessage::Ping(data),

@@ -6,7 +6,12 @@
 //!
 //! [`Transport`]: hypersockets_core::Transport
 
-#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
 
 mod connection;
 mod convert;

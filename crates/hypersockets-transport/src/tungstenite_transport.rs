@@ -60,7 +60,11 @@ fn websocket_config(limits: &TransportLimits) -> WebSocketConfig {
 }
 
 async fn connect(request: ConnectRequest) -> Result<Connection> {
-    let mut http_request = request.url.as_str().into_client_request().map_err(map_error)?;
+    let mut http_request = request
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(map_error)?;
     let uri = http_request.uri().clone();
     let secure = match uri.scheme_str() {
         Some("ws") => false,
@@ -94,9 +98,12 @@ async fn connect(request: ConnectRequest) -> Result<Connection> {
         http_request.headers_mut().append(name, value);
     }
 
-    let tcp = timeout(request.connect_timeout, TcpStream::connect((host.as_str(), port)))
-        .await
-        .map_err(|_| HyperSocketError::timeout("connect", request.connect_timeout))??;
+    let tcp = timeout(
+        request.connect_timeout,
+        TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| HyperSocketError::timeout("connect", request.connect_timeout))??;
     tcp.set_nodelay(true)?;
 
     let config = websocket_config(&request.limits);

@@ -34,7 +34,12 @@
 //! assert_eq!(tick.0, "BTC 43000");
 //! ```
 
-#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
 
 #[doc(inline)]
 pub use hypersockets_core::{
