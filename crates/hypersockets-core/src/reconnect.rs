@@ -45,7 +45,7 @@ pub trait ReconnectionStrategy: Send + Sync + Debug + 'static {
 pub struct ExponentialBackoff {
     /// Delay of the first non-immediate attempt. Default: 500 ms.
     pub initial: Duration,
-    /// Growth per attempt. Default: 2.0.
+    /// Growth per attempt; values below 1.0 or not finite are taken as 1.0. Default: 2.0.
     pub factor: f64,
     /// Cap on any delay. Default: 30 s.
     pub max: Duration,
@@ -77,7 +77,7 @@ impl ExponentialBackoff {
         self
     }
 
-    /// Sets the growth factor (default 2.0; values below 1.0 are taken as 1.0).
+    /// Sets the growth factor (default 2.0; values below 1.0 or not finite are taken as 1.0).
     pub fn factor(mut self, factor: f64) -> Self {
         self.factor = factor;
         self
@@ -124,7 +124,12 @@ impl ExponentialBackoff {
         };
         let exp = i32::try_from(step).unwrap_or(i32::MAX);
         let secs = self.initial.as_secs_f64() * factor.powi(exp);
-        if !secs.is_finite() || secs >= self.max.as_secs_f64() {
+        if secs.is_nan() {
+            // 0 × ∞ once the factor's power overflows: a zero initial delay
+            // stays zero, it must not jump to `max`.
+            return Duration::ZERO;
+        }
+        if secs.is_infinite() || secs >= self.max.as_secs_f64() {
             self.max
         } else {
             Duration::from_secs_f64(secs)
@@ -143,7 +148,12 @@ impl ReconnectionStrategy for ExponentialBackoff {
         } else {
             self.jitter.clamp(0.0, 1.0)
         };
-        Some(base.mul_f64(1.0 - jitter * fastrand::f64()))
+        let scale = 1.0 - jitter * fastrand::f64();
+        // Not `Duration::mul_f64`: it panics when the product does not fit,
+        // which happens near `Duration::MAX` (e.g. `max(Duration::MAX)`)
+        // even at a scale of 1.0, because `as_secs_f64` rounds up.
+        let delay = Duration::try_from_secs_f64(base.as_secs_f64() * scale).unwrap_or(base);
+        Some(delay.min(base))
     }
 }
 

@@ -171,7 +171,10 @@ impl AtomicConnectionState {
         to: ConnectionState,
     ) -> Result<(), InvalidTransition> {
         if !from.can_transition_to(to) {
-            return Err(InvalidTransition { from, to });
+            return Err(InvalidTransition {
+                from: self.get(),
+                to,
+            });
         }
         self.state
             .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)

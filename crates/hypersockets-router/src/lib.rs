@@ -1,7 +1,27 @@
 //! Routing and the handler-lane runtime of HyperSockets.
 //!
-//! Filled in by the router-runtime work: route table, lanes, overflow
-//! policies and per-lane metrics. Nothing is exported yet.
+//! A [`Dispatcher`] takes each received message from the reader, finds its
+//! route key (by [`classify`](hypersockets_core::MessageRouter::classify)
+//! on the raw bytes, or by parsing) and puts it in that key's lane. A lane is
+//! one handler with its own FIFO queue: per key, the handler sees messages in
+//! the order the socket received them; different keys run in parallel.
+//!
+//! - Lanes run on a dedicated thread ([`LaneKind::Thread`], the default:
+//!   throughput) or as a tokio task ([`LaneKind::Task`]: thousands of idle
+//!   lanes cost nothing), or inline on the reader
+//!   ([`RouterBuilder::inline_handler`]: lowest latency, no isolation).
+//! - Queues are unbounded by default, or bounded with an
+//!   [`OverflowPolicy`]; every dropped message is counted.
+//! - Nothing blocks a tokio worker: lanes never call a blocking `recv()`
+//!   inside async code, a full `Block` lane is awaited, and a lane is woken
+//!   only when it is parked.
+//! - Handler errors are logged and counted, panics caught, counted and
+//!   reported as [`ClientEvent::HandlerPanicked`](hypersockets_core::ClientEvent::HandlerPanicked);
+//!   a lane never dies.
+//! - [`RouterStats`] reads every lane's figures at any time, lock-free.
+//!
+//! See [`RouterBuilder`] for an example. Users normally get all this through
+//! the `hypersockets` facade.
 
 #![warn(
     missing_docs,
@@ -9,3 +29,19 @@
     rust_2018_idioms,
     unreachable_pub
 )]
+
+mod builder;
+mod config;
+mod dispatcher;
+mod events;
+mod excerpt;
+mod lane;
+mod metrics;
+mod stats;
+mod table;
+
+pub use builder::RouterBuilder;
+pub use config::{LaneConfig, LaneKind, OverflowPolicy, ShutdownMode};
+pub use dispatcher::{DispatchOutcome, Dispatcher};
+pub use metrics::{LaneMetricsSnapshot, RouterMetricsSnapshot};
+pub use stats::RouterStats;

@@ -64,23 +64,23 @@ pub(crate) fn to_tungstenite(message: WsMessage) -> Message {
 mod tests {
     use super::*;
 
-    fn round_trip(message: WsMessage) {
+    fn round_trip(message: &WsMessage) {
         let back = from_tungstenite(to_tungstenite(message.clone()))
             .unwrap()
             .unwrap();
-        assert_eq!(back, message);
+        assert_eq!(&back, message);
     }
 
     #[test]
     fn every_kind_round_trips() {
-        round_trip(WsMessage::text("héllo {\"e\":\"trade\"}"));
-        round_trip(WsMessage::text(""));
-        round_trip(WsMessage::binary(vec![0u8, 1, 255]));
-        round_trip(WsMessage::ping(b"1234".to_vec()));
-        round_trip(WsMessage::pong(Vec::<u8>::new()));
-        round_trip(WsMessage::Close(None));
-        round_trip(WsMessage::close(1001, "going away"));
-        round_trip(WsMessage::close(4000, ""));
+        round_trip(&WsMessage::text("héllo {\"e\":\"trade\"}"));
+        round_trip(&WsMessage::text(""));
+        round_trip(&WsMessage::binary(vec![0u8, 1, 255]));
+        round_trip(&WsMessage::ping(b"1234".to_vec()));
+        round_trip(&WsMessage::pong(Vec::<u8>::new()));
+        round_trip(&WsMessage::Close(None));
+        round_trip(&WsMessage::close(1001, "going away"));
+        round_trip(&WsMessage::close(4000, ""));
     }
 
     #[test]

@@ -64,7 +64,9 @@ async fn connect(request: ConnectRequest) -> Result<Connection> {
         .url
         .as_str()
         .into_client_request()
-        .map_err(map_error)?;
+        // Every failure here is the URL's fault (unparsable, no host): a
+        // configuration error, not a retryable handshake error.
+        .map_err(|e| HyperSocketError::invalid_config("url", e.to_string()))?;
     let uri = http_request.uri().clone();
     let secure = match uri.scheme_str() {
         Some("ws") => false,
@@ -113,7 +115,14 @@ async fn connect(request: ConnectRequest) -> Result<Connection> {
     )
     .await
     .map_err(|_| HyperSocketError::timeout("handshake", request.handshake_timeout))?
-    .map_err(map_error)?;
+    .map_err(|error| match map_error(error) {
+        // A garbled answer to the upgrade request is a failed handshake.
+        HyperSocketError::WebSocket(source) => HyperSocketError::Handshake {
+            status: None,
+            source: Some(source),
+        },
+        other => other,
+    })?;
     tracing::debug!(url = %request.url, status = response.status().as_u16(), "websocket handshake done");
 
     let (sink, stream) = ws.split();

@@ -1,0 +1,281 @@
+//! The reader's side of the router: classify or parse, pick the lane, queue.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use hypersockets_core::{MessageRouter, ParseError, WsMessage};
+
+use crate::config::ShutdownMode;
+use crate::events::EventSink;
+use crate::excerpt::{excerpt, panic_message};
+use crate::lane::envelope::Payload;
+use crate::lane::queue::PushOutcome;
+use crate::lane::shared::LaneShared;
+use crate::lane::worker::{parse_in_lane, record_result};
+use crate::lane::{LaneJoin, LaneSlot};
+use crate::metrics::{ReaderCounters, add};
+use crate::stats::RouterStats;
+use crate::table::RouteTable;
+
+/// Lanes with new messages are woken at the latest after this many
+/// dispatches, even if the caller never flushes.
+const FLUSH_EVERY: u32 = 64;
+
+/// What [`Dispatcher::dispatch`] did with a message.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DispatchOutcome {
+    /// Queued for its lane.
+    Queued,
+    /// Handled by an inline handler on the spot (successfully or not; the
+    /// lane's figures say which).
+    HandledInline,
+    /// Dropped by its lane's overflow policy (counted).
+    Dropped,
+    /// No lane for its key and no fallback (counted).
+    Unrouted,
+    /// The router could not parse it on the reader (counted and logged).
+    ParseFailed(ParseError),
+    /// The lane is shut down.
+    Closed,
+}
+
+enum Route<M, K> {
+    Lane(usize, Payload<M, K>),
+    Unrouted(Payload<M, K>),
+    ParseFailed(ParseError, WsMessage),
+    Panicked(String),
+}
+
+/// Takes messages from the reader and puts each in its route key's lane.
+///
+/// Owned by the reader (`&mut self`, no locks). Per key, messages reach the
+/// handler in the order they were dispatched.
+///
+/// Lanes are woken lazily: a lane that is already running is never woken
+/// again, and parked lanes with new messages are woken by
+/// [`flush`](Self::flush), which the reader calls when it has nothing more
+/// at hand (the socket has no buffered message), and automatically every
+/// 64 dispatches. Dropping the dispatcher closes the lanes; they finish
+/// what is queued and stop.
+pub struct Dispatcher<R: MessageRouter> {
+    pub(crate) router: Arc<R>,
+    pub(crate) table: RouteTable<R::RouteKey>,
+    pub(crate) lanes: Vec<LaneSlot<R::Message, R::RouteKey>>,
+    pub(crate) fallback: Option<usize>,
+    pub(crate) pending: Vec<usize>,
+    pub(crate) since_flush: u32,
+    pub(crate) reader: Arc<ReaderCounters>,
+    pub(crate) stats: RouterStats,
+    pub(crate) joins: Vec<LaneJoin>,
+    pub(crate) events: EventSink,
+}
+
+impl<R: MessageRouter> Dispatcher<R> {
+    /// Routes one received message.
+    ///
+    /// A message the router can [`classify`](MessageRouter::classify) goes
+    /// to its lane raw and is parsed there; any other is parsed here and
+    /// routed by its [`route_key`](MessageRouter::route_key). Panics in the
+    /// router's code are caught and counted as parse errors.
+    ///
+    /// Awaits only when the lane is bounded with
+    /// [`OverflowPolicy::Block`](crate::OverflowPolicy::Block) and full.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling while it waits for room in a full `Block` lane drops the
+    /// message; every other path completes without awaiting.
+    pub async fn dispatch(&mut self, message: WsMessage) -> DispatchOutcome {
+        add(&self.reader.dispatched, 1);
+        let outcome = match self.route(message) {
+            Route::Lane(index, payload) => self.deliver(index, payload).await,
+            Route::Unrouted(payload) => {
+                add(&self.reader.unrouted, 1);
+                match self.fallback {
+                    Some(index) => self.deliver(index, payload).await,
+                    None => {
+                        tracing::debug!("message has no lane and there is no fallback");
+                        DispatchOutcome::Unrouted
+                    }
+                }
+            }
+            Route::ParseFailed(error, message) => {
+                add(&self.reader.parse_errors, 1);
+                tracing::warn!(%error, payload = %excerpt(&message), "parse failed");
+                DispatchOutcome::ParseFailed(error)
+            }
+            Route::Panicked(message) => {
+                add(&self.reader.parse_errors, 1);
+                tracing::error!(%message, "router panicked; message skipped");
+                DispatchOutcome::ParseFailed(ParseError::new(format!("router panicked: {message}")))
+            }
+        };
+        self.since_flush += 1;
+        if self.since_flush >= FLUSH_EVERY {
+            self.flush();
+        }
+        outcome
+    }
+
+    /// Wakes every parked lane that has received messages since the last flush.
+    #[inline]
+    pub fn flush(&mut self) {
+        self.since_flush = 0;
+        for index in self.pending.drain(..) {
+            if let Some(LaneSlot::Queued(queue)) = self.lanes.get_mut(index) {
+                queue.wake_pending = false;
+                queue.shared.wake_if_sleeping();
+            }
+        }
+    }
+
+    /// A clonable view of the router's figures.
+    pub fn stats(&self) -> RouterStats {
+        self.stats.clone()
+    }
+
+    /// The router.
+    pub fn router(&self) -> &Arc<R> {
+        &self.router
+    }
+
+    #[inline]
+    fn route(&self, message: WsMessage) -> Route<R::Message, R::RouteKey> {
+        let router = &*self.router;
+        let table = &self.table;
+        let routed = catch_unwind(AssertUnwindSafe(move || {
+            if let Some(key) = router.classify(&message) {
+                return match table.get(&key) {
+                    Some(index) => Route::Lane(index, Payload::Raw(message)),
+                    None => Route::Unrouted(Payload::RawKeyed(message, key)),
+                };
+            }
+            match router.parse(&message) {
+                Ok(parsed) => match table.get(&router.route_key(&parsed)) {
+                    Some(index) => Route::Lane(index, Payload::Parsed(parsed)),
+                    None => Route::Unrouted(Payload::Parsed(parsed)),
+                },
+                Err(error) => Route::ParseFailed(error, message),
+            }
+        }));
+        routed.unwrap_or_else(|panic| Route::Panicked(panic_message(panic.as_ref())))
+    }
+
+    #[inline]
+    async fn deliver(
+        &mut self,
+        index: usize,
+        payload: Payload<R::Message, R::RouteKey>,
+    ) -> DispatchOutcome {
+        let Some(slot) = self.lanes.get_mut(index) else {
+            return DispatchOutcome::Closed;
+        };
+        match slot {
+            LaneSlot::Queued(queue) => match queue.push(payload).await {
+                PushOutcome::Queued => {
+                    if !queue.wake_pending {
+                        queue.wake_pending = true;
+                        self.pending.push(index);
+                    }
+                    DispatchOutcome::Queued
+                }
+                PushOutcome::Dropped => DispatchOutcome::Dropped,
+                PushOutcome::Closed => DispatchOutcome::Closed,
+            },
+            LaneSlot::Inline { lane, key } => {
+                let message = match payload {
+                    Payload::Parsed(message) => Some(message),
+                    Payload::Raw(raw) => key.as_ref().and_then(|key| {
+                        parse_in_lane(&*self.router, key, &raw, &lane.shared, &self.events)
+                    }),
+                    Payload::RawKeyed(raw, key) => {
+                        parse_in_lane(&*self.router, &key, &raw, &lane.shared, &self.events)
+                    }
+                };
+                if let Some(message) = message {
+                    let result = lane.call(message);
+                    record_result(&lane.shared, &self.events, result);
+                }
+                DispatchOutcome::HandledInline
+            }
+        }
+    }
+
+    /// Stops the lanes and waits until every thread and task of theirs has
+    /// ended.
+    ///
+    /// [`Graceful`](ShutdownMode::Graceful) lets each lane handle what is
+    /// queued first; [`Abort`](ShutdownMode::Abort) drops it (counted as
+    /// dropped). A handler that never returns keeps a graceful shutdown
+    /// waiting: wrap the call in a timeout if that can happen.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the waiting only: the lanes are already told to
+    /// stop and end on their own.
+    pub async fn shutdown(mut self, mode: ShutdownMode) {
+        let lanes = self.close_lanes(mode);
+        let joins = std::mem::take(&mut self.joins);
+        drop(self);
+        drop(lanes);
+        for join in joins {
+            match join {
+                LaneJoin::Task(handle) => {
+                    if let Err(error) = handle.await {
+                        tracing::error!(%error, "lane task failed");
+                    }
+                }
+                LaneJoin::Thread(handle) => {
+                    let joined = match tokio::runtime::Handle::try_current() {
+                        Ok(runtime) => runtime
+                            .spawn_blocking(move || handle.join().is_ok())
+                            .await
+                            .unwrap_or(false),
+                        Err(_) => handle.join().is_ok(),
+                    };
+                    if !joined {
+                        tracing::error!("lane thread panicked");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes every queue and wakes every lane so it notices.
+    fn close_lanes(&mut self, mode: ShutdownMode) -> Arc<[Arc<LaneShared>]> {
+        let shared = Arc::clone(&self.stats.lanes);
+        if mode == ShutdownMode::Abort {
+            for lane in shared.iter() {
+                lane.abort.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        // Dropping the queues drops the senders: lanes see `Disconnected`
+        // once they have drained (or, on abort, dropped) what is queued.
+        self.lanes.clear();
+        self.pending.clear();
+        for lane in shared.iter() {
+            lane.force_wake();
+        }
+        shared
+    }
+}
+
+impl<R: MessageRouter> Drop for Dispatcher<R> {
+    fn drop(&mut self) {
+        if !self.lanes.is_empty() {
+            self.close_lanes(ShutdownMode::Graceful);
+        }
+    }
+}
+
+impl<R: MessageRouter> fmt::Debug for Dispatcher<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("lanes", &self.lanes.len())
+            .field("fallback", &self.fallback.is_some())
+            .field("pending_wakes", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}

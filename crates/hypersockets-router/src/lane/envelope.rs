@@ -1,0 +1,22 @@
+//! What travels through a lane's queue.
+
+use std::time::Instant;
+
+use hypersockets_core::WsMessage;
+
+/// A message on its way to a lane: raw (to be parsed in the lane) or parsed.
+pub(crate) enum Payload<M, K> {
+    /// Classified to this lane's key; the lane parses it.
+    Raw(WsMessage),
+    /// Classified to a key with no lane; the fallback lane parses it with
+    /// the key `classify` gave.
+    RawKeyed(WsMessage, K),
+    /// Parsed on the reader.
+    Parsed(M),
+}
+
+/// A payload plus, for sampled messages, when it was queued.
+pub(crate) struct Envelope<M, K> {
+    pub(crate) payload: Payload<M, K>,
+    pub(crate) queued_at: Option<Instant>,
+}

@@ -1,0 +1,115 @@
+//! A lane on its own OS thread.
+//!
+//! The thread takes messages with `try_recv` and parks when the queue is
+//! empty (see `shared.rs` for the wake-up protocol); it never spins. The
+//! handler's future is polled right there: a handler that never waits
+//! completes on its first poll, and one that does wait parks the thread
+//! until its waker unparks it. The thread enters the tokio runtime it was
+//! built in, so handlers can use tokio's timers, channels and sockets.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, JoinHandle, Thread};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+use hypersockets_core::{MessageHandler, MessageRouter};
+
+use crate::lane::envelope::Envelope;
+use crate::lane::shared::LaneWaker;
+use crate::lane::worker::{LaneWorker, Opened};
+
+/// Wakes a parked lane thread.
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+pub(crate) fn spawn<R, H>(
+    mut worker: LaneWorker<R, H>,
+    queue: Receiver<Envelope<R::Message, R::RouteKey>>,
+    stack_size: usize,
+    runtime: Option<tokio::runtime::Handle>,
+) -> std::io::Result<JoinHandle<()>>
+where
+    R: MessageRouter,
+    H: MessageHandler<R::Message>,
+{
+    let name: String = format!("hs-lane-{}", worker.shared.key)
+        .chars()
+        .filter(|c| *c != '\0')
+        .take(48)
+        .collect();
+    thread::Builder::new()
+        .name(name)
+        .stack_size(stack_size)
+        .spawn(move || {
+            let _runtime = runtime.as_ref().map(tokio::runtime::Handle::enter);
+            if let LaneWaker::Thread(cell) = worker.shared.waker() {
+                // Set before the lane can ever announce that it sleeps, so
+                // the reader always finds a thread to unpark.
+                let _ = cell.set(thread::current());
+            }
+            let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+            let mut cx = Context::from_waker(&waker);
+            run(&mut worker, &queue, &mut cx);
+        })
+}
+
+fn run<R, H>(
+    worker: &mut LaneWorker<R, H>,
+    queue: &Receiver<Envelope<R::Message, R::RouteKey>>,
+    cx: &mut Context<'_>,
+) where
+    R: MessageRouter,
+    H: MessageHandler<R::Message>,
+{
+    loop {
+        let envelope = match queue.try_recv() {
+            Ok(envelope) => envelope,
+            Err(TryRecvError::Disconnected) => return,
+            Err(TryRecvError::Empty) => {
+                worker.shared.announce_sleep();
+                match queue.try_recv() {
+                    Ok(envelope) => {
+                        worker.shared.cancel_sleep();
+                        envelope
+                    }
+                    Err(TryRecvError::Disconnected) => {
+                        worker.shared.cancel_sleep();
+                        return;
+                    }
+                    Err(TryRecvError::Empty) => {
+                        while worker.shared.still_sleeping() {
+                            thread::park();
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Some(Opened { message, started }) = worker.open(envelope) {
+            let result = {
+                let mut future = pin!(worker.handler.handle(message));
+                loop {
+                    match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                        Ok(Poll::Ready(result)) => break Ok(result),
+                        // Spurious unparks only cost a re-poll.
+                        Ok(Poll::Pending) => thread::park(),
+                        Err(panic) => break Err(panic),
+                    }
+                }
+            };
+            worker.finish(result, started);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The part of a lane that is the same for threads and tasks: parse what
+//! arrived raw, call the handler, count and time it, survive panics.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use hypersockets_core::{BoxError, ClientEvent, MessageRouter, WsMessage};
+
+use crate::events::EventSink;
+use crate::excerpt::{excerpt, panic_message};
+use crate::lane::envelope::{Envelope, Payload};
+use crate::lane::shared::LaneShared;
+use crate::metrics::{add, nanos};
+
+/// A handler's result, or the panic it raised.
+pub(crate) type HandlerResult = Result<Result<(), BoxError>, Box<dyn Any + Send>>;
+
+pub(crate) struct LaneWorker<R: MessageRouter, H> {
+    pub(crate) router: Arc<R>,
+    /// `None` for the fallback lane, which parses with the key each message carries.
+    pub(crate) key: Option<R::RouteKey>,
+    pub(crate) handler: H,
+    pub(crate) shared: Arc<LaneShared>,
+    pub(crate) events: EventSink,
+    /// Whether a reader may be waiting for room (bounded `Block` lanes).
+    pub(crate) signal_room: bool,
+}
+
+/// A message ready for the handler; `started` is set for timed messages.
+pub(crate) struct Opened<M> {
+    pub(crate) message: M,
+    pub(crate) started: Option<Instant>,
+}
+
+impl<R: MessageRouter, H> LaneWorker<R, H> {
+    /// Takes an envelope off the queue: counts it, drops it on abort,
+    /// parses a raw payload. `None` when there is nothing to hand on.
+    #[inline]
+    pub(crate) fn open(
+        &self,
+        envelope: Envelope<R::Message, R::RouteKey>,
+    ) -> Option<Opened<R::Message>> {
+        let counters = &self.shared.counters;
+        add(&counters.dequeued, 1);
+        if self.signal_room {
+            self.shared.signal_room();
+        }
+        if self.shared.abort.load(Relaxed) {
+            add(&counters.dropped_abort, 1);
+            return None;
+        }
+        let dequeued_at = envelope.queued_at.map(|queued| {
+            let now = Instant::now();
+            let wait = nanos(now.saturating_duration_since(queued));
+            add(&counters.wait_ns, wait);
+            counters.max_wait_ns.fetch_max(wait, Relaxed);
+            now
+        });
+        let (message, parsed_here) = match envelope.payload {
+            Payload::Parsed(message) => (message, false),
+            Payload::Raw(raw) => (self.parse(self.key.as_ref()?, &raw)?, true),
+            Payload::RawKeyed(raw, key) => (self.parse(&key, &raw)?, true),
+        };
+        let started = dequeued_at.map(|dequeued| {
+            if parsed_here {
+                let now = Instant::now();
+                add(&counters.parse_ns, nanos(now - dequeued));
+                now
+            } else {
+                dequeued
+            }
+        });
+        Some(Opened { message, started })
+    }
+
+    fn parse(&self, key: &R::RouteKey, raw: &WsMessage) -> Option<R::Message> {
+        parse_in_lane(&*self.router, key, raw, &self.shared, &self.events)
+    }
+
+    /// Records the outcome of one handler call.
+    #[inline]
+    pub(crate) fn finish(&self, result: HandlerResult, started: Option<Instant>) {
+        let counters = &self.shared.counters;
+        if let Some(started) = started {
+            add(&counters.handle_ns, nanos(started.elapsed()));
+            add(&counters.timed, 1);
+        }
+        record_result(&self.shared, &self.events, result);
+    }
+}
+
+/// Parses a classified message for a lane (on the lane, or on the reader for
+/// an inline lane), counting failures against the lane. Panics in the
+/// router's code are caught.
+pub(crate) fn parse_in_lane<R: MessageRouter>(
+    router: &R,
+    key: &R::RouteKey,
+    raw: &WsMessage,
+    shared: &LaneShared,
+    events: &EventSink,
+) -> Option<R::Message> {
+    match catch_unwind(AssertUnwindSafe(|| router.parse_classified(key, raw))) {
+        Ok(Ok(message)) => Some(message),
+        Ok(Err(error)) => {
+            add(&shared.counters.parse_errors, 1);
+            tracing::warn!(lane = %shared.key, %error, payload = %excerpt(raw), "parse failed in lane");
+            None
+        }
+        Err(panic) => {
+            add(&shared.counters.parse_errors, 1);
+            report_panic(shared, events, "parse", panic.as_ref());
+            None
+        }
+    }
+}
+
+/// Counts one finished handler call: delivered, and an error or a panic.
+pub(crate) fn record_result(shared: &LaneShared, events: &EventSink, result: HandlerResult) {
+    let counters = &shared.counters;
+    add(&counters.delivered, 1);
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            add(&counters.handler_errors, 1);
+            tracing::warn!(lane = %shared.key, %error, "handler returned an error");
+        }
+        Err(panic) => {
+            add(&counters.handler_panics, 1);
+            report_panic(shared, events, "handler", panic.as_ref());
+        }
+    }
+}
+
+/// Logs a caught panic and reports it as an event.
+pub(crate) fn report_panic(
+    shared: &LaneShared,
+    events: &EventSink,
+    what: &str,
+    panic: &(dyn Any + Send),
+) {
+    let message = panic_message(panic);
+    tracing::error!(lane = %shared.key, %message, "{what} panicked; the lane goes on");
+    events(ClientEvent::HandlerPanicked {
+        lane: shared.key.clone(),
+        message: format!("{what} panicked: {message}"),
+    });
+}

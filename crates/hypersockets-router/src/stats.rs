@@ -1,0 +1,31 @@
+//! A cheap, clonable view of the router's figures.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::lane::shared::LaneShared;
+use crate::metrics::{ReaderCounters, RouterMetricsSnapshot};
+
+/// Reads the router's figures from any thread, without locks, while the
+/// reader and the lanes keep going.
+#[derive(Clone, Debug)]
+pub struct RouterStats {
+    pub(crate) reader: Arc<ReaderCounters>,
+    pub(crate) lanes: Arc<[Arc<LaneShared>]>,
+}
+
+impl RouterStats {
+    /// Every figure now.
+    pub fn snapshot(&self) -> RouterMetricsSnapshot {
+        RouterMetricsSnapshot {
+            dispatched: self.reader.dispatched.load(Relaxed),
+            parse_errors: self.reader.parse_errors.load(Relaxed),
+            unrouted: self.reader.unrouted.load(Relaxed),
+            lanes: self
+                .lanes
+                .iter()
+                .map(|lane| lane.counters.snapshot(lane.key.clone(), lane.inline))
+                .collect(),
+        }
+    }
+}

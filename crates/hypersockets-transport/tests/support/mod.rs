@@ -1,0 +1,175 @@
+//! Test servers on `127.0.0.1` with a random free port: a scripted
+//! WebSocket server that records the handshake headers it received, and raw
+//! TCP servers for handshakes that go wrong.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+/// The bound on every wait in these tests: generous, but a hung test fails.
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
+
+/// The server side of one WebSocket connection.
+pub(crate) type ServerSocket = WebSocketStream<TcpStream>;
+
+/// Headers of the handshake requests received, as lowercase name/value pairs.
+pub(crate) type SeenHeaders = Arc<Mutex<Vec<Vec<(String, String)>>>>;
+
+/// A server running in the background; stopped when dropped.
+#[derive(Debug)]
+pub(crate) struct TestServer {
+    addr: SocketAddr,
+    headers: SeenHeaders,
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    /// `ws://127.0.0.1:<port>/ws`.
+    pub(crate) fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// The headers of every handshake so far, one list per connection.
+    pub(crate) fn seen_headers(&self) -> Vec<Vec<(String, String)>> {
+        self.headers.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn bind() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// A WebSocket server that runs `session` on every connection it accepts,
+/// after recording the handshake's headers.
+pub(crate) async fn script_server<F, Fut>(session: F) -> TestServer
+where
+    F: Fn(ServerSocket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (listener, addr) = bind().await;
+    let headers = SeenHeaders::default();
+    let seen = Arc::clone(&headers);
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let seen = Arc::clone(&seen);
+            // The error type is tungstenite's `ErrorResponse`, not ours to shrink.
+            #[allow(clippy::result_large_err)]
+            let record = move |request: &Request, response: Response| {
+                let pairs = request
+                    .headers()
+                    .iter()
+                    .map(|(name, value)| {
+                        (
+                            name.as_str().to_owned(),
+                            value.to_str().unwrap_or("<not ascii>").to_owned(),
+                        )
+                    })
+                    .collect();
+                seen.lock().unwrap().push(pairs);
+                Ok(response)
+            };
+            if let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, record).await {
+                tokio::spawn(session(ws));
+            }
+        }
+    });
+    TestServer {
+        addr,
+        headers,
+        task,
+    }
+}
+
+/// Echoes text and binary messages back until the client closes.
+///
+/// Pings are answered with pongs by tungstenite itself.
+pub(crate) async fn echo_server() -> TestServer {
+    script_server(|mut ws| async move {
+        while let Some(Ok(message)) = ws.next().await {
+            if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await
+}
+
+/// Reads until the client's handshake request is complete, or EOF.
+pub(crate) async fn read_request(tcp: &mut TcpStream) {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tcp.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A plain TCP server that reads each request and answers `response`
+/// verbatim, then closes.
+pub(crate) async fn raw_http_server(response: &'static [u8]) -> TestServer {
+    let (listener, addr) = bind().await;
+    let task = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                read_request(&mut tcp).await;
+                let _ = tcp.write_all(response).await;
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    TestServer {
+        addr,
+        headers: SeenHeaders::default(),
+        task,
+    }
+}
+
+/// A TCP server that accepts connections and never says a word.
+pub(crate) async fn silent_server() -> TestServer {
+    let (listener, addr) = bind().await;
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    TestServer {
+        addr,
+        headers: SeenHeaders::default(),
+        task,
+    }
+}
+
+/// A port nothing listens on: bound, then released.
+pub(crate) async fn refused_port() -> u16 {
+    let (listener, addr) = bind().await;
+    drop(listener);
+    addr.port()
+}
+
+/// Waits for a server-side message, or fails after [`WAIT`].
+pub(crate) async fn next_server_message(ws: &mut ServerSocket) -> Option<Message> {
+    tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("the server waited too long")
+        .and_then(Result::ok)
+}
