@@ -10,6 +10,7 @@ use hypersockets_core::{
 use crate::config::{LaneConfig, LaneKind, OverflowPolicy};
 use crate::dispatcher::Dispatcher;
 use crate::events::{EventSink, discard};
+use crate::lane::channel::lane_channel;
 use crate::lane::inline::{InlineFn, InlineLane};
 use crate::lane::queue::LaneQueue;
 use crate::lane::shared::{LaneShared, LaneWaker};
@@ -29,14 +30,13 @@ struct LaneStart<R: MessageRouter> {
     runtime: Option<tokio::runtime::Handle>,
 }
 
-type Starter<R> = Box<
-    dyn FnOnce(
-            LaneStart<R>,
-        ) -> Result<(
-            LaneSlot<<R as MessageRouter>::Message, <R as MessageRouter>::RouteKey>,
-            LaneJoin,
-        )> + Send,
->;
+/// A started lane: the dispatcher's end of it, and what to join at shutdown.
+type StartedLane<R> = (
+    LaneSlot<<R as MessageRouter>::Message, <R as MessageRouter>::RouteKey>,
+    LaneJoin,
+);
+
+type Starter<R> = Box<dyn FnOnce(LaneStart<R>) -> Result<StartedLane<R>> + Send>;
 
 enum LaneSpec<R: MessageRouter> {
     Queued {
@@ -216,8 +216,24 @@ impl<R: MessageRouter> RouterBuilder<R> {
                 ));
             }
         }
-        let router = Arc::new(router);
         let runtime = tokio::runtime::Handle::try_current().ok();
+        // Check every lane before starting any: a lane started before a bad
+        // one would be left parked for good, owning its handler.
+        let queued = lanes
+            .iter()
+            .map(|(key, spec)| (Some(key), spec))
+            .chain(fallback.iter().map(|spec| (None, spec)));
+        for (key, spec) in queued {
+            if let LaneSpec::Queued { config, .. } = spec {
+                let name = key.map_or_else(|| "fallback".to_owned(), |key| format!("{key:?}"));
+                validate(
+                    config.as_ref().unwrap_or(&defaults),
+                    &name,
+                    runtime.is_some(),
+                )?;
+            }
+        }
+        let router = Arc::new(router);
         let reader = Arc::new(ReaderCounters::default());
 
         let mut slots = Vec::with_capacity(lanes.len() + 1);
@@ -248,21 +264,32 @@ impl<R: MessageRouter> RouterBuilder<R> {
                 }
                 LaneSpec::Queued { config, start } => {
                     let config = config.unwrap_or_else(|| defaults.clone());
-                    validate(&config, &name, runtime.is_some())?;
                     let waker = match config.kind {
                         LaneKind::Thread => LaneWaker::Thread(Default::default()),
                         LaneKind::Task => LaneWaker::Task(Default::default()),
                     };
                     let lane_shared = Arc::new(LaneShared::new(name, waker, false));
                     shared.push(Arc::clone(&lane_shared));
-                    let (slot, join) = start(LaneStart {
+                    let started = start(LaneStart {
                         router: Arc::clone(&router),
                         key,
                         shared: lane_shared,
                         config,
                         events: Arc::clone(&events),
                         runtime: runtime.clone(),
-                    })?;
+                    });
+                    let (slot, join) = match started {
+                        Ok(started) => started,
+                        Err(error) => {
+                            // Stop the lanes already started, as a dropped
+                            // dispatcher does: close their queues, wake them.
+                            drop(slots);
+                            for lane in &shared {
+                                lane.force_wake();
+                            }
+                            return Err(error);
+                        }
+                    };
                     joins.push(join);
                     slot
                 }
@@ -304,10 +331,7 @@ fn validate(config: &LaneConfig, lane: &str, in_runtime: bool) -> Result<()> {
     Ok(())
 }
 
-fn start_queued<R, H>(
-    start: LaneStart<R>,
-    handler: H,
-) -> Result<(LaneSlot<R::Message, R::RouteKey>, LaneJoin)>
+fn start_queued<R, H>(start: LaneStart<R>, handler: H) -> Result<StartedLane<R>>
 where
     R: MessageRouter,
     H: MessageHandler<R::Message>,
@@ -321,19 +345,17 @@ where
         runtime,
     } = start;
     let capacity = config.effective_capacity();
-    let (sender, receiver) = match capacity {
-        Some(capacity) => crossbeam_channel::bounded(capacity),
-        None => crossbeam_channel::unbounded(),
-    };
+    let (sender, receiver) = lane_channel(capacity, config.ring_capacity);
     let evicts = capacity.is_some()
         && matches!(
             config.overflow,
             OverflowPolicy::DropOldest | OverflowPolicy::KeepLatest
         );
     let signal_room = capacity.is_some() && config.overflow == OverflowPolicy::Block;
+    let evictor = evicts.then(|| receiver.evictor());
     let queue = LaneQueue::new(
         sender,
-        evicts.then(|| receiver.clone()),
+        evictor,
         config.overflow,
         Arc::clone(&shared),
         config.timing_sample_every,

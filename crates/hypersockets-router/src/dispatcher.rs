@@ -14,13 +14,19 @@ use crate::lane::queue::PushOutcome;
 use crate::lane::shared::LaneShared;
 use crate::lane::worker::{parse_in_lane, record_result};
 use crate::lane::{LaneJoin, LaneSlot};
-use crate::metrics::{ReaderCounters, add};
+use crate::metrics::{ReaderCounters, bump};
 use crate::stats::RouterStats;
 use crate::table::RouteTable;
 
 /// Lanes with new messages are woken at the latest after this many
-/// dispatches, even if the caller never flushes.
-const FLUSH_EVERY: u32 = 64;
+/// dispatches, even if the caller never flushes: the bound on how long a
+/// message can wait unseen while the reader stays busy.
+const FLUSH_EVERY: u32 = 256;
+
+/// A parked lane is woken as soon as this many messages wait for it, so a
+/// busy lane need not wait for the next flush, and with many lanes each
+/// wake-up still moves a batch.
+const WAKE_BATCH: u32 = 64;
 
 /// What [`Dispatcher::dispatch`] did with a message.
 #[derive(Debug)]
@@ -88,11 +94,11 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// Cancelling while it waits for room in a full `Block` lane drops the
     /// message; every other path completes without awaiting.
     pub async fn dispatch(&mut self, message: WsMessage) -> DispatchOutcome {
-        add(&self.reader.dispatched, 1);
+        bump(&self.reader.dispatched, 1);
         let outcome = match self.route(message) {
             Route::Lane(index, payload) => self.deliver(index, payload).await,
             Route::Unrouted(payload) => {
-                add(&self.reader.unrouted, 1);
+                bump(&self.reader.unrouted, 1);
                 match self.fallback {
                     Some(index) => self.deliver(index, payload).await,
                     None => {
@@ -102,12 +108,12 @@ impl<R: MessageRouter> Dispatcher<R> {
                 }
             }
             Route::ParseFailed(error, message) => {
-                add(&self.reader.parse_errors, 1);
+                bump(&self.reader.parse_errors, 1);
                 tracing::warn!(%error, payload = %excerpt(&message), "parse failed");
                 DispatchOutcome::ParseFailed(error)
             }
             Route::Panicked(message) => {
-                add(&self.reader.parse_errors, 1);
+                bump(&self.reader.parse_errors, 1);
                 tracing::error!(%message, "router panicked; message skipped");
                 DispatchOutcome::ParseFailed(ParseError::new(format!("router panicked: {message}")))
             }
@@ -125,7 +131,8 @@ impl<R: MessageRouter> Dispatcher<R> {
         self.since_flush = 0;
         for index in self.pending.drain(..) {
             if let Some(LaneSlot::Queued(queue)) = self.lanes.get_mut(index) {
-                queue.wake_pending = false;
+                queue.unwoken = 0;
+                queue.note_depth();
                 queue.shared.wake_if_sleeping();
             }
         }
@@ -173,17 +180,29 @@ impl<R: MessageRouter> Dispatcher<R> {
             return DispatchOutcome::Closed;
         };
         match slot {
-            LaneSlot::Queued(queue) => match queue.push(payload).await {
-                PushOutcome::Queued => {
-                    if !queue.wake_pending {
-                        queue.wake_pending = true;
-                        self.pending.push(index);
+            LaneSlot::Queued(queue) => {
+                let pushed = match queue.try_push(payload) {
+                    Ok(outcome) => outcome,
+                    Err(envelope) => queue.push_blocking(envelope).await,
+                };
+                match pushed {
+                    PushOutcome::Queued => {
+                        queue.unwoken += 1;
+                        if queue.unwoken == 1 {
+                            self.pending.push(index);
+                        } else if queue.unwoken >= WAKE_BATCH {
+                            // Enough for this lane alone: wake it now; the
+                            // next flush skips it unless more arrive.
+                            queue.unwoken = 0;
+                            queue.note_depth();
+                            queue.shared.wake_if_sleeping();
+                        }
+                        DispatchOutcome::Queued
                     }
-                    DispatchOutcome::Queued
+                    PushOutcome::Dropped => DispatchOutcome::Dropped,
+                    PushOutcome::Closed => DispatchOutcome::Closed,
                 }
-                PushOutcome::Dropped => DispatchOutcome::Dropped,
-                PushOutcome::Closed => DispatchOutcome::Closed,
-            },
+            }
             LaneSlot::Inline { lane, key } => {
                 let message = match payload {
                     Payload::Parsed(message) => Some(message),

@@ -31,6 +31,7 @@
 )]
 
 mod builder;
+mod clock;
 mod config;
 mod dispatcher;
 mod events;

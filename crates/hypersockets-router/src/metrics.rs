@@ -4,18 +4,33 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-/// Live counters of one lane. Each is written by one side only (reader or
-/// lane), so updates are plain relaxed stores or adds with no contention.
+use crossbeam_utils::CachePadded;
+
+/// Live counters of one lane, in two cache lines: one written by the
+/// reader, one by the lane, so neither side's writes evict the other's.
+/// Every counter has a single writer (an inline lane's both halves are
+/// written by the reader), which is what lets [`bump`] avoid locked
+/// read-modify-write instructions.
 #[derive(Debug, Default)]
 pub(crate) struct LaneCounters {
-    // Written by the reader.
+    pub(crate) reader: CachePadded<ReaderSide>,
+    pub(crate) lane: CachePadded<LaneSide>,
+}
+
+/// Written by the reader.
+#[derive(Debug, Default)]
+pub(crate) struct ReaderSide {
     pub(crate) enqueued: AtomicU64,
     pub(crate) high_water: AtomicU64,
     /// Dropped by `DropNewest` (never queued).
     pub(crate) dropped_newest: AtomicU64,
     /// Evicted from the queue by `DropOldest` or `KeepLatest`.
     pub(crate) evicted: AtomicU64,
-    // Written by the lane.
+}
+
+/// Written by the lane.
+#[derive(Debug, Default)]
+pub(crate) struct LaneSide {
     pub(crate) dequeued: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) dropped_abort: AtomicU64,
@@ -29,41 +44,51 @@ pub(crate) struct LaneCounters {
     pub(crate) max_wait_ns: AtomicU64,
 }
 
+/// Adds to a counter that only the calling thread writes: a plain load and
+/// store, no locked instruction. Readers on other threads see each value
+/// whole, just possibly a moment late.
 #[inline]
-pub(crate) fn add(counter: &AtomicU64, value: u64) {
-    counter.fetch_add(value, Relaxed);
+pub(crate) fn bump(counter: &AtomicU64, value: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(value), Relaxed);
 }
 
+/// Raises a single-writer maximum.
 #[inline]
-pub(crate) fn nanos(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+pub(crate) fn raise(counter: &AtomicU64, value: u64) {
+    if value > counter.load(Relaxed) {
+        counter.store(value, Relaxed);
+    }
 }
 
 impl LaneCounters {
     pub(crate) fn snapshot(&self, key: String, inline: bool) -> LaneMetricsSnapshot {
-        let enqueued = self.enqueued.load(Relaxed);
-        let dequeued = self.dequeued.load(Relaxed);
-        let evicted = self.evicted.load(Relaxed);
-        let timed = self.timed.load(Relaxed);
+        let (reader, lane) = (&*self.reader, &*self.lane);
+        let enqueued = reader.enqueued.load(Relaxed);
+        let evicted = reader.evicted.load(Relaxed);
+        let dequeued = lane.dequeued.load(Relaxed);
+        let timed = lane.timed.load(Relaxed);
         let mean = |total: &AtomicU64| {
             Duration::from_nanos(total.load(Relaxed).checked_div(timed).unwrap_or(0))
         };
+        let depth = enqueued.saturating_sub(evicted).saturating_sub(dequeued);
         LaneMetricsSnapshot {
             key,
             inline,
-            depth: enqueued.saturating_sub(dequeued).saturating_sub(evicted),
-            high_water: self.high_water.load(Relaxed),
+            depth,
+            high_water: reader.high_water.load(Relaxed).max(depth),
             enqueued,
-            delivered: self.delivered.load(Relaxed),
-            dropped: self.dropped_newest.load(Relaxed) + evicted + self.dropped_abort.load(Relaxed),
-            handler_errors: self.handler_errors.load(Relaxed),
-            handler_panics: self.handler_panics.load(Relaxed),
-            parse_errors: self.parse_errors.load(Relaxed),
+            delivered: lane.delivered.load(Relaxed),
+            dropped: reader.dropped_newest.load(Relaxed)
+                + evicted
+                + lane.dropped_abort.load(Relaxed),
+            handler_errors: lane.handler_errors.load(Relaxed),
+            handler_panics: lane.handler_panics.load(Relaxed),
+            parse_errors: lane.parse_errors.load(Relaxed),
             timed_samples: timed,
-            mean_wait: mean(&self.wait_ns),
-            max_wait: Duration::from_nanos(self.max_wait_ns.load(Relaxed)),
-            mean_parse: mean(&self.parse_ns),
-            mean_handle: mean(&self.handle_ns),
+            mean_wait: mean(&lane.wait_ns),
+            max_wait: Duration::from_nanos(lane.max_wait_ns.load(Relaxed)),
+            mean_parse: mean(&lane.parse_ns),
+            mean_handle: mean(&lane.handle_ns),
         }
     }
 }
@@ -81,7 +106,9 @@ pub struct LaneMetricsSnapshot {
     pub inline: bool,
     /// Messages waiting in the queue now (including any being evicted).
     pub depth: u64,
-    /// The deepest the queue has been.
+    /// The deepest the queue has been, as seen when the reader checks on
+    /// the lane (at each flush, at most 64 messages apart) and when a
+    /// bounded queue fills.
     pub high_water: u64,
     /// Messages put in the queue (or handed to an inline handler).
     pub enqueued: u64,
@@ -128,7 +155,7 @@ impl RouterMetricsSnapshot {
     }
 }
 
-/// Reader-side counters.
+/// Reader-side counters of the whole router (single writer: the reader).
 #[derive(Debug, Default)]
 pub(crate) struct ReaderCounters {
     pub(crate) dispatched: AtomicU64,

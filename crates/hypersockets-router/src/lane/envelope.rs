@@ -1,7 +1,5 @@
 //! What travels through a lane's queue.
 
-use std::time::Instant;
-
 use hypersockets_core::WsMessage;
 
 /// A message on its way to a lane: raw (to be parsed in the lane) or parsed.
@@ -15,8 +13,9 @@ pub(crate) enum Payload<M, K> {
     Parsed(M),
 }
 
-/// A payload plus, for sampled messages, when it was queued.
+/// A payload plus, for sampled messages, when it was queued
+/// ([`now_ns`](crate::clock::now_ns); 0 when not timed).
 pub(crate) struct Envelope<M, K> {
     pub(crate) payload: Payload<M, K>,
-    pub(crate) queued_at: Option<Instant>,
+    pub(crate) queued_at: u64,
 }

@@ -3,13 +3,13 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::Instant;
 
 use hypersockets_core::BoxError;
 
+use crate::clock::now_ns;
 use crate::lane::shared::LaneShared;
 use crate::lane::worker::HandlerResult;
-use crate::metrics::{add, nanos};
+use crate::metrics::bump;
 
 /// A synchronous handler, boxed so lanes of different handler types fit in
 /// one table.
@@ -36,23 +36,25 @@ impl<M> InlineLane<M> {
     #[inline]
     pub(crate) fn call(&mut self, message: M) -> HandlerResult {
         let counters = &self.shared.counters;
-        add(&counters.enqueued, 1);
+        bump(&counters.reader.enqueued, 1);
         let started = if self.sample_every != 0 {
             self.until_sample -= 1;
-            (self.until_sample == 0).then(|| {
+            if self.until_sample == 0 {
                 self.until_sample = self.sample_every;
-                Instant::now()
-            })
+                now_ns()
+            } else {
+                0
+            }
         } else {
-            None
+            0
         };
         let handler = &mut self.handler;
         let result = catch_unwind(AssertUnwindSafe(|| handler(message)));
-        if let Some(started) = started {
-            add(&counters.handle_ns, nanos(started.elapsed()));
-            add(&counters.timed, 1);
+        if started != 0 {
+            bump(&counters.lane.handle_ns, now_ns().saturating_sub(started));
+            bump(&counters.lane.timed, 1);
         }
-        add(&counters.dequeued, 1);
+        bump(&counters.lane.dequeued, 1);
         result
     }
 }

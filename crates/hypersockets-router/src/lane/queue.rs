@@ -4,14 +4,15 @@
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, TrySendError};
 
+use crate::clock::now_ns;
 use crate::config::OverflowPolicy;
+use crate::lane::channel::EnvelopeSender;
 use crate::lane::envelope::{Envelope, Payload};
 use crate::lane::shared::LaneShared;
-use crate::metrics::add;
+use crate::metrics::bump;
 
 /// What happened to a pushed message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub(crate) enum PushOutcome {
 }
 
 pub(crate) struct LaneQueue<M, K> {
-    sender: Sender<Envelope<M, K>>,
+    sender: EnvelopeSender<M, K>,
     /// A receiver for evicting the oldest message (`DropOldest`, `KeepLatest`).
     evictor: Option<Receiver<Envelope<M, K>>>,
     policy: OverflowPolicy,
@@ -32,13 +33,14 @@ pub(crate) struct LaneQueue<M, K> {
     enqueued: u64,
     evicted: u64,
     high_water: u64,
-    /// Queued since the last flush; the dispatcher wakes it then.
-    pub(crate) wake_pending: bool,
+    /// Messages queued since the lane was last checked on; it is in the
+    /// dispatcher's pending list while this is not zero.
+    pub(crate) unwoken: u32,
 }
 
 impl<M, K> LaneQueue<M, K> {
     pub(crate) fn new(
-        sender: Sender<Envelope<M, K>>,
+        sender: EnvelopeSender<M, K>,
         evictor: Option<Receiver<Envelope<M, K>>>,
         policy: OverflowPolicy,
         shared: Arc<LaneShared>,
@@ -54,42 +56,55 @@ impl<M, K> LaneQueue<M, K> {
             enqueued: 0,
             evicted: 0,
             high_water: 0,
-            wake_pending: false,
+            unwoken: 0,
         }
     }
 
-    /// When this message should be timed, now.
+    /// Now, if this message is to be timed; else 0.
     #[inline]
-    fn stamp(&mut self) -> Option<Instant> {
+    fn stamp(&mut self) -> u64 {
         if self.sample_every == 0 {
-            return None;
+            return 0;
         }
         self.until_sample -= 1;
         if self.until_sample == 0 {
             self.until_sample = self.sample_every;
-            Some(Instant::now())
+            now_ns()
         } else {
-            None
+            0
         }
     }
 
     #[inline]
     fn record_enqueue(&mut self) {
-        let counters = &self.shared.counters;
         self.enqueued += 1;
-        counters.enqueued.store(self.enqueued, Relaxed);
+        self.shared
+            .counters
+            .reader
+            .enqueued
+            .store(self.enqueued, Relaxed);
+    }
+
+    /// Updates the high-water mark from the lane's progress. Called at each
+    /// flush and when a bounded queue fills, not per message: reading the
+    /// lane's counter would pull its cache line to the reader every time.
+    pub(crate) fn note_depth(&mut self) {
         let outstanding = self.enqueued - self.evicted;
-        let depth = outstanding.saturating_sub(counters.dequeued.load(Relaxed));
+        let dequeued = self.shared.counters.lane.dequeued.load(Relaxed);
+        let depth = outstanding.saturating_sub(dequeued);
         if depth > self.high_water {
             self.high_water = depth;
-            counters.high_water.store(depth, Relaxed);
+            self.shared.counters.reader.high_water.store(depth, Relaxed);
         }
     }
 
-    /// Queues a message under the lane's policy. Awaits only for a full
-    /// `Block` lane.
+    /// Queues a message without waiting. A full `Block` lane hands the
+    /// envelope back, to be queued with [`push_blocking`](Self::push_blocking).
     #[inline]
-    pub(crate) async fn push(&mut self, payload: Payload<M, K>) -> PushOutcome {
+    pub(crate) fn try_push(
+        &mut self,
+        payload: Payload<M, K>,
+    ) -> Result<PushOutcome, Envelope<M, K>> {
         let envelope = Envelope {
             payload,
             queued_at: self.stamp(),
@@ -97,19 +112,23 @@ impl<M, K> LaneQueue<M, K> {
         match self.sender.try_send(envelope) {
             Ok(()) => {
                 self.record_enqueue();
-                PushOutcome::Queued
+                Ok(PushOutcome::Queued)
             }
-            Err(TrySendError::Full(envelope)) => self.overflow(envelope).await,
-            Err(TrySendError::Disconnected(_)) => PushOutcome::Closed,
+            Err(TrySendError::Full(envelope)) => {
+                self.note_depth();
+                self.overflow(envelope)
+            }
+            Err(TrySendError::Disconnected(_)) => Ok(PushOutcome::Closed),
         }
     }
 
-    async fn overflow(&mut self, mut envelope: Envelope<M, K>) -> PushOutcome {
+    fn overflow(&mut self, mut envelope: Envelope<M, K>) -> Result<PushOutcome, Envelope<M, K>> {
         match self.policy {
+            OverflowPolicy::Block => Err(envelope),
             OverflowPolicy::DropNewest => {
-                add(&self.shared.counters.dropped_newest, 1);
+                bump(&self.shared.counters.reader.dropped_newest, 1);
                 tracing::trace!(lane = %self.shared.key, "lane full: dropped the newest message");
-                PushOutcome::Dropped
+                Ok(PushOutcome::Dropped)
             }
             OverflowPolicy::DropOldest | OverflowPolicy::KeepLatest => loop {
                 // The lane may take the oldest first; then there is room anyway.
@@ -117,43 +136,46 @@ impl<M, K> LaneQueue<M, K> {
                     && evictor.try_recv().is_ok()
                 {
                     self.evicted += 1;
-                    add(&self.shared.counters.evicted, 1);
+                    bump(&self.shared.counters.reader.evicted, 1);
                     tracing::trace!(lane = %self.shared.key, "lane full: dropped the oldest message");
                 }
                 match self.sender.try_send(envelope) {
                     Ok(()) => {
                         self.record_enqueue();
-                        return PushOutcome::Queued;
+                        return Ok(PushOutcome::Queued);
                     }
                     Err(TrySendError::Full(back)) => envelope = back,
-                    Err(TrySendError::Disconnected(_)) => return PushOutcome::Closed,
+                    Err(TrySendError::Disconnected(_)) => return Ok(PushOutcome::Closed),
                 }
             },
-            OverflowPolicy::Block => {
-                // The lane must be running to make room: wake it now rather
-                // than at the next flush.
-                self.shared.wake_if_sleeping();
-                let shared = Arc::clone(&self.shared);
-                loop {
-                    let mut room = pin!(shared.room.notified());
-                    room.as_mut().enable();
-                    self.shared.announce_reader_waiting();
-                    match self.sender.try_send(envelope) {
-                        Ok(()) => {
-                            self.shared.clear_reader_waiting();
-                            self.record_enqueue();
-                            return PushOutcome::Queued;
-                        }
-                        Err(TrySendError::Full(back)) => envelope = back,
-                        Err(TrySendError::Disconnected(_)) => {
-                            self.shared.clear_reader_waiting();
-                            return PushOutcome::Closed;
-                        }
-                    }
-                    // Awaited, never spun on: the lane may share our worker.
-                    room.await;
+        }
+    }
+
+    /// Waits for room in a full `Block` lane, then queues.
+    ///
+    /// Awaited, never spun on: the lane may run on this very worker.
+    pub(crate) async fn push_blocking(&mut self, mut envelope: Envelope<M, K>) -> PushOutcome {
+        // The lane must be running to make room: wake it now, not at the
+        // next flush.
+        self.shared.wake_if_sleeping();
+        let shared = Arc::clone(&self.shared);
+        loop {
+            let mut room = pin!(shared.room.notified());
+            room.as_mut().enable();
+            shared.announce_reader_waiting();
+            match self.sender.try_send(envelope) {
+                Ok(()) => {
+                    shared.clear_reader_waiting();
+                    self.record_enqueue();
+                    return PushOutcome::Queued;
+                }
+                Err(TrySendError::Full(back)) => envelope = back,
+                Err(TrySendError::Disconnected(_)) => {
+                    shared.clear_reader_waiting();
+                    return PushOutcome::Closed;
                 }
             }
+            room.await;
         }
     }
 }

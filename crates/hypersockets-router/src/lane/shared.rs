@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::thread::Thread;
 
+use crossbeam_utils::CachePadded;
+use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
 use crate::metrics::LaneCounters;
@@ -21,8 +23,8 @@ pub(crate) enum LaneWaker {
     /// A thread lane: unpark its thread (set when the thread starts, before
     /// it can ever announce that it sleeps).
     Thread(OnceLock<Thread>),
-    /// A task lane: notify its task.
-    Task(Notify),
+    /// A task lane: wake its task (lock-free, unlike `Notify`).
+    Task(AtomicWaker),
     /// An inline lane runs on the reader and is never woken.
     Inline,
 }
@@ -34,7 +36,8 @@ pub(crate) struct LaneShared {
     pub(crate) counters: LaneCounters,
     /// Set by the reader on abort: the lane drops what is queued.
     pub(crate) abort: AtomicBool,
-    sleeping: AtomicBool,
+    /// Written at park and wake time by both sides: its own cache line.
+    sleeping: CachePadded<AtomicBool>,
     waker: LaneWaker,
     /// Set by a reader waiting for room in a full `Block` lane.
     reader_waiting: AtomicBool,
@@ -49,7 +52,7 @@ impl LaneShared {
             inline,
             counters: LaneCounters::default(),
             abort: AtomicBool::new(false),
-            sleeping: AtomicBool::new(false),
+            sleeping: CachePadded::new(AtomicBool::new(false)),
             waker,
             reader_waiting: AtomicBool::new(false),
             room: Notify::new(),
@@ -103,7 +106,7 @@ impl LaneShared {
                     thread.unpark();
                 }
             }
-            LaneWaker::Task(notify) => notify.notify_one(),
+            LaneWaker::Task(waker) => waker.wake(),
             LaneWaker::Inline => {}
         }
     }

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, JoinHandle, Thread};
 
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::TryRecvError;
 use hypersockets_core::{MessageHandler, MessageRouter};
 
-use crate::lane::envelope::Envelope;
+use crate::lane::channel::EnvelopeReceiver;
 use crate::lane::shared::LaneWaker;
 use crate::lane::worker::{LaneWorker, Opened};
 
@@ -36,7 +36,7 @@ impl Wake for ThreadWaker {
 
 pub(crate) fn spawn<R, H>(
     mut worker: LaneWorker<R, H>,
-    queue: Receiver<Envelope<R::Message, R::RouteKey>>,
+    queue: EnvelopeReceiver<R::Message, R::RouteKey>,
     stack_size: usize,
     runtime: Option<tokio::runtime::Handle>,
 ) -> std::io::Result<JoinHandle<()>>
@@ -67,7 +67,7 @@ where
 
 fn run<R, H>(
     worker: &mut LaneWorker<R, H>,
-    queue: &Receiver<Envelope<R::Message, R::RouteKey>>,
+    queue: &EnvelopeReceiver<R::Message, R::RouteKey>,
     cx: &mut Context<'_>,
 ) where
     R: MessageRouter,

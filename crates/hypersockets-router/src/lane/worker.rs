@@ -5,15 +5,15 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
 use hypersockets_core::{BoxError, ClientEvent, MessageRouter, WsMessage};
 
+use crate::clock::now_ns;
 use crate::events::EventSink;
 use crate::excerpt::{excerpt, panic_message};
 use crate::lane::envelope::{Envelope, Payload};
 use crate::lane::shared::LaneShared;
-use crate::metrics::{add, nanos};
+use crate::metrics::{bump, raise};
 
 /// A handler's result, or the panic it raised.
 pub(crate) type HandlerResult = Result<Result<(), BoxError>, Box<dyn Any + Send>>;
@@ -29,10 +29,11 @@ pub(crate) struct LaneWorker<R: MessageRouter, H> {
     pub(crate) signal_room: bool,
 }
 
-/// A message ready for the handler; `started` is set for timed messages.
+/// A message ready for the handler; `started` ([`now_ns`]) is not 0 for
+/// timed messages.
 pub(crate) struct Opened<M> {
     pub(crate) message: M,
-    pub(crate) started: Option<Instant>,
+    pub(crate) started: u64,
 }
 
 impl<R: MessageRouter, H> LaneWorker<R, H> {
@@ -44,35 +45,36 @@ impl<R: MessageRouter, H> LaneWorker<R, H> {
         envelope: Envelope<R::Message, R::RouteKey>,
     ) -> Option<Opened<R::Message>> {
         let counters = &self.shared.counters;
-        add(&counters.dequeued, 1);
+        bump(&counters.lane.dequeued, 1);
         if self.signal_room {
             self.shared.signal_room();
         }
         if self.shared.abort.load(Relaxed) {
-            add(&counters.dropped_abort, 1);
+            bump(&counters.lane.dropped_abort, 1);
             return None;
         }
-        let dequeued_at = envelope.queued_at.map(|queued| {
-            let now = Instant::now();
-            let wait = nanos(now.saturating_duration_since(queued));
-            add(&counters.wait_ns, wait);
-            counters.max_wait_ns.fetch_max(wait, Relaxed);
+        let timed = envelope.queued_at != 0;
+        let dequeued_at = if timed {
+            let now = now_ns();
+            let wait = now.saturating_sub(envelope.queued_at);
+            bump(&counters.lane.wait_ns, wait);
+            raise(&counters.lane.max_wait_ns, wait);
             now
-        });
+        } else {
+            0
+        };
         let (message, parsed_here) = match envelope.payload {
             Payload::Parsed(message) => (message, false),
             Payload::Raw(raw) => (self.parse(self.key.as_ref()?, &raw)?, true),
             Payload::RawKeyed(raw, key) => (self.parse(&key, &raw)?, true),
         };
-        let started = dequeued_at.map(|dequeued| {
-            if parsed_here {
-                let now = Instant::now();
-                add(&counters.parse_ns, nanos(now - dequeued));
-                now
-            } else {
-                dequeued
-            }
-        });
+        let started = if timed && parsed_here {
+            let now = now_ns();
+            bump(&counters.lane.parse_ns, now.saturating_sub(dequeued_at));
+            now
+        } else {
+            dequeued_at
+        };
         Some(Opened { message, started })
     }
 
@@ -82,11 +84,11 @@ impl<R: MessageRouter, H> LaneWorker<R, H> {
 
     /// Records the outcome of one handler call.
     #[inline]
-    pub(crate) fn finish(&self, result: HandlerResult, started: Option<Instant>) {
+    pub(crate) fn finish(&self, result: HandlerResult, started: u64) {
         let counters = &self.shared.counters;
-        if let Some(started) = started {
-            add(&counters.handle_ns, nanos(started.elapsed()));
-            add(&counters.timed, 1);
+        if started != 0 {
+            bump(&counters.lane.handle_ns, now_ns().saturating_sub(started));
+            bump(&counters.lane.timed, 1);
         }
         record_result(&self.shared, &self.events, result);
     }
@@ -105,12 +107,12 @@ pub(crate) fn parse_in_lane<R: MessageRouter>(
     match catch_unwind(AssertUnwindSafe(|| router.parse_classified(key, raw))) {
         Ok(Ok(message)) => Some(message),
         Ok(Err(error)) => {
-            add(&shared.counters.parse_errors, 1);
+            bump(&shared.counters.lane.parse_errors, 1);
             tracing::warn!(lane = %shared.key, %error, payload = %excerpt(raw), "parse failed in lane");
             None
         }
         Err(panic) => {
-            add(&shared.counters.parse_errors, 1);
+            bump(&shared.counters.lane.parse_errors, 1);
             report_panic(shared, events, "parse", panic.as_ref());
             None
         }
@@ -120,15 +122,15 @@ pub(crate) fn parse_in_lane<R: MessageRouter>(
 /// Counts one finished handler call: delivered, and an error or a panic.
 pub(crate) fn record_result(shared: &LaneShared, events: &EventSink, result: HandlerResult) {
     let counters = &shared.counters;
-    add(&counters.delivered, 1);
+    bump(&counters.lane.delivered, 1);
     match result {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
-            add(&counters.handler_errors, 1);
+            bump(&counters.lane.handler_errors, 1);
             tracing::warn!(lane = %shared.key, %error, "handler returned an error");
         }
         Err(panic) => {
-            add(&counters.handler_panics, 1);
+            bump(&counters.lane.handler_panics, 1);
             report_panic(shared, events, "handler", panic.as_ref());
         }
     }
