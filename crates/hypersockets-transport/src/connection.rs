@@ -13,15 +13,31 @@ use tungstenite::{Error, Message};
 use crate::convert::{from_tungstenite, to_tungstenite};
 use crate::error::map_error;
 
-/// Receiving half: yields our messages; a normal close ends the stream.
+/// Receiving half: yields our messages; the peer's Close frame is yielded,
+/// then the stream ends.
 pub(crate) struct ReceiveHalf<S> {
     inner: SplitStream<WebSocketStream<S>>,
-    done: bool,
+    state: ReadState,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadState {
+    Open,
+    /// A Close frame was yielded. Polling on still drives tungstenite, which
+    /// flushes its answering Close and waits for the peer to shut the
+    /// socket; whatever happens then ends the stream without an error (over
+    /// TLS many servers shut the socket without a `close_notify`, which
+    /// would otherwise surface as an unexpected-EOF error).
+    Closing,
+    Done,
 }
 
 impl<S> ReceiveHalf<S> {
     pub(crate) fn new(inner: SplitStream<WebSocketStream<S>>) -> Self {
-        Self { inner, done: false }
+        Self {
+            inner,
+            state: ReadState::Open,
+        }
     }
 }
 
@@ -33,25 +49,35 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
-            if self.done {
-                return Poll::Ready(None);
-            }
-            match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
-                None | Some(Err(Error::ConnectionClosed | Error::AlreadyClosed)) => {
-                    self.done = true;
-                }
-                Some(Err(err)) => {
-                    // tungstenite ends the connection after any error.
-                    self.done = true;
-                    return Poll::Ready(Some(Err(map_error(err))));
-                }
-                Some(Ok(message)) => match from_tungstenite(message) {
-                    Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
-                    Ok(None) => {}
-                    Err(err) => {
-                        self.done = true;
-                        return Poll::Ready(Some(Err(err)));
+            match self.state {
+                ReadState::Done => return Poll::Ready(None),
+                ReadState::Closing => match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
+                    // Frames after a Close are ignored, as the protocol says.
+                    Some(Ok(_)) => {}
+                    None | Some(Err(_)) => self.state = ReadState::Done,
+                },
+                ReadState::Open => match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
+                    None | Some(Err(Error::ConnectionClosed | Error::AlreadyClosed)) => {
+                        self.state = ReadState::Done;
                     }
+                    Some(Err(err)) => {
+                        // tungstenite ends the connection after any error.
+                        self.state = ReadState::Done;
+                        return Poll::Ready(Some(Err(map_error(err))));
+                    }
+                    Some(Ok(message)) => match from_tungstenite(message) {
+                        Ok(Some(message)) => {
+                            if message.is_close() {
+                                self.state = ReadState::Closing;
+                            }
+                            return Poll::Ready(Some(Ok(message)));
+                        }
+                        Ok(None) => {}
+                        Err(err) => {
+                            self.state = ReadState::Done;
+                            return Poll::Ready(Some(Err(err)));
+                        }
+                    },
                 },
             }
         }

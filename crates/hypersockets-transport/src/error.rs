@@ -8,7 +8,8 @@ use tungstenite::error::{CapacityError, Error};
 pub(crate) fn map_error(error: Error) -> HyperSocketError {
     match error {
         Error::ConnectionClosed | Error::AlreadyClosed => HyperSocketError::ConnectionClosed,
-        Error::Io(err) => HyperSocketError::Io(err),
+        // TLS failures after the handshake reach tungstenite as I/O errors.
+        Error::Io(err) => crate::tls::io_error(err),
         Error::Tls(err) => HyperSocketError::Tls(Box::new(err)),
         Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
             HyperSocketError::MessageTooLarge {

@@ -1,53 +1,90 @@
-//! The real transport: TCP (with TCP_NODELAY) and the WebSocket handshake
-//! via tokio-tungstenite, each under its own timeout.
+//! The real transport: TCP (with TCP_NODELAY), TLS with rustls for
+//! `wss://`, then the WebSocket handshake via tokio-tungstenite, each phase
+//! under its timeout.
 
 use futures_util::StreamExt;
 use hypersockets_core::{
     BoxFuture, ConnectRequest, Connection, HyperSocketError, Result, Transport, TransportLimits,
 };
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tungstenite::client::IntoClientRequest;
+use tungstenite::handshake::client::Request;
 use tungstenite::http::{HeaderName, HeaderValue};
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::connection::{ReceiveHalf, SendHalf};
 use crate::error::map_error;
+use crate::tls::{self, TlsConfig};
 
-/// Connects with tokio-tungstenite over TCP.
+/// Connects with tokio-tungstenite over TCP, and over TLS (rustls) for
+/// `wss://`.
 ///
-/// Applies the request's connect and handshake timeouts (tungstenite has
-/// neither), sets `TCP_NODELAY`, sends the request's headers and enforces its
-/// size limits. Supports `ws://` URLs; `wss://` is refused with an
-/// [`InvalidConfiguration`](HyperSocketError::InvalidConfiguration) error
-/// until TLS support lands.
+/// For each connect it:
+///
+/// 1. opens TCP to the URL's host and port (80 for `ws://`, 443 for
+///    `wss://` unless the URL names one) and sets `TCP_NODELAY`, so small
+///    messages (subscriptions, pongs, orders) leave at once;
+/// 2. for `wss://`, runs the TLS handshake with rustls (the *ring* crypto
+///    provider), checking the certificate against the URL's host, a DNS name
+///    or an IP address, and the roots of its [`TlsConfig`];
+/// 3. runs the WebSocket handshake with the request's headers, then enforces
+///    the request's size limits on every frame and message.
+///
+/// TCP and TLS together must finish within the request's `connect_timeout`,
+/// and the WebSocket handshake within its `handshake_timeout` (tungstenite
+/// has neither); when one passes, connect fails with
+/// [`HyperSocketError::Timeout`] whose `operation` is `"connect"` or
+/// `"handshake"`. Certificate, protocol and alert failures are
+/// [`HyperSocketError::Tls`], with the rustls error as the source.
+///
+/// The trusted roots default to Mozilla's ([`TlsConfig::webpki_roots`]);
+/// [`tls`](Self::tls) picks the OS store ([`TlsConfig::native_roots`]),
+/// given roots ([`TlsConfig::with_root_certificates`]) or a complete rustls
+/// configuration ([`TlsConfig::custom`]). No tungstenite type appears in its
+/// API.
 ///
 /// ```no_run
 /// # async fn run() -> hypersockets_core::Result<()> {
 /// use hypersockets_core::{ConnectRequest, Transport};
-/// use hypersockets_transport::TungsteniteTransport;
+/// use hypersockets_transport::{TlsConfig, TungsteniteTransport};
 ///
-/// let connection = TungsteniteTransport::new()
-///     .connect(ConnectRequest::new("ws://127.0.0.1:9001/ws"))
+/// let transport = TungsteniteTransport::new().tls(TlsConfig::native_roots()?);
+/// let connection = transport
+///     .connect(ConnectRequest::new("wss://stream.example.com:9443/ws"))
 ///     .await?;
 /// # drop(connection);
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub struct TungsteniteTransport {}
+pub struct TungsteniteTransport {
+    tls: TlsConfig,
+}
 
 impl TungsteniteTransport {
-    /// A transport with default settings.
+    /// A transport with default settings: Mozilla's roots for `wss://`.
     pub fn new() -> Self {
-        Self {}
+        Self::default()
+    }
+
+    /// Sets which certificates `wss://` connects trust (default:
+    /// [`TlsConfig::webpki_roots`]).
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The TLS settings for `wss://` connects.
+    pub fn tls_config(&self) -> &TlsConfig {
+        &self.tls
     }
 }
 
 impl Transport for TungsteniteTransport {
     fn connect(&self, request: ConnectRequest) -> BoxFuture<'static, Result<Connection>> {
-        Box::pin(connect(request))
+        Box::pin(connect(request, self.tls.clone()))
     }
 }
 
@@ -59,7 +96,7 @@ fn websocket_config(limits: &TransportLimits) -> WebSocketConfig {
         .max_write_buffer_size(limits.max_write_buffer_size)
 }
 
-async fn connect(request: ConnectRequest) -> Result<Connection> {
+async fn connect(request: ConnectRequest, tls: TlsConfig) -> Result<Connection> {
     let mut http_request = request
         .url
         .as_str()
@@ -78,19 +115,13 @@ async fn connect(request: ConnectRequest) -> Result<Connection> {
             ));
         }
     };
-    if secure {
-        return Err(HyperSocketError::invalid_config(
-            "url",
-            "wss:// is not supported by this transport yet",
-        ));
-    }
     let host = uri
         .host()
         .ok_or_else(|| HyperSocketError::invalid_config("url", "missing host"))?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let port = uri.port_u16().unwrap_or(80);
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
 
     for (name, value) in &request.headers {
         let name = HeaderName::from_bytes(name.as_bytes())
@@ -100,18 +131,45 @@ async fn connect(request: ConnectRequest) -> Result<Connection> {
         http_request.headers_mut().append(name, value);
     }
 
-    let tcp = timeout(
-        request.connect_timeout,
-        TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    .map_err(|_| HyperSocketError::timeout("connect", request.connect_timeout))??;
-    tcp.set_nodelay(true)?;
+    let connect_timeout = request.connect_timeout;
+    let timed_out = |_| HyperSocketError::timeout("connect", connect_timeout);
+    if secure {
+        let stream = timeout(connect_timeout, async {
+            let tcp = tcp_connect(&host, port).await?;
+            tls::handshake(&tls, &host, tcp).await
+        })
+        .await
+        .map_err(timed_out)??;
+        websocket(http_request, stream, &request).await
+    } else {
+        let tcp = timeout(connect_timeout, tcp_connect(&host, port))
+            .await
+            .map_err(timed_out)??;
+        websocket(http_request, tcp, &request).await
+    }
+}
 
+/// TCP to `host:port`, with `TCP_NODELAY` set.
+async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream> {
+    let tcp = TcpStream::connect((host, port)).await?;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
+}
+
+/// The WebSocket handshake over an open stream (TCP or TLS), under the
+/// handshake timeout, and the connection's two halves.
+async fn websocket<S>(
+    http_request: Request,
+    stream: S,
+    request: &ConnectRequest,
+) -> Result<Connection>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let config = websocket_config(&request.limits);
     let (ws, response) = timeout(
         request.handshake_timeout,
-        tokio_tungstenite::client_async_with_config(http_request, tcp, Some(config)),
+        tokio_tungstenite::client_async_with_config(http_request, stream, Some(config)),
     )
     .await
     .map_err(|_| HyperSocketError::timeout("handshake", request.handshake_timeout))?

@@ -236,6 +236,21 @@ async fn server_close_without_a_code_arrives_as_close_none() {
 }
 
 #[tokio::test]
+async fn server_close_then_an_abrupt_drop_still_ends_the_stream_cleanly() {
+    let server = script_server(|mut ws| async move {
+        ws.send(Message::Close(None)).await.unwrap();
+        // Gone without waiting for the answering close.
+        drop(ws);
+    })
+    .await;
+    let mut conn = connect_ok(server.url()).await;
+    assert_eq!(next_ok(&mut conn).await, WsMessage::Close(None));
+    // Whatever the socket does after the peer's close, no error surfaces.
+    assert!(next(&mut conn).await.is_none());
+    assert!(next(&mut conn).await.is_none());
+}
+
+#[tokio::test]
 async fn server_dropping_the_socket_ends_the_stream_or_errors_without_panic() {
     let server = script_server(|ws| async move {
         drop(ws);
@@ -321,15 +336,16 @@ async fn wrong_scheme_is_invalid_configuration() {
 }
 
 #[tokio::test]
-async fn wss_is_refused_until_tls_lands() {
-    let err = connect_err(ConnectRequest::new("wss://127.0.0.1:1/ws")).await;
-    assert!(
-        matches!(
-            err,
-            HyperSocketError::InvalidConfiguration { setting: "url", .. }
-        ),
-        "{err:?}"
-    );
+async fn wss_to_a_refused_port_gives_an_io_error() {
+    // wss:// is attempted (no longer refused as unsupported): TCP fails first.
+    let port = refused_port().await;
+    let err = connect_err(ConnectRequest::new(format!("wss://127.0.0.1:{port}/ws"))).await;
+    match err {
+        HyperSocketError::Io(io) => {
+            assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        }
+        other => panic!("expected an i/o error, got {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -2,6 +2,9 @@
 //! WebSocket server that records the handshake headers it received, and raw
 //! TCP servers for handshakes that go wrong.
 
+// Each test file uses a different part of this module.
+#![allow(dead_code)]
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -33,6 +36,11 @@ pub(crate) struct TestServer {
 }
 
 impl TestServer {
+    /// The address it listens on.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// `ws://127.0.0.1:<port>/ws`.
     pub(crate) fn url(&self) -> String {
         format!("ws://{}/ws", self.addr)
