@@ -1,0 +1,142 @@
+//! The exchange's configuration.
+
+use std::time::Duration;
+
+use crate::{AuthConfig, KeepaliveConfig, StreamConfig, SubscriptionProtocol};
+
+/// How a [`MockExchange`](crate::MockExchange) behaves.
+///
+/// ```
+/// use std::time::Duration;
+/// use hypersockets_testkit::{
+///     AuthConfig, ExchangeConfig, KeepaliveConfig, Rate, ServerPing, StreamConfig,
+///     SubscriptionProtocol,
+/// };
+///
+/// let config = ExchangeConfig::new()
+///     .protocol(SubscriptionProtocol::Okx)
+///     .stream(StreamConfig::trades("trades:BTC-USDT").rate(Rate::PerSecond(100)))
+///     .stream(StreamConfig::book_deltas("orders:BTC-USDT").private(true))
+///     .auth(AuthConfig::new("key", "signature"))
+///     .keepalive(KeepaliveConfig::new().server_ping(ServerPing::text(Duration::from_secs(25))));
+/// # drop(config);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ExchangeConfig {
+    pub(crate) streams: Vec<StreamConfig>,
+    pub(crate) protocol: SubscriptionProtocol,
+    pub(crate) keepalive: KeepaliveConfig,
+    pub(crate) auth: Option<AuthConfig>,
+    pub(crate) tls: bool,
+    pub(crate) path: String,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) write_timeout: Option<Duration>,
+    pub(crate) close_grace: Duration,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        Self {
+            streams: Vec::new(),
+            protocol: SubscriptionProtocol::default(),
+            keepalive: KeepaliveConfig::default(),
+            auth: None,
+            tls: false,
+            path: "/ws".to_owned(),
+            handshake_timeout: Duration::from_secs(10),
+            write_timeout: None,
+            close_grace: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ExchangeConfig {
+    /// The defaults: no streams, Binance-style subscriptions, the default
+    /// keepalive (no server pings, client pings answered, no idle cutoff), no
+    /// login, plain `ws://`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a stream. Default: none. A later stream with the same name
+    /// replaces an earlier one.
+    pub fn stream(mut self, stream: StreamConfig) -> Self {
+        self.streams.retain(|s| s.name() != stream.name());
+        self.streams.push(stream);
+        self
+    }
+
+    /// The subscription protocol. Default: [`SubscriptionProtocol::Binance`].
+    pub fn protocol(mut self, protocol: SubscriptionProtocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Keepalive behaviour. Default: [`KeepaliveConfig::default`].
+    pub fn keepalive(mut self, keepalive: KeepaliveConfig) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// The credentials logins are checked against. Default: none; every
+    /// login then fails, and private streams cannot be subscribed to.
+    pub fn auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Serves `wss://` with a certificate made at start. Default: false.
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The path in [`MockExchange::url`](crate::MockExchange::url); any path
+    /// is accepted. Default: `/ws`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// How long the TLS and WebSocket handshakes may take before the server
+    /// drops the socket (not applied to a stalled handshake). Default: 10 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Drops a connection (cause [`CloseCause::WriteTimeout`](crate::CloseCause::WriteTimeout))
+    /// when writing one message to it takes longer than this, as exchanges
+    /// do with slow consumers. Default: none (wait for the client, however
+    /// long).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = Some(timeout);
+        self
+    }
+
+    /// How long the server waits for the client's Close frame after sending
+    /// its own. Default: 1 s.
+    pub fn close_grace(mut self, grace: Duration) -> Self {
+        self.close_grace = grace;
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        for stream in &self.streams {
+            stream.check()?;
+        }
+        if let Some(ping) = &self.keepalive.server_ping
+            && ping.interval().is_zero()
+        {
+            return Err("server ping interval of zero".to_owned());
+        }
+        if self.keepalive.idle_timeout.is_some_and(|t| t.is_zero()) {
+            return Err("idle timeout of zero".to_owned());
+        }
+        if !self.path.starts_with('/') {
+            return Err("path must start with '/'".to_owned());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,444 @@
+//! The control handle: observe the exchange and command it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hypersockets_core::WsMessage;
+use tokio::time::Instant;
+
+use crate::state::{Shared, State};
+use crate::{
+    CloseCause, ConnectionId, ConnectionInfo, ConnectionStatus, DeliveryError, DeliveryReport,
+    Fault, HandshakeRecord, HandshakeResponse, Result, Scenario, ScenarioHandle, SentRecord,
+    StreamDelivery, Target, TestkitError,
+};
+
+/// A handle on a running [`MockExchange`](crate::MockExchange): what it saw,
+/// and commands. Cheap to clone; every clone sees the same exchange.
+///
+/// Records are kept for every connection, open or closed, until the
+/// exchange and every handle are dropped. Methods taking a
+/// [`ConnectionId`] return empty records for an unknown id.
+///
+/// A message can reach the client a moment before the server records it as
+/// written (the record is made once the write has completed). After reading
+/// a message on the client, wait for the server's record with the
+/// `wait_for_*` methods rather than reading it at once.
+#[derive(Clone, Debug)]
+pub struct Control {
+    shared: Arc<Shared>,
+}
+
+impl Control {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.shared.lock())
+    }
+
+    // ---- observing ----
+
+    /// How many WebSocket connections have been established (handshake
+    /// completed), open or not.
+    pub fn connection_count(&self) -> usize {
+        self.with(|s| s.conns.len())
+    }
+
+    /// How many connections are open now (half-open ones included).
+    pub fn open_connection_count(&self) -> usize {
+        self.with(|s| s.conns.iter().filter(|c| c.commands.is_some()).count())
+    }
+
+    /// The ids of every connection established so far, oldest first.
+    pub fn connections(&self) -> Vec<ConnectionId> {
+        self.with(|s| s.conns.iter().map(|c| c.info.id).collect())
+    }
+
+    /// The newest connection, if any.
+    pub fn latest_connection(&self) -> Option<ConnectionId> {
+        self.with(|s| s.conns.last().map(|c| c.info.id))
+    }
+
+    /// A snapshot of one connection.
+    pub fn connection(&self, id: ConnectionId) -> Option<ConnectionInfo> {
+        self.with(|s| s.slot(id).map(|c| c.info.clone()))
+    }
+
+    /// Where a connection stands, if it exists.
+    pub fn status(&self, id: ConnectionId) -> Option<ConnectionStatus> {
+        self.with(|s| s.slot(id).map(|c| c.info.status.clone()))
+    }
+
+    /// How many TCP connections were accepted, refused ones included.
+    pub fn attempts(&self) -> u64 {
+        self.with(|s| s.attempts)
+    }
+
+    /// How many TCP connections were refused.
+    pub fn refused(&self) -> u64 {
+        self.with(|s| s.refused)
+    }
+
+    /// Every handshake request read, in order, with the answer chosen.
+    pub fn handshakes(&self) -> Vec<HandshakeRecord> {
+        self.with(|s| s.handshakes.clone())
+    }
+
+    /// Every message the connection received from its client, in order:
+    /// text and binary messages, Pings, Pongs and the Close frame.
+    pub fn received(&self, id: ConnectionId) -> Vec<WsMessage> {
+        self.with(|s| s.slot(id).map(|c| c.received.clone()).unwrap_or_default())
+    }
+
+    /// The text messages the connection received from its client, in order.
+    pub fn received_text(&self, id: ConnectionId) -> Vec<String> {
+        self.with(|s| {
+            s.slot(id)
+                .map(|c| {
+                    c.received
+                        .iter()
+                        .filter_map(|m| m.as_text().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// The market data messages fully written to the connection, in the
+    /// order written: all streams together. See [`SentRecord`].
+    pub fn sent(&self, id: ConnectionId) -> Vec<SentRecord> {
+        self.with(|s| s.slot(id).map(|c| c.sent.clone()).unwrap_or_default())
+    }
+
+    /// The market data messages of one stream fully written to the
+    /// connection, in order (their sequence numbers are 1, 2, 3, …).
+    pub fn sent_on(&self, id: ConnectionId, stream: &str) -> Vec<SentRecord> {
+        self.with(|s| {
+            s.slot(id)
+                .map(|c| {
+                    c.sent
+                        .iter()
+                        .filter(|r| r.stream() == stream)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// Checks that `delivered` (the market data texts a client got, in the
+    /// order it got them, from any number of connections) is, for every
+    /// connection and stream, an in-order prefix of what the server fully
+    /// wrote there: nothing that was not written, no gap, no duplicate. The
+    /// order across streams is free, since clients may handle streams in
+    /// parallel. The report says how much of each stream was delivered:
+    /// everything, after a graceful close, is
+    /// [`DeliveryReport::is_complete`].
+    ///
+    /// Texts are matched exactly; built-in streams write a text only once
+    /// (see [`StreamKind`](crate::StreamKind)). Non-data texts must be left
+    /// out.
+    pub fn check_delivery<S: AsRef<str>>(
+        &self,
+        delivered: &[S],
+    ) -> Result<DeliveryReport, DeliveryError> {
+        let records: Vec<SentRecord> = self.with(|s| {
+            s.conns
+                .iter()
+                .flat_map(|c| c.sent.iter().cloned())
+                .collect()
+        });
+        // Per (connection, stream): the next sequence number expected, and
+        // the count written, in the order first written.
+        let mut keys: Vec<(ConnectionId, &str)> = Vec::new();
+        let mut streams: HashMap<(ConnectionId, &str), (u64, u64)> = HashMap::new();
+        let mut by_text: HashMap<&str, &SentRecord> = HashMap::with_capacity(records.len());
+        for record in &records {
+            let key = (record.connection(), record.stream());
+            streams
+                .entry(key)
+                .or_insert_with(|| {
+                    keys.push(key);
+                    (1, 0)
+                })
+                .1 += 1;
+            by_text.entry(record.text()).or_insert(record);
+        }
+        for (index, text) in delivered.iter().enumerate() {
+            let text = text.as_ref();
+            let record = by_text.get(text).ok_or_else(|| DeliveryError::NotWritten {
+                index,
+                text: text.to_owned(),
+            })?;
+            let key = (record.connection(), record.stream());
+            let next = &mut streams.get_mut(&key).expect("indexed above").0;
+            if record.seq() != *next {
+                return Err(DeliveryError::OutOfOrder {
+                    index,
+                    connection: record.connection(),
+                    stream: record.stream().to_owned(),
+                    expected: *next,
+                    got: record.seq(),
+                });
+            }
+            *next += 1;
+        }
+        Ok(DeliveryReport {
+            streams: keys
+                .into_iter()
+                .map(|key| {
+                    let (next, written) = streams[&key];
+                    StreamDelivery {
+                        connection: key.0,
+                        stream: key.1.to_owned(),
+                        delivered: next - 1,
+                        written,
+                    }
+                })
+                .collect(),
+        })
+    }
+
+    /// Every message fully written to the connection, in order: market
+    /// data, answers, server pings, oversized messages and the Close frame.
+    /// Not included: raw bytes of faults (garbage, invalid UTF-8, cut
+    /// frames) and the Pongs and Close replies the WebSocket layer sends by
+    /// itself.
+    pub fn written(&self, id: ConnectionId) -> Vec<WsMessage> {
+        self.with(|s| s.slot(id).map(|c| c.written.clone()).unwrap_or_default())
+    }
+
+    /// The streams the connection is subscribed to now.
+    pub fn subscriptions(&self, id: ConnectionId) -> Vec<String> {
+        self.with(|s| {
+            s.slot(id)
+                .map(|c| c.info.subscriptions.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Whether the connection logged in successfully.
+    pub fn is_authenticated(&self, id: ConnectionId) -> bool {
+        self.with(|s| s.slot(id).is_some_and(|c| c.info.authenticated))
+    }
+
+    // ---- commanding ----
+
+    /// Commits `fault` on the target connection(s). Faults run in order
+    /// with everything else the connection does, after whatever it is
+    /// writing now.
+    ///
+    /// Fails if the target connection is unknown or already closed.
+    pub fn inject(&self, target: impl Into<Target>, fault: Fault) -> Result<()> {
+        let target = target.into();
+        self.shared.update(|s| s.inject(target, fault))
+    }
+
+    /// Sends any message to the target connection(s) (not
+    /// [`Target::Next`]); it is recorded in [`written`](Self::written) once
+    /// written. A Close message closes the connection like
+    /// [`Fault::Close`].
+    ///
+    /// Fails if the target connection is unknown or already closed, or is
+    /// [`Target::Next`].
+    pub fn send(&self, target: impl Into<Target>, message: WsMessage) -> Result<()> {
+        let target = target.into();
+        self.shared.update(|s| s.send(target, message))
+    }
+
+    /// Refuses the next `count` TCP connections (accepted, then closed at
+    /// once, before any handshake), on top of those already to be refused.
+    pub fn refuse_connections(&self, count: u64) {
+        self.shared.update(|s| s.refuse_next += count);
+    }
+
+    /// Refuses every TCP connection for `duration` from now.
+    pub fn refuse_connections_for(&self, duration: Duration) {
+        let until = Instant::now() + duration;
+        self.shared.update(|s| s.refuse_until = Some(until));
+    }
+
+    /// Stops refusing connections.
+    pub fn accept_connections(&self) {
+        self.shared.update(|s| {
+            s.refuse_next = 0;
+            s.refuse_until = None;
+        });
+    }
+
+    /// How handshakes are answered from now on, after any queued with
+    /// [`respond_next`](Self::respond_next). Default:
+    /// [`HandshakeResponse::Accept`].
+    pub fn set_handshake_response(&self, response: HandshakeResponse) {
+        self.shared.update(|s| s.handshake_default = response);
+    }
+
+    /// Answers the next `count` handshakes with `response`, then goes back
+    /// to the default.
+    pub fn respond_next(&self, count: u32, response: HandshakeResponse) {
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        self.shared.update(|s| {
+            s.handshake_queue
+                .extend(std::iter::repeat_n(response, count));
+        });
+    }
+
+    /// Starts a scenario, replacing any running one.
+    pub fn run(&self, scenario: Scenario) -> ScenarioHandle {
+        self.shared.update(|s| s.start_scenario(scenario))
+    }
+
+    // ---- waiting ----
+
+    async fn wait_for_state<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        timeout: Duration,
+        mut check: impl FnMut(&State) -> Option<T>,
+    ) -> Result<T> {
+        let mut changes = self.shared.changes();
+        let wait = async {
+            loop {
+                let found = check(&self.shared.lock());
+                if let Some(value) = found {
+                    return value;
+                }
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| TestkitError::Timeout {
+                what: what(),
+                after: timeout,
+            })
+    }
+
+    /// Waits until `condition` holds, checking it at once and after every
+    /// change the exchange records. `what` names the condition in the
+    /// timeout error.
+    ///
+    /// Cancel safe: dropping the future has no effect.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut condition: impl FnMut(&Control) -> bool,
+    ) -> Result<()> {
+        let mut changes = self.shared.changes();
+        let wait = async {
+            while !condition(self) {
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| TestkitError::Timeout {
+                what: what.to_owned(),
+                after: timeout,
+            })
+    }
+
+    /// Waits until at least `count` connections have been established in
+    /// total, and returns the id of the `count`-th (`ConnectionId(count - 1)`).
+    /// `count` 0 is taken as 1.
+    ///
+    /// Cancel safe: dropping the future has no effect.
+    pub async fn wait_for_connections(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<ConnectionId> {
+        let count = count.max(1);
+        self.wait_for_state(
+            || format!("{count} connection(s)"),
+            timeout,
+            |s| s.conns.get(count - 1).map(|c| c.info.id),
+        )
+        .await
+    }
+
+    /// Waits until an open connection is subscribed to `stream`, and returns
+    /// the newest such connection.
+    ///
+    /// Cancel safe: dropping the future has no effect.
+    pub async fn wait_for_subscription(
+        &self,
+        stream: &str,
+        timeout: Duration,
+    ) -> Result<ConnectionId> {
+        self.wait_for_state(
+            || format!("a subscription to {stream}"),
+            timeout,
+            |s| {
+                s.conns
+                    .iter()
+                    .rev()
+                    .find(|c| {
+                        c.commands.is_some() && c.info.subscriptions.iter().any(|n| n == stream)
+                    })
+                    .map(|c| c.info.id)
+            },
+        )
+        .await
+    }
+
+    /// Waits until at least `count` market data messages have been fully
+    /// written to connection `id`.
+    ///
+    /// Cancel safe: dropping the future has no effect.
+    pub async fn wait_for_sent(
+        &self,
+        id: ConnectionId,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<()> {
+        self.wait_for_state(
+            || format!("{count} message(s) written to connection {id}"),
+            timeout,
+            |s| s.slot(id).filter(|c| c.sent.len() >= count).map(|_| ()),
+        )
+        .await
+    }
+
+    /// Waits until connection `id` has received at least `count` messages
+    /// from its client.
+    ///
+    /// Cancel safe: dropping the future has no effect.
+    pub async fn wait_for_received(
+        &self,
+        id: ConnectionId,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<()> {
+        self.wait_for_state(
+            || format!("{count} message(s) received on connection {id}"),
+            timeout,
+            |s| s.slot(id).filter(|c| c.received.len() >= count).map(|_| ()),
+        )
+        .await
+    }
+
+    /// Waits until connection `id` has ended (its socket closed), and returns
+    /// why.
+    ///
+    /// Cancel safe: dropping the future has no effect.
+    pub async fn wait_for_close(&self, id: ConnectionId, timeout: Duration) -> Result<CloseCause> {
+        self.wait_for_state(
+            || format!("connection {id} to close"),
+            timeout,
+            |s| match &s.slot(id)?.info.status {
+                ConnectionStatus::Closed(cause) => Some(cause.clone()),
+                _ => None,
+            },
+        )
+        .await
+    }
+}

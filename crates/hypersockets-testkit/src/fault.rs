@@ -1,0 +1,180 @@
+//! Faults the exchange can be told to commit, and who they hit.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use hypersockets_core::{CloseCode, CloseFrame, Utf8Bytes};
+
+use crate::ConnectionId;
+
+/// Something going wrong on one connection, on command.
+///
+/// Faults that end the connection ([`Close`](Fault::Close),
+/// [`DropTcp`](Fault::DropTcp), [`ResetTcp`](Fault::ResetTcp),
+/// [`CutMidFrame`](Fault::CutMidFrame), [`HalfOpen`](Fault::HalfOpen)) are
+/// its last act; the others leave it serving (what the client does about a
+/// broken frame is the client's business).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// A Close frame with this code and reason; the server then waits up to
+    /// one second for the client's Close and closes the socket.
+    Close(CloseFrame),
+    /// Closes the TCP connection (FIN) without a Close frame (and, with TLS,
+    /// without `close_notify`).
+    DropTcp,
+    /// Resets the TCP connection (RST, by closing with `SO_LINGER` 0),
+    /// without a Close frame.
+    ResetTcp,
+    /// Writes the first half of a real text frame (its header and part of
+    /// its payload: the next market data message of a subscribed stream, or
+    /// a made-up one), then closes the TCP connection. The cut message is not
+    /// recorded as sent.
+    CutMidFrame,
+    /// Half-open: keeps the TCP connection open but never reads or writes
+    /// again, until the exchange shuts down or a later
+    /// [`DropTcp`](Fault::DropTcp) / [`ResetTcp`](Fault::ResetTcp) fault.
+    HalfOpen,
+    /// A text frame whose payload is not valid UTF-8.
+    InvalidUtf8,
+    /// A text message of exactly this many bytes (valid UTF-8 JSON when at
+    /// least 32 bytes), in a single frame: for a client's size limit. It is
+    /// listed in [`Control::written`](crate::Control::written).
+    Oversized(usize),
+    /// These bytes, written raw on the socket between two frames.
+    Garbage(Bytes),
+}
+
+impl Fault {
+    /// A Close frame with this code and reason.
+    pub fn close(code: impl Into<CloseCode>, reason: impl Into<Utf8Bytes>) -> Self {
+        Fault::Close(CloseFrame::new(code, reason))
+    }
+
+    /// A text message of `bytes` bytes.
+    pub fn oversized(bytes: usize) -> Self {
+        Fault::Oversized(bytes)
+    }
+
+    /// These raw bytes on the socket.
+    pub fn garbage(bytes: impl Into<Bytes>) -> Self {
+        Fault::Garbage(bytes.into())
+    }
+
+    /// Bytes that no WebSocket client can parse as a frame: opcode 0xF is
+    /// reserved.
+    pub fn default_garbage() -> Self {
+        Fault::Garbage(Bytes::from_static(b"\x8f\x05garbage\xff\xfe\x00"))
+    }
+
+    /// Whether the fault ends the connection.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Fault::Close(_)
+                | Fault::DropTcp
+                | Fault::ResetTcp
+                | Fault::CutMidFrame
+                | Fault::HalfOpen
+        )
+    }
+}
+
+/// Which connections a command hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Target {
+    /// This connection.
+    Connection(ConnectionId),
+    /// Every open connection.
+    All,
+    /// The next connection to complete its handshake, right after the
+    /// handshake, before it reads anything.
+    Next,
+}
+
+impl From<ConnectionId> for Target {
+    fn from(id: ConnectionId) -> Self {
+        Target::Connection(id)
+    }
+}
+
+/// The header of an unmasked server frame: FIN, the opcode and the length.
+pub(crate) fn frame_header(opcode: u8, len: usize) -> BytesMut {
+    let mut header = BytesMut::with_capacity(10);
+    header.put_u8(0x80 | (opcode & 0x0f));
+    if len < 126 {
+        header.put_u8(len as u8);
+    } else if let Ok(len) = u16::try_from(len) {
+        header.put_u8(126);
+        header.put_u16(len);
+    } else {
+        header.put_u8(127);
+        header.put_u64(len as u64);
+    }
+    header
+}
+
+/// A complete text frame around `payload`, valid UTF-8 or not.
+pub(crate) fn text_frame(payload: &[u8]) -> Bytes {
+    let mut frame = frame_header(0x1, payload.len());
+    frame.put_slice(payload);
+    frame.freeze()
+}
+
+/// The first half of the text frame of `text`: the header and under half of
+/// the payload (at least one byte of it when there is one).
+pub(crate) fn cut_text_frame(text: &str) -> Bytes {
+    let frame = text_frame(text.as_bytes());
+    let header = frame.len() - text.len();
+    let keep = header + (text.len() / 2).max(usize::from(!text.is_empty()));
+    frame.slice(..keep.min(frame.len() - 1))
+}
+
+/// A payload that is not UTF-8 inside otherwise ordinary JSON.
+pub(crate) const INVALID_UTF8: &[u8] = b"{\"stream\":\"bad\",\"data\":\"\xff\xfe\xc3\x28\"}";
+
+/// Text of exactly `len` bytes: JSON when `len` is at least 32.
+pub(crate) fn oversized_text(len: usize) -> String {
+    const HEAD: &str = r#"{"stream":"oversized","data":""#;
+    const TAIL: &str = r#""}"#;
+    if len < HEAD.len() + TAIL.len() {
+        return "x".repeat(len);
+    }
+    let mut text = String::with_capacity(len);
+    text.push_str(HEAD);
+    text.extend(std::iter::repeat_n('x', len - HEAD.len() - TAIL.len()));
+    text.push_str(TAIL);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_use_the_three_length_forms() {
+        assert_eq!(&frame_header(1, 5)[..], &[0x81, 5]);
+        assert_eq!(&frame_header(1, 300)[..], &[0x81, 126, 1, 44]);
+        assert_eq!(
+            &frame_header(1, 70_000)[..],
+            &[0x81, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]
+        );
+    }
+
+    #[test]
+    fn cut_frames_are_partial() {
+        let text = "0123456789";
+        let cut = cut_text_frame(text);
+        assert_eq!(&cut[..2], &[0x81, 10]);
+        assert!(cut.len() > 2 && cut.len() < 12);
+        assert_eq!(cut_text_frame("").len(), 1);
+    }
+
+    #[test]
+    fn oversized_is_exact() {
+        for len in [0, 10, 32, 33, 1000] {
+            assert_eq!(oversized_text(len).len(), len);
+        }
+        assert!(serde_json::from_str::<serde_json::Value>(&oversized_text(100)).is_ok());
+        assert!(std::str::from_utf8(std::hint::black_box(INVALID_UTF8)).is_err());
+    }
+}
