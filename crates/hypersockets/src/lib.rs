@@ -1,12 +1,15 @@
 //! HyperSockets: a WebSocket client runtime for high-volume exchange feeds.
 //!
 //! Point it at an exchange, give it a [`MessageRouter`] that turns raw
-//! messages into your types, and handlers per route key: messages reach each
-//! handler in the order the socket received them, different keys are handled
-//! in parallel, and the connection heals itself.
+//! messages into your types, and a handler per route key: messages reach
+//! each handler in the order the socket received them, different keys are
+//! handled in parallel, and the connection heals itself — reconnection with
+//! backoff, re-authentication and every subscription restored, while the
+//! handlers carry on.
 //!
 //! This crate is the only one users depend on; everything is re-exported
-//! here, and [`prelude`] brings the common names in with one line.
+//! here, and [`prelude`] brings the common names in with one line. See
+//! [`WebSocketClientBuilder`] for a complete example.
 //!
 //! ```
 //! use hypersockets::prelude::*;
@@ -41,6 +44,22 @@
     unreachable_pub
 )]
 
+mod builder;
+mod client;
+mod config;
+mod events;
+mod heartbeat;
+mod metrics;
+mod runtime;
+mod subscription;
+
+pub use builder::{HasUrl, NoRouter, NoUrl, WebSocketClientBuilder, WithRouter};
+pub use client::WebSocketClient;
+pub use events::{EventStream, EventStreamError};
+pub use heartbeat::Heartbeat;
+pub use metrics::ClientMetrics;
+pub use subscription::Subscription;
+
 #[doc(inline)]
 pub use hypersockets_core::{
     AsyncFnHandler, AtomicConnectionState, AtomicMetrics, AuthProvider, AuthVerdict, BoxError,
@@ -52,6 +71,10 @@ pub use hypersockets_core::{
     WsMessage, async_handler_fn, handler_fn,
 };
 #[doc(inline)]
+pub use hypersockets_router::{
+    LaneConfig, LaneKind, LaneMetricsSnapshot, OverflowPolicy, RouterMetricsSnapshot, ShutdownMode,
+};
+#[doc(inline)]
 pub use hypersockets_transport::TungsteniteTransport;
 
 /// The names most programs need: `use hypersockets::prelude::*;`.
@@ -59,8 +82,9 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use crate::{
         AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ConnectionState,
-        ExponentialBackoff, HeaderProvider, HyperSocketError, JsonPing, MessageHandler,
-        MessageRouter, ParseError, PassivePingDetector, ReconnectionStrategy, TextPing, WsMessage,
-        async_handler_fn, handler_fn,
+        ExponentialBackoff, HeaderProvider, Heartbeat, HyperSocketError, JsonPing, LaneConfig,
+        LaneKind, MessageHandler, MessageRouter, OverflowPolicy, ParseError, PassivePingDetector,
+        ReconnectionStrategy, Subscription, TextPing, WebSocketClient, WsMessage, async_handler_fn,
+        handler_fn,
     };
 }

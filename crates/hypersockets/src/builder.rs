@@ -1,0 +1,447 @@
+//! The type-state builder: `url` and `router` are required, and `build`
+//! exists only once both are given.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hypersockets_core::{
+    AuthProvider, ExponentialBackoff, HeaderProvider, HyperSocketError, MessageHandler,
+    MessageRouter, PassivePingDetector, ReconnectionStrategy, Result, Transport, TransportLimits,
+};
+use hypersockets_router::{LaneConfig, RouterBuilder};
+use hypersockets_transport::TungsteniteTransport;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::Heartbeat;
+use crate::client::WebSocketClient;
+use crate::config::{ClientConfig, Timeouts};
+use crate::runtime::{Runtime, Shared};
+use crate::subscription::{Subscription, SubscriptionRegistry};
+
+/// Builder state: no URL given yet.
+#[derive(Debug, Default)]
+pub struct NoUrl;
+
+/// Builder state: the URL is given.
+#[derive(Debug)]
+pub struct HasUrl(String);
+
+/// Builder state: no router given yet.
+#[derive(Debug, Default)]
+pub struct NoRouter;
+
+/// Builder state: the router is given, and with it the handler lanes.
+#[derive(Debug)]
+pub struct WithRouter<R: MessageRouter>(RouterBuilder<R>);
+
+/// Configures a [`WebSocketClient`].
+///
+/// The two required pieces are tracked in the type: `url` moves `U` from
+/// [`NoUrl`] to [`HasUrl`], `router` moves `Ro` from [`NoRouter`] to
+/// [`WithRouter`], and `build` exists only for
+/// `WebSocketClientBuilder<HasUrl, WithRouter<R>>`. Handlers can be added
+/// once the router is known (their key type comes from it). Everything else
+/// is optional, with defaults suited to exchange feeds.
+///
+/// ```
+/// use std::time::Duration;
+/// use hypersockets::prelude::*;
+/// use hypersockets::{Heartbeat, Subscription};
+///
+/// struct Lines;
+///
+/// impl MessageRouter for Lines {
+///     type Message = String;
+///     type RouteKey = ();
+///
+///     fn parse(&self, message: &WsMessage) -> Result<String, ParseError> {
+///         message.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+///     }
+///
+///     fn route_key(&self, _: &String) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), HyperSocketError> {
+/// let client = WebSocketClient::builder()
+///     .url("wss://ws.okx.com:8443/ws/v5/public")
+///     .router(Lines)
+///     .handler((), handler_fn(|line: String| {
+///         println!("{line}");
+///         Ok::<_, BoxError>(())
+///     }))
+///     .subscribe(Subscription::new(
+///         "tickers",
+///         WsMessage::text(r#"{"op":"subscribe","args":[{"channel":"tickers","instId":"BTC-USDT"}]}"#),
+///     ))
+///     .heartbeat(Heartbeat::new(Duration::from_secs(20), WsMessage::text("ping")).reply(WsMessage::text("pong")))
+///     .liveness_timeout(Duration::from_secs(30))
+///     .build()?;
+/// # client.close().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct WebSocketClientBuilder<U = NoUrl, Ro = NoRouter> {
+    url: U,
+    router: Ro,
+    settings: Settings,
+}
+
+/// The optional settings, carried through every builder state.
+struct Settings {
+    transport: Arc<dyn Transport>,
+    headers: Option<Arc<dyn HeaderProvider>>,
+    auth: Option<Arc<dyn AuthProvider>>,
+    ping_detector: Option<Arc<dyn PassivePingDetector>>,
+    heartbeat: Option<Heartbeat>,
+    liveness_timeout: Option<Duration>,
+    reconnect: Arc<dyn ReconnectionStrategy>,
+    limits: TransportLimits,
+    timeouts: Timeouts,
+    stable_after: Duration,
+    writer_queue: usize,
+    event_capacity: usize,
+    subscriptions: Vec<Subscription>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("transport", &self.transport)
+            .field("auth", &self.auth.is_some())
+            .field("headers", &self.headers.is_some())
+            .field("ping_detector", &self.ping_detector.is_some())
+            .field("heartbeat", &self.heartbeat)
+            .field("liveness_timeout", &self.liveness_timeout)
+            .field("reconnect", &self.reconnect)
+            .field("limits", &self.limits)
+            .field("timeouts", &self.timeouts)
+            .field("subscriptions", &self.subscriptions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            transport: Arc::new(TungsteniteTransport::new()),
+            headers: None,
+            auth: None,
+            ping_detector: None,
+            heartbeat: None,
+            liveness_timeout: None,
+            reconnect: Arc::new(ExponentialBackoff::default()),
+            limits: TransportLimits::default(),
+            timeouts: Timeouts::default(),
+            stable_after: Duration::from_secs(30),
+            writer_queue: 1024,
+            event_capacity: 1024,
+            subscriptions: Vec::new(),
+        }
+    }
+}
+
+impl WebSocketClientBuilder<NoUrl, NoRouter> {
+    pub(crate) fn new() -> Self {
+        Self {
+            url: NoUrl,
+            router: NoRouter,
+            settings: Settings::default(),
+        }
+    }
+}
+
+impl<Ro> WebSocketClientBuilder<NoUrl, Ro> {
+    /// The `ws://` or `wss://` URL to connect to. Required.
+    pub fn url(self, url: impl Into<String>) -> WebSocketClientBuilder<HasUrl, Ro> {
+        WebSocketClientBuilder {
+            url: HasUrl(url.into()),
+            router: self.router,
+            settings: self.settings,
+        }
+    }
+}
+
+impl<U> WebSocketClientBuilder<U, NoRouter> {
+    /// The router that parses messages and picks their lane. Required; the
+    /// message and route key types follow from it.
+    pub fn router<R: MessageRouter>(self, router: R) -> WebSocketClientBuilder<U, WithRouter<R>> {
+        WebSocketClientBuilder {
+            url: self.url,
+            router: WithRouter(RouterBuilder::new(router)),
+            settings: self.settings,
+        }
+    }
+}
+
+impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
+    fn lanes(mut self, f: impl FnOnce(RouterBuilder<R>) -> RouterBuilder<R>) -> Self {
+        self.router = WithRouter(f(self.router.0));
+        self
+    }
+
+    /// Handles the messages of `key` in their own lane (a thread or task
+    /// with its own queue), in order.
+    pub fn handler<H: MessageHandler<R::Message>>(self, key: R::RouteKey, handler: H) -> Self {
+        self.lanes(|lanes| lanes.handler(key, handler))
+    }
+
+    /// Like [`handler`](Self::handler), with this lane's own settings
+    /// (kind, bound, overflow policy).
+    pub fn handler_with_config<H: MessageHandler<R::Message>>(
+        self,
+        key: R::RouteKey,
+        handler: H,
+        config: LaneConfig,
+    ) -> Self {
+        self.lanes(|lanes| lanes.handler_with_config(key, handler, config))
+    }
+
+    /// Handles `key` on the reader itself: no hand-off, the lowest latency,
+    /// but nothing else is read while it runs. Keep it short.
+    pub fn inline_handler<F, E>(self, key: R::RouteKey, handler: F) -> Self
+    where
+        F: FnMut(R::Message) -> std::result::Result<(), E> + Send + 'static,
+        E: Into<hypersockets_core::BoxError>,
+    {
+        self.lanes(|lanes| lanes.inline_handler(key, handler))
+    }
+
+    /// Handles messages whose key has no handler (default: they are
+    /// counted as unrouted and dropped).
+    pub fn fallback<H: MessageHandler<R::Message>>(self, handler: H) -> Self {
+        self.lanes(|lanes| lanes.fallback(handler))
+    }
+
+    /// Settings for lanes added without their own (default: a thread per
+    /// lane, unbounded queue). Use [`LaneKind::Task`](crate::LaneKind::Task)
+    /// for many clients.
+    pub fn lane_defaults(self, config: LaneConfig) -> Self {
+        self.lanes(|lanes| lanes.lane_defaults(config))
+    }
+}
+
+impl<U, Ro> WebSocketClientBuilder<U, Ro> {
+    /// Subscribes on every connection (more can be added at run time with
+    /// [`WebSocketClient::subscribe`]). Default: none.
+    pub fn subscribe(mut self, subscription: Subscription) -> Self {
+        self.settings.subscriptions.push(subscription);
+        self
+    }
+
+    /// Logs in after every connect. Default: none.
+    pub fn auth(mut self, provider: impl AuthProvider) -> Self {
+        self.settings.auth = Some(Arc::new(provider));
+        self
+    }
+
+    /// Supplies handshake headers, asked afresh on every connect. Default: none.
+    pub fn headers(mut self, provider: impl HeaderProvider) -> Self {
+        self.settings.headers = Some(Arc::new(provider));
+        self
+    }
+
+    /// Answers the server's application pings before parsing. Default: none.
+    pub fn ping_detector(mut self, detector: impl PassivePingDetector) -> Self {
+        self.settings.ping_detector = Some(Arc::new(detector));
+        self
+    }
+
+    /// Sends an application ping every interval. Default: none.
+    pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.settings.heartbeat = Some(heartbeat);
+        self
+    }
+
+    /// Declares the connection dead when nothing arrives for this long
+    /// (checked every quarter of it), and reconnects. Must be longer than
+    /// the heartbeat interval. Default: off.
+    pub fn liveness_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.liveness_timeout = Some(timeout);
+        self
+    }
+
+    /// How long to wait before each reconnection attempt. Default:
+    /// [`ExponentialBackoff::default`] (immediate first retry, then 0.5 s
+    /// doubling to 30 s, with jitter, forever).
+    pub fn reconnect(mut self, strategy: impl ReconnectionStrategy) -> Self {
+        self.settings.reconnect = Arc::new(strategy);
+        self
+    }
+
+    /// Resets the attempt count once a connection has stayed up this long.
+    /// Default: 30 s.
+    pub fn stable_after(mut self, period: Duration) -> Self {
+        self.settings.stable_after = period;
+        self
+    }
+
+    /// The transport (swap in a test transport). Default:
+    /// [`TungsteniteTransport`].
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.settings.transport = Arc::new(transport);
+        self
+    }
+
+    /// Message, frame and write-buffer limits. Default:
+    /// [`TransportLimits::default`].
+    pub fn limits(mut self, limits: TransportLimits) -> Self {
+        self.settings.limits = limits;
+        self
+    }
+
+    /// TCP (and TLS) connect timeout. Default: 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeouts.connect = timeout;
+        self
+    }
+
+    /// WebSocket handshake timeout. Default: 10 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeouts.handshake = timeout;
+        self
+    }
+
+    /// How long to wait for the server to accept the login. Default: 10 s.
+    pub fn auth_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeouts.auth = timeout;
+        self
+    }
+
+    /// Limit on each write; a write that takes longer drops the connection
+    /// (a half-open peer). Default: 5 s.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeouts.write = timeout;
+        self
+    }
+
+    /// How long `close` waits for the server's Close frame. Default: 2 s.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeouts.close = timeout;
+        self
+    }
+
+    /// Events kept for a slow event reader before it lags. Default: 1024.
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.settings.event_capacity = capacity;
+        self
+    }
+
+    /// Outgoing messages that may wait for the writer. Default: 1024.
+    pub fn writer_queue(mut self, capacity: usize) -> Self {
+        self.settings.writer_queue = capacity;
+        self
+    }
+}
+
+impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
+    /// Checks the settings and starts the handler lanes. The client
+    /// connects when [`WebSocketClient::connect`] is called.
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::InvalidConfiguration`] naming the setting: a URL
+    /// that is not `ws://` or `wss://`, a handler key given twice, a zero
+    /// timeout or capacity, a liveness timeout not longer than the
+    /// heartbeat interval, task lanes outside a tokio runtime.
+    pub fn build(self) -> Result<WebSocketClient<R>> {
+        let WebSocketClientBuilder {
+            url: HasUrl(url),
+            router: WithRouter(lanes),
+            settings,
+        } = self;
+        validate(&url, &settings)?;
+        let (events, _) = broadcast::channel(settings.event_capacity);
+        let lane_events = events.clone();
+        let dispatcher = lanes
+            .on_event(move |event| {
+                let _ = lane_events.send(event);
+            })
+            .build()?;
+        let subscriptions = SubscriptionRegistry::default();
+        for subscription in settings.subscriptions {
+            subscriptions.insert(subscription);
+        }
+        let shared = Arc::new(Shared {
+            state: Default::default(),
+            metrics: Default::default(),
+            subscriptions,
+            events,
+            router_stats: dispatcher.stats(),
+        });
+        let config = Arc::new(ClientConfig {
+            url,
+            transport: settings.transport,
+            headers: settings.headers,
+            auth: settings.auth,
+            ping_detector: settings.ping_detector,
+            heartbeat: settings.heartbeat,
+            liveness_timeout: settings.liveness_timeout,
+            reconnect: settings.reconnect,
+            limits: settings.limits,
+            timeouts: settings.timeouts,
+            stable_after: settings.stable_after,
+            writer_queue: settings.writer_queue,
+        });
+        let (commands_tx, commands_rx) = mpsc::channel(256);
+        let runtime = Runtime {
+            config,
+            shared: Arc::clone(&shared),
+            dispatcher,
+            commands: commands_rx,
+        };
+        Ok(WebSocketClient::from_parts(shared, commands_tx, runtime))
+    }
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> HyperSocketError {
+    HyperSocketError::invalid_config(setting, reason)
+}
+
+fn validate(url: &str, settings: &Settings) -> Result<()> {
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
+        .ok_or_else(|| invalid("url", format!("{url:?} is not a ws:// or wss:// URL")))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid("url", format!("{url:?} has no host")));
+    }
+    let timeouts = &settings.timeouts;
+    for (name, value) in [
+        ("connect_timeout", timeouts.connect),
+        ("handshake_timeout", timeouts.handshake),
+        ("auth_timeout", timeouts.auth),
+        ("write_timeout", timeouts.write),
+        ("close_timeout", timeouts.close),
+    ] {
+        if value.is_zero() {
+            return Err(invalid(name, "must be more than zero"));
+        }
+    }
+    if settings.writer_queue == 0 {
+        return Err(invalid("writer_queue", "must be at least 1"));
+    }
+    if settings.event_capacity == 0 {
+        return Err(invalid("event_capacity", "must be at least 1"));
+    }
+    if let Some(heartbeat) = &settings.heartbeat
+        && heartbeat.interval.is_zero()
+    {
+        return Err(invalid("heartbeat.interval", "must be more than zero"));
+    }
+    match (settings.liveness_timeout, &settings.heartbeat) {
+        (Some(timeout), _) if timeout < Duration::from_millis(4) => Err(invalid(
+            "liveness_timeout",
+            "must be at least 4 ms (it is checked every quarter of it)",
+        )),
+        (Some(timeout), Some(heartbeat)) if timeout <= heartbeat.interval => Err(invalid(
+            "liveness_timeout",
+            format!(
+                "{timeout:?} must be longer than the heartbeat interval {:?}",
+                heartbeat.interval
+            ),
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,341 @@
+//! The client handle users hold.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use hypersockets_core::{
+    ClientEvent, ConnectionState, HyperSocketError, MessageRouter, Result, WsMessage,
+};
+use hypersockets_router::ShutdownMode;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::builder::{NoRouter, NoUrl, WebSocketClientBuilder};
+use crate::events::EventStream;
+use crate::metrics::ClientMetrics;
+use crate::runtime::{Command, PendingRuntime, Runtime, Shared};
+use crate::subscription::Subscription;
+
+/// A self-healing WebSocket client for one feed.
+///
+/// Built with [`WebSocketClient::builder`]. [`connect`](Self::connect)
+/// starts it; from then on it reconnects by itself, re-authenticates and
+/// restores every subscription, while the handler lanes carry on. Cloning
+/// the client gives another handle to the same connection.
+///
+/// Sending while not connected is refused with
+/// [`HyperSocketError::NotConnected`] rather than queued: a trading
+/// message sent late, after a reconnect, is worse than one not sent.
+/// Subscriptions are different: they are kept and sent on every connection.
+pub struct WebSocketClient<R> {
+    inner: Arc<Inner>,
+    _router: PhantomData<fn() -> R>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    commands: mpsc::Sender<Command>,
+    /// The runtime until `connect` moves it into its task.
+    runtime: Mutex<Option<Box<dyn PendingRuntime>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl WebSocketClient<NoRouter> {
+    /// Starts configuring a client: give it a [`url`](WebSocketClientBuilder::url)
+    /// and a [`router`](WebSocketClientBuilder::router), then `build()`.
+    pub fn builder() -> WebSocketClientBuilder<NoUrl, NoRouter> {
+        WebSocketClientBuilder::new()
+    }
+}
+
+impl<R: MessageRouter> WebSocketClient<R> {
+    pub(crate) fn from_parts(
+        shared: Arc<Shared>,
+        commands: mpsc::Sender<Command>,
+        runtime: Runtime<R>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shared,
+                commands,
+                runtime: Mutex::new(Some(Box::new(runtime))),
+                task: Mutex::new(None),
+            }),
+            _router: PhantomData,
+        }
+    }
+
+    /// Starts the client and waits until it is connected, authenticated
+    /// and subscribed, or has given up.
+    ///
+    /// Calling it again after it started just waits the same way.
+    ///
+    /// # Errors
+    ///
+    /// The error that made the client give up: a fatal auth rejection, a
+    /// configuration error, or [`HyperSocketError::ReconnectExhausted`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the waiting, not the client: it keeps connecting
+    /// in the background.
+    pub async fn connect(&self) -> Result<()> {
+        let mut events = self.events();
+        self.start()?;
+        loop {
+            match self.state() {
+                ConnectionState::Connected => return Ok(()),
+                ConnectionState::ShuttingDown => return Err(HyperSocketError::ShutDown),
+                _ => {}
+            }
+            match events.recv().await {
+                Ok(ClientEvent::Connected { .. }) => return Ok(()),
+                Ok(ClientEvent::Error(error)) if !error.is_retryable() => {
+                    return Err(clone_error(&error));
+                }
+                Ok(ClientEvent::ShutDown) => return Err(HyperSocketError::ShutDown),
+                Ok(_) | Err(crate::EventStreamError::Lagged(_)) => {}
+                Err(crate::EventStreamError::Closed) => return Err(HyperSocketError::ShutDown),
+            }
+        }
+    }
+
+    /// Spawns the connection task, once.
+    fn start(&self) -> Result<()> {
+        let runtime = self
+            .inner
+            .runtime
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(runtime) = runtime {
+            let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+                HyperSocketError::invalid_config(
+                    "runtime",
+                    "connect must be called inside a tokio runtime",
+                )
+            })?;
+            let task = handle.spawn(runtime.start());
+            *self
+                .inner
+                .task
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(task);
+        }
+        Ok(())
+    }
+
+    /// Sends a message and waits until it is written to the socket.
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::NotConnected`] when not connected (nothing is
+    /// queued), [`HyperSocketError::ConnectionClosed`] if the connection
+    /// failed before the message was written, [`HyperSocketError::ShutDown`]
+    /// after `close`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling after the message was handed over does not recall it: it
+    /// may still be written.
+    pub async fn send(&self, message: impl Into<WsMessage>) -> Result<()> {
+        if self.state() != ConnectionState::Connected {
+            return Err(match self.state() {
+                ConnectionState::ShuttingDown => HyperSocketError::ShutDown,
+                _ => HyperSocketError::NotConnected,
+            });
+        }
+        let (done, written) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::Send {
+                message: message.into(),
+                done,
+            })
+            .await
+            .map_err(|_| HyperSocketError::ShutDown)?;
+        written
+            .await
+            .map_err(|_| HyperSocketError::ConnectionClosed)?
+    }
+
+    /// Adds a subscription (or replaces the one with the same id). It is
+    /// sent now if connected, and on every later connection.
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::ShutDown`] after `close`.
+    ///
+    /// # Cancel safety
+    ///
+    /// The subscription is registered before the first await: it stays
+    /// registered even if the call is cancelled.
+    pub async fn subscribe(&self, subscription: Subscription) -> Result<()> {
+        if self.state().is_terminal() {
+            return Err(HyperSocketError::ShutDown);
+        }
+        self.inner.shared.subscriptions.insert(subscription.clone());
+        self.notify(Command::Subscribe(subscription)).await
+    }
+
+    /// Removes the subscription `id`; its unsubscribe message (if it has
+    /// one) is sent if connected. Returns whether it existed.
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::ShutDown`] after `close`.
+    ///
+    /// # Cancel safety
+    ///
+    /// The subscription is removed before the first await.
+    pub async fn unsubscribe(&self, id: &str) -> Result<bool> {
+        if self.state().is_terminal() {
+            return Err(HyperSocketError::ShutDown);
+        }
+        let Some(subscription) = self.inner.shared.subscriptions.remove(id) else {
+            return Ok(false);
+        };
+        self.notify(Command::Unsubscribe(subscription)).await?;
+        Ok(true)
+    }
+
+    /// Tells a running connection task; before `connect` the registry is enough.
+    async fn notify(&self, command: Command) -> Result<()> {
+        if self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+        {
+            return Ok(());
+        }
+        self.inner
+            .commands
+            .send(command)
+            .await
+            .map_err(|_| HyperSocketError::ShutDown)
+    }
+
+    /// The active subscriptions, in the order they were added.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        self.inner.shared.subscriptions.snapshot()
+    }
+
+    /// Closes the client for good, letting every lane finish what is queued.
+    ///
+    /// Sends a Close frame, waits for the server's (up to the close
+    /// timeout), never reconnects, and returns once every task and lane of
+    /// the client has ended. Closing twice is fine.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the waiting; the client still closes.
+    pub async fn close(&self) -> Result<()> {
+        self.close_with(ShutdownMode::Graceful).await
+    }
+
+    /// Like [`close`](Self::close), choosing whether queued messages are
+    /// handled ([`ShutdownMode::Graceful`]) or dropped and counted
+    /// ([`ShutdownMode::Abort`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the waiting; the client still closes.
+    pub async fn close_with(&self, mode: ShutdownMode) -> Result<()> {
+        let never_started = self
+            .inner
+            .runtime
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(runtime) = never_started {
+            self.inner.shared.set_state(ConnectionState::ShuttingDown);
+            runtime.discard(mode).await;
+            self.inner.shared.emit(ClientEvent::ShutDown);
+            return Ok(());
+        }
+        // The task may already be gone (gave up, or closed before).
+        let _ = self.inner.commands.send(Command::Close(mode)).await;
+        let task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task
+            && let Err(error) = task.await
+        {
+            tracing::error!(%error, "connection task failed");
+        }
+        Ok(())
+    }
+
+    /// The connection state now.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.shared.state.get()
+    }
+
+    /// Connection counters and every lane's figures, read without locks.
+    pub fn metrics(&self) -> ClientMetrics {
+        let router = self.inner.shared.router_stats.snapshot();
+        let mut connection = self.inner.shared.metrics.snapshot();
+        connection.parse_errors = router.parse_errors
+            + router
+                .lanes
+                .iter()
+                .map(|lane| lane.parse_errors)
+                .sum::<u64>();
+        connection.handler_errors = router
+            .lanes
+            .iter()
+            .map(|lane| lane.handler_errors + lane.handler_panics)
+            .sum();
+        connection.unrouted_messages = router.unrouted;
+        ClientMetrics { connection, router }
+    }
+
+    /// A stream of this client's events from now on.
+    pub fn events(&self) -> EventStream {
+        EventStream::new(self.inner.shared.events.subscribe())
+    }
+}
+
+/// Events share errors behind an `Arc`; `connect` returns an owned one
+/// that keeps the message and kind.
+fn clone_error(error: &HyperSocketError) -> HyperSocketError {
+    match error {
+        HyperSocketError::Auth { reason, fatal } => HyperSocketError::Auth {
+            reason: reason.clone(),
+            fatal: *fatal,
+        },
+        HyperSocketError::InvalidConfiguration { setting, reason } => {
+            HyperSocketError::invalid_config(setting, reason.clone())
+        }
+        HyperSocketError::ReconnectExhausted { attempts } => HyperSocketError::ReconnectExhausted {
+            attempts: *attempts,
+        },
+        // Only the kinds above are final; anything else means the client
+        // stopped.
+        _ => HyperSocketError::ShutDown,
+    }
+}
+
+impl<R: MessageRouter> Clone for WebSocketClient<R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            _router: PhantomData,
+        }
+    }
+}
+
+impl<R: MessageRouter> fmt::Debug for WebSocketClient<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocketClient")
+            .field("state", &self.state())
+            .field("subscriptions", &self.inner.shared.subscriptions.len())
+            .finish_non_exhaustive()
+    }
+}

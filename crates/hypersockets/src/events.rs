@@ -1,0 +1,66 @@
+//! The client's event stream.
+
+use tokio::sync::broadcast;
+
+use hypersockets_core::ClientEvent;
+
+/// Receives a client's [`ClientEvent`]s, from the moment it was created.
+///
+/// Each `EventStream` gets every event. One that falls more than the
+/// event capacity behind (1024 by default) loses the oldest events; `recv`
+/// then says how many were skipped and goes on.
+#[derive(Debug)]
+pub struct EventStream {
+    receiver: broadcast::Receiver<ClientEvent>,
+}
+
+/// What [`EventStream::recv`] can return besides an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventStreamError {
+    /// The reader fell behind and this many events were skipped.
+    Lagged(u64),
+    /// The client is gone and every event was read.
+    Closed,
+}
+
+impl std::fmt::Display for EventStreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Lagged(n) => write!(f, "event stream lagged by {n} events"),
+            Self::Closed => f.write_str("event stream closed"),
+        }
+    }
+}
+
+impl std::error::Error for EventStreamError {}
+
+impl EventStream {
+    pub(crate) fn new(receiver: broadcast::Receiver<ClientEvent>) -> Self {
+        Self { receiver }
+    }
+
+    /// The next event.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: an event is never lost by cancelling.
+    pub async fn recv(&mut self) -> Result<ClientEvent, EventStreamError> {
+        self.receiver.recv().await.map_err(|error| match error {
+            broadcast::error::RecvError::Lagged(n) => EventStreamError::Lagged(n),
+            broadcast::error::RecvError::Closed => EventStreamError::Closed,
+        })
+    }
+
+    /// The next event if one is waiting, without waiting.
+    pub fn try_recv(&mut self) -> Option<Result<ClientEvent, EventStreamError>> {
+        match self.receiver.try_recv() {
+            Ok(event) => Some(Ok(event)),
+            Err(broadcast::error::TryRecvError::Empty) => None,
+            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                Some(Err(EventStreamError::Lagged(n)))
+            }
+            Err(broadcast::error::TryRecvError::Closed) => Some(Err(EventStreamError::Closed)),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The client's background machinery: one connection task that connects,
+//! runs a session per connection, and reconnects; a writer task per session.
+
+mod connection_task;
+mod session;
+mod writer;
+
+use std::sync::Arc;
+
+use hypersockets_core::{
+    AtomicConnectionState, AtomicMetrics, BoxFuture, ClientEvent, ConnectionState, MessageRouter,
+    Result, WsMessage,
+};
+use hypersockets_router::{Dispatcher, RouterStats, ShutdownMode};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::config::ClientConfig;
+use crate::subscription::{Subscription, SubscriptionRegistry};
+
+pub(crate) use connection_task::run;
+
+/// State shared by the client handles and the background tasks.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: AtomicConnectionState,
+    pub(crate) metrics: AtomicMetrics,
+    pub(crate) subscriptions: SubscriptionRegistry,
+    pub(crate) events: broadcast::Sender<ClientEvent>,
+    pub(crate) router_stats: RouterStats,
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, event: ClientEvent) {
+        // No receiver is fine: events are optional.
+        let _ = self.events.send(event);
+    }
+
+    /// Moves the state machine; a refused move is a bug worth a log line,
+    /// never a panic.
+    pub(crate) fn set_state(&self, next: ConnectionState) {
+        if let Err(error) = self.state.transition(next) {
+            tracing::debug!(%error, "state transition skipped");
+        }
+    }
+}
+
+/// What the client handles ask of the connection task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Write a message; answered once it is on the wire (or not).
+    Send {
+        message: WsMessage,
+        done: oneshot::Sender<Result<()>>,
+    },
+    /// A subscription was added to the registry: send it if connected.
+    Subscribe(Subscription),
+    /// A subscription was removed: send its unsubscribe message if connected.
+    Unsubscribe(Subscription),
+    /// Close for good.
+    Close(ShutdownMode),
+}
+
+/// Everything the connection task owns.
+pub(crate) struct Runtime<R: MessageRouter> {
+    pub(crate) config: Arc<ClientConfig>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) dispatcher: Dispatcher<R>,
+    pub(crate) commands: mpsc::Receiver<Command>,
+}
+
+/// A built runtime that has not started, with its router type erased so
+/// the client handle needs no router bound (its builder starts without one).
+pub(crate) trait PendingRuntime: Send {
+    /// The connection task's future, to spawn.
+    fn start(self: Box<Self>) -> BoxFuture<'static, ()>;
+    /// Shuts the lanes without ever connecting.
+    fn discard(self: Box<Self>, mode: ShutdownMode) -> BoxFuture<'static, ()>;
+}
+
+impl<R: MessageRouter> PendingRuntime for Runtime<R> {
+    fn start(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(run(*self))
+    }
+
+    fn discard(self: Box<Self>, mode: ShutdownMode) -> BoxFuture<'static, ()> {
+        Box::pin(self.dispatcher.shutdown(mode))
+    }
+}

@@ -1,0 +1,100 @@
+//! Subscriptions: what is re-sent on every connection.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
+use hypersockets_core::WsMessage;
+
+/// A subscription the client keeps alive: its message is sent on every
+/// connection until it is removed with
+/// [`WebSocketClient::unsubscribe`](crate::WebSocketClient::unsubscribe).
+///
+/// ```
+/// use hypersockets::{Subscription, WsMessage};
+///
+/// let trades = Subscription::new(
+///     "btcusdt@trade",
+///     WsMessage::text(r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#),
+/// )
+/// .unsubscribe_message(WsMessage::text(
+///     r#"{"method":"UNSUBSCRIBE","params":["btcusdt@trade"],"id":2}"#,
+/// ));
+/// assert_eq!(trades.id(), "btcusdt@trade");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    id: String,
+    subscribe: WsMessage,
+    unsubscribe: Option<WsMessage>,
+}
+
+impl Subscription {
+    /// A subscription named `id` (any name unique per client), sent as `subscribe`.
+    pub fn new(id: impl Into<String>, subscribe: impl Into<WsMessage>) -> Self {
+        Self {
+            id: id.into(),
+            subscribe: subscribe.into(),
+            unsubscribe: None,
+        }
+    }
+
+    /// The message sent when the subscription is removed while connected
+    /// (default: none; removing it then only stops it being restored).
+    pub fn unsubscribe_message(mut self, message: impl Into<WsMessage>) -> Self {
+        self.unsubscribe = Some(message.into());
+        self
+    }
+
+    /// Its name.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The message that subscribes.
+    pub fn subscribe(&self) -> &WsMessage {
+        &self.subscribe
+    }
+
+    /// The message that unsubscribes, if any.
+    pub fn unsubscribe(&self) -> Option<&WsMessage> {
+        self.unsubscribe.as_ref()
+    }
+}
+
+/// The active subscriptions: written by user calls, read by every
+/// (re)connection. A concurrent map because both sides touch it from
+/// different tasks; it is never on the message path.
+#[derive(Debug, Default)]
+pub(crate) struct SubscriptionRegistry {
+    entries: DashMap<String, (u64, Subscription)>,
+    next: AtomicU64,
+}
+
+impl SubscriptionRegistry {
+    /// Adds or replaces; returns whether it was new.
+    pub(crate) fn insert(&self, subscription: Subscription) -> bool {
+        let order = self.next.fetch_add(1, Ordering::Relaxed);
+        self.entries
+            .insert(subscription.id.clone(), (order, subscription))
+            .is_none()
+    }
+
+    pub(crate) fn remove(&self, id: &str) -> Option<Subscription> {
+        self.entries.remove(id).map(|(_, (_, sub))| sub)
+    }
+
+    /// Every active subscription, in the order they were (last) added.
+    pub(crate) fn snapshot(&self) -> Vec<Subscription> {
+        let mut all: Vec<(u64, Subscription)> = self
+            .entries
+            .iter()
+            .map(|entry| entry.value().clone())
+            .collect();
+        all.sort_by_key(|(order, _)| *order);
+        all.into_iter().map(|(_, sub)| sub).collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
