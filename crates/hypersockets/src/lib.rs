@@ -75,7 +75,9 @@ pub use hypersockets_router::{
     LaneConfig, LaneKind, LaneMetricsSnapshot, OverflowPolicy, RouterMetricsSnapshot, ShutdownMode,
 };
 #[doc(inline)]
-pub use hypersockets_transport::TungsteniteTransport;
+pub use hypersockets_transport::{
+    MemoryPeer, MemoryServer, MemoryTransport, TlsConfig, TungsteniteTransport, rustls,
+};
 
 /// The names most programs need: `use hypersockets::prelude::*;`.
 pub mod prelude {
