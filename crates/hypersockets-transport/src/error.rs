@@ -1,13 +1,19 @@
 //! Mapping tungstenite's errors onto ours, keeping the source.
 
 use hypersockets_core::HyperSocketError;
-use tungstenite::error::{CapacityError, Error};
+use tungstenite::error::{CapacityError, Error, ProtocolError};
 
 /// Ours from tungstenite's. `ConnectionClosed` is a normal end and is handled
 /// by the caller before this is reached.
 pub(crate) fn map_error(error: Error) -> HyperSocketError {
     match error {
-        Error::ConnectionClosed | Error::AlreadyClosed => HyperSocketError::ConnectionClosed,
+        // A peer that vanished without a Close frame (TCP FIN or RST): a
+        // lost connection, not a protocol violation.
+        Error::ConnectionClosed
+        | Error::AlreadyClosed
+        | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            HyperSocketError::ConnectionClosed
+        }
         // TLS failures after the handshake reach tungstenite as I/O errors.
         Error::Io(err) => crate::tls::io_error(err),
         Error::Tls(err) => HyperSocketError::Tls(Box::new(err)),
