@@ -53,6 +53,13 @@ pub enum HyperSocketError {
     #[error("handler failed")]
     Handler(#[source] BoxError),
 
+    /// A client manager has no client under this key.
+    #[error("no client under key {key}")]
+    UnknownClient {
+        /// The key, as its `Debug` form.
+        key: String,
+    },
+
     /// A channel (command, lane or writer queue) is closed.
     #[error("channel closed: {0}")]
     ChannelSend(&'static str),

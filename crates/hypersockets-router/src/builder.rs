@@ -345,14 +345,14 @@ where
         runtime,
     } = start;
     let capacity = config.effective_capacity();
-    let (sender, receiver) = lane_channel(capacity, config.ring_capacity);
+    let (sender, receiver) = lane_channel(capacity);
     let evicts = capacity.is_some()
         && matches!(
             config.overflow,
             OverflowPolicy::DropOldest | OverflowPolicy::KeepLatest
         );
     let signal_room = capacity.is_some() && config.overflow == OverflowPolicy::Block;
-    let evictor = evicts.then(|| receiver.evictor());
+    let evictor = if evicts { receiver.evictor() } else { None };
     let queue = LaneQueue::new(
         sender,
         evictor,

@@ -62,11 +62,6 @@ pub struct LaneConfig {
     pub timing_sample_every: u32,
     /// Stack size of a [`LaneKind::Thread`] lane's thread. Default: 2 MiB.
     pub thread_stack_size: usize,
-    /// For an unbounded lane: messages held in a preallocated ring before
-    /// the queue spills into a growable list (the ring is several times
-    /// faster per message; the list is what makes the lane unbounded).
-    /// Costs about 64 bytes per slot per lane up front. Default: 1024.
-    pub ring_capacity: usize,
 }
 
 impl Default for LaneConfig {
@@ -77,7 +72,6 @@ impl Default for LaneConfig {
             overflow: OverflowPolicy::Block,
             timing_sample_every: 64,
             thread_stack_size: 2 << 20,
-            ring_capacity: 1024,
         }
     }
 }
@@ -116,13 +110,6 @@ impl LaneConfig {
     /// Sets a thread lane's stack size (default 2 MiB).
     pub fn thread_stack_size(mut self, bytes: usize) -> Self {
         self.thread_stack_size = bytes;
-        self
-    }
-
-    /// Sets the ring size of an unbounded lane (default 1024; lower it for
-    /// thousands of mostly idle lanes).
-    pub fn ring_capacity(mut self, slots: usize) -> Self {
-        self.ring_capacity = slots;
         self
     }
 

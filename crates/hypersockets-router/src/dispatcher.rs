@@ -23,10 +23,10 @@ use crate::table::RouteTable;
 /// message can wait unseen while the reader stays busy.
 const FLUSH_EVERY: u32 = 256;
 
-/// A parked lane is woken as soon as this many messages wait for it, so a
-/// busy lane need not wait for the next flush, and with many lanes each
-/// wake-up still moves a batch.
-const WAKE_BATCH: u32 = 64;
+/// A lane is released (its chunk handed over, the lane woken if parked) as
+/// soon as this many messages wait for it, so a busy lane need not wait for
+/// the next flush, and with many lanes each wake-up still moves a batch.
+const WAKE_BATCH: u32 = crate::lane::channel::CHUNK as u32;
 
 /// What [`Dispatcher::dispatch`] did with a message.
 #[derive(Debug)]
@@ -131,9 +131,7 @@ impl<R: MessageRouter> Dispatcher<R> {
         self.since_flush = 0;
         for index in self.pending.drain(..) {
             if let Some(LaneSlot::Queued(queue)) = self.lanes.get_mut(index) {
-                queue.unwoken = 0;
-                queue.note_depth();
-                queue.shared.wake_if_sleeping();
+                queue.release();
             }
         }
     }
@@ -191,11 +189,9 @@ impl<R: MessageRouter> Dispatcher<R> {
                         if queue.unwoken == 1 {
                             self.pending.push(index);
                         } else if queue.unwoken >= WAKE_BATCH {
-                            // Enough for this lane alone: wake it now; the
-                            // next flush skips it unless more arrive.
-                            queue.unwoken = 0;
-                            queue.note_depth();
-                            queue.shared.wake_if_sleeping();
+                            // Enough for this lane alone: release it now;
+                            // the next flush skips it unless more arrive.
+                            queue.release();
                         }
                         DispatchOutcome::Queued
                     }

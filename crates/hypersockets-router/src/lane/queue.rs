@@ -85,6 +85,20 @@ impl<M, K> LaneQueue<M, K> {
             .store(self.enqueued, Relaxed);
     }
 
+    /// Hands what is queued to the lane (an unbounded lane's open chunk)
+    /// and wakes it if it is parked.
+    #[inline]
+    pub(crate) fn release(&mut self) {
+        self.unwoken = 0;
+        let lost = self.sender.release();
+        if lost > 0 {
+            // Only when the lane has already ended (shutting down).
+            bump(&self.shared.counters.reader.dropped_newest, lost as u64);
+        }
+        self.note_depth();
+        self.shared.wake_if_sleeping();
+    }
+
     /// Updates the high-water mark from the lane's progress. Called at each
     /// flush and when a bounded queue fills, not per message: reading the
     /// lane's counter would pull its cache line to the reader every time.

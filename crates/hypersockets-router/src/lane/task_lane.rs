@@ -19,7 +19,7 @@ use crate::lane::worker::{LaneWorker, Opened};
 
 pub(crate) async fn run<R, H>(
     mut worker: LaneWorker<R, H>,
-    queue: EnvelopeReceiver<R::Message, R::RouteKey>,
+    mut queue: EnvelopeReceiver<R::Message, R::RouteKey>,
 ) where
     R: MessageRouter,
     H: MessageHandler<R::Message>,

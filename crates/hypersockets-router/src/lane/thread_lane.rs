@@ -36,7 +36,7 @@ impl Wake for ThreadWaker {
 
 pub(crate) fn spawn<R, H>(
     mut worker: LaneWorker<R, H>,
-    queue: EnvelopeReceiver<R::Message, R::RouteKey>,
+    mut queue: EnvelopeReceiver<R::Message, R::RouteKey>,
     stack_size: usize,
     runtime: Option<tokio::runtime::Handle>,
 ) -> std::io::Result<JoinHandle<()>>
@@ -61,13 +61,13 @@ where
             }
             let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
             let mut cx = Context::from_waker(&waker);
-            run(&mut worker, &queue, &mut cx);
+            run(&mut worker, &mut queue, &mut cx);
         })
 }
 
 fn run<R, H>(
     worker: &mut LaneWorker<R, H>,
-    queue: &EnvelopeReceiver<R::Message, R::RouteKey>,
+    queue: &mut EnvelopeReceiver<R::Message, R::RouteKey>,
     cx: &mut Context<'_>,
 ) where
     R: MessageRouter,
