@@ -49,6 +49,7 @@ mod client;
 mod config;
 mod events;
 mod heartbeat;
+mod manager;
 mod metrics;
 mod runtime;
 mod subscription;
@@ -57,6 +58,7 @@ pub use builder::{HasUrl, NoRouter, NoUrl, WebSocketClientBuilder, WithRouter};
 pub use client::WebSocketClient;
 pub use events::{EventStream, EventStreamError};
 pub use heartbeat::Heartbeat;
+pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetrics};
 pub use metrics::ClientMetrics;
 pub use subscription::Subscription;
 
@@ -83,10 +85,10 @@ pub use hypersockets_transport::{
 pub mod prelude {
     #[doc(no_inline)]
     pub use crate::{
-        AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ConnectionState,
-        ExponentialBackoff, HeaderProvider, Heartbeat, HyperSocketError, JsonPing, LaneConfig,
-        LaneKind, MessageHandler, MessageRouter, OverflowPolicy, ParseError, PassivePingDetector,
-        ReconnectionStrategy, Subscription, TextPing, WebSocketClient, WsMessage, async_handler_fn,
-        handler_fn,
+        AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ClientManager,
+        ConnectionState, ExponentialBackoff, HeaderProvider, Heartbeat, HyperSocketError, JsonPing,
+        LaneConfig, LaneKind, MessageHandler, MessageRouter, OverflowPolicy, ParseError,
+        PassivePingDetector, ReconnectionStrategy, Subscription, TextPing, WebSocketClient,
+        WsMessage, async_handler_fn, handler_fn,
     };
 }

@@ -1,0 +1,72 @@
+//! The manager's event stream: every client's events, tagged with its key.
+
+use hypersockets_core::ClientEvent;
+use tokio::sync::broadcast;
+
+use crate::events::{EventStream, EventStreamError};
+
+/// A client's event, with the key the client is managed under.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ManagerEvent<K> {
+    /// Whose event it is.
+    pub key: K,
+    /// The event.
+    pub event: ClientEvent,
+}
+
+/// Receives every managed client's events; see
+/// [`ClientManager::events`](crate::ClientManager::events).
+///
+/// A reader that falls more than the manager's event capacity behind loses
+/// the oldest events; `recv` then says how many and goes on.
+#[derive(Debug)]
+pub struct ManagerEventStream<K> {
+    receiver: broadcast::Receiver<ManagerEvent<K>>,
+}
+
+impl<K: Clone> ManagerEventStream<K> {
+    pub(crate) fn new(receiver: broadcast::Receiver<ManagerEvent<K>>) -> Self {
+        Self { receiver }
+    }
+
+    /// The next event.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: an event is never lost by cancelling.
+    pub async fn recv(&mut self) -> Result<ManagerEvent<K>, EventStreamError> {
+        self.receiver.recv().await.map_err(|error| match error {
+            broadcast::error::RecvError::Lagged(n) => EventStreamError::Lagged(n),
+            broadcast::error::RecvError::Closed => EventStreamError::Closed,
+        })
+    }
+}
+
+/// Passes a client's events on, tagged, until the client shuts down.
+pub(crate) async fn forward<K: Clone>(
+    key: K,
+    mut events: EventStream,
+    into: broadcast::Sender<ManagerEvent<K>>,
+) {
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                // A client's last event: nothing follows it.
+                let last = matches!(event, ClientEvent::ShutDown);
+                // Nobody listening is fine.
+                let _ = into.send(ManagerEvent {
+                    key: key.clone(),
+                    event,
+                });
+                if last {
+                    return;
+                }
+            }
+            Err(EventStreamError::Lagged(skipped)) => {
+                tracing::warn!(skipped, "manager event forwarding lagged");
+            }
+            Err(EventStreamError::Closed) => return,
+        }
+    }
+}

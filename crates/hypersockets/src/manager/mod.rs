@@ -1,0 +1,392 @@
+//! Many clients under one roof.
+
+mod events;
+mod managed;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hash;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use hypersockets_core::{
+    ConnectionState, HyperSocketError, MessageRouter, MetricsSnapshot, Result, WsMessage,
+};
+use hypersockets_router::ShutdownMode;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::client::WebSocketClient;
+use crate::metrics::ClientMetrics;
+
+pub use events::{ManagerEvent, ManagerEventStream};
+use managed::ManagedClient;
+
+/// How long `remove` and `shutdown` wait for a client's last events to be
+/// forwarded after it closed.
+const FORWARD_GRACE: Duration = Duration::from_secs(1);
+
+/// Many clients — of different router types — under keys you choose.
+///
+/// The map is behind an `RwLock`: it is the cold path (adding, removing,
+/// looking up), never touched per message. No lock is held across an
+/// `.await`. Every client's events arrive on one stream, tagged with its
+/// key ([`events`](Self::events)).
+///
+/// ```
+/// use hypersockets::prelude::*;
+/// use hypersockets::ClientManager;
+///
+/// struct Lines;
+///
+/// impl MessageRouter for Lines {
+///     type Message = String;
+///     type RouteKey = ();
+///
+///     fn parse(&self, message: &WsMessage) -> Result<String, ParseError> {
+///         message.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+///     }
+///
+///     fn route_key(&self, _: &String) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), HyperSocketError> {
+/// let manager = ClientManager::new();
+/// for venue in ["binance", "okx"] {
+///     let client = WebSocketClient::builder()
+///         .url(format!("wss://{venue}.example/ws"))
+///         .router(Lines)
+///         .build()?;
+///     manager.add(venue, client)?;
+/// }
+/// assert_eq!(manager.len(), 2);
+/// assert_eq!(manager.state(&"okx")?, ConnectionState::Disconnected);
+/// // manager.connect_all().await; …
+/// manager.shutdown().await;
+/// assert!(manager.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+pub struct ClientManager<K = String> {
+    clients: RwLock<HashMap<K, Entry>>,
+    events: broadcast::Sender<ManagerEvent<K>>,
+}
+
+struct Entry {
+    client: Arc<dyn ManagedClient>,
+    forwarder: JoinHandle<()>,
+}
+
+/// Every client's figures, and their sum.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ManagerMetrics<K> {
+    /// Each client's figures, by key.
+    pub clients: Vec<(K, ClientMetrics)>,
+    /// The connection counters of all clients added up.
+    pub total: MetricsSnapshot,
+}
+
+impl<K> ClientManager<K>
+where
+    K: Eq + Hash + Clone + fmt::Debug + Send + Sync + 'static,
+{
+    /// An empty manager whose event stream keeps up to 4096 events for a
+    /// slow reader.
+    pub fn new() -> Self {
+        Self::with_event_capacity(4096)
+    }
+
+    /// An empty manager whose event stream keeps up to `capacity` events
+    /// (at least 1) for a slow reader.
+    pub fn with_event_capacity(capacity: usize) -> Self {
+        let (events, _) = broadcast::channel(capacity.max(1));
+        Self {
+            clients: RwLock::new(HashMap::new()),
+            events,
+        }
+    }
+
+    /// Manages `client` under `key`. It is not connected here: call
+    /// [`connect`](Self::connect) or [`connect_all`](Self::connect_all), or
+    /// connect it yourself before or after.
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::InvalidConfiguration`] when the key is taken, or
+    /// when called outside a tokio runtime (events are forwarded by a task).
+    pub fn add<R: MessageRouter>(
+        &self,
+        key: impl Into<K>,
+        client: WebSocketClient<R>,
+    ) -> Result<()> {
+        let key = key.into();
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            HyperSocketError::invalid_config("runtime", "add must be called inside a tokio runtime")
+        })?;
+        let mut clients = self.write();
+        if clients.contains_key(&key) {
+            return Err(HyperSocketError::invalid_config(
+                "key",
+                format!("{key:?} is already managed"),
+            ));
+        }
+        let client: Arc<dyn ManagedClient> = Arc::new(client);
+        let forwarder = runtime.spawn(events::forward(
+            key.clone(),
+            client.events(),
+            self.events.clone(),
+        ));
+        clients.insert(key, Entry { client, forwarder });
+        Ok(())
+    }
+
+    /// The client under `key`, if it exists and has router type `R`.
+    pub fn get<R: MessageRouter>(&self, key: &K) -> Option<WebSocketClient<R>> {
+        self.read()
+            .get(key)?
+            .client
+            .as_any()
+            .downcast_ref::<WebSocketClient<R>>()
+            .cloned()
+    }
+
+    /// Whether a client is managed under `key`.
+    pub fn contains(&self, key: &K) -> bool {
+        self.read().contains_key(key)
+    }
+
+    /// The keys, in no particular order.
+    pub fn keys(&self) -> Vec<K> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// How many clients are managed.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether no client is managed.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    /// The state of the client under `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::UnknownClient`].
+    pub fn state(&self, key: &K) -> Result<ConnectionState> {
+        Ok(self.client(key)?.state())
+    }
+
+    /// Every client's state.
+    pub fn states(&self) -> Vec<(K, ConnectionState)> {
+        self.read()
+            .iter()
+            .map(|(key, entry)| (key.clone(), entry.client.state()))
+            .collect()
+    }
+
+    /// The figures of the client under `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::UnknownClient`].
+    pub fn client_metrics(&self, key: &K) -> Result<ClientMetrics> {
+        Ok(self.client(key)?.metrics())
+    }
+
+    /// Every client's figures and their sum.
+    pub fn metrics(&self) -> ManagerMetrics<K> {
+        let clients: Vec<(K, ClientMetrics)> = self
+            .read()
+            .iter()
+            .map(|(key, entry)| (key.clone(), entry.client.metrics()))
+            .collect();
+        let total = clients
+            .iter()
+            .fold(MetricsSnapshot::default(), |sum, (_, metrics)| {
+                sum.saturating_add(metrics.connection)
+            });
+        ManagerMetrics { clients, total }
+    }
+
+    /// Every client's events from now on, tagged with its key.
+    pub fn events(&self) -> ManagerEventStream<K> {
+        ManagerEventStream::new(self.events.subscribe())
+    }
+
+    /// Connects the client under `key` (see [`WebSocketClient::connect`]).
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::UnknownClient`], or what `connect` returns.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the waiting; the client keeps connecting.
+    pub async fn connect(&self, key: &K) -> Result<()> {
+        let client = self.client(key)?;
+        client.connect().await
+    }
+
+    /// Connects every client at once and waits for all; returns each one's
+    /// outcome.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the waiting; the clients keep connecting.
+    pub async fn connect_all(&self) -> Vec<(K, Result<()>)> {
+        let clients = self.all();
+        let outcomes =
+            futures_util::future::join_all(clients.iter().map(|(_, client)| client.connect()))
+                .await;
+        clients
+            .iter()
+            .map(|(key, _)| key.clone())
+            .zip(outcomes)
+            .collect()
+    }
+
+    /// Sends to the client under `key` (see [`WebSocketClient::send`]).
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::UnknownClient`], or what `send` returns.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`WebSocketClient::send`].
+    pub async fn send(&self, key: &K, message: impl Into<WsMessage>) -> Result<()> {
+        let client = self.client(key)?;
+        client.send(message.into()).await
+    }
+
+    /// Sends `message` to every client at once; returns each one's outcome
+    /// (a client that is not connected refuses it).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`WebSocketClient::send`], for each client.
+    pub async fn broadcast(&self, message: impl Into<WsMessage>) -> Vec<(K, Result<()>)> {
+        let message = message.into();
+        let clients = self.all();
+        let outcomes = futures_util::future::join_all(
+            clients
+                .iter()
+                .map(|(_, client)| client.send(message.clone())),
+        )
+        .await;
+        clients
+            .iter()
+            .map(|(key, _)| key.clone())
+            .zip(outcomes)
+            .collect()
+    }
+
+    /// Stops managing the client under `key` and closes it gracefully.
+    /// Returns whether there was one.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the waiting; the client is removed and still closes.
+    pub async fn remove(&self, key: &K) -> bool {
+        let Some(entry) = self.write().remove(key) else {
+            return false;
+        };
+        close_entry(key, entry).await;
+        true
+    }
+
+    /// Closes every client (gracefully, all at once) and empties the manager.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the waiting; the clients still close.
+    pub async fn shutdown(&self) {
+        let entries: Vec<(K, Entry)> = self.write().drain().collect();
+        futures_util::future::join_all(
+            entries
+                .into_iter()
+                .map(|(key, entry)| async move { close_entry(&key, entry).await }),
+        )
+        .await;
+    }
+
+    fn client(&self, key: &K) -> Result<Arc<dyn ManagedClient>> {
+        self.read()
+            .get(key)
+            .map(|entry| Arc::clone(&entry.client))
+            .ok_or_else(|| HyperSocketError::UnknownClient {
+                key: format!("{key:?}"),
+            })
+    }
+
+    /// Handles to every client, taken out of the lock before any await.
+    fn all(&self) -> Vec<(K, Arc<dyn ManagedClient>)> {
+        self.read()
+            .iter()
+            .map(|(key, entry)| (key.clone(), Arc::clone(&entry.client)))
+            .collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<K, Entry>> {
+        self.clients.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<K, Entry>> {
+        self.clients.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Closes a removed client and lets its forwarder pass on the last events.
+async fn close_entry<K: fmt::Debug>(key: &K, entry: Entry) {
+    let Entry {
+        client,
+        mut forwarder,
+    } = entry;
+    if let Err(error) = client.close(ShutdownMode::Graceful).await {
+        tracing::warn!(?key, %error, "closing a managed client failed");
+    }
+    // The forwarder ends at the client's `ShutDown` event.
+    if tokio::time::timeout(FORWARD_GRACE, &mut forwarder)
+        .await
+        .is_err()
+    {
+        forwarder.abort();
+    }
+}
+
+impl<K> Default for ClientManager<K>
+where
+    K: Eq + Hash + Clone + fmt::Debug + Send + Sync + 'static,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: fmt::Debug> fmt::Debug for ClientManager<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let clients = self.clients.read().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("ClientManager")
+            .field("clients", &clients.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K> Drop for ClientManager<K> {
+    fn drop(&mut self) {
+        // Clients live on without the manager if the user holds handles;
+        // the forwarders would only wait for their end.
+        let clients = self
+            .clients
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for entry in clients.values() {
+            entry.forwarder.abort();
+        }
+    }
+}
