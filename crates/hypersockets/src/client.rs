@@ -86,7 +86,7 @@ impl<R: MessageRouter> WebSocketClient<R> {
         loop {
             match self.state() {
                 ConnectionState::Connected => return Ok(()),
-                ConnectionState::ShuttingDown => return Err(HyperSocketError::ShutDown),
+                ConnectionState::ShuttingDown => return Err(gave_up_with(&mut events)),
                 _ => {}
             }
             match events.recv().await {
@@ -300,6 +300,21 @@ impl<R: MessageRouter> WebSocketClient<R> {
     pub fn events(&self) -> EventStream {
         EventStream::new(self.inner.shared.events.subscribe())
     }
+}
+
+/// Why a client that is already shutting down gave up: the final error among
+/// the events already received (the connection task emits it before it
+/// moves to `ShuttingDown`, so a task that fails fast has done both before
+/// `connect` first looks), else [`HyperSocketError::ShutDown`].
+fn gave_up_with(events: &mut EventStream) -> HyperSocketError {
+    while let Some(event) = events.try_recv() {
+        match event {
+            Ok(ClientEvent::Error(error)) if !error.is_retryable() => return clone_error(&error),
+            Ok(_) | Err(crate::EventStreamError::Lagged(_)) => {}
+            Err(crate::EventStreamError::Closed) => break,
+        }
+    }
+    HyperSocketError::ShutDown
 }
 
 /// Events share errors behind an `Arc`; `connect` returns an owned one
