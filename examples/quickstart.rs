@@ -24,7 +24,7 @@ const TRADES: &str = "btcusdt@trade";
 const DEPTH: &str = "btcusdt@depth";
 const TICKER: &str = "btcusdt@ticker";
 /// How long the demo listens.
-const RUN_FOR: Duration = Duration::from_secs(4);
+const RUN_FOR: Duration = Duration::from_secs(6);
 
 /// The lanes: one per kind of message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -298,18 +298,32 @@ async fn main() -> Result<(), BoxError> {
         .build()?;
     let printer = tokio::spawn(print_events(client.events()));
 
-    // 3. Misbehave: after 3 000 messages drop the TCP connection, then
-    //    refuse the first reconnect.
+    // 3. Misbehave half-way: after 9 000 messages (about 3 s) drop the TCP
+    //    connection, then refuse the first reconnect.
     let control = exchange.control();
     control.run(
         Scenario::new()
-            .after_messages(3_000, Fault::DropTcp)
+            .after_messages(9_000, Fault::DropTcp)
             .refuse_next(1),
     );
 
     client.connect().await?;
     println!("connected; listening for {RUN_FOR:?}");
-    tokio::time::sleep(RUN_FOR).await;
+    // Live figures once a second while the feed runs.
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    for second in 1..=RUN_FOR.as_secs() {
+        ticker.tick().await;
+        let live = client.metrics();
+        let queued: u64 = live.router.lanes.iter().map(|lane| lane.depth).sum();
+        println!(
+            "  [{second}s] {:?}: {} messages received, {} reconnects, {} queued in lanes",
+            client.state(),
+            live.connection.messages_received,
+            live.connection.reconnects,
+            queued,
+        );
+    }
     client.close().await?;
     printer.await?;
 
