@@ -9,7 +9,7 @@ use hypersockets_core::{MessageRouter, ParseError, WsMessage};
 use crate::config::ShutdownMode;
 use crate::events::EventSink;
 use crate::excerpt::{excerpt, panic_message};
-use crate::lane::envelope::Payload;
+use crate::lane::envelope::{Envelope, Payload};
 use crate::lane::queue::PushOutcome;
 use crate::lane::shared::LaneShared;
 use crate::lane::worker::{parse_in_lane, record_result};
@@ -45,6 +45,12 @@ pub enum DispatchOutcome {
     ParseFailed(ParseError),
     /// The lane is shut down.
     Closed,
+}
+
+/// The synchronous part of a dispatch: done, or waiting for room.
+enum Dispatched<M, K> {
+    Done(DispatchOutcome),
+    Blocked(usize, Envelope<M, K>),
 }
 
 enum Route<M, K> {
@@ -94,35 +100,64 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// Cancelling while it waits for room in a full `Block` lane drops the
     /// message; every other path completes without awaiting.
     pub async fn dispatch(&mut self, message: WsMessage) -> DispatchOutcome {
+        // Everything but a full `Block` lane completes synchronously. The
+        // slow path is boxed so that this future stays a few words: it is
+        // created and moved once per message.
+        match self.dispatch_now(message) {
+            Dispatched::Done(outcome) => outcome,
+            Dispatched::Blocked(index, envelope) => {
+                Box::pin(self.wait_for_room(index, envelope)).await
+            }
+        }
+    }
+
+    #[inline]
+    fn dispatch_now(&mut self, message: WsMessage) -> Dispatched<R::Message, R::RouteKey> {
         bump(&self.reader.dispatched, 1);
-        let outcome = match self.route(message) {
-            Route::Lane(index, payload) => self.deliver(index, payload).await,
+        let dispatched = match self.route(message) {
+            Route::Lane(index, payload) => self.deliver(index, payload),
             Route::Unrouted(payload) => {
                 bump(&self.reader.unrouted, 1);
                 match self.fallback {
-                    Some(index) => self.deliver(index, payload).await,
+                    Some(index) => self.deliver(index, payload),
                     None => {
                         tracing::debug!("message has no lane and there is no fallback");
-                        DispatchOutcome::Unrouted
+                        Dispatched::Done(DispatchOutcome::Unrouted)
                     }
                 }
             }
             Route::ParseFailed(error, message) => {
                 bump(&self.reader.parse_errors, 1);
                 tracing::warn!(%error, payload = %excerpt(&message), "parse failed");
-                DispatchOutcome::ParseFailed(error)
+                Dispatched::Done(DispatchOutcome::ParseFailed(error))
             }
             Route::Panicked(message) => {
                 bump(&self.reader.parse_errors, 1);
                 tracing::error!(%message, "router panicked; message skipped");
-                DispatchOutcome::ParseFailed(ParseError::new(format!("router panicked: {message}")))
+                Dispatched::Done(DispatchOutcome::ParseFailed(ParseError::new(format!(
+                    "router panicked: {message}"
+                ))))
             }
         };
         self.since_flush += 1;
         if self.since_flush >= FLUSH_EVERY {
             self.flush();
         }
-        outcome
+        dispatched
+    }
+
+    /// The slow path: waits for room in a full `Block` lane.
+    #[cold]
+    async fn wait_for_room(
+        &mut self,
+        index: usize,
+        envelope: Envelope<R::Message, R::RouteKey>,
+    ) -> DispatchOutcome {
+        let Some(LaneSlot::Queued(queue)) = self.lanes.get_mut(index) else {
+            return DispatchOutcome::Closed;
+        };
+        let pushed = queue.push_blocking(envelope).await;
+        self.queued(index, pushed)
     }
 
     /// Wakes every parked lane that has received messages since the last flush.
@@ -169,36 +204,19 @@ impl<R: MessageRouter> Dispatcher<R> {
     }
 
     #[inline]
-    async fn deliver(
+    fn deliver(
         &mut self,
         index: usize,
         payload: Payload<R::Message, R::RouteKey>,
-    ) -> DispatchOutcome {
+    ) -> Dispatched<R::Message, R::RouteKey> {
         let Some(slot) = self.lanes.get_mut(index) else {
-            return DispatchOutcome::Closed;
+            return Dispatched::Done(DispatchOutcome::Closed);
         };
         match slot {
-            LaneSlot::Queued(queue) => {
-                let pushed = match queue.try_push(payload) {
-                    Ok(outcome) => outcome,
-                    Err(envelope) => queue.push_blocking(envelope).await,
-                };
-                match pushed {
-                    PushOutcome::Queued => {
-                        queue.unwoken += 1;
-                        if queue.unwoken == 1 {
-                            self.pending.push(index);
-                        } else if queue.unwoken >= WAKE_BATCH {
-                            // Enough for this lane alone: release it now;
-                            // the next flush skips it unless more arrive.
-                            queue.release();
-                        }
-                        DispatchOutcome::Queued
-                    }
-                    PushOutcome::Dropped => DispatchOutcome::Dropped,
-                    PushOutcome::Closed => DispatchOutcome::Closed,
-                }
-            }
+            LaneSlot::Queued(queue) => match queue.try_push(payload) {
+                Ok(pushed) => Dispatched::Done(self.queued(index, pushed)),
+                Err(envelope) => Dispatched::Blocked(index, envelope),
+            },
             LaneSlot::Inline { lane, key } => {
                 let message = match payload {
                     Payload::Parsed(message) => Some(message),
@@ -213,8 +231,30 @@ impl<R: MessageRouter> Dispatcher<R> {
                     let result = lane.call(message);
                     record_result(&lane.shared, &self.events, result);
                 }
-                DispatchOutcome::HandledInline
+                Dispatched::Done(DispatchOutcome::HandledInline)
             }
+        }
+    }
+
+    /// Books a push into lane `index`: counts it towards the lane's release.
+    #[inline]
+    fn queued(&mut self, index: usize, pushed: PushOutcome) -> DispatchOutcome {
+        match pushed {
+            PushOutcome::Queued => {
+                if let Some(LaneSlot::Queued(queue)) = self.lanes.get_mut(index) {
+                    queue.unwoken += 1;
+                    if queue.unwoken == 1 {
+                        self.pending.push(index);
+                    } else if queue.unwoken >= WAKE_BATCH {
+                        // Enough for this lane alone: release it now; the
+                        // next flush skips it unless more arrive.
+                        queue.release();
+                    }
+                }
+                DispatchOutcome::Queued
+            }
+            PushOutcome::Dropped => DispatchOutcome::Dropped,
+            PushOutcome::Closed => DispatchOutcome::Closed,
         }
     }
 
