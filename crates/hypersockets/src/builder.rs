@@ -270,8 +270,9 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
-    /// Resets the attempt count once a connection has stayed up this long.
-    /// Default: 30 s.
+    /// Resets the attempt count once a connection has stayed up this long
+    /// (counted from the connect; one that never got through login and
+    /// subscribing never resets it). Default: 30 s.
     pub fn stable_after(mut self, period: Duration) -> Self {
         self.settings.stable_after = period;
         self

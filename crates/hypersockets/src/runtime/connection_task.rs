@@ -26,8 +26,13 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
             Ok(connection) => {
                 let started = Instant::now();
                 let end = session::run(&mut rt, connection, connected_before).await;
-                connected_before |= rt.shared.state.get() == ConnectionState::Connected;
-                if started.elapsed() >= rt.config.stable_after {
+                let reached_connected = rt.shared.state.get() == ConnectionState::Connected;
+                connected_before |= reached_connected;
+                // Only a connection that got through auth and subscribing
+                // can be stable: one whose login was rejected (however
+                // slowly) must not reset the count, or `max_attempts`
+                // would never be reached.
+                if reached_connected && started.elapsed() >= rt.config.stable_after {
                     attempt = 0;
                 }
                 end
