@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use hypersockets_core::{
     AuthVerdict, ClientEvent, Connection, ConnectionState, DisconnectReason, HyperSocketError,
     MessageRouter, MessageStream, Result, WsMessage,
@@ -292,32 +292,65 @@ impl<R: MessageRouter> Session<'_, R> {
     }
 
     async fn next_step(&mut self) -> Step {
-        // Read what the socket has already buffered without going through
-        // `select!`; a noop waker is fine because, when nothing is ready,
-        // the stream is polled again below with the real one.
-        if self.burst < BURST {
-            let mut cx = Context::from_waker(Waker::noop());
-            if let Poll::Ready(item) = self.stream.poll_next_unpin(&mut cx) {
-                self.burst += 1;
-                return step_from(item);
-            }
+        if let Some(step) = self.step_at_hand() {
+            return step;
         }
-        self.burst = 0;
-        // Nothing more at hand: wake the lanes that got messages.
+        // Nothing more at hand: hand the lanes what they got. (While more is
+        // at hand, the dispatcher releases busy lanes by itself, in bigger
+        // chunks.)
         self.rt.dispatcher.flush();
-        let heartbeat = self.heartbeat.as_mut();
-        let liveness = self.liveness.as_mut().map(|l| &mut l.ticker);
+        self.burst = 0;
+        let Self {
+            rt,
+            stream,
+            writer_failed,
+            heartbeat,
+            liveness,
+            ..
+        } = self;
+        let control = control_step(
+            writer_failed,
+            &mut rt.commands,
+            heartbeat.as_mut(),
+            liveness.as_mut().map(|l| &mut l.ticker),
+        );
         tokio::select! {
             biased;
-            failed = &mut self.writer_failed, if !self.writer_failed.is_terminated() => match failed {
-                Ok(error) => Step::Ended(DisconnectReason::Error(Arc::new(error))),
-                Err(_) => Step::Ended(DisconnectReason::Error(Arc::new(HyperSocketError::ConnectionClosed))),
-            },
-            command = self.rt.commands.recv() => Step::Command(command),
-            _ = tick(heartbeat) => Step::Heartbeat,
-            _ = tick(liveness) => Step::LivenessCheck,
-            item = self.stream.next() => step_from(item),
+            step = control => step,
+            item = stream.next() => step_from(item),
         }
+    }
+
+    /// A message the socket has already buffered, read without going
+    /// through `select!`; a noop waker is fine because, when nothing is
+    /// ready, the stream is polled again with the real one.
+    fn step_at_hand(&mut self) -> Option<Step> {
+        let mut cx = Context::from_waker(Waker::noop());
+        if self.burst >= BURST {
+            // A full burst: let the writer's failure, commands and timers
+            // in, without waiting for them, then read on.
+            self.burst = 0;
+            if let Some(step) = self.control_step().now_or_never() {
+                return Some(step);
+            }
+        }
+        match self.stream.poll_next_unpin(&mut cx) {
+            Poll::Ready(item) => {
+                self.burst += 1;
+                Some(step_from(item))
+            }
+            Poll::Pending => None,
+        }
+    }
+
+    /// The next step that is not a received message.
+    fn control_step(&mut self) -> impl Future<Output = Step> + '_ {
+        control_step(
+            &mut self.writer_failed,
+            &mut self.rt.commands,
+            self.heartbeat.as_mut(),
+            self.liveness.as_mut().map(|l| &mut l.ticker),
+        )
     }
 
     /// Receive → passive ping check → dispatch. `Some` ends the session.
@@ -469,6 +502,26 @@ impl<R: MessageRouter> Session<'_, R> {
                 Some(Ok(_)) => {}
             }
         }
+    }
+}
+
+/// Waits for the writer's failure, a command or a timer, in that order of
+/// priority.
+async fn control_step(
+    writer_failed: &mut oneshot::Receiver<HyperSocketError>,
+    commands: &mut mpsc::Receiver<Command>,
+    heartbeat: Option<&mut Interval>,
+    liveness: Option<&mut Interval>,
+) -> Step {
+    tokio::select! {
+        biased;
+        failed = &mut *writer_failed, if !writer_failed.is_terminated() => match failed {
+            Ok(error) => Step::Ended(DisconnectReason::Error(Arc::new(error))),
+            Err(_) => Step::Ended(DisconnectReason::Error(Arc::new(HyperSocketError::ConnectionClosed))),
+        },
+        command = commands.recv() => Step::Command(command),
+        _ = tick(heartbeat) => Step::Heartbeat,
+        _ = tick(liveness) => Step::LivenessCheck,
     }
 }
 
