@@ -1,3 +1,299 @@
 //! Examples of HyperSockets. Run one with
 //! `cargo run --release --example NAME`; each starts its own mock exchange
 //! on 127.0.0.1 and needs no internet.
+//!
+//! This library holds the few helpers several examples share: the typed
+//! shape of the mock exchange's market data, subscription messages in the
+//! Binance and OKX styles, an event log, and small checks that make an
+//! example fail loudly when what it demonstrates did not happen.
+
+#![allow(clippy::print_stdout)]
+
+use std::error::Error;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use hypersockets::{
+    BoxError, ClientEvent, DisconnectReason, EventStream, ParseError, Subscription, WsMessage,
+};
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+
+// ---- the mock exchange's market data ----
+
+/// The envelope the mock exchange wraps its built-in streams in:
+/// `{"stream":"btcusdt@trade","conn":0,"seq":1,"data":{…}}`.
+///
+/// `seq` counts the stream's messages on one connection (`conn`) from 1,
+/// so a gap in `seq` is a lost message and a new `conn` a new connection.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Envelope<D> {
+    /// The stream's name, as subscribed.
+    pub stream: String,
+    /// The connection the message was written to.
+    pub conn: u64,
+    /// The message's number in its stream on this connection.
+    pub seq: u64,
+    /// The payload: [`Trade`], [`DepthUpdate`] or [`Ticker`].
+    pub data: D,
+}
+
+/// A trade (Binance's `trade` event).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Trade {
+    /// The symbol, e.g. `BTCUSDT`.
+    #[serde(rename = "s")]
+    pub symbol: String,
+    /// The trade id.
+    #[serde(rename = "t")]
+    pub id: u64,
+    /// The price, as a decimal string.
+    #[serde(rename = "p")]
+    pub price: String,
+    /// The quantity, as a decimal string.
+    #[serde(rename = "q")]
+    pub quantity: String,
+}
+
+/// An order book delta (Binance's `depthUpdate` event): the levels that
+/// changed between update ids `first_update` and `last_update`; a quantity
+/// of zero removes the level.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DepthUpdate {
+    /// The symbol, e.g. `BTCUSDT`.
+    #[serde(rename = "s")]
+    pub symbol: String,
+    /// The first update id in this delta.
+    #[serde(rename = "U")]
+    pub first_update: u64,
+    /// The last update id in this delta.
+    #[serde(rename = "u")]
+    pub last_update: u64,
+    /// Changed bids, `[price, quantity]`.
+    #[serde(rename = "b")]
+    pub bids: Vec<[String; 2]>,
+    /// Changed asks, `[price, quantity]`.
+    #[serde(rename = "a")]
+    pub asks: Vec<[String; 2]>,
+}
+
+/// A 24-hour ticker (Binance's `24hrTicker` event).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Ticker {
+    /// The symbol, e.g. `BTCUSDT`.
+    #[serde(rename = "s")]
+    pub symbol: String,
+    /// The last price.
+    #[serde(rename = "c")]
+    pub last: String,
+    /// The best bid.
+    #[serde(rename = "b")]
+    pub bid: String,
+    /// The best ask.
+    #[serde(rename = "a")]
+    pub ask: String,
+}
+
+/// Deserializes a text (or binary) message as JSON into `T`, borrowing
+/// from the message where `T` borrows.
+///
+/// ```
+/// use hypersockets::WsMessage;
+/// use hypersockets_examples::{Envelope, Trade, parse_json};
+///
+/// let message = WsMessage::text(
+///     r#"{"stream":"btcusdt@trade","conn":0,"seq":1,"data":{"s":"BTCUSDT","t":1,"p":"50000.01","q":"0.5"}}"#,
+/// );
+/// let trade: Envelope<Trade> = parse_json(&message).unwrap();
+/// assert_eq!(trade.data.price, "50000.01");
+/// ```
+///
+/// # Errors
+///
+/// A [`ParseError`] carrying serde's error when the message is not JSON
+/// of that shape.
+pub fn parse_json<'a, T: Deserialize<'a>>(message: &'a WsMessage) -> Result<T, ParseError> {
+    serde_json::from_slice(message.as_bytes())
+        .map_err(|error| ParseError::from_source("unexpected JSON", error))
+}
+
+// ---- subscriptions ----
+
+/// A Binance-style subscription to `streams`, with its unsubscribe message;
+/// its id is the streams joined with `,`.
+///
+/// ```
+/// let sub = hypersockets_examples::binance_subscription(1, &["btcusdt@trade"]);
+/// assert_eq!(sub.id(), "btcusdt@trade");
+/// assert_eq!(
+///     sub.subscribe().as_text(),
+///     Some(r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#)
+/// );
+/// ```
+pub fn binance_subscription(id: u64, streams: &[&str]) -> Subscription {
+    let params = serde_json::to_string(streams).unwrap_or_default();
+    let request = |method: &str, id: u64| {
+        WsMessage::text(format!(
+            r#"{{"method":"{method}","params":{params},"id":{id}}}"#
+        ))
+    };
+    Subscription::new(streams.join(","), request("SUBSCRIBE", id))
+        .unsubscribe_message(request("UNSUBSCRIBE", id + 1_000))
+}
+
+/// An OKX-style subscription to `channel` (for one instrument, or all),
+/// with its unsubscribe message; its id is `channel:instId` (or `channel`),
+/// the mock exchange's name for the stream.
+///
+/// ```
+/// let sub = hypersockets_examples::okx_subscription("tickers", Some("BTC-USDT"));
+/// assert_eq!(sub.id(), "tickers:BTC-USDT");
+/// assert_eq!(
+///     sub.subscribe().as_text(),
+///     Some(r#"{"op":"subscribe","args":[{"channel":"tickers","instId":"BTC-USDT"}]}"#)
+/// );
+/// ```
+pub fn okx_subscription(channel: &str, inst_id: Option<&str>) -> Subscription {
+    let (id, arg) = match inst_id {
+        Some(inst) => (
+            format!("{channel}:{inst}"),
+            format!(r#"{{"channel":"{channel}","instId":"{inst}"}}"#),
+        ),
+        None => (channel.to_owned(), format!(r#"{{"channel":"{channel}"}}"#)),
+    };
+    let request = |op: &str| WsMessage::text(format!(r#"{{"op":"{op}","args":[{arg}]}}"#));
+    Subscription::new(id, request("subscribe")).unsubscribe_message(request("unsubscribe"))
+}
+
+// ---- events ----
+
+/// An error followed by its sources: `error: cause: cause`.
+pub fn error_chain(error: &(dyn Error + 'static)) -> String {
+    std::iter::successors(Some(error), |&e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// One line describing a client event, for printing.
+pub fn describe(event: &ClientEvent) -> String {
+    match event {
+        ClientEvent::Connected { reconnect: false } => "connected".to_owned(),
+        ClientEvent::Connected { reconnect: true } => "reconnected".to_owned(),
+        ClientEvent::Disconnected {
+            reason: DisconnectReason::Error(error),
+        } => format!("disconnected: {}", error_chain(&**error)),
+        ClientEvent::Disconnected { reason } => format!("disconnected: {reason}"),
+        ClientEvent::Reconnecting { attempt, delay } => {
+            format!("reconnecting: attempt {attempt} in {delay:?}")
+        }
+        ClientEvent::Authenticated => "authenticated".to_owned(),
+        ClientEvent::AuthFailed { reason, fatal } => {
+            format!("login refused (fatal: {fatal}): {reason}")
+        }
+        ClientEvent::SubscriptionsRestored { count } => format!("{count} subscriptions sent"),
+        ClientEvent::HandlerPanicked { lane, message } => {
+            format!("handler of lane {lane} panicked: {message}")
+        }
+        ClientEvent::Error(error) => format!("error: {}", error_chain(&**error)),
+        ClientEvent::ShutDown => "shut down".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Prints a client's events as they happen (`  [label] connected`) and
+/// keeps them, so the example can check afterwards what happened.
+#[derive(Debug)]
+pub struct EventLog {
+    events: Arc<Mutex<Vec<ClientEvent>>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl EventLog {
+    /// Starts printing and recording `stream` (a client's
+    /// [`events`](hypersockets::WebSocketClient::events)) on the current
+    /// tokio runtime, until the client shuts down.
+    pub fn spawn(label: impl fmt::Display + Send + 'static, mut stream: EventStream) -> Self {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&events);
+        let task = tokio::spawn(async move {
+            while let Ok(event) = stream.recv().await {
+                println!("  [{label}] {}", describe(&event));
+                let last = matches!(event, ClientEvent::ShutDown);
+                record
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(event);
+                if last {
+                    return;
+                }
+            }
+        });
+        Self {
+            events,
+            task: Some(task),
+        }
+    }
+
+    /// How many of the events so far `matches` picks.
+    pub fn count(&self, matches: impl Fn(&ClientEvent) -> bool) -> usize {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|event| matches(event))
+            .count()
+    }
+
+    /// Waits (up to 5 s) for the client's `ShutDown` event, so that every
+    /// event has been printed and recorded.
+    pub async fn finish(&mut self) {
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+// ---- checks ----
+
+/// `Ok` when `condition` holds, else an error saying what was `expected`:
+/// the examples double as smoke tests.
+///
+/// # Errors
+///
+/// When `condition` is false.
+pub fn ensure(condition: bool, expected: impl fmt::Display) -> Result<(), BoxError> {
+    if condition {
+        Ok(())
+    } else {
+        Err(format!("expected {expected}").into())
+    }
+}
+
+/// Waits until `done` returns true, looking every 20 ms, for at most
+/// `timeout`.
+///
+/// # Errors
+///
+/// When `timeout` passes first; the error names `what` was awaited.
+pub async fn wait_until(
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut() -> bool,
+) -> Result<(), BoxError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !done() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("timed out after {timeout:?} waiting for {what}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}

@@ -191,17 +191,6 @@ fn subscribe(id: u32, stream: &str) -> Subscription {
     )
 }
 
-/// An error and its sources, `error: cause: cause`.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
-}
-
 /// Prints the connection's life as it happens.
 async fn print_events(mut events: EventStream) {
     while let Ok(event) = events.recv().await {
@@ -211,7 +200,7 @@ async fn print_events(mut events: EventStream) {
             }
             ClientEvent::Disconnected { reason } => {
                 let reason = match reason {
-                    DisconnectReason::Error(error) => error_chain(&*error),
+                    DisconnectReason::Error(error) => hypersockets_examples::error_chain(&*error),
                     other => other.to_string(),
                 };
                 println!("  [event] disconnected: {reason}");

@@ -18,19 +18,20 @@ use crate::config::{ClientConfig, Timeouts};
 use crate::runtime::{Runtime, Shared};
 use crate::subscription::{Subscription, SubscriptionRegistry};
 
-/// Builder state: no URL given yet.
+/// Builder state: no URL given yet. See [`WebSocketClientBuilder`].
 #[derive(Debug, Default)]
 pub struct NoUrl;
 
-/// Builder state: the URL is given.
+/// Builder state: the URL is given. See [`WebSocketClientBuilder`].
 #[derive(Debug)]
 pub struct HasUrl(String);
 
-/// Builder state: no router given yet.
+/// Builder state: no router given yet. See [`WebSocketClientBuilder`].
 #[derive(Debug, Default)]
 pub struct NoRouter;
 
-/// Builder state: the router is given, and with it the handler lanes.
+/// Builder state: the router is given, and with it the handler lanes. See
+/// [`WebSocketClientBuilder`].
 #[derive(Debug)]
 pub struct WithRouter<R: MessageRouter>(RouterBuilder<R>);
 
@@ -42,6 +43,17 @@ pub struct WithRouter<R: MessageRouter>(RouterBuilder<R>);
 /// `WebSocketClientBuilder<HasUrl, WithRouter<R>>`. Handlers can be added
 /// once the router is known (their key type comes from it). Everything else
 /// is optional, with defaults suited to exchange feeds.
+///
+/// Forgetting a required piece, adding a handler before the router, or a
+/// handler or key of the wrong type is a compile error, not a run-time one:
+///
+/// ```compile_fail
+/// use hypersockets::WebSocketClient;
+///
+/// // error[E0599]: no method named `build` found for struct
+/// // `WebSocketClientBuilder<HasUrl>`: the router is missing.
+/// let client = WebSocketClient::builder().url("wss://example.com/ws").build();
+/// ```
 ///
 /// ```
 /// use std::time::Duration;
@@ -153,7 +165,8 @@ impl WebSocketClientBuilder<NoUrl, NoRouter> {
 }
 
 impl<Ro> WebSocketClientBuilder<NoUrl, Ro> {
-    /// The `ws://` or `wss://` URL to connect to. Required.
+    /// The `ws://` or `wss://` URL to connect to. Required; checked by
+    /// [`build`](WebSocketClientBuilder::build).
     pub fn url(self, url: impl Into<String>) -> WebSocketClientBuilder<HasUrl, Ro> {
         WebSocketClientBuilder {
             url: HasUrl(url.into()),
@@ -182,13 +195,92 @@ impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
     }
 
     /// Handles the messages of `key` in their own lane (a thread or task
-    /// with its own queue), in order.
+    /// with its own queue), in order. The handler is a closure through
+    /// [`handler_fn`](crate::handler_fn) or
+    /// [`async_handler_fn`](crate::async_handler_fn), or any
+    /// [`MessageHandler`] (a struct with `&mut self` state).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = &'static str;
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, line: &String) -> &'static str {
+    /// #         if line.starts_with("trade") { "trades" } else { "other" }
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// /// A handler with state of its own: the lane owns it, no lock needed.
+    /// #[derive(Default)]
+    /// struct Counter(u64);
+    ///
+    /// impl MessageHandler<String> for Counter {
+    ///     async fn handle(&mut self, _trade: String) -> Result<(), BoxError> {
+    ///         self.0 += 1;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .handler("trades", Counter::default())
+    ///     .handler("other", handler_fn(|line: String| {
+    ///         println!("{line}");
+    ///         Ok::<_, BoxError>(())
+    ///     }))
+    ///     .build()?;
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handler<H: MessageHandler<R::Message>>(self, key: R::RouteKey, handler: H) -> Self {
         self.lanes(|lanes| lanes.handler(key, handler))
     }
 
     /// Like [`handler`](Self::handler), with this lane's own settings
     /// (kind, bound, overflow policy).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = &'static str;
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, line: &String) -> &'static str {
+    /// #         if line.starts_with("trade") { "trades" } else { "other" }
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://ws.okx.com:8443/ws/v5/public")
+    ///     .router(Lines)
+    ///     // A slow consumer of tickers only ever gets the newest one.
+    ///     .handler_with_config(
+    ///         "other",
+    ///         handler_fn(|_ticker: String| Ok::<_, BoxError>(())),
+    ///         LaneConfig::default().overflow(OverflowPolicy::KeepLatest),
+    ///     )
+    ///     // At most 10 000 trades wait; beyond that the reader waits too.
+    ///     .handler_with_config(
+    ///         "trades",
+    ///         handler_fn(|_trade: String| Ok::<_, BoxError>(())),
+    ///         LaneConfig::default().capacity(10_000).overflow(OverflowPolicy::Block),
+    ///     )
+    ///     .build()?;
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handler_with_config<H: MessageHandler<R::Message>>(
         self,
         key: R::RouteKey,
@@ -200,6 +292,39 @@ impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
 
     /// Handles `key` on the reader itself: no hand-off, the lowest latency,
     /// but nothing else is read while it runs. Keep it short.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = &'static str;
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, line: &String) -> &'static str {
+    /// #         if line.starts_with("trade") { "trades" } else { "other" }
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// let seen = Arc::new(AtomicU64::new(0));
+    /// let counter = Arc::clone(&seen);
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .inline_handler("trades", move |_trade: String| {
+    ///         counter.fetch_add(1, Ordering::Relaxed);
+    ///         Ok::<_, BoxError>(())
+    ///     })
+    ///     .build()?;
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn inline_handler<F, E>(self, key: R::RouteKey, handler: F) -> Self
     where
         F: FnMut(R::Message) -> std::result::Result<(), E> + Send + 'static,
@@ -209,7 +334,37 @@ impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
     }
 
     /// Handles messages whose key has no handler (default: they are
-    /// counted as unrouted and dropped).
+    /// counted as unrouted and dropped). The fallback has a lane of its
+    /// own; its messages are counted as unrouted too.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = &'static str;
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, line: &String) -> &'static str {
+    /// #         if line.starts_with("trade") { "trades" } else { "other" }
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .handler("trades", handler_fn(|_trade: String| Ok::<_, BoxError>(())))
+    ///     .fallback(handler_fn(|other: String| {
+    ///         eprintln!("unexpected: {other}");
+    ///         Ok::<_, BoxError>(())
+    ///     }))
+    ///     .build()?;
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn fallback<H: MessageHandler<R::Message>>(self, handler: H) -> Self {
         self.lanes(|lanes| lanes.fallback(handler))
     }
@@ -217,6 +372,33 @@ impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
     /// Settings for lanes added without their own (default: a thread per
     /// lane, unbounded queue). Use [`LaneKind::Task`](crate::LaneKind::Task)
     /// for many clients.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = &'static str;
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, line: &String) -> &'static str {
+    /// #         if line.starts_with("trade") { "trades" } else { "other" }
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// // Task lanes need a tokio runtime when the client is built.
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .lane_defaults(LaneConfig::default().kind(LaneKind::Task))
+    ///     .handler("trades", handler_fn(|_trade: String| Ok::<_, BoxError>(())))
+    ///     .build()?;
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn lane_defaults(self, config: LaneConfig) -> Self {
         self.lanes(|lanes| lanes.lane_defaults(config))
     }
@@ -230,25 +412,56 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
-    /// Logs in after every connect. Default: none.
+    /// Logs in after every connect, before the subscriptions are restored.
+    /// Default: none. See [`AuthProvider`] for an example.
     pub fn auth(mut self, provider: impl AuthProvider) -> Self {
         self.settings.auth = Some(Arc::new(provider));
         self
     }
 
-    /// Supplies handshake headers, asked afresh on every connect. Default: none.
+    /// Supplies handshake headers, asked afresh on every connect (tokens
+    /// expire). Default: none. See [`HeaderProvider`], and
+    /// [`StaticHeaders`](crate::StaticHeaders) for fixed ones.
     pub fn headers(mut self, provider: impl HeaderProvider) -> Self {
         self.settings.headers = Some(Arc::new(provider));
         self
     }
 
-    /// Answers the server's application pings before parsing. Default: none.
+    /// Answers the server's application pings before parsing; a ping is
+    /// answered at once, counted in `pings_answered`, and never reaches the
+    /// router. Default: none. Protocol Ping frames need no detector: the
+    /// transport answers them.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = &'static str;
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, line: &String) -> &'static str {
+    /// #         if line.starts_with("trade") { "trades" } else { "other" }
+    /// #     }
+    /// # }
+    /// # fn main() -> Result<(), HyperSocketError> {
+    /// // HTX: {"ping":1492420473027} → {"pong":1492420473027}
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://api.huobi.pro/ws")
+    ///     .router(Lines)
+    ///     .ping_detector(JsonPing::default());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn ping_detector(mut self, detector: impl PassivePingDetector) -> Self {
         self.settings.ping_detector = Some(Arc::new(detector));
         self
     }
 
-    /// Sends an application ping every interval. Default: none.
+    /// Sends an application ping every interval, and consumes its reply.
+    /// Default: none. See [`Heartbeat`]; pair it with a
+    /// [`liveness_timeout`](Self::liveness_timeout).
     pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
         self.settings.heartbeat = Some(heartbeat);
         self
@@ -265,6 +478,35 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// How long to wait before each reconnection attempt. Default:
     /// [`ExponentialBackoff::default`] (immediate first retry, then 0.5 s
     /// doubling to 30 s, with jitter, forever).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = &'static str;
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, line: &String) -> &'static str {
+    /// #         if line.starts_with("trade") { "trades" } else { "other" }
+    /// #     }
+    /// # }
+    /// # fn main() -> Result<(), HyperSocketError> {
+    /// use std::time::Duration;
+    ///
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .reconnect(
+    ///         ExponentialBackoff::default()
+    ///             .initial(Duration::from_millis(250))
+    ///             .max(Duration::from_secs(10))
+    ///             .max_attempts(20),
+    ///     );
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn reconnect(mut self, strategy: impl ReconnectionStrategy) -> Self {
         self.settings.reconnect = Arc::new(strategy);
         self
@@ -279,7 +521,8 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     }
 
     /// The transport (swap in a test transport). Default:
-    /// [`TungsteniteTransport`].
+    /// [`TungsteniteTransport`]. See [`WebSocketClient`] for a client
+    /// driven over a [`MemoryTransport`](crate::MemoryTransport).
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.settings.transport = Arc::new(transport);
         self
@@ -339,6 +582,32 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
 impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     /// Checks the settings and starts the handler lanes. The client
     /// connects when [`WebSocketClient::connect`] is called.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = &'static str;
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, line: &String) -> &'static str {
+    /// #         if line.starts_with("trade") { "trades" } else { "other" }
+    /// #     }
+    /// # }
+    /// # fn main() {
+    /// let error = WebSocketClient::builder()
+    ///     .url("https://example.com")
+    ///     .router(Lines)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(
+    ///     error,
+    ///     HyperSocketError::InvalidConfiguration { setting: "url", .. }
+    /// ));
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///

@@ -28,6 +28,53 @@ use crate::subscription::Subscription;
 /// [`HyperSocketError::NotConnected`] rather than queued: a trading
 /// message sent late, after a reconnect, is worse than one not sent.
 /// Subscriptions are different: they are kept and sent on every connection.
+///
+/// Here the test plays the exchange over a
+/// [`MemoryTransport`](crate::MemoryTransport), so no network is needed:
+///
+/// ```
+/// use hypersockets::MemoryTransport;
+/// # use hypersockets::prelude::*;
+/// # struct Lines;
+/// # impl MessageRouter for Lines {
+/// #     type Message = String;
+/// #     type RouteKey = ();
+/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+/// #     }
+/// #     fn route_key(&self, _: &String) {}
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// let (transport, server) = MemoryTransport::new();
+/// let (handled, mut lines) = tokio::sync::mpsc::unbounded_channel();
+/// let client = WebSocketClient::builder()
+///     .url("wss://exchange.test/ws")
+///     .transport(transport)
+///     .router(Lines)
+///     .handler((), handler_fn(move |line: String| handled.send(line)))
+///     .subscribe(Subscription::new("trades", "subscribe trades"))
+///     .build()?;
+///
+/// // Connected and subscribed when `connect` returns.
+/// client.connect().await?;
+/// let exchange = server.accept().await;
+/// assert_eq!(exchange.recv().await, Some(WsMessage::text("subscribe trades")));
+///
+/// // Messages reach the handler of their route key…
+/// exchange.send(WsMessage::text("trade 1")).await?;
+/// assert_eq!(lines.recv().await.as_deref(), Some("trade 1"));
+///
+/// // …and sends reach the exchange.
+/// client.send("hello").await?;
+/// assert_eq!(exchange.recv().await, Some(WsMessage::text("hello")));
+///
+/// client.close().await?;
+/// assert_eq!(client.state(), ConnectionState::ShuttingDown);
+/// # Ok(())
+/// # }
+/// ```
 pub struct WebSocketClient<R> {
     inner: Arc<Inner>,
     _router: PhantomData<fn() -> R>,
@@ -44,6 +91,7 @@ struct Inner {
 impl WebSocketClient<NoRouter> {
     /// Starts configuring a client: give it a [`url`](WebSocketClientBuilder::url)
     /// and a [`router`](WebSocketClientBuilder::router), then `build()`.
+    /// See [`WebSocketClientBuilder`] for every setting.
     pub fn builder() -> WebSocketClientBuilder<NoUrl, NoRouter> {
         WebSocketClientBuilder::new()
     }
@@ -69,7 +117,38 @@ impl<R: MessageRouter> WebSocketClient<R> {
     /// Starts the client and waits until it is connected, authenticated
     /// and subscribed, or has given up.
     ///
-    /// Calling it again after it started just waits the same way.
+    /// Calling it again after it started just waits the same way. A failed
+    /// attempt is retried as the reconnection strategy says; `connect`
+    /// returns an error only once the client gives up:
+    ///
+    /// ```
+    /// use hypersockets::{MemoryTransport, NeverReconnect};
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// let (transport, server) = MemoryTransport::new();
+    /// server.refuse_all(true);
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws")
+    ///     .transport(transport)
+    ///     .router(Lines)
+    ///     .reconnect(NeverReconnect)
+    ///     .build()?;
+    /// let error = client.connect().await.unwrap_err();
+    /// assert!(matches!(error, HyperSocketError::ReconnectExhausted { .. }));
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -128,6 +207,30 @@ impl<R: MessageRouter> WebSocketClient<R> {
 
     /// Sends a message and waits until it is written to the socket.
     ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://ws.okx.com:8443/ws/v5/private")
+    ///     .router(Lines)
+    ///     .build()?;
+    /// // Not connected: refused, never queued to go out after a reconnect.
+    /// let refused = client.send(r#"{"op":"order","args":[]}"#).await;
+    /// assert!(matches!(refused, Err(HyperSocketError::NotConnected)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`HyperSocketError::NotConnected`] when not connected (nothing is
@@ -162,6 +265,37 @@ impl<R: MessageRouter> WebSocketClient<R> {
 
     /// Adds a subscription (or replaces the one with the same id). It is
     /// sent now if connected, and on every later connection.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .build()?;
+    /// let trades = Subscription::new(
+    ///     "btcusdt@trade",
+    ///     r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#,
+    /// )
+    /// .unsubscribe_message(r#"{"method":"UNSUBSCRIBE","params":["btcusdt@trade"],"id":2}"#);
+    /// client.subscribe(trades).await?;
+    /// assert_eq!(client.subscriptions()[0].id(), "btcusdt@trade");
+    ///
+    /// assert!(client.unsubscribe("btcusdt@trade").await?);
+    /// assert!(client.subscriptions().is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -240,6 +374,31 @@ impl<R: MessageRouter> WebSocketClient<R> {
     /// handled ([`ShutdownMode::Graceful`]) or dropped and counted
     /// ([`ShutdownMode::Abort`]).
     ///
+    /// ```
+    /// use hypersockets::ShutdownMode;
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .build()?;
+    /// client.close_with(ShutdownMode::Abort).await?;
+    /// assert!(client.state().is_terminal());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancelling stops the waiting; the client still closes.
@@ -278,6 +437,33 @@ impl<R: MessageRouter> WebSocketClient<R> {
     }
 
     /// Connection counters and every lane's figures, read without locks.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .handler((), handler_fn(|_line: String| Ok::<_, BoxError>(())))
+    ///     .build()?;
+    /// let metrics = client.metrics();
+    /// assert_eq!(metrics.connection.messages_received, 0);
+    /// assert_eq!(metrics.router.lanes.len(), 1);
+    /// assert_eq!(metrics.router.lanes[0].key, "()"); // the key, `Debug`-formatted
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn metrics(&self) -> ClientMetrics {
         let router = self.inner.shared.router_stats.snapshot();
         let mut connection = self.inner.shared.metrics.snapshot();
@@ -296,7 +482,40 @@ impl<R: MessageRouter> WebSocketClient<R> {
         ClientMetrics { connection, router }
     }
 
-    /// A stream of this client's events from now on.
+    /// A stream of this client's events from now on; see [`EventStream`].
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .build()?;
+    /// let mut events = client.events();
+    /// let printer = tokio::spawn(async move {
+    ///     while let Ok(event) = events.recv().await {
+    ///         match event {
+    ///             ClientEvent::Disconnected { reason } => eprintln!("lost: {reason}"),
+    ///             ClientEvent::ShutDown => return,
+    ///             other => eprintln!("{other:?}"),
+    ///         }
+    ///     }
+    /// });
+    /// client.close().await?;
+    /// printer.await?; // it saw `ShutDown`
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn events(&self) -> EventStream {
         EventStream::new(self.inner.shared.events.subscribe())
     }

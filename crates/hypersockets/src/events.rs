@@ -9,6 +9,39 @@ use hypersockets_core::ClientEvent;
 /// Each `EventStream` gets every event. One that falls more than the
 /// event capacity behind (1024 by default) loses the oldest events; `recv`
 /// then says how many were skipped and goes on.
+///
+/// ```
+/// use hypersockets::EventStreamError;
+/// # use hypersockets::prelude::*;
+/// # struct Lines;
+/// # impl MessageRouter for Lines {
+/// #     type Message = String;
+/// #     type RouteKey = ();
+/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+/// #     }
+/// #     fn route_key(&self, _: &String) {}
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), HyperSocketError> {
+/// let client = WebSocketClient::builder()
+///     .url("wss://stream.binance.com:9443/ws")
+///     .router(Lines)
+///     .build()?;
+/// let mut events = client.events();
+/// client.close().await?;
+/// loop {
+///     match events.recv().await {
+///         Ok(ClientEvent::ShutDown) => break, // the last event of a client
+///         Ok(event) => println!("{event:?}"),
+///         Err(EventStreamError::Lagged(skipped)) => eprintln!("missed {skipped} events"),
+///         Err(_) => break,
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct EventStream {
     receiver: broadcast::Receiver<ClientEvent>,
@@ -53,6 +86,31 @@ impl EventStream {
     }
 
     /// The next event if one is waiting, without waiting.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .build()?;
+    /// let mut events = client.events();
+    /// assert!(events.try_recv().is_none());
+    /// client.close().await?;
+    /// assert!(matches!(events.try_recv(), Some(Ok(ClientEvent::ShutDown))));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn try_recv(&mut self) -> Option<Result<ClientEvent, EventStreamError>> {
         match self.receiver.try_recv() {
             Ok(event) => Some(Ok(event)),

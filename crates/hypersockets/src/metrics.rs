@@ -4,6 +4,31 @@ use hypersockets_core::MetricsSnapshot;
 use hypersockets_router::RouterMetricsSnapshot;
 
 /// Everything [`WebSocketClient::metrics`](crate::WebSocketClient::metrics) reports.
+///
+/// Connection counters are summed over every connection the client had;
+/// lane figures live as long as the client (lanes outlive connections).
+///
+/// ```
+/// use hypersockets::ClientMetrics;
+///
+/// fn report(metrics: &ClientMetrics) {
+///     let connection = &metrics.connection;
+///     println!(
+///         "{} messages, {} reconnects, {} pings answered, {} parse errors",
+///         connection.messages_received,
+///         connection.reconnects,
+///         connection.pings_answered,
+///         connection.parse_errors,
+///     );
+///     for lane in &metrics.router.lanes {
+///         println!(
+///             "lane {}: {} queued (at most {}), {} handled, {} dropped, mean wait {:?}",
+///             lane.key, lane.depth, lane.high_water, lane.delivered, lane.dropped, lane.mean_wait,
+///         );
+///     }
+/// }
+/// # report(&ClientMetrics::default());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClientMetrics {

@@ -19,7 +19,45 @@ pub struct ManagerEvent<K> {
 /// [`ClientManager::events`](crate::ClientManager::events).
 ///
 /// A reader that falls more than the manager's event capacity behind loses
-/// the oldest events; `recv` then says how many and goes on.
+/// the oldest events; `recv` then says how many and goes on. The stream
+/// ends ([`EventStreamError::Closed`]) once the manager is dropped and every
+/// event has been read.
+///
+/// ```
+/// use hypersockets::{ManagerEvent, MemoryTransport};
+/// # use hypersockets::prelude::*;
+/// # struct Lines;
+/// # impl MessageRouter for Lines {
+/// #     type Message = String;
+/// #     type RouteKey = ();
+/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+/// #     }
+/// #     fn route_key(&self, _: &String) {}
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// let manager: ClientManager<&'static str> = ClientManager::new();
+/// let (transport, _server) = MemoryTransport::new();
+/// let client = WebSocketClient::builder()
+///     .url("wss://exchange.test/ws")
+///     .transport(transport)
+///     .router(Lines)
+///     .build()?;
+/// manager.add("memory", client)?;
+///
+/// let mut events = manager.events();
+/// for (_key, outcome) in manager.connect_all().await {
+///     outcome?;
+/// }
+/// let ManagerEvent { key, event, .. } = events.recv().await?;
+/// assert_eq!(key, "memory");
+/// assert!(matches!(event, ClientEvent::Connected { reconnect: false }));
+/// manager.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct ManagerEventStream<K> {
     receiver: broadcast::Receiver<ManagerEvent<K>>,

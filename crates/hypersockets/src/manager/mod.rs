@@ -62,7 +62,13 @@ const FORWARD_GRACE: Duration = Duration::from_secs(1);
 /// }
 /// assert_eq!(manager.len(), 2);
 /// assert_eq!(manager.state(&"okx")?, ConnectionState::Disconnected);
+///
+/// // The typed client back, by key and router type.
+/// let okx: WebSocketClient<Lines> = manager.get(&"okx").expect("a Lines client");
+/// assert_eq!(okx.state(), ConnectionState::Disconnected);
+///
 /// // manager.connect_all().await; …
+/// assert!(manager.remove(&"binance").await);
 /// manager.shutdown().await;
 /// assert!(manager.is_empty());
 /// # Ok(())
@@ -78,7 +84,9 @@ struct Entry {
     forwarder: JoinHandle<()>,
 }
 
-/// Every client's figures, and their sum.
+/// Every client's figures, and their sum; from
+/// [`ClientManager::metrics`]. See [`ClientManager::broadcast`] for an
+/// example.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ManagerMetrics<K> {
@@ -266,6 +274,50 @@ where
 
     /// Sends `message` to every client at once; returns each one's outcome
     /// (a client that is not connected refuses it).
+    ///
+    /// ```
+    /// use hypersockets::MemoryTransport;
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let manager: ClientManager<&'static str> = ClientManager::new();
+    /// let mut exchanges = Vec::new();
+    /// for key in ["spot", "futures"] {
+    ///     let (transport, server) = MemoryTransport::new();
+    ///     let client = WebSocketClient::builder()
+    ///         .url(format!("wss://{key}.exchange.test/ws"))
+    ///         .transport(transport)
+    ///         .router(Lines)
+    ///         .build()?;
+    ///     manager.add(key, client)?;
+    ///     exchanges.push(server);
+    /// }
+    /// for (_key, outcome) in manager.connect_all().await {
+    ///     outcome?;
+    /// }
+    ///
+    /// for (_key, outcome) in manager.broadcast("ping").await {
+    ///     outcome?;
+    /// }
+    /// for server in &exchanges {
+    ///     let peer = server.accept().await;
+    ///     assert_eq!(peer.recv().await, Some(WsMessage::text("ping")));
+    /// }
+    /// assert_eq!(manager.metrics().total.messages_sent, 2);
+    /// manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Cancel safety
     ///
