@@ -4,16 +4,21 @@
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LaneKind {
-    /// A dedicated OS thread per lane: the highest throughput for a hot feed,
-    /// and a slow handler cannot starve the tokio workers. Costs a thread
-    /// (and its stack) per lane, so not for thousands of lanes.
+    /// A tokio task per lane on the current runtime (the default): the
+    /// fastest hand-off at every key count in the dispatch bench, idle lanes
+    /// cost no CPU and little memory, so thousands of them are fine (a
+    /// `ClientManager` with hundreds of clients). The handler shares the
+    /// runtime's workers: a handler that blocks or burns CPU for long holds
+    /// a worker, so give such a handler a `Thread` lane. Task lanes must be
+    /// built inside a tokio runtime.
     #[default]
-    Thread,
-    /// A tokio task per lane on the current runtime: idle lanes cost no CPU
-    /// and little memory, so thousands of them are fine (a `ClientManager`
-    /// with hundreds of clients). Slightly lower peak throughput; the
-    /// handler shares the runtime's workers with everything else.
     Task,
+    /// A dedicated OS thread per lane: a slow or blocking handler cannot
+    /// starve the tokio workers, and the handler can still use tokio (the
+    /// thread enters the runtime). Costs a thread and its stack per lane, and
+    /// with more busy lanes than cores the operating system's scheduling
+    /// makes it much slower than tasks.
+    Thread,
 }
 
 /// What a bounded lane does when its queue is full.
@@ -49,7 +54,7 @@ pub enum OverflowPolicy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LaneConfig {
-    /// Thread or task. Default: [`LaneKind::Thread`].
+    /// Task or thread. Default: [`LaneKind::Task`].
     pub kind: LaneKind,
     /// Queue bound; `None` is unbounded. Default: `None` (the seed's choice:
     /// bursts never block the reader, memory grows instead).
@@ -67,7 +72,7 @@ pub struct LaneConfig {
 impl Default for LaneConfig {
     fn default() -> Self {
         Self {
-            kind: LaneKind::Thread,
+            kind: LaneKind::Task,
             capacity: None,
             overflow: OverflowPolicy::Block,
             timing_sample_every: 64,
@@ -77,7 +82,7 @@ impl Default for LaneConfig {
 }
 
 impl LaneConfig {
-    /// Sets where the handler runs (default [`LaneKind::Thread`]).
+    /// Sets where the handler runs (default [`LaneKind::Task`]).
     pub fn kind(mut self, kind: LaneKind) -> Self {
         self.kind = kind;
         self

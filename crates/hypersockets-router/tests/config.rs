@@ -154,14 +154,16 @@ fn a_refused_build_leaves_no_thread_lane_behind() {
     let (tx, rx) = mpsc::channel();
     // Several good lanes first: each thread spawn gives the earlier lanes
     // time to park, which is when a leaked lane would never wake again.
-    let mut bad_capacity = RouterBuilder::new(TestRouter::parsing());
-    let mut task_without_runtime = RouterBuilder::new(TestRouter::parsing());
+    let mut bad_capacity =
+        RouterBuilder::new(TestRouter::parsing()).lane_defaults(lane(LaneKind::Thread));
+    let mut task_without_runtime =
+        RouterBuilder::new(TestRouter::parsing()).lane_defaults(lane(LaneKind::Thread));
     for key in 1..=6 {
         bad_capacity = bad_capacity.handler(key, std_handler(&tx));
         task_without_runtime = task_without_runtime.handler(key, std_handler(&tx));
     }
     let bad_capacity = bad_capacity
-        .handler_with_config(7, std_handler(&tx), LaneConfig::default().capacity(0))
+        .handler_with_config(7, std_handler(&tx), lane(LaneKind::Thread).capacity(0))
         .build();
     assert_eq!(invalid_setting(bad_capacity), "lane.capacity");
     let task_without_runtime = task_without_runtime
@@ -195,12 +197,13 @@ async fn a_refused_build_leaves_no_task_lane_behind() {
 fn a_lane_thread_that_cannot_start_fails_the_build_and_stops_the_others() {
     let (tx, rx) = mpsc::channel();
     let result = RouterBuilder::new(TestRouter::parsing())
+        .lane_defaults(lane(LaneKind::Thread))
         .handler(1, std_handler(&tx))
         .handler_with_config(
             2,
             std_handler(&tx),
             // Far more than the address space: the thread cannot be created.
-            LaneConfig::default().thread_stack_size(1 << 50),
+            lane(LaneKind::Thread).thread_stack_size(1 << 50),
         )
         .handler(3, std_handler(&tx))
         .build();
@@ -218,6 +221,7 @@ fn a_lane_thread_that_cannot_start_fails_the_build_and_stops_the_others() {
 fn thread_lanes_work_without_a_runtime() {
     let (tx, rx) = mpsc::channel();
     let mut dispatcher = RouterBuilder::new(TestRouter::classifying())
+        .lane_defaults(lane(LaneKind::Thread))
         .handler(1, std_handler(&tx))
         .handler(2, std_handler(&tx))
         .fallback(std_handler(&tx))
@@ -265,6 +269,7 @@ fn thread_lanes_shut_down_without_a_runtime() {
     for mode in [ShutdownMode::Graceful, ShutdownMode::Abort] {
         let (tx, rx) = mpsc::channel();
         let mut dispatcher = RouterBuilder::new(TestRouter::parsing())
+            .lane_defaults(lane(LaneKind::Thread))
             .handler(1, std_handler(&tx))
             .inline_handler(2, |_msg: Msg| Ok::<_, BoxError>(()))
             .build()
@@ -310,19 +315,19 @@ fn thread_lanes_shut_down_without_a_runtime() {
 #[test]
 fn lane_config_defaults_and_setters() {
     let config = LaneConfig::default();
-    assert_eq!(config.kind, LaneKind::Thread);
+    assert_eq!(config.kind, LaneKind::Task);
     assert_eq!(config.capacity, None);
     assert_eq!(config.overflow, OverflowPolicy::Block);
     assert_eq!(config.timing_sample_every, 64);
     assert_eq!(config.thread_stack_size, 2 << 20);
 
     let config = LaneConfig::default()
-        .kind(LaneKind::Task)
+        .kind(LaneKind::Thread)
         .capacity(16)
         .overflow(OverflowPolicy::DropNewest)
         .timing_sample_every(1)
         .thread_stack_size(1 << 20);
-    assert_eq!(config.kind, LaneKind::Task);
+    assert_eq!(config.kind, LaneKind::Thread);
     assert_eq!(config.capacity, Some(16));
     assert_eq!(config.overflow, OverflowPolicy::DropNewest);
     assert_eq!(config.timing_sample_every, 1);
@@ -370,7 +375,7 @@ async fn a_thread_lane_with_a_small_stack() {
         .handler_with_config(
             1,
             Recorder::new(Some(1), &tx),
-            LaneConfig::default().thread_stack_size(256 << 10),
+            lane(LaneKind::Thread).thread_stack_size(256 << 10),
         )
         .build()
         .expect("build");

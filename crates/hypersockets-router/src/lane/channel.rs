@@ -7,7 +7,7 @@
 //! appends to a local chunk, and sends the chunk through an unbounded
 //! channel when it releases the lane (see `Dispatcher::flush`): when the
 //! socket has nothing more buffered, when 64 messages wait for this lane,
-//! or every 256 dispatches. One channel operation per chunk instead of one
+//! or every 1024 dispatches. One channel operation per chunk instead of one
 //! per message: in the dispatch bench the channel operations were the
 //! largest cost of the hand-off (a contended compare-and-swap and a cache
 //! line moving between cores for each message). It adds no latency a lane
