@@ -69,7 +69,8 @@ pub(crate) fn lane_channel<T>(capacity: Option<usize>) -> (LaneSender<T>, LaneRe
             (
                 LaneSender::Chunked(ChunkSender {
                     chunks: chunks_tx,
-                    open: VecDeque::with_capacity(CHUNK),
+                    // Allocated on first use: idle lanes stay small.
+                    open: VecDeque::new(),
                     recycled: recycle_rx,
                 }),
                 LaneReceiver::Chunked(ChunkReceiver {
