@@ -1,0 +1,196 @@
+//! The five clients, and what a client run (a child process, `e2e client`)
+//! measures and reports.
+
+mod baseline;
+mod job;
+mod library;
+mod meter;
+mod routers;
+
+pub(crate) use job::{Job, Lanes};
+use meter::Meter;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::alloc_count::Allocations;
+use crate::dataset::Expected;
+use crate::procfs;
+use crate::stats::Percentiles;
+use crate::tally::Merged;
+use library::Handlers;
+
+/// The clients compared, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum ClientKind {
+    /// A hand-written tokio-tungstenite loop, the tagged parse, inline.
+    Baseline,
+    /// HyperSockets with a `parse` + `route_key` router: the reader parses.
+    SeedStyle,
+    /// HyperSockets with `classify`: the same tagged parse, in the lanes.
+    Classified,
+    /// HyperSockets with every speed option: peeked kind, concrete
+    /// borrowed parse, in the lanes.
+    Best,
+    /// HyperSockets with `inline_handler`s: parse and handler on the reader.
+    Inline,
+}
+
+impl ClientKind {
+    /// Every client, in run order.
+    pub(crate) const ALL: [Self; 5] = [
+        Self::Baseline,
+        Self::SeedStyle,
+        Self::Classified,
+        Self::Best,
+        Self::Inline,
+    ];
+
+    /// The name on the command line and in the report.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Baseline => "baseline",
+            Self::SeedStyle => "seed-style",
+            Self::Classified => "classified",
+            Self::Best => "best",
+            Self::Inline => "inline",
+        }
+    }
+
+    /// The client called `name`.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
+/// What one client run is asked to do.
+#[derive(Debug)]
+pub(crate) struct Setup {
+    /// The server's URL, with the feed's size and rate in the query.
+    pub(crate) url: String,
+    /// What the server will send.
+    pub(crate) expected: Expected,
+    /// Record latencies (a paced feed).
+    pub(crate) paced: bool,
+    /// The lanes' settings.
+    pub(crate) lanes: hypersockets::LaneConfig,
+}
+
+/// What a client returns once the server has closed and every handler is done.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    /// Every handler's tally, merged.
+    pub(crate) merged: Merged,
+    /// The deepest any lane's queue got.
+    pub(crate) high_water: u64,
+    /// The lanes' high-water marks added up (an upper bound of what was
+    /// queued at once).
+    pub(crate) queued_peak: u64,
+}
+
+/// What a client run reports to the parent (one JSON line).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct RunReport {
+    /// The client's name.
+    pub(crate) client: String,
+    /// Messages handled (checked).
+    pub(crate) messages: u64,
+    /// Their checksum, for the parent to compare with the server's.
+    pub(crate) checksum: u64,
+    /// From just before connecting to the last message's handler.
+    pub(crate) elapsed_ns: u64,
+    /// CPU time of the client process over the run.
+    pub(crate) cpu_ns: u64,
+    /// The client process's peak RSS (`VmHWM`), KiB.
+    pub(crate) peak_rss_kib: u64,
+    /// The deepest lane queue.
+    pub(crate) high_water: u64,
+    /// The lanes' high-water marks added up.
+    pub(crate) queued_peak: u64,
+    /// Allocations, when counted.
+    pub(crate) allocations: Option<Allocations>,
+    /// Latency from the server's write to the handler's start (paced runs).
+    pub(crate) latency: Option<Percentiles>,
+}
+
+/// Runs `job` against the server on `port` (in this process, which is a
+/// child of the bench) and checks everything it received.
+pub(crate) fn run(job: &Job, port: u16) -> Result<RunReport, String> {
+    let Job {
+        kind,
+        messages,
+        rate,
+        bounded,
+        lanes,
+        count_allocs,
+    } = *job;
+    let setup = Setup {
+        url: format!("ws://127.0.0.1:{port}/feed?n={messages}&rate={rate}"),
+        expected: Expected::of(messages),
+        paced: rate > 0,
+        lanes: lanes.config(bounded),
+    };
+    // Generous: a blast takes about a second per million messages.
+    let limit =
+        Duration::from_secs(60 + messages / 50_000 + messages.checked_div(rate).unwrap_or(0));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let mut meter = Meter::new(count_allocs);
+    let finished = runtime.block_on(async {
+        let run = async {
+            match kind {
+                ClientKind::Baseline => baseline::run(&setup, &mut meter).await,
+                ClientKind::SeedStyle => {
+                    library::run(routers::SeedRouter, Handlers::Lanes, &setup, &mut meter).await
+                }
+                ClientKind::Classified => {
+                    library::run(
+                        routers::ClassifiedRouter,
+                        Handlers::Lanes,
+                        &setup,
+                        &mut meter,
+                    )
+                    .await
+                }
+                ClientKind::Best => {
+                    library::run(routers::FastRouter, Handlers::Lanes, &setup, &mut meter).await
+                }
+                ClientKind::Inline => {
+                    library::run(routers::SeedRouter, Handlers::Inline, &setup, &mut meter).await
+                }
+            }
+        };
+        tokio::time::timeout(limit, run)
+            .await
+            .map_err(|_| format!("{} did not finish within {limit:?}", kind.name()))?
+    })?;
+    // Read before anything else allocates.
+    let peak_rss_kib = procfs::peak_rss_kib();
+    drop(runtime);
+    let Finished {
+        mut merged,
+        high_water,
+        queued_peak,
+    } = finished;
+    merged
+        .verify(&setup.expected)
+        .map_err(|problems| format!("{}: wrong delivery: {problems}", kind.name()))?;
+    let started = meter.started.ok_or("never started")?;
+    let done_at = merged.done_at.ok_or("no message")?;
+    let latency = setup.paced.then(|| Percentiles::of(&mut merged.latencies));
+    Ok(RunReport {
+        client: kind.name().to_owned(),
+        messages: merged.messages,
+        checksum: merged.checksum,
+        elapsed_ns: done_at.saturating_duration_since(started).as_nanos() as u64,
+        cpu_ns: meter.cpu.as_nanos() as u64,
+        peak_rss_kib,
+        high_water,
+        queued_peak,
+        allocations: meter.allocations,
+        latency,
+    })
+}
