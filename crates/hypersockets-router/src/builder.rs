@@ -109,7 +109,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
     }
 
     /// Sets the settings of lanes added without their own (default
-    /// [`LaneConfig::default`]: a tokio task each, unbounded).
+    /// [`LaneConfig::default`]: a thread each, unbounded).
     pub fn lane_defaults(mut self, config: LaneConfig) -> Self {
         self.defaults = config;
         self

@@ -6,10 +6,9 @@
 //! one handler with its own FIFO queue: per key, the handler sees messages in
 //! the order the socket received them; different keys run in parallel.
 //!
-//! - Lanes run as tokio tasks ([`LaneKind::Task`], the default: the fastest
-//!   hand-off, and thousands of idle lanes cost nothing), on a dedicated
-//!   thread each ([`LaneKind::Thread`]: isolation for blocking handlers), or
-//!   inline on the reader
+//! - Lanes run on a dedicated thread ([`LaneKind::Thread`], the default:
+//!   throughput) or as a tokio task ([`LaneKind::Task`]: thousands of idle
+//!   lanes cost nothing), or inline on the reader
 //!   ([`RouterBuilder::inline_handler`]: lowest latency, no isolation).
 //! - Queues are unbounded by default, or bounded with an
 //!   [`OverflowPolicy`]; every dropped message is counted.

@@ -369,9 +369,9 @@ impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
         self.lanes(|lanes| lanes.fallback(handler))
     }
 
-    /// Settings for lanes added without their own (default: a tokio task per
-    /// lane, unbounded queue). Use [`LaneKind::Thread`](crate::LaneKind::Thread)
-    /// for handlers that block or run long.
+    /// Settings for lanes added without their own (default: a thread per
+    /// lane, unbounded queue). Use [`LaneKind::Task`](crate::LaneKind::Task)
+    /// for many clients.
     ///
     /// ```
     /// # use hypersockets::prelude::*;
