@@ -315,19 +315,19 @@ fn thread_lanes_shut_down_without_a_runtime() {
 #[test]
 fn lane_config_defaults_and_setters() {
     let config = LaneConfig::default();
-    assert_eq!(config.kind, LaneKind::Task);
+    assert_eq!(config.kind, LaneKind::Thread);
     assert_eq!(config.capacity, None);
     assert_eq!(config.overflow, OverflowPolicy::Block);
     assert_eq!(config.timing_sample_every, 64);
     assert_eq!(config.thread_stack_size, 2 << 20);
 
     let config = LaneConfig::default()
-        .kind(LaneKind::Thread)
+        .kind(LaneKind::Task)
         .capacity(16)
         .overflow(OverflowPolicy::DropNewest)
         .timing_sample_every(1)
         .thread_stack_size(1 << 20);
-    assert_eq!(config.kind, LaneKind::Thread);
+    assert_eq!(config.kind, LaneKind::Task);
     assert_eq!(config.capacity, Some(16));
     assert_eq!(config.overflow, OverflowPolicy::DropNewest);
     assert_eq!(config.timing_sample_every, 1);
