@@ -1,1 +1,4 @@
-//! Benchmarks of HyperSockets; see `benches/` and the `bin` targets.
+//! Benchmarks of HyperSockets; see `benches/` and the `bin` targets. The
+//! library part holds what several bench programs share.
+
+pub mod procfs;

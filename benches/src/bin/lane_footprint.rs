@@ -13,6 +13,7 @@
 use std::time::{Duration, Instant};
 
 use hypersockets::{LaneConfig, LaneKind, MessageRouter, ParseError, WsMessage, handler_fn};
+use hypersockets_bench::procfs::{cpu_time, status_kib};
 use hypersockets_router::{RouterBuilder, ShutdownMode};
 
 /// Routes nothing: the lanes stay idle, which is what is measured.
@@ -29,36 +30,6 @@ impl MessageRouter for IdleRouter {
     fn route_key(&self, message: &u32) -> u32 {
         *message
     }
-}
-
-/// A field of `/proc/self/status`, in KiB.
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with(field))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// User + system CPU time of the process, from `/proc/self/stat`.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
-        .sum();
-    // The kernel's USER_HZ is 100 on every Linux we run on.
-    Duration::from_millis(ticks * 10)
 }
 
 fn measure(runtime: &tokio::runtime::Runtime, kind: LaneKind, lanes: u32) {

@@ -31,7 +31,6 @@ mod feed;
 mod frames;
 mod machine;
 mod orchestrator;
-mod procfs;
 mod report;
 mod server;
 mod stats;

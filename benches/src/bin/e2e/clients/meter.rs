@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::alloc_count::{self, Allocations};
-use crate::procfs;
+use hypersockets_bench::procfs;
 
 /// Measures a run: started just before connecting, stopped once the client
 /// is done. CPU is the whole process's (server excluded: it is another

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::alloc_count::Allocations;
 use crate::dataset::Expected;
-use crate::procfs;
 use crate::stats::Percentiles;
 use crate::tally::Merged;
+use hypersockets_bench::procfs;
 use library::Handlers;
 
 /// The clients compared, in the order they run.

@@ -9,7 +9,7 @@ const TICKS_PER_SECOND: u64 = 100;
 
 /// User plus system CPU time of the whole process so far (every thread,
 /// including those that have ended), at 10 ms resolution.
-pub(crate) fn cpu_time() -> Duration {
+pub fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // The command name (field 2) may hold spaces; fields after it are plain.
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -21,11 +21,17 @@ pub(crate) fn cpu_time() -> Duration {
 }
 
 /// The process's peak resident memory (`VmHWM`), in KiB.
-pub(crate) fn peak_rss_kib() -> u64 {
+pub fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM:")
+}
+
+/// A `/proc/self/status` figure given in kB (`VmRSS:`, `VmHWM:`) or as a
+/// plain count (`Threads:`); 0 when it cannot be read.
+pub fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
