@@ -19,19 +19,73 @@ use crate::runtime::{Runtime, Shared};
 use crate::subscription::{Subscription, SubscriptionRegistry};
 
 /// Builder state: no URL given yet. See [`WebSocketClientBuilder`].
+///
+/// ```compile_fail,E0599
+/// # use hypersockets::prelude::*;
+/// # struct Lines;
+/// # impl MessageRouter for Lines {
+/// #     type Message = String;
+/// #     type RouteKey = ();
+/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+/// #     }
+/// #     fn route_key(&self, _: &String) {}
+/// # }
+/// // error[E0599]: no method named `build` found for
+/// // `WebSocketClientBuilder<NoUrl, WithRouter<Lines>>`: the URL is missing.
+/// let client = WebSocketClient::builder().router(Lines).build();
+/// ```
 #[derive(Debug, Default)]
 pub struct NoUrl;
 
 /// Builder state: the URL is given. See [`WebSocketClientBuilder`].
+///
+/// ```
+/// use hypersockets::{HasUrl, NoRouter, WebSocketClient, WebSocketClientBuilder};
+///
+/// let builder: WebSocketClientBuilder<HasUrl, NoRouter> =
+///     WebSocketClient::builder().url("wss://stream.binance.com:9443/ws");
+/// ```
 #[derive(Debug)]
 pub struct HasUrl(String);
 
 /// Builder state: no router given yet. See [`WebSocketClientBuilder`].
+///
+/// ```
+/// use hypersockets::{NoRouter, NoUrl, WebSocketClient, WebSocketClientBuilder};
+///
+/// // Where every builder starts: neither URL nor router yet.
+/// let builder: WebSocketClientBuilder<NoUrl, NoRouter> = WebSocketClient::builder();
+/// ```
 #[derive(Debug, Default)]
 pub struct NoRouter;
 
 /// Builder state: the router is given, and with it the handler lanes. See
 /// [`WebSocketClientBuilder`].
+///
+/// ```
+/// # use hypersockets::prelude::*;
+/// # struct Lines;
+/// # impl MessageRouter for Lines {
+/// #     type Message = String;
+/// #     type RouteKey = ();
+/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+/// #     }
+/// #     fn route_key(&self, _: &String) {}
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// use hypersockets::{HasUrl, WebSocketClientBuilder, WithRouter};
+///
+/// let builder: WebSocketClientBuilder<HasUrl, WithRouter<Lines>> = WebSocketClient::builder()
+///     .url("wss://stream.binance.com:9443/ws")
+///     .router(Lines);
+/// let client = builder.build()?; // both given: `build` exists
+/// # client.close().await?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct WithRouter<R: MessageRouter>(RouterBuilder<R>);
 
@@ -167,6 +221,29 @@ impl WebSocketClientBuilder<NoUrl, NoRouter> {
 impl<Ro> WebSocketClientBuilder<NoUrl, Ro> {
     /// The `ws://` or `wss://` URL to connect to. Required; checked by
     /// [`build`](WebSocketClientBuilder::build).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let symbol = "btcusdt";
+    /// let client = WebSocketClient::builder()
+    ///     .url(format!("wss://stream.binance.com:9443/ws/{symbol}@trade"))
+    ///     .router(Lines)
+    ///     .build()?;
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn url(self, url: impl Into<String>) -> WebSocketClientBuilder<HasUrl, Ro> {
         WebSocketClientBuilder {
             url: HasUrl(url.into()),
@@ -179,6 +256,29 @@ impl<Ro> WebSocketClientBuilder<NoUrl, Ro> {
 impl<U> WebSocketClientBuilder<U, NoRouter> {
     /// The router that parses messages and picks their lane. Required; the
     /// message and route key types follow from it.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let client: WebSocketClient<Lines> = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines) // from here on, handlers take `String`s keyed by `()`
+    ///     .handler((), handler_fn(|_line: String| Ok::<_, BoxError>(())))
+    ///     .build()?;
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn router<R: MessageRouter>(self, router: R) -> WebSocketClientBuilder<U, WithRouter<R>> {
         WebSocketClientBuilder {
             url: self.url,
@@ -407,6 +507,33 @@ impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
 impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// Subscribes on every connection (more can be added at run time with
     /// [`WebSocketClient::subscribe`]). Default: none.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .subscribe(Subscription::new(
+    ///         "btcusdt@trade",
+    ///         r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#,
+    ///     ))
+    ///     .build()?;
+    /// assert_eq!(client.subscriptions()[0].id(), "btcusdt@trade");
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn subscribe(mut self, subscription: Subscription) -> Self {
         self.settings.subscriptions.push(subscription);
         self
@@ -414,6 +541,42 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
 
     /// Logs in after every connect, before the subscriptions are restored.
     /// Default: none. See [`AuthProvider`] for an example.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Login;
+    /// # impl AuthProvider for Login {
+    /// #     fn login_messages(&self) -> BoxFuture<'_, Result<Vec<WsMessage>, BoxError>> {
+    /// #         Box::pin(async { Ok(vec![WsMessage::text("login")]) })
+    /// #     }
+    /// # }
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use hypersockets::MemoryTransport;
+    ///
+    /// let (transport, server) = MemoryTransport::new();
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws")
+    ///     .transport(transport)
+    ///     .router(Lines)
+    ///     .auth(Login) // sends "login" after every connect
+    ///     .build()?;
+    /// client.connect().await?;
+    /// assert_eq!(server.accept().await.recv().await, Some(WsMessage::text("login")));
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn auth(mut self, provider: impl AuthProvider) -> Self {
         self.settings.auth = Some(Arc::new(provider));
         self
@@ -422,6 +585,35 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// Supplies handshake headers, asked afresh on every connect (tokens
     /// expire). Default: none. See [`HeaderProvider`], and
     /// [`StaticHeaders`](crate::StaticHeaders) for fixed ones.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use hypersockets::{MemoryTransport, StaticHeaders};
+    ///
+    /// let (transport, server) = MemoryTransport::new();
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws")
+    ///     .transport(transport)
+    ///     .router(Lines)
+    ///     .headers(StaticHeaders::new([("X-Api-Key", "abc")]))
+    ///     .build()?;
+    /// client.connect().await?;
+    /// assert_eq!(server.accept().await.header("x-api-key"), Some("abc"));
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn headers(mut self, provider: impl HeaderProvider) -> Self {
         self.settings.headers = Some(Arc::new(provider));
         self
@@ -462,6 +654,30 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// Sends an application ping every interval, and consumes its reply.
     /// Default: none. See [`Heartbeat`]; pair it with a
     /// [`liveness_timeout`](Self::liveness_timeout).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    ///
+    /// // Bybit: {"op":"ping"} every 20 s; the connection is dead after 30 s of silence.
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://stream.bybit.com/v5/public/spot")
+    ///     .router(Lines)
+    ///     .heartbeat(Heartbeat::new(Duration::from_secs(20), r#"{"op":"ping"}"#))
+    ///     .liveness_timeout(Duration::from_secs(30));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
         self.settings.heartbeat = Some(heartbeat);
         self
@@ -470,6 +686,32 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// Declares the connection dead when nothing arrives for this long
     /// (checked every quarter of it), and reconnects. Must be longer than
     /// the heartbeat interval. Default: off.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    ///
+    /// let error = WebSocketClient::builder()
+    ///     .url("wss://ws.okx.com:8443/ws/v5/public")
+    ///     .router(Lines)
+    ///     .heartbeat(Heartbeat::new(Duration::from_secs(20), "ping"))
+    ///     .liveness_timeout(Duration::from_secs(10)) // not longer than the interval
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(error, HyperSocketError::InvalidConfiguration { .. }));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn liveness_timeout(mut self, timeout: Duration) -> Self {
         self.settings.liveness_timeout = Some(timeout);
         self
@@ -515,6 +757,30 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// Resets the attempt count once a connection has stayed up this long
     /// (counted from the connect; one that never got through login and
     /// subscribing never resets it). Default: 30 s.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    ///
+    /// // Back off afresh only after a connection has lasted a minute.
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .reconnect(ExponentialBackoff::default())
+    ///     .stable_after(Duration::from_secs(60));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stable_after(mut self, period: Duration) -> Self {
         self.settings.stable_after = period;
         self
@@ -523,6 +789,35 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// The transport (swap in a test transport). Default:
     /// [`TungsteniteTransport`]. See [`WebSocketClient`] for a client
     /// driven over a [`MemoryTransport`](crate::MemoryTransport).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use hypersockets::MemoryTransport;
+    ///
+    /// let (transport, server) = MemoryTransport::new();
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws")
+    ///     .transport(transport) // in memory: no network
+    ///     .router(Lines)
+    /// #     .close_timeout(std::time::Duration::from_millis(10))
+    ///     .build()?;
+    /// client.connect().await?;
+    /// assert_eq!(server.connect_count(), 1);
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.settings.transport = Arc::new(transport);
         self
@@ -530,24 +825,140 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
 
     /// Message, frame and write-buffer limits. Default:
     /// [`TransportLimits::default`].
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use hypersockets::{MemoryTransport, TransportLimits};
+    ///
+    /// let (transport, server) = MemoryTransport::new();
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws").transport(transport)
+    ///     .router(Lines)
+    ///     .limits(TransportLimits::default().max_message_size(64 << 20)) // huge snapshots
+    ///     .build()?;
+    /// client.connect().await?;
+    /// assert_eq!(server.accept().await.request().limits.max_message_size, 64 << 20);
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn limits(mut self, limits: TransportLimits) -> Self {
         self.settings.limits = limits;
         self
     }
 
     /// TCP (and TLS) connect timeout. Default: 10 s.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    /// use hypersockets::MemoryTransport;
+    ///
+    /// let (transport, server) = MemoryTransport::new();
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws").transport(transport)
+    ///     .router(Lines)
+    ///     .connect_timeout(Duration::from_secs(3))
+    ///     .build()?;
+    /// client.connect().await?;
+    /// assert_eq!(server.accept().await.request().connect_timeout, Duration::from_secs(3));
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings.timeouts.connect = timeout;
         self
     }
 
     /// WebSocket handshake timeout. Default: 10 s.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    /// use hypersockets::MemoryTransport;
+    ///
+    /// let (transport, server) = MemoryTransport::new();
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws").transport(transport)
+    ///     .router(Lines)
+    ///     .handshake_timeout(Duration::from_secs(5))
+    ///     .build()?;
+    /// client.connect().await?;
+    /// assert_eq!(server.accept().await.request().handshake_timeout, Duration::from_secs(5));
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.settings.timeouts.handshake = timeout;
         self
     }
 
     /// How long to wait for the server to accept the login. Default: 10 s.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Login;
+    /// # impl AuthProvider for Login {
+    /// #     fn login_messages(&self) -> BoxFuture<'_, Result<Vec<WsMessage>, BoxError>> {
+    /// #         Box::pin(async { Ok(vec![WsMessage::text("login")]) })
+    /// #     }
+    /// # }
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    ///
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://ws.okx.com:8443/ws/v5/private")
+    ///     .router(Lines)
+    ///     .auth(Login)
+    ///     .auth_timeout(Duration::from_secs(5)); // a login unanswered by then fails
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn auth_timeout(mut self, timeout: Duration) -> Self {
         self.settings.timeouts.auth = timeout;
         self
@@ -555,24 +966,121 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
 
     /// Limit on each write; a write that takes longer drops the connection
     /// (a half-open peer). Default: 5 s.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    ///
+    /// // A peer that stops reading is dropped after 1 s, and the client reconnects.
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .write_timeout(Duration::from_secs(1));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.settings.timeouts.write = timeout;
         self
     }
 
     /// How long `close` waits for the server's Close frame. Default: 2 s.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .close_timeout(Duration::from_millis(500))
+    ///     .build()?;
+    /// client.close().await?; // waits at most 0.5 s for the server's Close
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.settings.timeouts.close = timeout;
         self
     }
 
     /// Events kept for a slow event reader before it lags. Default: 1024.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .event_capacity(16) // a reader more than 16 events behind lags
+    ///     .build()?;
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn event_capacity(mut self, capacity: usize) -> Self {
         self.settings.event_capacity = capacity;
         self
     }
 
     /// Outgoing messages that may wait for the writer. Default: 1024.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # fn main() -> Result<(), BoxError> {
+    /// let error = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .writer_queue(0) // at least 1
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(
+    ///     error,
+    ///     HyperSocketError::InvalidConfiguration { setting: "writer_queue", .. }
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn writer_queue(mut self, capacity: usize) -> Self {
         self.settings.writer_queue = capacity;
         self

@@ -92,6 +92,29 @@ impl WebSocketClient<NoRouter> {
     /// Starts configuring a client: give it a [`url`](WebSocketClientBuilder::url)
     /// and a [`router`](WebSocketClientBuilder::router), then `build()`.
     /// See [`WebSocketClientBuilder`] for every setting.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .build()?;
+    /// assert_eq!(client.state(), ConnectionState::Disconnected); // until `connect`
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn builder() -> WebSocketClientBuilder<NoUrl, NoRouter> {
         WebSocketClientBuilder::new()
     }
@@ -323,6 +346,37 @@ impl<R: MessageRouter> WebSocketClient<R> {
     /// # Cancel safety
     ///
     /// The subscription is removed before the first await.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use hypersockets::MemoryTransport;
+    ///
+    /// let (transport, server) = MemoryTransport::new();
+    /// let trades = Subscription::new("trades", "sub trades").unsubscribe_message("unsub trades");
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws").transport(transport).router(Lines).subscribe(trades)
+    /// #     .close_timeout(std::time::Duration::from_millis(10))
+    ///     .build()?;
+    /// client.connect().await?;
+    /// let exchange = server.accept().await; // it is sent "sub trades" first
+    /// # assert_eq!(exchange.recv().await, Some(WsMessage::text("sub trades")));
+    /// assert!(client.unsubscribe("trades").await?); // it existed
+    /// assert_eq!(exchange.recv().await, Some(WsMessage::text("unsub trades")));
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn unsubscribe(&self, id: &str) -> Result<bool> {
         if self.state().is_terminal() {
             return Err(HyperSocketError::ShutDown);
@@ -353,6 +407,32 @@ impl<R: MessageRouter> WebSocketClient<R> {
     }
 
     /// The active subscriptions, in the order they were added.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .subscribe(Subscription::new("btcusdt@trade", "subscribe btcusdt@trade"))
+    ///     .subscribe(Subscription::new("ethusdt@trade", "subscribe ethusdt@trade"))
+    ///     .build()?;
+    /// let ids: Vec<String> = client.subscriptions().iter().map(|s| s.id().to_owned()).collect();
+    /// assert_eq!(ids, ["btcusdt@trade", "ethusdt@trade"]);
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn subscriptions(&self) -> Vec<Subscription> {
         self.inner.shared.subscriptions.snapshot()
     }
@@ -366,6 +446,30 @@ impl<R: MessageRouter> WebSocketClient<R> {
     /// # Cancel safety
     ///
     /// Cancelling stops the waiting; the client still closes.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .build()?;
+    /// client.close().await?;
+    /// client.close().await?; // closing twice is fine
+    /// assert!(matches!(client.send("late").await, Err(HyperSocketError::ShutDown)));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn close(&self) -> Result<()> {
         self.close_with(ShutdownMode::Graceful).await
     }
@@ -432,6 +536,34 @@ impl<R: MessageRouter> WebSocketClient<R> {
     }
 
     /// The connection state now.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let (transport, _server) = hypersockets::MemoryTransport::new();
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws").transport(transport)
+    ///     .router(Lines)
+    /// #     .close_timeout(std::time::Duration::from_millis(10))
+    ///     .build()?;
+    /// assert_eq!(client.state(), ConnectionState::Disconnected);
+    /// client.connect().await?;
+    /// assert_eq!(client.state(), ConnectionState::Connected);
+    /// client.close().await?;
+    /// assert_eq!(client.state(), ConnectionState::ShuttingDown);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn state(&self) -> ConnectionState {
         self.inner.shared.state.get()
     }

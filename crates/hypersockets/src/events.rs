@@ -48,6 +48,14 @@ pub struct EventStream {
 }
 
 /// What [`EventStream::recv`] can return besides an event.
+///
+/// ```
+/// use hypersockets::EventStreamError;
+///
+/// let error = EventStreamError::Lagged(3);
+/// assert_eq!(error.to_string(), "event stream lagged by 3 events");
+/// assert_eq!(EventStreamError::Closed.to_string(), "event stream closed");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EventStreamError {
@@ -78,6 +86,30 @@ impl EventStream {
     /// # Cancel safety
     ///
     /// Cancel safe: an event is never lost by cancelling.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(Lines)
+    ///     .build()?;
+    /// let mut events = client.events();
+    /// client.close().await?;
+    /// assert!(matches!(events.recv().await, Ok(ClientEvent::ShutDown)));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn recv(&mut self) -> Result<ClientEvent, EventStreamError> {
         self.receiver.recv().await.map_err(|error| match error {
             broadcast::error::RecvError::Lagged(n) => EventStreamError::Lagged(n),

@@ -34,6 +34,15 @@ pub struct Heartbeat {
 
 impl Heartbeat {
     /// Sends `message` every `interval`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hypersockets::{Heartbeat, WsMessage};
+    ///
+    /// let bybit = Heartbeat::new(Duration::from_secs(20), r#"{"op":"ping"}"#);
+    /// assert_eq!(bybit.message, WsMessage::text(r#"{"op":"ping"}"#));
+    /// assert_eq!(bybit.reply, None); // its answers are parsed and routed
+    /// ```
     pub fn new(interval: Duration, message: impl Into<WsMessage>) -> Self {
         Self {
             interval,
@@ -43,6 +52,14 @@ impl Heartbeat {
     }
 
     /// Consumes received messages equal to `reply` (default: none).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hypersockets::{Heartbeat, WsMessage};
+    ///
+    /// let okx = Heartbeat::new(Duration::from_secs(20), "ping").reply("pong");
+    /// assert_eq!(okx.reply, Some(WsMessage::text("pong")));
+    /// ```
     pub fn reply(mut self, reply: impl Into<WsMessage>) -> Self {
         self.reply = Some(reply.into());
         self

@@ -30,6 +30,17 @@ pub struct Subscription {
 
 impl Subscription {
     /// A subscription named `id` (any name unique per client), sent as `subscribe`.
+    ///
+    /// ```
+    /// use hypersockets::{Subscription, WsMessage};
+    ///
+    /// let tickers = Subscription::new(
+    ///     "tickers:BTC-USDT",
+    ///     r#"{"op":"subscribe","args":[{"channel":"tickers","instId":"BTC-USDT"}]}"#,
+    /// );
+    /// assert_eq!(tickers.id(), "tickers:BTC-USDT");
+    /// assert!(tickers.unsubscribe().is_none());
+    /// ```
     pub fn new(id: impl Into<String>, subscribe: impl Into<WsMessage>) -> Self {
         Self {
             id: id.into(),
@@ -40,22 +51,56 @@ impl Subscription {
 
     /// The message sent when the subscription is removed while connected
     /// (default: none; removing it then only stops it being restored).
+    ///
+    /// ```
+    /// use hypersockets::{Subscription, WsMessage};
+    ///
+    /// let trades = Subscription::new("trades", r#"{"op":"subscribe","args":["trades"]}"#)
+    ///     .unsubscribe_message(r#"{"op":"unsubscribe","args":["trades"]}"#);
+    /// assert_eq!(
+    ///     trades.unsubscribe(),
+    ///     Some(&WsMessage::text(r#"{"op":"unsubscribe","args":["trades"]}"#))
+    /// );
+    /// ```
     pub fn unsubscribe_message(mut self, message: impl Into<WsMessage>) -> Self {
         self.unsubscribe = Some(message.into());
         self
     }
 
     /// Its name.
+    ///
+    /// ```
+    /// use hypersockets::Subscription;
+    ///
+    /// let trades = Subscription::new("btcusdt@trade", "subscribe btcusdt@trade");
+    /// assert_eq!(trades.id(), "btcusdt@trade");
+    /// ```
     pub fn id(&self) -> &str {
         &self.id
     }
 
     /// The message that subscribes.
+    ///
+    /// ```
+    /// use hypersockets::{Subscription, WsMessage};
+    ///
+    /// let trades = Subscription::new("trades", "subscribe trades");
+    /// assert_eq!(trades.subscribe(), &WsMessage::text("subscribe trades"));
+    /// ```
     pub fn subscribe(&self) -> &WsMessage {
         &self.subscribe
     }
 
     /// The message that unsubscribes, if any.
+    ///
+    /// ```
+    /// use hypersockets::{Subscription, WsMessage};
+    ///
+    /// let trades = Subscription::new("trades", "subscribe trades");
+    /// assert_eq!(trades.unsubscribe(), None);
+    /// let trades = trades.unsubscribe_message("unsubscribe trades");
+    /// assert_eq!(trades.unsubscribe(), Some(&WsMessage::text("unsubscribe trades")));
+    /// ```
     pub fn unsubscribe(&self) -> Option<&WsMessage> {
         self.unsubscribe.as_ref()
     }

@@ -6,6 +6,36 @@ use tokio::sync::broadcast;
 use crate::events::{EventStream, EventStreamError};
 
 /// A client's event, with the key the client is managed under.
+///
+/// ```
+/// # use hypersockets::prelude::*;
+/// # struct Lines;
+/// # impl MessageRouter for Lines {
+/// #     type Message = String;
+/// #     type RouteKey = ();
+/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+/// #     }
+/// #     fn route_key(&self, _: &String) {}
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// # let client = WebSocketClient::builder()
+/// #     .url("wss://exchange.test/ws")
+/// #     .router(Lines)
+/// #     .build()?;
+/// use hypersockets::ManagerEvent;
+///
+/// let manager: ClientManager<&str> = ClientManager::new();
+/// manager.add("spot", client)?;
+/// let mut events = manager.events();
+/// manager.shutdown().await;
+/// let ManagerEvent { key, event, .. } = events.recv().await?;
+/// assert_eq!(key, "spot");
+/// assert!(matches!(event, ClientEvent::ShutDown));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ManagerEvent<K> {
@@ -73,6 +103,37 @@ impl<K: Clone> ManagerEventStream<K> {
     /// # Cancel safety
     ///
     /// Cancel safe: an event is never lost by cancelling.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// let mut events = manager.events();
+    /// manager.shutdown().await;
+    /// drop(manager); // the stream ends once every event is read
+    /// let mut keys = Vec::new();
+    /// while let Ok(event) = events.recv().await {
+    ///     keys.push(event.key);
+    /// }
+    /// assert_eq!(keys, ["spot"]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn recv(&mut self) -> Result<ManagerEvent<K>, EventStreamError> {
         self.receiver.recv().await.map_err(|error| match error {
             broadcast::error::RecvError::Lagged(n) => EventStreamError::Lagged(n),

@@ -87,6 +87,34 @@ struct Entry {
 /// Every client's figures, and their sum; from
 /// [`ClientManager::metrics`]. See [`ClientManager::broadcast`] for an
 /// example.
+///
+/// ```
+/// # use hypersockets::prelude::*;
+/// # struct Lines;
+/// # impl MessageRouter for Lines {
+/// #     type Message = String;
+/// #     type RouteKey = ();
+/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+/// #     }
+/// #     fn route_key(&self, _: &String) {}
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// # let client = WebSocketClient::builder()
+/// #     .url("wss://exchange.test/ws")
+/// #     .router(Lines)
+/// #     .build()?;
+/// let manager: ClientManager<&str> = ClientManager::new();
+/// manager.add("spot", client)?;
+/// let metrics = manager.metrics();
+/// assert_eq!(metrics.clients.len(), 1);
+/// assert_eq!(metrics.clients[0].0, "spot");
+/// assert_eq!(metrics.total.messages_received, 0);
+/// # manager.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ManagerMetrics<K> {
@@ -102,12 +130,27 @@ where
 {
     /// An empty manager whose event stream keeps up to 4096 events for a
     /// slow reader.
+    ///
+    /// ```
+    /// use hypersockets::ClientManager;
+    ///
+    /// let manager: ClientManager<String> = ClientManager::new();
+    /// assert!(manager.is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::with_event_capacity(4096)
     }
 
     /// An empty manager whose event stream keeps up to `capacity` events
     /// (at least 1) for a slow reader.
+    ///
+    /// ```
+    /// use hypersockets::ClientManager;
+    ///
+    /// // Many clients, a slow reader: keep more events before it lags.
+    /// let manager: ClientManager<String> = ClientManager::with_event_capacity(64 * 1024);
+    /// assert!(manager.is_empty());
+    /// ```
     pub fn with_event_capacity(capacity: usize) -> Self {
         let (events, _) = broadcast::channel(capacity.max(1));
         Self {
@@ -124,6 +167,34 @@ where
     ///
     /// [`HyperSocketError::InvalidConfiguration`] when the key is taken, or
     /// when called outside a tokio runtime (events are forwarded by a task).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// # let again = client.clone();
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// assert!(manager.contains(&"spot"));
+    /// // A key can be used once.
+    /// assert!(manager.add("spot", again).is_err());
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn add<R: MessageRouter>(
         &self,
         key: impl Into<K>,
@@ -151,6 +222,33 @@ where
     }
 
     /// The client under `key`, if it exists and has router type `R`.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// let spot: WebSocketClient<Lines> = manager.get(&"spot").expect("a Lines client");
+    /// assert_eq!(spot.state(), ConnectionState::Disconnected);
+    /// assert!(manager.get::<Lines>(&"futures").is_none());
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn get<R: MessageRouter>(&self, key: &K) -> Option<WebSocketClient<R>> {
         self.read()
             .get(key)?
@@ -161,21 +259,128 @@ where
     }
 
     /// Whether a client is managed under `key`.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// assert!(manager.contains(&"spot"));
+    /// assert!(!manager.contains(&"futures"));
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn contains(&self, key: &K) -> bool {
         self.read().contains_key(key)
     }
 
     /// The keys, in no particular order.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// # let other = WebSocketClient::builder().url("wss://other.test/ws").router(Lines).build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// manager.add("futures", other)?;
+    /// let mut keys = manager.keys();
+    /// keys.sort(); // in no particular order
+    /// assert_eq!(keys, ["futures", "spot"]);
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn keys(&self) -> Vec<K> {
         self.read().keys().cloned().collect()
     }
 
     /// How many clients are managed.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// assert_eq!(manager.len(), 0);
+    /// manager.add("spot", client)?;
+    /// assert_eq!(manager.len(), 1);
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn len(&self) -> usize {
         self.read().len()
     }
 
     /// Whether no client is managed.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// assert!(!manager.is_empty());
+    /// manager.shutdown().await;
+    /// assert!(manager.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.read().is_empty()
     }
@@ -185,11 +390,67 @@ where
     /// # Errors
     ///
     /// [`HyperSocketError::UnknownClient`].
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// assert_eq!(manager.state(&"spot")?, ConnectionState::Disconnected);
+    /// assert!(matches!(
+    ///     manager.state(&"futures"),
+    ///     Err(HyperSocketError::UnknownClient { .. })
+    /// ));
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn state(&self, key: &K) -> Result<ConnectionState> {
         Ok(self.client(key)?.state())
     }
 
     /// Every client's state.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// for (key, state) in manager.states() {
+    ///     assert_eq!((key, state), ("spot", ConnectionState::Disconnected));
+    /// }
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn states(&self) -> Vec<(K, ConnectionState)> {
         self.read()
             .iter()
@@ -202,11 +463,67 @@ where
     /// # Errors
     ///
     /// [`HyperSocketError::UnknownClient`].
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// let spot = manager.client_metrics(&"spot")?;
+    /// assert_eq!(spot.connection.messages_sent, 0);
+    /// assert!(manager.client_metrics(&"futures").is_err());
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn client_metrics(&self, key: &K) -> Result<ClientMetrics> {
         Ok(self.client(key)?.metrics())
     }
 
     /// Every client's figures and their sum.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// let metrics = manager.metrics();
+    /// for (key, client) in &metrics.clients {
+    ///     println!("{key}: {} received", client.connection.messages_received);
+    /// }
+    /// assert_eq!(metrics.total.messages_received, 0);
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn metrics(&self) -> ManagerMetrics<K> {
         let clients: Vec<(K, ClientMetrics)> = self
             .read()
@@ -222,6 +539,33 @@ where
     }
 
     /// Every client's events from now on, tagged with its key.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// let mut events = manager.events();
+    /// manager.shutdown().await;
+    /// let event = events.recv().await?;
+    /// assert_eq!(event.key, "spot");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn events(&self) -> ManagerEventStream<K> {
         ManagerEventStream::new(self.events.subscribe())
     }
@@ -235,6 +579,37 @@ where
     /// # Cancel safety
     ///
     /// Cancelling stops the waiting; the client keeps connecting.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let (transport, server) = MemoryTransport::new();
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .transport(transport)
+    /// #     .router(Lines)
+    /// #     .close_timeout(std::time::Duration::from_millis(10))
+    /// #     .build()?;
+    /// use hypersockets::MemoryTransport;
+    ///
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// manager.connect(&"spot").await?;
+    /// assert_eq!(manager.state(&"spot")?, ConnectionState::Connected);
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(&self, key: &K) -> Result<()> {
         let client = self.client(key)?;
         client.connect().await
@@ -246,6 +621,39 @@ where
     /// # Cancel safety
     ///
     /// Cancelling stops the waiting; the clients keep connecting.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let (transport, server) = MemoryTransport::new();
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .transport(transport)
+    /// #     .router(Lines)
+    /// #     .close_timeout(std::time::Duration::from_millis(10))
+    /// #     .build()?;
+    /// use hypersockets::MemoryTransport;
+    ///
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// for (key, outcome) in manager.connect_all().await {
+    ///     outcome?;
+    ///     assert_eq!(manager.state(&key)?, ConnectionState::Connected);
+    /// }
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect_all(&self) -> Vec<(K, Result<()>)> {
         let clients = self.all();
         let outcomes =
@@ -267,6 +675,39 @@ where
     /// # Cancel safety
     ///
     /// As [`WebSocketClient::send`].
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let (transport, server) = MemoryTransport::new();
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .transport(transport)
+    /// #     .router(Lines)
+    /// #     .close_timeout(std::time::Duration::from_millis(10))
+    /// #     .build()?;
+    /// use hypersockets::MemoryTransport;
+    ///
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// manager.connect(&"spot").await?;
+    /// manager.send(&"spot", r#"{"op":"ping"}"#).await?;
+    /// let exchange = server.accept().await;
+    /// assert_eq!(exchange.recv().await, Some(WsMessage::text(r#"{"op":"ping"}"#)));
+    /// # manager.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn send(&self, key: &K, message: impl Into<WsMessage>) -> Result<()> {
         let client = self.client(key)?;
         client.send(message.into()).await
@@ -344,6 +785,33 @@ where
     /// # Cancel safety
     ///
     /// Cancelling stops the waiting; the client is removed and still closes.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// # let handle = client.clone();
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// assert!(manager.remove(&"spot").await);
+    /// assert!(!manager.remove(&"spot").await); // already gone
+    /// assert!(handle.state().is_terminal()); // and closed
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn remove(&self, key: &K) -> bool {
         let Some(entry) = self.write().remove(key) else {
             return false;
@@ -357,6 +825,33 @@ where
     /// # Cancel safety
     ///
     /// Cancelling stops the waiting; the clients still close.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # struct Lines;
+    /// # impl MessageRouter for Lines {
+    /// #     type Message = String;
+    /// #     type RouteKey = ();
+    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
+    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
+    /// #     }
+    /// #     fn route_key(&self, _: &String) {}
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// # let client = WebSocketClient::builder()
+    /// #     .url("wss://exchange.test/ws")
+    /// #     .router(Lines)
+    /// #     .build()?;
+    /// # let handle = client.clone();
+    /// let manager: ClientManager<&str> = ClientManager::new();
+    /// manager.add("spot", client)?;
+    /// manager.shutdown().await;
+    /// assert!(manager.is_empty());
+    /// assert!(handle.state().is_terminal()); // every client is closed
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn shutdown(&self) {
         let entries: Vec<(K, Entry)> = self.write().drain().collect();
         futures_util::future::join_all(
