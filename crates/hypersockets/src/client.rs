@@ -55,6 +55,7 @@ use crate::subscription::Subscription;
 ///     .router(Lines)
 ///     .handler((), handler_fn(move |line: String| handled.send(line)))
 ///     .subscribe(Subscription::new("trades", "subscribe trades"))
+/// #   .close_timeout(std::time::Duration::from_millis(10))
 ///     .build()?;
 ///
 /// // Connected and subscribed when `connect` returns.

@@ -74,6 +74,7 @@ pub struct ManagerEvent<K> {
 ///     .url("wss://exchange.test/ws")
 ///     .transport(transport)
 ///     .router(Lines)
+/// #   .close_timeout(std::time::Duration::from_millis(10))
 ///     .build()?;
 /// manager.add("memory", client)?;
 ///
