@@ -56,8 +56,40 @@ enum Dispatched<M, K> {
     Blocked(usize, Envelope<M, K>),
 }
 
+/// A message waiting for room in its full
+/// [`Block`](crate::OverflowPolicy::Block) lane; see
+/// [`Dispatcher::try_dispatch`].
+pub struct BlockedDispatch<R: MessageRouter> {
+    index: usize,
+    envelope: Envelope<R::Message, R::RouteKey>,
+}
+
+impl<R: MessageRouter> BlockedDispatch<R> {
+    /// Waits for room in the lane and queues the message.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling drops the message.
+    pub async fn wait(self, dispatcher: &mut Dispatcher<R>) -> DispatchOutcome {
+        let Some(LaneSlot::Queued(queue)) = dispatcher.lanes.get_mut(self.index) else {
+            return DispatchOutcome::Closed;
+        };
+        let pushed = queue.push_blocking(self.envelope).await;
+        dispatcher.queued(self.index, pushed)
+    }
+}
+
+impl<R: MessageRouter> fmt::Debug for BlockedDispatch<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockedDispatch")
+            .field("lane", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
 enum Route<M, K> {
     Lane(usize, Payload<M, K>),
+    HandledInline,
     Unrouted(Payload<M, K>),
     ParseFailed(ParseError, WsMessage),
     Panicked(String),
@@ -103,14 +135,30 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// Cancelling while it waits for room in a full `Block` lane drops the
     /// message; every other path completes without awaiting.
     pub async fn dispatch(&mut self, message: WsMessage) -> DispatchOutcome {
-        // Everything but a full `Block` lane completes synchronously. The
-        // slow path is boxed so that this future stays a few words: it is
-        // created and moved once per message.
+        match self.try_dispatch(message) {
+            Ok(outcome) => outcome,
+            // The slow path is boxed so that this future stays a few words.
+            Err(blocked) => Box::pin(blocked.wait(self)).await,
+        }
+    }
+
+    /// Routes one received message without waiting: what
+    /// [`dispatch`](Self::dispatch) does, for a read loop that handles
+    /// messages the socket has already buffered without creating a future
+    /// per message.
+    ///
+    /// Returns `Err` only when the message's lane is bounded with
+    /// [`OverflowPolicy::Block`](crate::OverflowPolicy::Block) and full; the
+    /// message is then inside the [`BlockedDispatch`], which
+    /// [`wait`](BlockedDispatch::wait)s for room.
+    #[inline]
+    pub fn try_dispatch(
+        &mut self,
+        message: WsMessage,
+    ) -> Result<DispatchOutcome, BlockedDispatch<R>> {
         match self.dispatch_now(message) {
-            Dispatched::Done(outcome) => outcome,
-            Dispatched::Blocked(index, envelope) => {
-                Box::pin(self.wait_for_room(index, envelope)).await
-            }
+            Dispatched::Done(outcome) => Ok(outcome),
+            Dispatched::Blocked(index, envelope) => Err(BlockedDispatch { index, envelope }),
         }
     }
 
@@ -119,6 +167,7 @@ impl<R: MessageRouter> Dispatcher<R> {
         bump(&self.reader.dispatched, 1);
         let dispatched = match self.route(message) {
             Route::Lane(index, payload) => self.deliver(index, payload),
+            Route::HandledInline => Dispatched::Done(DispatchOutcome::HandledInline),
             Route::Unrouted(payload) => {
                 bump(&self.reader.unrouted, 1);
                 match self.fallback {
@@ -149,20 +198,6 @@ impl<R: MessageRouter> Dispatcher<R> {
         dispatched
     }
 
-    /// The slow path: waits for room in a full `Block` lane.
-    #[cold]
-    async fn wait_for_room(
-        &mut self,
-        index: usize,
-        envelope: Envelope<R::Message, R::RouteKey>,
-    ) -> DispatchOutcome {
-        let Some(LaneSlot::Queued(queue)) = self.lanes.get_mut(index) else {
-            return DispatchOutcome::Closed;
-        };
-        let pushed = queue.push_blocking(envelope).await;
-        self.queued(index, pushed)
-    }
-
     /// Wakes every parked lane that has received messages since the last flush.
     #[inline]
     pub fn flush(&mut self) {
@@ -184,10 +219,16 @@ impl<R: MessageRouter> Dispatcher<R> {
         &self.router
     }
 
+    /// Classifies or parses `message` and picks its lane. A message parsed
+    /// here for an inline lane is handled on the spot: handing the parsed
+    /// value straight to the handler saves moving it through the layers
+    /// below (it can be hundreds of bytes).
     #[inline]
-    fn route(&self, message: WsMessage) -> Route<R::Message, R::RouteKey> {
+    fn route(&mut self, message: WsMessage) -> Route<R::Message, R::RouteKey> {
         let router = &*self.router;
         let table = &self.table;
+        let lanes = &mut self.lanes;
+        let events = &self.events;
         let routed = catch_unwind(AssertUnwindSafe(move || {
             if let Some(key) = router.classify(&message) {
                 return match table.get(&key) {
@@ -197,7 +238,15 @@ impl<R: MessageRouter> Dispatcher<R> {
             }
             match router.parse(&message) {
                 Ok(parsed) => match table.get(&router.route_key(&parsed)) {
-                    Some(index) => Route::Lane(index, Payload::Parsed(parsed)),
+                    Some(index) => match lanes.get_mut(index) {
+                        // The handler's panics are caught in `call`.
+                        Some(LaneSlot::Inline { lane, .. }) => {
+                            let result = lane.call(parsed);
+                            record_result(&lane.shared, events, result);
+                            Route::HandledInline
+                        }
+                        _ => Route::Lane(index, Payload::Parsed(parsed)),
+                    },
                     None => Route::Unrouted(Payload::Parsed(parsed)),
                 },
                 Err(error) => Route::ParseFailed(error, message),

@@ -43,6 +43,6 @@ mod table;
 
 pub use builder::RouterBuilder;
 pub use config::{LaneConfig, LaneKind, OverflowPolicy, ShutdownMode};
-pub use dispatcher::{DispatchOutcome, Dispatcher};
+pub use dispatcher::{BlockedDispatch, DispatchOutcome, Dispatcher};
 pub use metrics::{LaneMetricsSnapshot, RouterMetricsSnapshot};
 pub use stats::RouterStats;

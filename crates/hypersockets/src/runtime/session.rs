@@ -12,7 +12,7 @@ use hypersockets_core::{
     AuthVerdict, ClientEvent, Connection, ConnectionState, DisconnectReason, HyperSocketError,
     MessageRouter, MessageStream, Result, WsMessage,
 };
-use hypersockets_router::{DispatchOutcome, ShutdownMode};
+use hypersockets_router::{BlockedDispatch, DispatchOutcome, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at, timeout};
 
@@ -142,12 +142,23 @@ impl<R: MessageRouter> Session<'_, R> {
             });
         }
         loop {
-            match self.next_step().await {
-                Step::Message(message) => {
-                    if let Some(end) = self.on_message(message).await {
-                        return end;
+            // Messages the socket has already buffered are handled without
+            // creating a future for each: only an empty socket, a full
+            // `Block` lane or a control step awaits.
+            let step = match self.step_at_hand() {
+                Some(step) => step,
+                None => self.wait_step().await,
+            };
+            match step {
+                Step::Message(message) => match self.on_message_now(message) {
+                    Handled::Done => {}
+                    Handled::End(end) => return end,
+                    Handled::Blocked(blocked) => {
+                        if let Some(end) = self.finish_dispatch(blocked).await {
+                            return end;
+                        }
                     }
-                }
+                },
                 Step::Ended(reason) => return SessionEnd::Lost(reason),
                 Step::Command(command) => {
                     if let Some(end) = self.on_command(command).await {
@@ -292,9 +303,14 @@ impl<R: MessageRouter> Session<'_, R> {
     }
 
     async fn next_step(&mut self) -> Step {
-        if let Some(step) = self.step_at_hand() {
-            return step;
+        match self.step_at_hand() {
+            Some(step) => step,
+            None => self.wait_step().await,
         }
+    }
+
+    /// Waits for the next step when nothing is at hand.
+    async fn wait_step(&mut self) -> Step {
         // Nothing more at hand: hand the lanes what they got. (While more is
         // at hand, the dispatcher releases busy lanes by itself, in bigger
         // chunks.)
@@ -355,6 +371,17 @@ impl<R: MessageRouter> Session<'_, R> {
 
     /// Receive → passive ping check → dispatch. `Some` ends the session.
     async fn on_message(&mut self, message: WsMessage) -> Option<SessionEnd> {
+        match self.on_message_now(message) {
+            Handled::Done => None,
+            Handled::End(end) => Some(end),
+            Handled::Blocked(blocked) => self.finish_dispatch(blocked).await,
+        }
+    }
+
+    /// [`on_message`](Self::on_message) up to a full `Block` lane, without
+    /// awaiting.
+    #[inline]
+    fn on_message_now(&mut self, message: WsMessage) -> Handled<R> {
         if let Some(liveness) = &mut self.liveness {
             liveness.heard = true;
         }
@@ -365,15 +392,15 @@ impl<R: MessageRouter> Session<'_, R> {
                 // requires it; tungstenite does it at once); we count it.
                 tracing::debug!(len = payload.len(), "protocol ping answered");
                 self.rt.shared.metrics.inc_pings_answered();
-                return None;
+                return Handled::Done;
             }
             WsMessage::Pong(payload) => {
                 tracing::debug!(len = payload.len(), "pong received");
-                return None;
+                return Handled::Done;
             }
             WsMessage::Close(frame) => {
                 tracing::info!(frame = ?frame, "server closed the connection");
-                return Some(SessionEnd::Lost(DisconnectReason::ServerClosed(frame)));
+                return Handled::End(SessionEnd::Lost(DisconnectReason::ServerClosed(frame)));
             }
         }
         let config = &self.rt.config;
@@ -383,19 +410,30 @@ impl<R: MessageRouter> Session<'_, R> {
         {
             tracing::debug!("application ping answered");
             self.rt.shared.metrics.inc_pings_answered();
-            return self.write_now(reply);
+            return match self.write_now(reply) {
+                Some(end) => Handled::End(end),
+                None => Handled::Done,
+            };
         }
         if let Some(heartbeat) = &config.heartbeat
             && heartbeat.reply.as_ref() == Some(&message)
         {
             tracing::trace!("heartbeat answered");
-            return None;
+            return Handled::Done;
         }
         tracing::trace!(len = message.len(), "message received");
-        match self.rt.dispatcher.dispatch(message).await {
-            DispatchOutcome::Closed => Some(SessionEnd::Lost(DisconnectReason::Error(Arc::new(
-                HyperSocketError::ChannelSend("lanes are shut down"),
-            )))),
+        match self.rt.dispatcher.try_dispatch(message) {
+            Ok(outcome) => dispatched(&outcome),
+            Err(blocked) => Handled::Blocked(blocked),
+        }
+    }
+
+    /// Waits for room in a full `Block` lane: backpressure reaches the
+    /// socket.
+    #[cold]
+    async fn finish_dispatch(&mut self, blocked: BlockedDispatch<R>) -> Option<SessionEnd> {
+        match Box::pin(blocked.wait(&mut self.rt.dispatcher)).await {
+            DispatchOutcome::Closed => Some(lanes_shut_down()),
             _ => None,
         }
     }
@@ -523,6 +561,29 @@ async fn control_step(
         _ = tick(heartbeat) => Step::Heartbeat,
         _ = tick(liveness) => Step::LivenessCheck,
     }
+}
+
+/// What became of a received message, short of waiting.
+enum Handled<R: MessageRouter> {
+    /// Handled, queued, answered, or counted and skipped.
+    Done,
+    /// The session ends.
+    End(SessionEnd),
+    /// Its lane is full (`Block`): wait for room.
+    Blocked(BlockedDispatch<R>),
+}
+
+fn dispatched<R: MessageRouter>(outcome: &DispatchOutcome) -> Handled<R> {
+    match outcome {
+        DispatchOutcome::Closed => Handled::End(lanes_shut_down()),
+        _ => Handled::Done,
+    }
+}
+
+fn lanes_shut_down() -> SessionEnd {
+    SessionEnd::Lost(DisconnectReason::Error(Arc::new(
+        HyperSocketError::ChannelSend("lanes are shut down"),
+    )))
 }
 
 fn step_from(item: Option<Result<WsMessage>>) -> Step {
