@@ -53,7 +53,9 @@ pub enum DispatchOutcome {
 /// The synchronous part of a dispatch: done, or waiting for room.
 enum Dispatched<M, K> {
     Done(DispatchOutcome),
-    Blocked(usize, Envelope<M, K>),
+    /// Boxed: this value comes back from every dispatch, and a parsed
+    /// message inside it would make it as big as the biggest one.
+    Blocked(usize, Box<Envelope<M, K>>),
 }
 
 /// A message waiting for room in its full
@@ -61,7 +63,7 @@ enum Dispatched<M, K> {
 /// [`Dispatcher::try_dispatch`].
 pub struct BlockedDispatch<R: MessageRouter> {
     index: usize,
-    envelope: Envelope<R::Message, R::RouteKey>,
+    envelope: Box<Envelope<R::Message, R::RouteKey>>,
 }
 
 impl<R: MessageRouter> BlockedDispatch<R> {
@@ -74,8 +76,13 @@ impl<R: MessageRouter> BlockedDispatch<R> {
         let Some(LaneSlot::Queued(queue)) = dispatcher.lanes.get_mut(self.index) else {
             return DispatchOutcome::Closed;
         };
-        let pushed = queue.push_blocking(self.envelope).await;
-        dispatcher.queued(self.index, pushed)
+        let pushed = queue.push_blocking(*self.envelope).await;
+        queued(
+            &mut dispatcher.lanes,
+            &mut dispatcher.pending,
+            self.index,
+            pushed,
+        )
     }
 }
 
@@ -85,14 +92,6 @@ impl<R: MessageRouter> fmt::Debug for BlockedDispatch<R> {
             .field("lane", &self.index)
             .finish_non_exhaustive()
     }
-}
-
-enum Route<M, K> {
-    Lane(usize, Payload<M, K>),
-    HandledInline,
-    Unrouted(Payload<M, K>),
-    ParseFailed(ParseError, WsMessage),
-    Panicked(String),
 }
 
 /// Takes messages from the reader and puts each in its route key's lane.
@@ -165,32 +164,7 @@ impl<R: MessageRouter> Dispatcher<R> {
     #[inline]
     fn dispatch_now(&mut self, message: WsMessage) -> Dispatched<R::Message, R::RouteKey> {
         bump(&self.reader.dispatched, 1);
-        let dispatched = match self.route(message) {
-            Route::Lane(index, payload) => self.deliver(index, payload),
-            Route::HandledInline => Dispatched::Done(DispatchOutcome::HandledInline),
-            Route::Unrouted(payload) => {
-                bump(&self.reader.unrouted, 1);
-                match self.fallback {
-                    Some(index) => self.deliver(index, payload),
-                    None => {
-                        tracing::debug!("message has no lane and there is no fallback");
-                        Dispatched::Done(DispatchOutcome::Unrouted)
-                    }
-                }
-            }
-            Route::ParseFailed(error, message) => {
-                bump(&self.reader.parse_errors, 1);
-                tracing::warn!(%error, payload = %excerpt(&message), "parse failed");
-                Dispatched::Done(DispatchOutcome::ParseFailed(error))
-            }
-            Route::Panicked(message) => {
-                bump(&self.reader.parse_errors, 1);
-                tracing::error!(%message, "router panicked; message skipped");
-                Dispatched::Done(DispatchOutcome::ParseFailed(ParseError::new(format!(
-                    "router panicked: {message}"
-                ))))
-            }
-        };
+        let dispatched = self.route(message);
         self.since_flush += 1;
         if self.since_flush >= FLUSH_EVERY {
             self.flush();
@@ -219,95 +193,58 @@ impl<R: MessageRouter> Dispatcher<R> {
         &self.router
     }
 
-    /// Classifies or parses `message` and picks its lane. A message parsed
-    /// here for an inline lane is handled on the spot: handing the parsed
-    /// value straight to the handler saves moving it through the layers
-    /// below (it can be hundreds of bytes).
+    /// Classifies or parses `message` and delivers it to its lane.
+    ///
+    /// Everything happens inside one `catch_unwind` (panics in the router's
+    /// code are caught and counted as parse errors), and the payload is
+    /// delivered where it is made: a parsed message can be hundreds of bytes,
+    /// and returning it through a value would copy it each time.
     #[inline]
-    fn route(&mut self, message: WsMessage) -> Route<R::Message, R::RouteKey> {
-        let router = &*self.router;
-        let table = &self.table;
-        let lanes = &mut self.lanes;
-        let events = &self.events;
+    fn route(&mut self, message: WsMessage) -> Dispatched<R::Message, R::RouteKey> {
+        let Self {
+            router,
+            table,
+            lanes,
+            pending,
+            fallback,
+            reader,
+            events,
+            ..
+        } = self;
+        let router = &**router;
+        let to = Target {
+            router,
+            lanes,
+            pending,
+            events,
+        };
         let routed = catch_unwind(AssertUnwindSafe(move || {
             if let Some(key) = router.classify(&message) {
                 return match table.get(&key) {
-                    Some(index) => Route::Lane(index, Payload::Raw(message)),
-                    None => Route::Unrouted(Payload::RawKeyed(message, key)),
+                    Some(index) => to.deliver(index, Payload::Raw(message)),
+                    None => to.unrouted(reader, *fallback, Payload::RawKeyed(message, key)),
                 };
             }
             match router.parse(&message) {
                 Ok(parsed) => match table.get(&router.route_key(&parsed)) {
-                    Some(index) => match lanes.get_mut(index) {
-                        // The handler's panics are caught in `call`.
-                        Some(LaneSlot::Inline { lane, .. }) => {
-                            let result = lane.call(parsed);
-                            record_result(&lane.shared, events, result);
-                            Route::HandledInline
-                        }
-                        _ => Route::Lane(index, Payload::Parsed(parsed)),
-                    },
-                    None => Route::Unrouted(Payload::Parsed(parsed)),
+                    Some(index) => to.deliver(index, Payload::Parsed(parsed)),
+                    None => to.unrouted(reader, *fallback, Payload::Parsed(parsed)),
                 },
-                Err(error) => Route::ParseFailed(error, message),
+                Err(error) => {
+                    bump(&reader.parse_errors, 1);
+                    tracing::warn!(%error, payload = %excerpt(&message), "parse failed");
+                    Dispatched::Done(DispatchOutcome::ParseFailed(error))
+                }
             }
         }));
-        routed.unwrap_or_else(|panic| Route::Panicked(panic_message(panic.as_ref())))
-    }
-
-    #[inline]
-    fn deliver(
-        &mut self,
-        index: usize,
-        payload: Payload<R::Message, R::RouteKey>,
-    ) -> Dispatched<R::Message, R::RouteKey> {
-        let Some(slot) = self.lanes.get_mut(index) else {
-            return Dispatched::Done(DispatchOutcome::Closed);
-        };
-        match slot {
-            LaneSlot::Queued(queue) => match queue.try_push(payload) {
-                Ok(pushed) => Dispatched::Done(self.queued(index, pushed)),
-                Err(envelope) => Dispatched::Blocked(index, envelope),
-            },
-            LaneSlot::Inline { lane, key } => {
-                let message = match payload {
-                    Payload::Parsed(message) => Some(message),
-                    Payload::Raw(raw) => key.as_ref().and_then(|key| {
-                        parse_in_lane(&*self.router, key, &raw, &lane.shared, &self.events)
-                    }),
-                    Payload::RawKeyed(raw, key) => {
-                        parse_in_lane(&*self.router, &key, &raw, &lane.shared, &self.events)
-                    }
-                };
-                if let Some(message) = message {
-                    let result = lane.call(message);
-                    record_result(&lane.shared, &self.events, result);
-                }
-                Dispatched::Done(DispatchOutcome::HandledInline)
-            }
-        }
-    }
-
-    /// Books a push into lane `index`: counts it towards the lane's release.
-    #[inline]
-    fn queued(&mut self, index: usize, pushed: PushOutcome) -> DispatchOutcome {
-        match pushed {
-            PushOutcome::Queued => {
-                if let Some(LaneSlot::Queued(queue)) = self.lanes.get_mut(index) {
-                    queue.unwoken += 1;
-                    if queue.unwoken == 1 {
-                        self.pending.push(index);
-                    } else if queue.unwoken >= WAKE_BATCH {
-                        // Enough for this lane alone: release it now; the
-                        // next flush skips it unless more arrive.
-                        queue.release();
-                    }
-                }
-                DispatchOutcome::Queued
-            }
-            PushOutcome::Dropped => DispatchOutcome::Dropped,
-            PushOutcome::Closed => DispatchOutcome::Closed,
-        }
+        routed.unwrap_or_else(|panic| {
+            let message = panic_message(panic.as_ref());
+            bump(&self.reader.parse_errors, 1);
+            tracing::error!(%message, "router panicked; message skipped");
+            Dispatched::Done(DispatchOutcome::ParseFailed(ParseError::new(format!(
+                "router panicked: {message}"
+            ))))
+        })
     }
 
     /// Stops the lanes and waits until every thread and task of theirs has
@@ -366,6 +303,101 @@ impl<R: MessageRouter> Dispatcher<R> {
             lane.force_wake();
         }
         shared
+    }
+}
+
+/// Where [`Dispatcher::route`] delivers: the dispatcher's lanes, borrowed
+/// apart from its route table.
+struct Target<'a, R: MessageRouter> {
+    router: &'a R,
+    lanes: &'a mut Vec<LaneSlot<R::Message, R::RouteKey>>,
+    pending: &'a mut Vec<usize>,
+    events: &'a EventSink,
+}
+
+impl<R: MessageRouter> Target<'_, R> {
+    /// Queues `payload` in lane `index`, or hands it to an inline handler.
+    #[inline]
+    fn deliver(
+        self,
+        index: usize,
+        payload: Payload<R::Message, R::RouteKey>,
+    ) -> Dispatched<R::Message, R::RouteKey> {
+        let Some(slot) = self.lanes.get_mut(index) else {
+            return Dispatched::Done(DispatchOutcome::Closed);
+        };
+        match slot {
+            LaneSlot::Queued(queue) => match queue.try_push(payload) {
+                Ok(pushed) => Dispatched::Done(queued(self.lanes, self.pending, index, pushed)),
+                Err(envelope) => Dispatched::Blocked(index, Box::new(envelope)),
+            },
+            LaneSlot::Inline { lane, key } => {
+                // The handler's panics are caught in `call`.
+                let result = match payload {
+                    // Straight to the handler, no `Option` in between.
+                    Payload::Parsed(message) => Some(lane.call(message)),
+                    Payload::Raw(raw) => key
+                        .as_ref()
+                        .and_then(|key| {
+                            parse_in_lane(self.router, key, &raw, &lane.shared, self.events)
+                        })
+                        .map(|message| lane.call(message)),
+                    Payload::RawKeyed(raw, key) => {
+                        parse_in_lane(self.router, &key, &raw, &lane.shared, self.events)
+                            .map(|message| lane.call(message))
+                    }
+                };
+                if let Some(result) = result {
+                    record_result(&lane.shared, self.events, result);
+                }
+                Dispatched::Done(DispatchOutcome::HandledInline)
+            }
+        }
+    }
+
+    /// A message whose key has no lane: to the fallback lane, if any.
+    #[inline]
+    fn unrouted(
+        self,
+        reader: &ReaderCounters,
+        fallback: Option<usize>,
+        payload: Payload<R::Message, R::RouteKey>,
+    ) -> Dispatched<R::Message, R::RouteKey> {
+        bump(&reader.unrouted, 1);
+        match fallback {
+            Some(index) => self.deliver(index, payload),
+            None => {
+                tracing::debug!("message has no lane and there is no fallback");
+                Dispatched::Done(DispatchOutcome::Unrouted)
+            }
+        }
+    }
+}
+
+/// Books a push into lane `index`: counts it towards the lane's release.
+#[inline]
+fn queued<M, K>(
+    lanes: &mut [LaneSlot<M, K>],
+    pending: &mut Vec<usize>,
+    index: usize,
+    pushed: PushOutcome,
+) -> DispatchOutcome {
+    match pushed {
+        PushOutcome::Queued => {
+            if let Some(LaneSlot::Queued(queue)) = lanes.get_mut(index) {
+                queue.unwoken += 1;
+                if queue.unwoken == 1 {
+                    pending.push(index);
+                } else if queue.unwoken >= WAKE_BATCH {
+                    // Enough for this lane alone: release it now; the next
+                    // flush skips it unless more arrive.
+                    queue.release();
+                }
+            }
+            DispatchOutcome::Queued
+        }
+        PushOutcome::Dropped => DispatchOutcome::Dropped,
+        PushOutcome::Closed => DispatchOutcome::Closed,
     }
 }
 

@@ -27,6 +27,10 @@ struct Step {
     spins: u32,
     /// Whether the reader flushes after this message.
     flush: bool,
+    /// With a classifying router: whether `classify` declines this message,
+    /// so the reader parses it and its lane gets raw and parsed messages
+    /// mixed.
+    declined: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -46,12 +50,14 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             prop_oneof![3 => Just(0u32), 1 => 1u32..16],
             prop_oneof![3 => Just(0u32), 1 => 1u32..2_000],
             proptest::bool::weighted(0.1),
+            proptest::bool::weighted(0.3),
         )
-            .prop_map(|(key, yields, spins, flush)| Step {
+            .prop_map(|(key, yields, spins, flush, declined)| Step {
                 key,
                 yields,
                 spins,
                 flush,
+                declined,
             });
         (
             proptest::collection::vec(step, 0..300),
@@ -90,10 +96,11 @@ impl Setup {
 }
 
 fn message(seq: usize, step: &Step) -> WsMessage {
+    let declined = if step.declined { ";classify=no" } else { "" };
     text_with(
         step.key,
         seq as u64,
-        &format!("yield={};spin={}", step.yields, step.spins),
+        &format!("yield={};spin={}{declined}", step.yields, step.spins),
     )
 }
 
@@ -168,11 +175,13 @@ fn check(
         expected.entry(step.key).or_default().push(seq as u64);
     }
     let mut actual: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    let declined: Vec<bool> = scenario.steps.iter().map(|step| step.declined).collect();
     for one in seen {
         let lane = one.lane.expect("no fallback here");
         prop_assert_eq!(lane, one.msg.key, "a message reached the wrong handler");
         let inline = matches!(setups[lane as usize], Setup::Inline);
-        let expected_classified = scenario.classify.then_some(lane);
+        let expected_classified =
+            (scenario.classify && !declined[one.msg.seq as usize]).then_some(lane);
         prop_assert_eq!(
             one.msg.classified,
             expected_classified,

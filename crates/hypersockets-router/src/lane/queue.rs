@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, TrySendError};
 
 use crate::clock::now_ns;
 use crate::config::OverflowPolicy;
-use crate::lane::channel::EnvelopeSender;
+use crate::lane::channel::LaneSender;
 use crate::lane::envelope::{Envelope, Payload};
 use crate::lane::shared::LaneShared;
 use crate::metrics::bump;
@@ -23,7 +23,7 @@ pub(crate) enum PushOutcome {
 }
 
 pub(crate) struct LaneQueue<M, K> {
-    sender: EnvelopeSender<M, K>,
+    sender: LaneSender<M, K>,
     /// A receiver for evicting the oldest message (`DropOldest`, `KeepLatest`).
     evictor: Option<Receiver<Envelope<M, K>>>,
     policy: OverflowPolicy,
@@ -40,7 +40,7 @@ pub(crate) struct LaneQueue<M, K> {
 
 impl<M, K> LaneQueue<M, K> {
     pub(crate) fn new(
-        sender: EnvelopeSender<M, K>,
+        sender: LaneSender<M, K>,
         evictor: Option<Receiver<Envelope<M, K>>>,
         policy: OverflowPolicy,
         shared: Arc<LaneShared>,
@@ -119,11 +119,8 @@ impl<M, K> LaneQueue<M, K> {
         &mut self,
         payload: Payload<M, K>,
     ) -> Result<PushOutcome, Envelope<M, K>> {
-        let envelope = Envelope {
-            payload,
-            queued_at: self.stamp(),
-        };
-        match self.sender.try_send(envelope) {
+        let queued_at = self.stamp();
+        match self.sender.try_send(payload, queued_at) {
             Ok(()) => {
                 self.record_enqueue();
                 Ok(PushOutcome::Queued)
@@ -153,7 +150,7 @@ impl<M, K> LaneQueue<M, K> {
                     bump(&self.shared.counters.reader.evicted, 1);
                     tracing::trace!(lane = %self.shared.key, "lane full: dropped the oldest message");
                 }
-                match self.sender.try_send(envelope) {
+                match self.sender.try_send_envelope(envelope) {
                     Ok(()) => {
                         self.record_enqueue();
                         return Ok(PushOutcome::Queued);
@@ -177,7 +174,7 @@ impl<M, K> LaneQueue<M, K> {
             let mut room = pin!(shared.room.notified());
             room.as_mut().enable();
             shared.announce_reader_waiting();
-            match self.sender.try_send(envelope) {
+            match self.sender.try_send_envelope(envelope) {
                 Ok(()) => {
                     shared.clear_reader_waiting();
                     self.record_enqueue();

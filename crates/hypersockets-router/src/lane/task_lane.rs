@@ -9,7 +9,7 @@ use std::task::Poll;
 use crossbeam_channel::TryRecvError;
 use hypersockets_core::{MessageHandler, MessageRouter};
 
-use crate::lane::channel::EnvelopeReceiver;
+use crate::lane::channel::LaneReceiver;
 
 /// Messages a busy task lane handles before yielding to other tasks
 /// (tokio's own budget is 128 operations).
@@ -19,7 +19,7 @@ use crate::lane::worker::{LaneWorker, Opened};
 
 pub(crate) async fn run<R, H>(
     mut worker: LaneWorker<R, H>,
-    mut queue: EnvelopeReceiver<R::Message, R::RouteKey>,
+    mut queue: LaneReceiver<R::Message, R::RouteKey>,
 ) where
     R: MessageRouter,
     H: MessageHandler<R::Message>,

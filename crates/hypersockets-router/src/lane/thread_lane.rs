@@ -17,7 +17,7 @@ use std::thread::{self, JoinHandle, Thread};
 use crossbeam_channel::TryRecvError;
 use hypersockets_core::{MessageHandler, MessageRouter};
 
-use crate::lane::channel::EnvelopeReceiver;
+use crate::lane::channel::LaneReceiver;
 use crate::lane::shared::LaneWaker;
 use crate::lane::worker::{LaneWorker, Opened};
 
@@ -36,7 +36,7 @@ impl Wake for ThreadWaker {
 
 pub(crate) fn spawn<R, H>(
     mut worker: LaneWorker<R, H>,
-    mut queue: EnvelopeReceiver<R::Message, R::RouteKey>,
+    mut queue: LaneReceiver<R::Message, R::RouteKey>,
     stack_size: usize,
     runtime: Option<tokio::runtime::Handle>,
 ) -> std::io::Result<JoinHandle<()>>
@@ -67,7 +67,7 @@ where
 
 fn run<R, H>(
     worker: &mut LaneWorker<R, H>,
-    queue: &mut EnvelopeReceiver<R::Message, R::RouteKey>,
+    queue: &mut LaneReceiver<R::Message, R::RouteKey>,
     cx: &mut Context<'_>,
 ) where
     R: MessageRouter,

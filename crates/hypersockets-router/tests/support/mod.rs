@@ -4,7 +4,9 @@
 //!   instructions for the handler (`do=err`, `do=panic`, `do=hold`,
 //!   `yield=N`, `spin=N`) or the router (`parse=panic`, `classify=panic`).
 //!   It classifies (reads only the `k=` prefix, so the parse runs in the
-//!   lane) when built with [`TestRouter::classifying`]; it counts its calls.
+//!   lane) when built with [`TestRouter::classifying`], except messages
+//!   with `classify=no`, which it leaves to the reader's parse; it counts
+//!   its calls.
 //! - [`Recorder`]: a handler that reports every message it starts on a tokio
 //!   channel as a [`Seen`], then does what the message says. Holding waits on
 //!   a [`Gate`] (blocking for thread lanes, awaiting for task lanes).
@@ -192,6 +194,9 @@ impl MessageRouter for TestRouter {
         let text = message.as_text()?;
         if text.contains("classify=panic") {
             panic!("classify boom: {text}");
+        }
+        if text.contains("classify=no") {
+            return None;
         }
         let first = text.split(';').next()?;
         first.strip_prefix("k=")?.parse().ok()
