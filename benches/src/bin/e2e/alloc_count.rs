@@ -1,7 +1,8 @@
 //! Counts heap allocations, to report how many the library's path makes per
 //! message.
 //!
-//! The process's global allocator is [`System`] wrapped in a counter. It
+//! The process's global allocator is [`System`](std::alloc::System) (or, with the `mimalloc`
+//! feature, mimalloc) wrapped in a counter. It
 //! counts only while armed ([`start`] to [`stop`]), so the throughput runs,
 //! which never arm it, pay one relaxed load per allocation and nothing more.
 //! The user's own parse is excluded with [`user_scope`]: allocations made
@@ -9,10 +10,15 @@
 //!
 //! This is the only `unsafe` code of the crate: `GlobalAlloc` is an unsafe
 //! trait, and no safe counting allocator is available offline. Every method
-//! forwards to `System` unchanged.
+//! forwards to the inner allocator unchanged.
 #![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[cfg(not(feature = "mimalloc"))]
+use std::alloc::System as Inner;
+use std::alloc::{GlobalAlloc, Layout};
+
+#[cfg(feature = "mimalloc")]
+use mimalloc::MiMalloc as Inner;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
@@ -38,34 +44,41 @@ fn count() {
     }
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees are ours; counting touches only
+// SAFETY: every method forwards to `Inner` (`System` or mimalloc) with the
+// caller's arguments unchanged, so its guarantees are ours; counting touches only
 // atomics and a const thread-local, and never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
         // SAFETY: the caller upholds `alloc`'s contract; passed on as is.
-        unsafe { System.alloc(layout) }
+        unsafe { Inner.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count();
         // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { Inner.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count();
         // SAFETY: `ptr` and `layout` come from this allocator, which is
-        // `System`'s; the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        // `Inner`'s; the caller upholds `realloc`'s contract.
+        unsafe { Inner.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
+        // SAFETY: `ptr` was allocated by `Inner` with `layout`.
+        unsafe { Inner.dealloc(ptr, layout) }
     }
 }
+
+/// The allocator under the counter, for the report.
+pub(crate) const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "the system allocator (glibc malloc)"
+};
 
 /// Allocations counted between [`start`] and [`stop`].
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]

@@ -49,6 +49,7 @@ pub(crate) fn run(options: &Options) -> Result<Figures, String> {
     let stalls = machine::probe_stalls(Duration::from_secs(1));
     let wakeups = machine::probe_wakeups(5_000);
     println!("machine: load {load}; {stalls}; {wakeups}");
+    println!("allocator: {}", crate::alloc_count::ALLOCATOR);
     let server = ServerProcess::start()?;
     let mut figures = Figures::new(options, load, stalls, wakeups);
     let paced_messages = options.messages.min(options.rate.saturating_mul(2));
