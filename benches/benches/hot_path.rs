@@ -1,8 +1,9 @@
 //! The per-message pieces of the hot path, each on its own: the passive
 //! ping check (on pings and on the market data it must let through), route
 //! key lookup with and without raw classification (dispatched to an inline
-//! no-op handler, so the figure is the router's own cost), and the
-//! conversion of tungstenite's text message into ours.
+//! no-op handler, so the figure is the router's own cost), reading a route
+//! key from raw JSON (`peek_json_str`), and the conversion of tungstenite's
+//! text message into ours.
 
 use std::hint::black_box;
 
@@ -10,10 +11,12 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::FutureExt;
 use hypersockets::{
     JsonPing, MessageRouter, ParseError, PassivePingDetector, TextPing, Utf8Bytes, WsMessage,
+    peek_json_str,
 };
 use hypersockets_router::{Dispatcher, RouterBuilder};
 
 const TRADE: &str = r#"{"e":"trade","E":1700000000123,"s":"BTCUSDT","t":4242424242,"p":"43251.12000000","q":"0.01230000","T":1700000000120,"m":true,"M":true}"#;
+const OKX_BOOKS: &str = r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["43251.1","0.5","0","2"]],"bids":[],"ts":"1700000000123","checksum":-1}]}"#;
 const BOOK_TICKER: &str = r#"{"e":"bookTicker","u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#;
 
 fn ping_check(c: &mut Criterion) {
@@ -130,6 +133,24 @@ fn routing(c: &mut Criterion) {
     group.finish();
 }
 
+/// Reading a route key from raw text: the hand-written prefix check above
+/// against the library's general `peek_json_str` (any key order, nesting,
+/// whitespace), on a Binance message (key first) and an OKX one (nested).
+fn peek(c: &mut Criterion) {
+    let mut group = c.benchmark_group("peek");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("prefix_check", |b| {
+        b.iter(|| peek_kind(black_box(BOOK_TICKER)))
+    });
+    group.bench_function("peek_json_str_binance", |b| {
+        b.iter(|| peek_json_str(black_box(BOOK_TICKER), &["e"]))
+    });
+    group.bench_function("peek_json_str_okx_nested", |b| {
+        b.iter(|| peek_json_str(black_box(OKX_BOOKS), &["arg", "channel"]))
+    });
+    group.finish();
+}
+
 fn conversion(c: &mut Criterion) {
     let mut group = c.benchmark_group("conversion");
     group.throughput(Throughput::Bytes(TRADE.len() as u64));
@@ -146,5 +167,5 @@ fn conversion(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ping_check, routing, conversion);
+criterion_group!(benches, ping_check, routing, peek, conversion);
 criterion_main!(benches);

@@ -75,6 +75,7 @@ pub use hypersockets_core::{
 #[doc(inline)]
 pub use hypersockets_router::{
     LaneConfig, LaneKind, LaneMetricsSnapshot, OverflowPolicy, RouterMetricsSnapshot, ShutdownMode,
+    peek_json_str,
 };
 #[doc(inline)]
 pub use hypersockets_transport::{

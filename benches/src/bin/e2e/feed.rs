@@ -1,6 +1,5 @@
 //! What the feed is made of: the four message kinds (the route key), the
-//! symbols, fixed-point decimals, and the peek that tells a raw message's
-//! kind without parsing it.
+//! symbols and fixed-point decimals.
 
 /// A message's type: the route key of every HyperSockets client in this
 /// bench, so there are four lanes. Each (kind, symbol) pair is a stream with
@@ -24,6 +23,17 @@ impl Kind {
     /// 0..4, for arrays indexed by kind.
     pub(crate) fn index(self) -> usize {
         self as usize
+    }
+
+    /// The kind whose `"e"` field is `tag`.
+    pub(crate) fn from_tag(tag: &str) -> Option<Self> {
+        match tag {
+            "trade" => Some(Self::Trade),
+            "depthUpdate" => Some(Self::Depth),
+            "bookTicker" => Some(Self::BookTicker),
+            "kline" => Some(Self::Kline),
+            _ => None,
+        }
     }
 
     /// The value of the `"e"` field.
@@ -75,21 +85,6 @@ pub(crate) fn parse_e8(text: &str) -> Option<u64> {
     Some(value)
 }
 
-/// Tells a raw message's kind from its first bytes, as Binance sends them
-/// (`{"e":"trade",…`): a dozen byte comparisons instead of a parse. `None`
-/// for anything else, which a router then parses on the reader.
-#[inline]
-pub(crate) fn peek_kind(bytes: &[u8]) -> Option<Kind> {
-    let rest = bytes.strip_prefix(b"{\"e\":\"")?;
-    match rest.first()? {
-        b't' if rest.starts_with(b"trade\"") => Some(Kind::Trade),
-        b'd' if rest.starts_with(b"depthUpdate\"") => Some(Kind::Depth),
-        b'b' if rest.starts_with(b"bookTicker\"") => Some(Kind::BookTicker),
-        b'k' if rest.starts_with(b"kline\"") => Some(Kind::Kline),
-        _ => None,
-    }
-}
-
 /// Mixes one message into a checksum: the sum, over messages, of its
 /// sequence number times an odd constant plus the sum of its decimals.
 /// Order-insensitive (order is checked separately), and sensitive to every
@@ -111,10 +106,10 @@ mod tests {
     }
 
     #[test]
-    fn peek() {
-        assert_eq!(peek_kind(br#"{"e":"trade","E":1}"#), Some(Kind::Trade));
-        assert_eq!(peek_kind(br#"{"e":"kline","E":1}"#), Some(Kind::Kline));
-        assert_eq!(peek_kind(br#"{"e":"klines"}"#), None);
-        assert_eq!(peek_kind(br#"{"E":1,"e":"trade"}"#), None);
+    fn tags() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_tag(kind.tag()), Some(kind));
+        }
+        assert_eq!(Kind::from_tag("klines"), None);
     }
 }

@@ -262,8 +262,9 @@ impl Frames {
 mod tests {
     use super::*;
     use crate::concrete::FastEvent;
-    use crate::feed::peek_kind;
+    use crate::feed::Kind;
     use crate::tagged::Event;
+    use hypersockets::peek_json_str;
 
     #[test]
     fn frames_parse_both_ways_and_agree() {
@@ -275,7 +276,7 @@ mod tests {
             let start = frames.start(index);
             let header = if buf[start + 1] == 126 { 4 } else { 2 };
             let text = std::str::from_utf8(&buf[start + header..frames.layout[index].end]).unwrap();
-            let kind = peek_kind(text.as_bytes()).unwrap();
+            let kind = Kind::from_tag(peek_json_str(text, &["e"]).unwrap()).unwrap();
             let tagged: Event = serde_json::from_str(text).unwrap();
             let fast = FastEvent::parse(kind, text).unwrap();
             let (a, b) = (tagged.observation(), fast.observation());
