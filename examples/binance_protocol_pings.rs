@@ -58,16 +58,6 @@ enum Feed {
 /// Binance's combined streams: `{"stream":"btcusdt@trade","data":{…}}`.
 struct CombinedStreams;
 
-impl CombinedStreams {
-    /// The stream name, read straight from the raw bytes: combined-stream
-    /// messages start with `{"stream":"`, so this costs a few comparisons.
-    fn stream_name(raw: &[u8]) -> Option<&[u8]> {
-        let rest = raw.strip_prefix(br#"{"stream":""#)?;
-        let end = rest.iter().position(|&b| b == b'"')?;
-        Some(&rest[..end])
-    }
-}
-
 impl MessageRouter for CombinedStreams {
     type Message = Feed;
     type RouteKey = Kind;
@@ -94,12 +84,13 @@ impl MessageRouter for CombinedStreams {
 
     /// The reader's only work per market data message: a peek.
     fn classify(&self, message: &WsMessage) -> Option<Kind> {
-        let name = Self::stream_name(message.as_bytes())?;
-        if name.ends_with(b"@trade") {
+        // The stream name, read from the raw text without parsing it.
+        let name = peek_json_str(message.as_text()?, &["stream"])?;
+        if name.ends_with("@trade") {
             Some(Kind::Trade)
-        } else if name.ends_with(b"@depth") {
+        } else if name.ends_with("@depth") {
             Some(Kind::Depth)
-        } else if name.ends_with(b"@ticker") {
+        } else if name.ends_with("@ticker") {
             Some(Kind::Ticker)
         } else {
             None

@@ -90,6 +90,6 @@ pub mod prelude {
         ConnectionState, ExponentialBackoff, HeaderProvider, Heartbeat, HyperSocketError, JsonPing,
         LaneConfig, LaneKind, MessageHandler, MessageRouter, OverflowPolicy, ParseError,
         PassivePingDetector, ReconnectionStrategy, Subscription, TextPing, WebSocketClient,
-        WsMessage, async_handler_fn, handler_fn,
+        WsMessage, async_handler_fn, handler_fn, peek_json_str,
     };
 }
