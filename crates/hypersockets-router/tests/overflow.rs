@@ -221,6 +221,63 @@ async fn block(kind: LaneKind) {
     assert_eq!(figures.depth, 0, "{figures:?}");
 }
 
+/// `try_dispatch` never waits: into a full `Block` lane it hands the message
+/// back inside a `BlockedDispatch`, which queues it once there is room, in
+/// order.
+async fn try_dispatch_into_full_block_lane(kind: LaneKind) {
+    let config = LaneConfig::default()
+        .capacity(1)
+        .overflow(OverflowPolicy::Block);
+    let mut held = Held::new(kind, config).await;
+    let queued = held.dispatcher.try_dispatch(text(1, 1));
+    assert!(matches!(queued, Ok(DispatchOutcome::Queued)), "{queued:?}");
+
+    let Err(blocked) = held.dispatcher.try_dispatch(text(1, 2)) else {
+        panic!("a full Block lane took a message while its handler was held");
+    };
+    let figures = lane_figures(&held.stats, "1");
+    assert_eq!(figures.enqueued, 2, "not queued yet: {figures:?}");
+    assert_eq!(figures.dropped, 0, "{figures:?}");
+    {
+        let mut wait = pin!(blocked.wait(&mut held.dispatcher));
+        assert!(
+            still_pending(wait.as_mut()).await,
+            "waiting for room completed while the handler was held"
+        );
+        held.gate.open();
+        let outcome = within("the blocked dispatch", wait).await;
+        assert!(matches!(outcome, DispatchOutcome::Queued), "{outcome:?}");
+    }
+    // A lane that parked meanwhile is woken at the next flush, as always.
+    held.dispatcher.flush();
+    let next: Vec<u64> = [
+        next_seen(&mut held.seen).await,
+        next_seen(&mut held.seen).await,
+    ]
+    .iter()
+    .map(|one| one.msg.seq)
+    .collect();
+    assert_eq!(next, [1, 2]);
+    // The handler has taken 2: there is room again.
+    let queued = held.dispatcher.try_dispatch(text(1, 3));
+    assert!(matches!(queued, Ok(DispatchOutcome::Queued)), "{queued:?}");
+    let (rest, stats) = held.release_and_finish().await;
+    assert_eq!(rest, [3]);
+    let figures = lane_figures(&stats, "1");
+    assert_eq!(figures.delivered, 4, "{figures:?}");
+    assert_eq!(figures.dropped, 0, "{figures:?}");
+}
+
+#[tokio::test]
+async fn try_dispatch_into_full_block_thread_lane() {
+    try_dispatch_into_full_block_lane(LaneKind::Thread).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_dispatch_into_full_block_task_lane() {
+    try_dispatch_into_full_block_lane(LaneKind::Task).await;
+}
+
 #[tokio::test]
 async fn drop_newest_thread_lane() {
     drop_newest(LaneKind::Thread).await;
