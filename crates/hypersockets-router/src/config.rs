@@ -5,8 +5,8 @@
 #[non_exhaustive]
 pub enum LaneKind {
     /// A dedicated OS thread per lane (the default): the highest throughput
-    /// end to end when lanes do real work such as parsing (1.21× the
-    /// hand-written loop against 0.99× for task lanes in the e2e bench), and
+    /// end to end when lanes do real work such as parsing (1.22–1.31× the
+    /// hand-written loop against 1.11× for task lanes in the e2e bench), and
     /// a slow or blocking handler cannot starve the tokio workers; the thread
     /// enters the runtime, so handlers can still use tokio. Costs a thread
     /// and its stack per lane, so not for thousands of lanes.
@@ -15,7 +15,9 @@ pub enum LaneKind {
     /// A tokio task per lane on the current runtime: idle lanes cost no CPU
     /// and about 3 KB, so thousands of them are fine (a `ClientManager` with
     /// hundreds of clients), and the hand-off itself is the cheapest when
-    /// handlers are trivial. When the reader runs on a worker, a woken lane
+    /// handlers are trivial, and the latency is the lowest (a woken lane
+    /// runs on the reader's worker as soon as the reader yields, with no
+    /// thread to wake). When the reader runs on a worker, a woken lane
     /// waits in that worker's LIFO slot instead of running on another core,
     /// which costs throughput once lanes parse. Must be built inside a tokio
     /// runtime.
