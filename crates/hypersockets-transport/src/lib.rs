@@ -33,6 +33,7 @@ mod error;
 mod memory;
 mod tls;
 mod tungstenite_transport;
+mod upgrade_stream;
 
 pub use memory::{MemoryPeer, MemoryServer, MemoryTransport};
 pub use rustls;

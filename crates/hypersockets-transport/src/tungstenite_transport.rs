@@ -9,14 +9,16 @@ use hypersockets_core::{
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
+use tokio_tungstenite::WebSocketStream;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::client::Request;
 use tungstenite::http::{HeaderName, HeaderValue};
-use tungstenite::protocol::WebSocketConfig;
+use tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::connection::{ReceiveHalf, SendHalf};
 use crate::error::map_error;
 use crate::tls::{self, TlsConfig};
+use crate::upgrade_stream::UpgradeStream;
 
 /// Connects with tokio-tungstenite over TCP, and over TLS (rustls) for
 /// `wss://`.
@@ -167,9 +169,13 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let config = websocket_config(&request.limits);
-    let (ws, response) = timeout(
+    let (mut ws, response) = timeout(
         request.handshake_timeout,
-        tokio_tungstenite::client_async_with_config(http_request, stream, Some(config)),
+        tokio_tungstenite::client_async_with_config(
+            http_request,
+            UpgradeStream::new(stream),
+            Some(config),
+        ),
     )
     .await
     .map_err(|_| HyperSocketError::timeout("handshake", request.handshake_timeout))?
@@ -183,9 +189,33 @@ where
     })?;
     tracing::debug!(url = %request.url, status = response.status().as_u16(), "websocket handshake done");
 
+    // The same connection, its frame codec rebuilt with a full-size read
+    // buffer (see `upgrade_stream.rs`), with whatever followed the response.
+    match ws.get_mut().take_back() {
+        Some((stream, after_response)) => {
+            let mut read_ahead =
+                Vec::with_capacity(config.read_buffer_size.max(after_response.len()));
+            read_ahead.extend_from_slice(&after_response);
+            let ws = WebSocketStream::from_partially_read(
+                stream,
+                read_ahead,
+                Role::Client,
+                Some(config),
+            )
+            .await;
+            Ok(halves(ws))
+        }
+        None => Ok(halves(ws)),
+    }
+}
+
+fn halves<S>(ws: WebSocketStream<S>) -> Connection
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (sink, stream) = ws.split();
-    Ok(Connection::new(
+    Connection::new(
         Box::pin(SendHalf::new(sink)),
         Box::pin(ReceiveHalf::new(stream)),
-    ))
+    )
 }

@@ -21,8 +21,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{
 };
 
 use support::{
-    WAIT, echo_server, next_server_message, raw_http_server, refused_port, script_server,
-    silent_server,
+    WAIT, echo_server, next_server_message, raw_http_server, raw_upgrade_server, refused_port,
+    script_server, server_text_frame, silent_server,
 };
 
 /// Awaits `future`, failing the test if it takes longer than [`WAIT`].
@@ -97,6 +97,38 @@ async fn ping_is_answered_with_a_pong() {
     let mut conn = connect_ok(server.url()).await;
     send(&mut conn, WsMessage::ping(&b"1234"[..])).await;
     assert_eq!(next_ok(&mut conn).await, WsMessage::pong(&b"1234"[..]));
+}
+
+/// The transport rebuilds the WebSocket stream after the handshake (to get
+/// a full-size read buffer); frames that came in the same segment as the
+/// `101` response must survive that, in order, with either line ending the
+/// HTTP parser accepts, small and large.
+async fn frames_with_the_response_arrive(line_end: &'static str) {
+    let big = "x".repeat(200_000);
+    let mut after = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..500 {
+        let text = format!("{{\"seq\":{i}}}");
+        after.extend_from_slice(&server_text_frame(&text));
+        expected.push(text);
+    }
+    after.extend_from_slice(&server_text_frame(&big));
+    expected.push(big);
+    let server = raw_upgrade_server(line_end, after).await;
+    let mut conn = connect_ok(server.url()).await;
+    for text in &expected {
+        assert_eq!(next_ok(&mut conn).await.as_text(), Some(text.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn frames_sent_with_the_response_arrive_crlf() {
+    frames_with_the_response_arrive("\r\n").await;
+}
+
+#[tokio::test]
+async fn frames_sent_with_the_response_arrive_lf() {
+    frames_with_the_response_arrive("\n").await;
 }
 
 #[tokio::test]

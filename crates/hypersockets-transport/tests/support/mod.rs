@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
 /// The bound on every wait in these tests: generous, but a hung test fails.
@@ -149,6 +150,76 @@ pub(crate) async fn raw_http_server(response: &'static [u8]) -> TestServer {
         headers: SeenHeaders::default(),
         task,
     }
+}
+
+/// A WebSocket server written by hand: it answers each upgrade request with
+/// a `101` response whose lines end with `line_end`, and writes `after`
+/// (pre-encoded server frames) in the same `write`, so the frames reach the
+/// client together with the response. Then it waits for the client to go.
+pub(crate) async fn raw_upgrade_server(line_end: &'static str, after: Vec<u8>) -> TestServer {
+    let (listener, addr) = bind().await;
+    let after = Arc::new(after);
+    let task = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let after = Arc::clone(&after);
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&request).into_owned();
+                let Some(key) = request.lines().find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("sec-websocket-key")
+                        .then(|| value.trim().to_owned())
+                }) else {
+                    return;
+                };
+                let accept = derive_accept_key(key.as_bytes());
+                let mut out = format!(
+                    "HTTP/1.1 101 Switching Protocols{line_end}Upgrade: websocket{line_end}\
+                     Connection: Upgrade{line_end}Sec-WebSocket-Accept: {accept}{line_end}{line_end}"
+                )
+                .into_bytes();
+                out.extend_from_slice(&after);
+                if tcp.write_all(&out).await.is_err() {
+                    return;
+                }
+                // Hold the connection until the client goes.
+                while let Ok(n) = tcp.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    TestServer {
+        addr,
+        headers: SeenHeaders::default(),
+        task,
+    }
+}
+
+/// An unmasked server text frame (FIN set) carrying `payload`.
+pub(crate) fn server_text_frame(payload: &str) -> Vec<u8> {
+    let len = payload.len();
+    let mut frame = vec![0x81];
+    if len < 126 {
+        frame.push(len as u8);
+    } else if len <= usize::from(u16::MAX) {
+        frame.push(126);
+        frame.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        frame.push(127);
+        frame.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    frame.extend_from_slice(payload.as_bytes());
+    frame
 }
 
 /// A TCP server that accepts connections and never says a word.
