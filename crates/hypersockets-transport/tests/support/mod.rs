@@ -120,16 +120,18 @@ pub(crate) async fn echo_server() -> TestServer {
     .await
 }
 
-/// Reads until the client's handshake request is complete, or EOF.
-pub(crate) async fn read_request(tcp: &mut TcpStream) {
+/// Reads until the client's handshake request is complete; what was read,
+/// or `None` at EOF or on an error.
+pub(crate) async fn read_request(tcp: &mut TcpStream) -> Option<Vec<u8>> {
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
         match tcp.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return None,
             Ok(n) => request.extend_from_slice(&buf[..n]),
         }
     }
+    Some(request)
 }
 
 /// A plain TCP server that reads each request and answers `response`
@@ -139,7 +141,7 @@ pub(crate) async fn raw_http_server(response: &'static [u8]) -> TestServer {
     let task = tokio::spawn(async move {
         while let Ok((mut tcp, _)) = listener.accept().await {
             tokio::spawn(async move {
-                read_request(&mut tcp).await;
+                let _ = read_request(&mut tcp).await;
                 let _ = tcp.write_all(response).await;
                 let _ = tcp.shutdown().await;
             });
@@ -163,14 +165,9 @@ pub(crate) async fn raw_upgrade_server(line_end: &'static str, after: Vec<u8>) -
         while let Ok((mut tcp, _)) = listener.accept().await {
             let after = Arc::clone(&after);
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tcp.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
+                let Some(request) = read_request(&mut tcp).await else {
+                    return;
+                };
                 let request = String::from_utf8_lossy(&request).into_owned();
                 let Some(key) = request.lines().find_map(|line| {
                     let (name, value) = line.split_once(':')?;
@@ -190,6 +187,7 @@ pub(crate) async fn raw_upgrade_server(line_end: &'static str, after: Vec<u8>) -
                     return;
                 }
                 // Hold the connection until the client goes.
+                let mut buf = [0u8; 1024];
                 while let Ok(n) = tcp.read(&mut buf).await {
                     if n == 0 {
                         break;
