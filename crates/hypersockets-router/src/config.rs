@@ -5,8 +5,8 @@
 #[non_exhaustive]
 pub enum LaneKind {
     /// A dedicated OS thread per lane (the default): the highest throughput
-    /// end to end when lanes do real work such as parsing (1.22–1.31× the
-    /// hand-written loop against 1.11× for task lanes in the e2e bench), and
+    /// end to end when lanes do real work such as parsing (1.42–1.55× the
+    /// hand-written loop against 1.16× for task lanes in the e2e bench), and
     /// a slow or blocking handler cannot starve the tokio workers; the thread
     /// enters the runtime, so handlers can still use tokio. Costs a thread
     /// and its stack per lane, so not for thousands of lanes.
