@@ -1,9 +1,18 @@
 //! The error type shared by every HyperSockets crate.
 
+use std::fmt;
 use std::time::Duration;
 
 /// A boxed error that can cross threads: what handlers and providers return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The source of a [`HyperSocketError`]: shared, so the error can be cloned
+/// (one error reaches [`connect`]'s callers and the event stream alike).
+///
+/// Any [`BoxError`] converts with `Arc::from`.
+///
+/// [`connect`]: https://docs.rs/hypersockets/latest/hypersockets/struct.WebSocketClient.html#method.connect
+pub type ErrorSource = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// `Result` with [`HyperSocketError`] as the error.
 pub type Result<T, E = HyperSocketError> = std::result::Result<T, E>;
@@ -11,33 +20,31 @@ pub type Result<T, E = HyperSocketError> = std::result::Result<T, E>;
 /// Everything that can go wrong in HyperSockets.
 ///
 /// A normal close by the peer is not an error: the message stream just ends.
-#[derive(Debug, thiserror::Error)]
+/// Cheap to clone: sources are shared.
+///
+/// Each message says its own part only; the cause is the
+/// [`source`](std::error::Error::source), never repeated in the message.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum HyperSocketError {
     /// A WebSocket protocol error (bad frame, reserved bits, bad control frame).
-    #[error("websocket protocol error")]
-    WebSocket(#[source] BoxError),
+    WebSocket(ErrorSource),
 
     /// An I/O error on the socket.
-    #[error("i/o error")]
-    Io(#[from] std::io::Error),
+    Io(std::sync::Arc<std::io::Error>),
 
     /// A TLS error (handshake, certificate, configuration).
-    #[error("tls error")]
-    Tls(#[source] BoxError),
+    Tls(ErrorSource),
 
     /// The WebSocket handshake was refused or failed.
-    #[error("handshake failed{}", status.map(|s| format!(" with http status {s}")).unwrap_or_default())]
     Handshake {
         /// The HTTP status the server answered with, when it answered.
         status: Option<u16>,
         /// What went wrong.
-        #[source]
-        source: Option<BoxError>,
+        source: Option<ErrorSource>,
     },
 
     /// Authentication was rejected or could not be produced.
-    #[error("authentication failed: {reason}")]
     Auth {
         /// Why, as the server or the provider put it.
         reason: String,
@@ -45,43 +52,30 @@ pub enum HyperSocketError {
         fatal: bool,
     },
 
-    /// A received message could not be parsed by the router.
-    #[error(transparent)]
-    Parse(#[from] ParseError),
-
-    /// A handler returned an error.
-    #[error("handler failed")]
-    Handler(#[source] BoxError),
-
     /// A client manager has no client under this key.
-    #[error("no client under key {key}")]
     UnknownClient {
         /// The key, as its `Debug` form.
         key: String,
     },
 
-    /// A channel (command, lane or writer queue) is closed.
-    #[error("channel closed: {0}")]
-    ChannelSend(&'static str),
+    /// The connection's outgoing queue was full when a keepalive or
+    /// control answer had to go out: the writer is stuck, so the connection
+    /// is dropped.
+    WriteQueueFull,
 
     /// The connection closed when it was not expected to.
-    #[error("connection closed unexpectedly")]
     ConnectionClosed,
 
     /// Not connected right now, so the message cannot be sent.
-    #[error("not connected")]
     NotConnected,
 
     /// The client has been shut down.
-    #[error("client is shut down")]
     ShutDown,
 
     /// A received text frame was not valid UTF-8.
-    #[error("invalid utf-8 in text frame")]
-    InvalidUtf8(#[source] BoxError),
+    InvalidUtf8(ErrorSource),
 
     /// A message or frame exceeded a configured limit.
-    #[error("message too large: {size} bytes, limit {limit}")]
     MessageTooLarge {
         /// The size seen (or a lower bound of it).
         size: usize,
@@ -90,7 +84,6 @@ pub enum HyperSocketError {
     },
 
     /// A configuration value is invalid.
-    #[error("invalid configuration for `{setting}`: {reason}")]
     InvalidConfiguration {
         /// The setting at fault, e.g. `"heartbeat.timeout"`.
         setting: &'static str,
@@ -99,7 +92,6 @@ pub enum HyperSocketError {
     },
 
     /// An operation did not finish in time.
-    #[error("{operation} timed out after {after:?}")]
     Timeout {
         /// What timed out, e.g. `"connect"` or `"handshake"`.
         operation: &'static str,
@@ -108,11 +100,65 @@ pub enum HyperSocketError {
     },
 
     /// The reconnection strategy gave up.
-    #[error("gave up reconnecting after {attempts} attempts")]
     ReconnectExhausted {
         /// How many attempts were made.
         attempts: u32,
     },
+}
+
+impl fmt::Display for HyperSocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WebSocket(_) => f.write_str("websocket protocol error"),
+            Self::Io(_) => f.write_str("i/o error"),
+            Self::Tls(_) => f.write_str("tls error"),
+            Self::Handshake {
+                status: Some(status),
+                ..
+            } => write!(f, "handshake failed with http status {status}"),
+            Self::Handshake { status: None, .. } => f.write_str("handshake failed"),
+            Self::Auth { reason, .. } => write!(f, "authentication failed: {reason}"),
+            Self::UnknownClient { key } => write!(f, "no client under key {key}"),
+            Self::WriteQueueFull => f.write_str("write queue full"),
+            Self::ConnectionClosed => f.write_str("connection closed unexpectedly"),
+            Self::NotConnected => f.write_str("not connected"),
+            Self::ShutDown => f.write_str("client is shut down"),
+            Self::InvalidUtf8(_) => f.write_str("invalid utf-8 in text frame"),
+            Self::MessageTooLarge { size, limit } => {
+                write!(f, "message too large: {size} bytes, limit {limit}")
+            }
+            Self::InvalidConfiguration { setting, reason } => {
+                write!(f, "invalid configuration for `{setting}`: {reason}")
+            }
+            Self::Timeout { operation, after } => write!(f, "{operation} timed out after {after:?}"),
+            Self::ReconnectExhausted { attempts } => {
+                write!(f, "gave up reconnecting after {attempts} attempts")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HyperSocketError {
+    /// The shared source itself (not its `Arc`), so it can be downcast.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::WebSocket(source)
+            | Self::Tls(source)
+            | Self::InvalidUtf8(source)
+            | Self::Handshake {
+                source: Some(source),
+                ..
+            } => Some(&**source),
+            Self::Io(source) => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for HyperSocketError {
+    fn from(error: std::io::Error) -> Self {
+        Self::Io(std::sync::Arc::new(error))
+    }
 }
 
 impl HyperSocketError {

@@ -19,7 +19,7 @@ mod event;
 mod handler;
 mod headers;
 mod message;
-mod metrics;
+
 mod ping;
 mod reconnect;
 mod router;
@@ -27,16 +27,16 @@ mod state;
 mod transport;
 
 pub use auth::{AuthProvider, AuthVerdict, BoxFuture};
-pub use error::{BoxError, HyperSocketError, ParseError, Result};
+pub use error::{BoxError, ErrorSource, HyperSocketError, ParseError, Result};
 pub use event::{ClientEvent, DisconnectReason};
 pub use handler::{AsyncFnHandler, FnHandler, MessageHandler, async_handler_fn, handler_fn};
 pub use headers::{HeaderProvider, StaticHeaders};
 pub use message::{CloseCode, CloseFrame, Utf8Bytes, WsMessage};
-pub use metrics::{AtomicMetrics, MetricsSnapshot};
+
 pub use ping::{JsonPing, PassivePingDetector, TextPing};
 pub use reconnect::{ExponentialBackoff, FixedInterval, NeverReconnect, ReconnectionStrategy};
-pub use router::MessageRouter;
-pub use state::{AtomicConnectionState, ConnectionState, InvalidTransition};
+pub use router::{MessageRouter, PassThrough};
+pub use state::ConnectionState;
 pub use transport::{
     ConnectRequest, Connection, MessageSink, MessageStream, Transport, TransportLimits,
 };

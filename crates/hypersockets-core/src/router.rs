@@ -121,3 +121,30 @@ pub trait MessageRouter: Send + Sync + 'static {
         self.parse(message)
     }
 }
+
+/// The router of a feed that needs no parsing: every text or binary
+/// message goes, as it is, to the one handler under the key `()`.
+///
+/// ```
+/// use hypersockets_core::{MessageRouter, PassThrough, WsMessage};
+///
+/// let message = WsMessage::text("BTC 43000");
+/// let routed = PassThrough.parse(&message).unwrap();
+/// assert_eq!(routed, message);
+/// assert_eq!(PassThrough.route_key(&routed), ());
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PassThrough;
+
+impl MessageRouter for PassThrough {
+    type Message = WsMessage;
+    type RouteKey = ();
+
+    #[inline]
+    fn parse(&self, message: &WsMessage) -> Result<WsMessage, ParseError> {
+        Ok(message.clone())
+    }
+
+    #[inline]
+    fn route_key(&self, _: &WsMessage) {}
+}

@@ -180,7 +180,7 @@ impl Debug for Connection {
 ///
 /// impl Transport for Offline {
 ///     fn connect(&self, _request: ConnectRequest) -> BoxFuture<'static, Result<Connection>> {
-///         Box::pin(async { Err(HyperSocketError::Io(std::io::ErrorKind::ConnectionRefused.into())) })
+///         Box::pin(async { Err(HyperSocketError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))) })
 ///     }
 /// }
 /// ```

@@ -3,19 +3,20 @@
 
 use std::error::Error as _;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
-use hypersockets_core::{BoxError, HyperSocketError, ParseError};
+use hypersockets_core::{BoxError, ErrorSource, HyperSocketError, ParseError};
 
-fn boxed(message: &str) -> BoxError {
-    Box::new(io::Error::other(message.to_owned()))
+fn boxed(message: &str) -> ErrorSource {
+    Arc::new(io::Error::other(message.to_owned()))
 }
 
 /// One value of every variant.
 fn every_variant() -> Vec<HyperSocketError> {
     vec![
         HyperSocketError::WebSocket(boxed("bad frame")),
-        HyperSocketError::Io(io::ErrorKind::ConnectionReset.into()),
+        HyperSocketError::from(io::Error::from(io::ErrorKind::ConnectionReset)),
         HyperSocketError::Tls(boxed("bad cert")),
         HyperSocketError::Handshake {
             status: Some(503),
@@ -33,9 +34,7 @@ fn every_variant() -> Vec<HyperSocketError> {
             reason: "clock skew".into(),
             fatal: false,
         },
-        HyperSocketError::Parse(ParseError::new("not a trade")),
-        HyperSocketError::Handler(boxed("boom")),
-        HyperSocketError::ChannelSend("writer"),
+        HyperSocketError::WriteQueueFull,
         HyperSocketError::ConnectionClosed,
         HyperSocketError::NotConnected,
         HyperSocketError::ShutDown,
@@ -63,9 +62,7 @@ fn display_strings() {
             "handshake failed",
             "authentication failed: bad key",
             "authentication failed: clock skew",
-            "parse error: not a trade",
-            "handler failed",
-            "channel closed: writer",
+            "write queue full",
             "connection closed unexpectedly",
             "not connected",
             "client is shut down",
@@ -137,13 +134,6 @@ fn parse_error_keeps_its_source() {
     // A string message works as a source too, and owned messages as the message.
     let from_str = ParseError::from_source(String::from("owned"), "field `p` missing");
     assert_eq!(source_text(&from_str).as_deref(), Some("field `p` missing"));
-
-    // `Parse` is transparent: message and source are the parse error's own.
-    let err = HyperSocketError::from(ParseError::from_source("bad json", io::Error::other("eof")));
-    assert_eq!(err.to_string(), "parse error: bad json");
-    assert_eq!(source_text(&err).as_deref(), Some("eof"));
-    let err = HyperSocketError::from(ParseError::new("plain"));
-    assert!(err.source().is_none());
 }
 
 #[test]
@@ -169,7 +159,6 @@ fn websocket_and_other_wrappers_keep_their_source() {
 
     for err in [
         HyperSocketError::Tls(boxed("inner")),
-        HyperSocketError::Handler(boxed("inner")),
         HyperSocketError::InvalidUtf8(boxed("inner")),
     ] {
         assert_eq!(source_text(&err).as_deref(), Some("inner"), "{err:?}");
@@ -185,7 +174,7 @@ fn websocket_and_other_wrappers_keep_their_source() {
         HyperSocketError::ConnectionClosed,
         HyperSocketError::NotConnected,
         HyperSocketError::ShutDown,
-        HyperSocketError::ChannelSend("lane"),
+        HyperSocketError::WriteQueueFull,
         HyperSocketError::invalid_config("url", "x"),
     ] {
         assert!(err.source().is_none(), "{err:?}");
@@ -193,17 +182,26 @@ fn websocket_and_other_wrappers_keep_their_source() {
 }
 
 #[test]
-fn question_mark_converts_io_and_parse_errors() {
+fn question_mark_converts_io_errors() {
     fn io_fails() -> hypersockets_core::Result<()> {
         Err(io::Error::other("x"))?;
         Ok(())
     }
-    fn parse_fails() -> hypersockets_core::Result<()> {
-        Err(ParseError::new("x"))?;
-        Ok(())
-    }
     assert!(matches!(io_fails(), Err(HyperSocketError::Io(_))));
-    assert!(matches!(parse_fails(), Err(HyperSocketError::Parse(_))));
+}
+
+#[test]
+fn clones_share_the_source() {
+    let err = HyperSocketError::Tls(boxed("bad cert"));
+    let copy = err.clone();
+    assert_eq!(copy.to_string(), err.to_string());
+    match (&err, &copy) {
+        (HyperSocketError::Tls(a), HyperSocketError::Tls(b)) => assert!(Arc::ptr_eq(a, b)),
+        other => panic!("{other:?}"),
+    }
+    let from_box: BoxError = "from a box".into();
+    let err = HyperSocketError::WebSocket(ErrorSource::from(from_box));
+    assert_eq!(source_text(&err.clone()).as_deref(), Some("from a box"));
 }
 
 #[test]
@@ -219,7 +217,7 @@ fn is_retryable_classification() {
         assert_eq!(err.is_retryable(), expected, "{err:?}");
     }
     // Spelled out for the cases that matter most.
-    assert!(HyperSocketError::Io(io::ErrorKind::ConnectionReset.into()).is_retryable());
+    assert!(HyperSocketError::from(io::Error::from(io::ErrorKind::ConnectionReset)).is_retryable());
     assert!(HyperSocketError::timeout("handshake", Duration::from_secs(1)).is_retryable());
     assert!(HyperSocketError::ConnectionClosed.is_retryable());
     assert!(

@@ -1,10 +1,10 @@
 //! Compile-time checks that the shared types can cross threads.
 
 use hypersockets_core::{
-    AtomicConnectionState, AtomicMetrics, ClientEvent, CloseCode, CloseFrame, ConnectRequest,
-    Connection, ConnectionState, DisconnectReason, ExponentialBackoff, FixedInterval,
-    HyperSocketError, InvalidTransition, JsonPing, MetricsSnapshot, NeverReconnect, ParseError,
-    StaticHeaders, TextPing, TransportLimits, Utf8Bytes, WsMessage,
+    ClientEvent, CloseCode, CloseFrame, ConnectRequest, Connection, ConnectionState,
+    DisconnectReason, ExponentialBackoff, FixedInterval, HyperSocketError, JsonPing,
+    NeverReconnect, ParseError, PassThrough, StaticHeaders, TextPing, TransportLimits, Utf8Bytes,
+    WsMessage,
 };
 
 fn assert_send_sync<T: Send + Sync>() {}
@@ -22,10 +22,6 @@ fn shared_types_are_send_and_sync() {
     assert_send_sync::<ClientEvent>();
     assert_send_sync::<DisconnectReason>();
     assert_send_sync::<ConnectionState>();
-    assert_send_sync::<InvalidTransition>();
-    assert_send_sync::<AtomicConnectionState>();
-    assert_send_sync::<AtomicMetrics>();
-    assert_send_sync::<MetricsSnapshot>();
     assert_send_sync::<ConnectRequest>();
     assert_send_sync::<TransportLimits>();
     assert_send_sync::<ExponentialBackoff>();
@@ -34,6 +30,7 @@ fn shared_types_are_send_and_sync() {
     assert_send_sync::<TextPing>();
     assert_send_sync::<JsonPing>();
     assert_send_sync::<StaticHeaders>();
+    assert_send_sync::<PassThrough>();
 }
 
 #[test]

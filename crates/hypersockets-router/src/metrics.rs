@@ -153,6 +153,23 @@ impl RouterMetricsSnapshot {
     pub fn lane(&self, key: &str) -> Option<&LaneMetricsSnapshot> {
         self.lanes.iter().find(|lane| lane.key == key)
     }
+
+    /// Messages that failed to parse anywhere: on the reader
+    /// ([`parse_errors`](Self::parse_errors)) and in every lane.
+    pub fn all_parse_errors(&self) -> u64 {
+        self.lanes
+            .iter()
+            .map(|lane| lane.parse_errors)
+            .fold(self.parse_errors, u64::saturating_add)
+    }
+
+    /// Handler calls that returned an error or panicked, in every lane.
+    pub fn handler_failures(&self) -> u64 {
+        self.lanes
+            .iter()
+            .map(|lane| lane.handler_errors.saturating_add(lane.handler_panics))
+            .fold(0, u64::saturating_add)
+    }
 }
 
 /// Reader-side counters of the whole router (single writer: the reader).

@@ -17,7 +17,7 @@ pub(crate) fn from_tungstenite(message: Message) -> Result<Option<WsMessage>, Hy
     Ok(Some(match message {
         Message::Text(text) => WsMessage::Text(
             Utf8Bytes::try_from(Bytes::from(text))
-                .map_err(|e| HyperSocketError::InvalidUtf8(Box::new(e)))?,
+                .map_err(|e| HyperSocketError::InvalidUtf8(std::sync::Arc::new(e)))?,
         ),
         Message::Binary(data) => WsMessage::Binary(data),
         Message::Ping(data) => WsMessage::Ping(data),
@@ -28,7 +28,7 @@ pub(crate) fn from_tungstenite(message: Message) -> Result<Option<WsMessage>, Hy
                     Ok::<_, HyperSocketError>(CloseFrame {
                         code: CloseCode::from(u16::from(frame.code)),
                         reason: Utf8Bytes::try_from(Bytes::from(frame.reason))
-                            .map_err(|e| HyperSocketError::InvalidUtf8(Box::new(e)))?,
+                            .map_err(|e| HyperSocketError::InvalidUtf8(std::sync::Arc::new(e)))?,
                     })
                 })
                 .transpose()?,

@@ -1,5 +1,7 @@
 //! Mapping tungstenite's errors onto ours, keeping the source.
 
+use std::sync::Arc;
+
 use hypersockets_core::HyperSocketError;
 use tungstenite::error::{CapacityError, Error, ProtocolError};
 
@@ -16,7 +18,7 @@ pub(crate) fn map_error(error: Error) -> HyperSocketError {
         }
         // TLS failures after the handshake reach tungstenite as I/O errors.
         Error::Io(err) => crate::tls::io_error(err),
-        Error::Tls(err) => HyperSocketError::Tls(Box::new(err)),
+        Error::Tls(err) => HyperSocketError::Tls(Arc::new(err)),
         Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
             HyperSocketError::MessageTooLarge {
                 size,
@@ -25,18 +27,18 @@ pub(crate) fn map_error(error: Error) -> HyperSocketError {
         }
         Error::Capacity(err @ CapacityError::TooManyHeaders) => HyperSocketError::Handshake {
             status: None,
-            source: Some(Box::new(err)),
+            source: Some(Arc::new(err)),
         },
-        Error::Utf8(err) => HyperSocketError::InvalidUtf8(err.into()),
+        Error::Utf8(err) => HyperSocketError::InvalidUtf8(hypersockets_core::BoxError::from(err).into()),
         Error::Http(response) => HyperSocketError::Handshake {
             status: Some(response.status().as_u16()),
             source: None,
         },
         Error::HttpFormat(err) => HyperSocketError::Handshake {
             status: None,
-            source: Some(Box::new(err)),
+            source: Some(Arc::new(err)),
         },
         Error::Url(err) => HyperSocketError::invalid_config("url", err.to_string()),
-        other => HyperSocketError::WebSocket(Box::new(other)),
+        other => HyperSocketError::WebSocket(Arc::new(other)),
     }
 }

@@ -98,7 +98,7 @@ impl TlsConfig {
                     Some(error) => Box::new(error),
                     None => "no usable root certificate in the native certificate store".into(),
                 };
-            return Err(HyperSocketError::Tls(source));
+            return Err(HyperSocketError::Tls(source.into()));
         }
         Ok(Self {
             config: Arc::new(client_config(roots)),
@@ -125,10 +125,10 @@ impl TlsConfig {
         for certificate in certificates {
             roots
                 .add(certificate.into())
-                .map_err(|error| HyperSocketError::Tls(Box::new(error)))?;
+                .map_err(|error| HyperSocketError::Tls(Arc::new(error)))?;
         }
         if roots.is_empty() {
-            return Err(HyperSocketError::Tls("no root certificate given".into()));
+            return Err(HyperSocketError::Tls(hypersockets_core::BoxError::from("no root certificate given").into()));
         }
         let count = roots.len();
         Ok(Self {
@@ -215,12 +215,12 @@ pub(crate) fn io_error(error: std::io::Error) -> HyperSocketError {
         .is_some_and(|inner| inner.is::<rustls::Error>())
     {
         if let Some(inner) = error.into_inner() {
-            return HyperSocketError::Tls(inner);
+            return HyperSocketError::Tls(inner.into());
         }
         // Unreachable: `get_ref` just saw an inner error.
-        return HyperSocketError::Tls("tls error".into());
+        return HyperSocketError::Tls(hypersockets_core::BoxError::from("tls error").into());
     }
-    HyperSocketError::Io(error)
+    HyperSocketError::from(error)
 }
 
 #[cfg(test)]

@@ -5,17 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hypersockets_core::{
-    AuthProvider, ExponentialBackoff, HeaderProvider, HyperSocketError, MessageHandler,
-    MessageRouter, PassivePingDetector, ReconnectionStrategy, Result, Transport, TransportLimits,
+    AuthProvider, HeaderProvider, MessageHandler, MessageRouter, PassivePingDetector,
+    ReconnectionStrategy, Result, Transport, TransportLimits,
 };
 use hypersockets_router::{LaneConfig, RouterBuilder};
-use hypersockets_transport::TungsteniteTransport;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::Heartbeat;
 use crate::client::WebSocketClient;
-use crate::config::{ClientConfig, Timeouts};
-use crate::runtime::{Runtime, Shared};
+use crate::config::ClientConfig;
+use crate::runtime::{ConnectionCounters, Lifecycle, Runtime, Shared};
 use crate::subscription::{Subscription, SubscriptionRegistry};
 
 /// Builder state: no URL given yet. See [`WebSocketClientBuilder`].
@@ -151,61 +150,7 @@ pub struct WithRouter<R: MessageRouter>(RouterBuilder<R>);
 pub struct WebSocketClientBuilder<U = NoUrl, Ro = NoRouter> {
     url: U,
     router: Ro,
-    settings: Settings,
-}
-
-/// The optional settings, carried through every builder state.
-struct Settings {
-    transport: Arc<dyn Transport>,
-    headers: Option<Arc<dyn HeaderProvider>>,
-    auth: Option<Arc<dyn AuthProvider>>,
-    ping_detector: Option<Arc<dyn PassivePingDetector>>,
-    heartbeat: Option<Heartbeat>,
-    liveness_timeout: Option<Duration>,
-    reconnect: Arc<dyn ReconnectionStrategy>,
-    limits: TransportLimits,
-    timeouts: Timeouts,
-    stable_after: Duration,
-    writer_queue: usize,
-    event_capacity: usize,
-    subscriptions: Vec<Subscription>,
-}
-
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("transport", &self.transport)
-            .field("auth", &self.auth.is_some())
-            .field("headers", &self.headers.is_some())
-            .field("ping_detector", &self.ping_detector.is_some())
-            .field("heartbeat", &self.heartbeat)
-            .field("liveness_timeout", &self.liveness_timeout)
-            .field("reconnect", &self.reconnect)
-            .field("limits", &self.limits)
-            .field("timeouts", &self.timeouts)
-            .field("subscriptions", &self.subscriptions.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            transport: Arc::new(TungsteniteTransport::new()),
-            headers: None,
-            auth: None,
-            ping_detector: None,
-            heartbeat: None,
-            liveness_timeout: None,
-            reconnect: Arc::new(ExponentialBackoff::default()),
-            limits: TransportLimits::default(),
-            timeouts: Timeouts::default(),
-            stable_after: Duration::from_secs(30),
-            writer_queue: 1024,
-            event_capacity: 1024,
-            subscriptions: Vec::new(),
-        }
-    }
+    config: ClientConfig,
 }
 
 impl WebSocketClientBuilder<NoUrl, NoRouter> {
@@ -213,7 +158,7 @@ impl WebSocketClientBuilder<NoUrl, NoRouter> {
         Self {
             url: NoUrl,
             router: NoRouter,
-            settings: Settings::default(),
+            config: ClientConfig::default(),
         }
     }
 }
@@ -248,7 +193,7 @@ impl<Ro> WebSocketClientBuilder<NoUrl, Ro> {
         WebSocketClientBuilder {
             url: HasUrl(url.into()),
             router: self.router,
-            settings: self.settings,
+            config: self.config,
         }
     }
 }
@@ -283,7 +228,7 @@ impl<U> WebSocketClientBuilder<U, NoRouter> {
         WebSocketClientBuilder {
             url: self.url,
             router: WithRouter(RouterBuilder::new(router)),
-            settings: self.settings,
+            config: self.config,
         }
     }
 }
@@ -535,7 +480,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn subscribe(mut self, subscription: Subscription) -> Self {
-        self.settings.subscriptions.push(subscription);
+        self.config.subscriptions.push(subscription);
         self
     }
 
@@ -578,7 +523,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn auth(mut self, provider: impl AuthProvider) -> Self {
-        self.settings.auth = Some(Arc::new(provider));
+        self.config.auth = Some(Arc::new(provider));
         self
     }
 
@@ -615,7 +560,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn headers(mut self, provider: impl HeaderProvider) -> Self {
-        self.settings.headers = Some(Arc::new(provider));
+        self.config.headers = Some(Arc::new(provider));
         self
     }
 
@@ -647,7 +592,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn ping_detector(mut self, detector: impl PassivePingDetector) -> Self {
-        self.settings.ping_detector = Some(Arc::new(detector));
+        self.config.keepalive.ping_detector = Some(Arc::new(detector));
         self
     }
 
@@ -679,7 +624,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
-        self.settings.heartbeat = Some(heartbeat);
+        self.config.keepalive.heartbeat = Some(heartbeat);
         self
     }
 
@@ -713,7 +658,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn liveness_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.liveness_timeout = Some(timeout);
+        self.config.keepalive.liveness_timeout = Some(timeout);
         self
     }
 
@@ -750,7 +695,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn reconnect(mut self, strategy: impl ReconnectionStrategy) -> Self {
-        self.settings.reconnect = Arc::new(strategy);
+        self.config.reconnect = Arc::new(strategy);
         self
     }
 
@@ -782,7 +727,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn stable_after(mut self, period: Duration) -> Self {
-        self.settings.stable_after = period;
+        self.config.stable_after = period;
         self
     }
 
@@ -819,7 +764,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn transport(mut self, transport: impl Transport) -> Self {
-        self.settings.transport = Arc::new(transport);
+        self.config.transport = Arc::new(transport);
         self
     }
 
@@ -854,7 +799,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn limits(mut self, limits: TransportLimits) -> Self {
-        self.settings.limits = limits;
+        self.config.limits = limits;
         self
     }
 
@@ -889,7 +834,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeouts.connect = timeout;
+        self.config.timeouts.connect = timeout;
         self
     }
 
@@ -924,7 +869,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeouts.handshake = timeout;
+        self.config.timeouts.handshake = timeout;
         self
     }
 
@@ -960,7 +905,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn auth_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeouts.auth = timeout;
+        self.config.timeouts.auth = timeout;
         self
     }
 
@@ -990,7 +935,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeouts.write = timeout;
+        self.config.timeouts.write = timeout;
         self
     }
 
@@ -1021,7 +966,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeouts.close = timeout;
+        self.config.timeouts.close = timeout;
         self
     }
 
@@ -1050,7 +995,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.settings.event_capacity = capacity;
+        self.config.event_capacity = capacity;
         self
     }
 
@@ -1082,7 +1027,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// # }
     /// ```
     pub fn writer_queue(mut self, capacity: usize) -> Self {
-        self.settings.writer_queue = capacity;
+        self.config.writer_queue = capacity;
         self
     }
 }
@@ -1123,14 +1068,15 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     /// that is not `ws://` or `wss://`, a handler key given twice, a zero
     /// timeout or capacity, a liveness timeout not longer than the
     /// heartbeat interval, task lanes outside a tokio runtime.
-    pub fn build(self) -> Result<WebSocketClient<R>> {
+    pub fn build(self) -> Result<WebSocketClient> {
         let WebSocketClientBuilder {
             url: HasUrl(url),
             router: WithRouter(lanes),
-            settings,
+            mut config,
         } = self;
-        validate(&url, &settings)?;
-        let (events, _) = broadcast::channel(settings.event_capacity);
+        config.url = url;
+        config.validate()?;
+        let (events, _) = broadcast::channel(config.event_capacity);
         let lane_events = events.clone();
         let dispatcher = lanes
             .on_event(move |event| {
@@ -1138,88 +1084,29 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
             })
             .build()?;
         let subscriptions = SubscriptionRegistry::default();
-        for subscription in settings.subscriptions {
+        for subscription in std::mem::take(&mut config.subscriptions) {
             subscriptions.insert(subscription);
         }
         let shared = Arc::new(Shared {
-            state: Default::default(),
-            metrics: Default::default(),
+            lifecycle: watch::Sender::new(Lifecycle::default()),
+            counters: ConnectionCounters::default(),
             subscriptions,
             events,
             router_stats: dispatcher.stats(),
         });
-        let config = Arc::new(ClientConfig {
-            url,
-            transport: settings.transport,
-            headers: settings.headers,
-            auth: settings.auth,
-            ping_detector: settings.ping_detector,
-            heartbeat: settings.heartbeat,
-            liveness_timeout: settings.liveness_timeout,
-            reconnect: settings.reconnect,
-            limits: settings.limits,
-            timeouts: settings.timeouts,
-            stable_after: settings.stable_after,
-            writer_queue: settings.writer_queue,
-        });
         let (commands_tx, commands_rx) = mpsc::channel(256);
+        let host = config.host().to_owned();
         let runtime = Runtime {
             config,
             shared: Arc::clone(&shared),
             dispatcher,
             commands: commands_rx,
         };
-        Ok(WebSocketClient::from_parts(shared, commands_tx, runtime))
-    }
-}
-
-fn invalid(setting: &'static str, reason: impl Into<String>) -> HyperSocketError {
-    HyperSocketError::invalid_config(setting, reason)
-}
-
-fn validate(url: &str, settings: &Settings) -> Result<()> {
-    let rest = url
-        .strip_prefix("ws://")
-        .or_else(|| url.strip_prefix("wss://"))
-        .ok_or_else(|| invalid("url", format!("{url:?} is not a ws:// or wss:// URL")))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(invalid("url", format!("{url:?} has no host")));
-    }
-    let timeouts = &settings.timeouts;
-    for (name, value) in [
-        ("connect_timeout", timeouts.connect),
-        ("handshake_timeout", timeouts.handshake),
-        ("auth_timeout", timeouts.auth),
-        ("write_timeout", timeouts.write),
-        ("close_timeout", timeouts.close),
-    ] {
-        if value.is_zero() {
-            return Err(invalid(name, "must be more than zero"));
-        }
-    }
-    if settings.writer_queue == 0 {
-        return Err(invalid("writer_queue", "must be at least 1"));
-    }
-    if settings.event_capacity == 0 {
-        return Err(invalid("event_capacity", "must be at least 1"));
-    }
-    if let Some(heartbeat) = &settings.heartbeat
-        && heartbeat.interval.is_zero()
-    {
-        return Err(invalid("heartbeat.interval", "must be more than zero"));
-    }
-    match (settings.liveness_timeout, &settings.heartbeat) {
-        (Some(timeout), _) if timeout < Duration::from_millis(4) => Err(invalid(
-            "liveness_timeout",
-            "must be at least 4 ms (it is checked every quarter of it)",
-        )),
-        (Some(timeout), Some(heartbeat)) if timeout <= heartbeat.interval => Err(invalid(
-            "liveness_timeout",
-            format!(
-                "{timeout:?} must be longer than the heartbeat interval {:?}",
-                heartbeat.interval
-            ),
-        )),
-        _ => Ok(()),
+        Ok(WebSocketClient::from_parts(
+            shared,
+            commands_tx,
+            host,
+            Box::new(runtime),
+        ))
     }
 }

@@ -1,20 +1,18 @@
 //! The client handle users hold.
 
 use std::fmt;
-use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use hypersockets_core::{
-    ClientEvent, ConnectionState, HyperSocketError, MessageRouter, Result, WsMessage,
-};
+use hypersockets_core::{ClientEvent, ConnectionState, HyperSocketError, Result, WsMessage};
 use hypersockets_router::ShutdownMode;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::builder::{NoRouter, NoUrl, WebSocketClientBuilder};
 use crate::events::EventStream;
 use crate::metrics::ClientMetrics;
-use crate::runtime::{Command, PendingRuntime, Runtime, Shared};
+use crate::runtime::{Command, PendingRuntime, Shared, Transition};
 use crate::subscription::Subscription;
 
 /// A self-healing WebSocket client for one feed.
@@ -76,20 +74,25 @@ use crate::subscription::Subscription;
 /// # Ok(())
 /// # }
 /// ```
-pub struct WebSocketClient<R> {
+#[derive(Clone)]
+pub struct WebSocketClient {
     inner: Arc<Inner>,
-    _router: PhantomData<fn() -> R>,
 }
 
 struct Inner {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
+    /// The URL's host, for the client's tracing span (never the URL: its
+    /// query may carry a listen key).
+    host: String,
+    /// The key of the `ClientManager` entry holding this client, for its span.
+    manager_key: OnceLock<String>,
     /// The runtime until `connect` moves it into its task.
     runtime: Mutex<Option<Box<dyn PendingRuntime>>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl WebSocketClient<NoRouter> {
+impl WebSocketClient {
     /// Starts configuring a client: give it a [`url`](WebSocketClientBuilder::url)
     /// and a [`router`](WebSocketClientBuilder::router), then `build()`.
     /// See [`WebSocketClientBuilder`] for every setting.
@@ -119,23 +122,28 @@ impl WebSocketClient<NoRouter> {
     pub fn builder() -> WebSocketClientBuilder<NoUrl, NoRouter> {
         WebSocketClientBuilder::new()
     }
-}
 
-impl<R: MessageRouter> WebSocketClient<R> {
     pub(crate) fn from_parts(
         shared: Arc<Shared>,
         commands: mpsc::Sender<Command>,
-        runtime: Runtime<R>,
+        host: String,
+        runtime: Box<dyn PendingRuntime>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shared,
                 commands,
-                runtime: Mutex::new(Some(Box::new(runtime))),
+                host,
+                manager_key: OnceLock::new(),
+                runtime: Mutex::new(Some(runtime)),
                 task: Mutex::new(None),
             }),
-            _router: PhantomData,
         }
+    }
+
+    /// Names the client in its tracing span by its `ClientManager` key.
+    pub(crate) fn set_manager_key(&self, key: String) {
+        let _ = self.inner.manager_key.set(key);
     }
 
     /// Starts the client and waits until it is connected, authenticated
@@ -184,27 +192,28 @@ impl<R: MessageRouter> WebSocketClient<R> {
     /// Cancelling stops the waiting, not the client: it keeps connecting
     /// in the background.
     pub async fn connect(&self) -> Result<()> {
-        let mut events = self.events();
+        let mut lifecycle = self.inner.shared.lifecycle.subscribe();
+        let connections_before = lifecycle.borrow().connections;
         self.start()?;
-        loop {
-            match self.state() {
-                ConnectionState::Connected => return Ok(()),
-                ConnectionState::ShuttingDown => return Err(gave_up_with(&mut events)),
-                _ => {}
-            }
-            match events.recv().await {
-                Ok(ClientEvent::Connected { .. }) => return Ok(()),
-                Ok(ClientEvent::Error(error)) if !error.is_retryable() => {
-                    return Err(clone_error(&error));
-                }
-                Ok(ClientEvent::ShutDown) => return Err(HyperSocketError::ShutDown),
-                Ok(_) | Err(crate::EventStreamError::Lagged(_)) => {}
-                Err(crate::EventStreamError::Closed) => return Err(HyperSocketError::ShutDown),
-            }
+        let Ok(now) = lifecycle
+            .wait_for(|now| {
+                now.connections > connections_before
+                    || matches!(
+                        now.state,
+                        ConnectionState::Connected | ConnectionState::ShuttingDown
+                    )
+            })
+            .await
+        else {
+            return Err(HyperSocketError::ShutDown);
+        };
+        if now.state == ConnectionState::ShuttingDown && now.connections == connections_before {
+            return Err(now.stopped_by.clone().unwrap_or(HyperSocketError::ShutDown));
         }
+        Ok(())
     }
 
-    /// Spawns the connection task, once.
+    /// Spawns the connection task, once, inside the client's span.
     fn start(&self) -> Result<()> {
         let runtime = self
             .inner
@@ -219,7 +228,11 @@ impl<R: MessageRouter> WebSocketClient<R> {
                     "connect must be called inside a tokio runtime",
                 )
             })?;
-            let task = handle.spawn(runtime.start());
+            let span = match self.inner.manager_key.get() {
+                Some(key) => tracing::info_span!("client", host = %self.inner.host, key = %key),
+                None => tracing::info_span!("client", host = %self.inner.host),
+            };
+            let task = handle.spawn(runtime.start().instrument(span));
             *self
                 .inner
                 .task
@@ -515,7 +528,9 @@ impl<R: MessageRouter> WebSocketClient<R> {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(runtime) = never_started {
-            self.inner.shared.set_state(ConnectionState::ShuttingDown);
+            self.inner
+                .shared
+                .enter(Transition::ShuttingDown { gave_up: None });
             runtime.discard(mode).await;
             self.inner.shared.emit(ClientEvent::ShutDown);
             return Ok(());
@@ -566,7 +581,7 @@ impl<R: MessageRouter> WebSocketClient<R> {
     /// # }
     /// ```
     pub fn state(&self) -> ConnectionState {
-        self.inner.shared.state.get()
+        self.inner.shared.state()
     }
 
     /// Connection counters and every lane's figures, read without locks.
@@ -598,21 +613,10 @@ impl<R: MessageRouter> WebSocketClient<R> {
     /// # }
     /// ```
     pub fn metrics(&self) -> ClientMetrics {
-        let router = self.inner.shared.router_stats.snapshot();
-        let mut connection = self.inner.shared.metrics.snapshot();
-        connection.parse_errors = router.parse_errors
-            + router
-                .lanes
-                .iter()
-                .map(|lane| lane.parse_errors)
-                .sum::<u64>();
-        connection.handler_errors = router
-            .lanes
-            .iter()
-            .map(|lane| lane.handler_errors + lane.handler_panics)
-            .sum();
-        connection.unrouted_messages = router.unrouted;
-        ClientMetrics { connection, router }
+        ClientMetrics {
+            connection: self.inner.shared.counters.snapshot(),
+            router: self.inner.shared.router_stats.snapshot(),
+        }
     }
 
     /// A stream of this client's events from now on; see [`EventStream`].
@@ -654,53 +658,10 @@ impl<R: MessageRouter> WebSocketClient<R> {
     }
 }
 
-/// Why a client that is already shutting down gave up: the final error among
-/// the events already received (the connection task emits it before it
-/// moves to `ShuttingDown`, so a task that fails fast has done both before
-/// `connect` first looks), else [`HyperSocketError::ShutDown`].
-fn gave_up_with(events: &mut EventStream) -> HyperSocketError {
-    while let Some(event) = events.try_recv() {
-        match event {
-            Ok(ClientEvent::Error(error)) if !error.is_retryable() => return clone_error(&error),
-            Ok(_) | Err(crate::EventStreamError::Lagged(_)) => {}
-            Err(crate::EventStreamError::Closed) => break,
-        }
-    }
-    HyperSocketError::ShutDown
-}
-
-/// Events share errors behind an `Arc`; `connect` returns an owned one
-/// that keeps the message and kind.
-fn clone_error(error: &HyperSocketError) -> HyperSocketError {
-    match error {
-        HyperSocketError::Auth { reason, fatal } => HyperSocketError::Auth {
-            reason: reason.clone(),
-            fatal: *fatal,
-        },
-        HyperSocketError::InvalidConfiguration { setting, reason } => {
-            HyperSocketError::invalid_config(setting, reason.clone())
-        }
-        HyperSocketError::ReconnectExhausted { attempts } => HyperSocketError::ReconnectExhausted {
-            attempts: *attempts,
-        },
-        // Only the kinds above are final; anything else means the client
-        // stopped.
-        _ => HyperSocketError::ShutDown,
-    }
-}
-
-impl<R: MessageRouter> Clone for WebSocketClient<R> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-            _router: PhantomData,
-        }
-    }
-}
-
-impl<R: MessageRouter> fmt::Debug for WebSocketClient<R> {
+impl fmt::Debug for WebSocketClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocketClient")
+            .field("host", &self.inner.host)
             .field("state", &self.state())
             .field("subscriptions", &self.inner.shared.subscriptions.len())
             .finish_non_exhaustive()

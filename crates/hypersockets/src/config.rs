@@ -1,24 +1,25 @@
-//! Everything the runtime needs to know, fixed at build time.
+//! The client's settings: filled in by the builder, validated by `build`,
+//! then read by the connection task. One type from start to end.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hypersockets_core::{
-    AuthProvider, ConnectRequest, HeaderProvider, PassivePingDetector, ReconnectionStrategy,
-    Transport, TransportLimits,
+    AuthProvider, ConnectRequest, ExponentialBackoff, HeaderProvider, HyperSocketError,
+    ReconnectionStrategy, Result, Transport, TransportLimits,
 };
+use hypersockets_transport::TungsteniteTransport;
 
-use crate::Heartbeat;
+use crate::runtime::KeepaliveConfig;
+use crate::subscription::Subscription;
 
-/// The client's settings after validation. Shared, read-only.
+/// Every setting of a client. The URL is empty until the builder has one.
 pub(crate) struct ClientConfig {
     pub(crate) url: String,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) headers: Option<Arc<dyn HeaderProvider>>,
     pub(crate) auth: Option<Arc<dyn AuthProvider>>,
-    pub(crate) ping_detector: Option<Arc<dyn PassivePingDetector>>,
-    pub(crate) heartbeat: Option<Heartbeat>,
-    pub(crate) liveness_timeout: Option<Duration>,
+    pub(crate) keepalive: KeepaliveConfig,
     pub(crate) reconnect: Arc<dyn ReconnectionStrategy>,
     pub(crate) limits: TransportLimits,
     pub(crate) timeouts: Timeouts,
@@ -26,6 +27,46 @@ pub(crate) struct ClientConfig {
     pub(crate) stable_after: Duration,
     /// Outgoing messages waiting for the writer, per connection.
     pub(crate) writer_queue: usize,
+    /// Events a slow event stream may fall behind by.
+    pub(crate) event_capacity: usize,
+    /// Subscriptions given to the builder; moved to the registry by `build`.
+    pub(crate) subscriptions: Vec<Subscription>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            transport: Arc::new(TungsteniteTransport::new()),
+            headers: None,
+            auth: None,
+            keepalive: KeepaliveConfig::default(),
+            reconnect: Arc::new(ExponentialBackoff::default()),
+            limits: TransportLimits::default(),
+            timeouts: Timeouts::default(),
+            stable_after: Duration::from_secs(30),
+            writer_queue: 1024,
+            event_capacity: 1024,
+            subscriptions: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL itself: its query may carry a listen key or token.
+        f.debug_struct("ClientConfig")
+            .field("host", &host_of(&self.url))
+            .field("transport", &self.transport)
+            .field("auth", &self.auth.is_some())
+            .field("headers", &self.headers.is_some())
+            .field("keepalive", &self.keepalive)
+            .field("reconnect", &self.reconnect)
+            .field("limits", &self.limits)
+            .field("timeouts", &self.timeouts)
+            .field("subscriptions", &self.subscriptions.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientConfig {
@@ -36,6 +77,73 @@ impl ClientConfig {
             .connect_timeout(self.timeouts.connect)
             .handshake_timeout(self.timeouts.handshake)
     }
+
+    /// The URL's host (and port), for logs and spans: never the path or
+    /// query, which can carry listen keys and tokens.
+    pub(crate) fn host(&self) -> &str {
+        host_of(&self.url)
+    }
+
+    /// Checks every setting; the error names the one at fault.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let url = &self.url;
+        let rest = url
+            .strip_prefix("ws://")
+            .or_else(|| url.strip_prefix("wss://"))
+            .ok_or_else(|| invalid("url", "not a ws:// or wss:// URL"))?;
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(invalid("url", "no host"));
+        }
+        let timeouts = &self.timeouts;
+        for (name, value) in [
+            ("connect_timeout", timeouts.connect),
+            ("handshake_timeout", timeouts.handshake),
+            ("auth_timeout", timeouts.auth),
+            ("write_timeout", timeouts.write),
+            ("close_timeout", timeouts.close),
+        ] {
+            if value.is_zero() {
+                return Err(invalid(name, "must be more than zero"));
+            }
+        }
+        if self.writer_queue == 0 {
+            return Err(invalid("writer_queue", "must be at least 1"));
+        }
+        if self.event_capacity == 0 {
+            return Err(invalid("event_capacity", "must be at least 1"));
+        }
+        let keepalive = &self.keepalive;
+        if let Some(heartbeat) = &keepalive.heartbeat
+            && heartbeat.interval.is_zero()
+        {
+            return Err(invalid("heartbeat.interval", "must be more than zero"));
+        }
+        match (keepalive.liveness_timeout, &keepalive.heartbeat) {
+            (Some(timeout), _) if timeout < Duration::from_millis(4) => Err(invalid(
+                "liveness_timeout",
+                "must be at least 4 ms (it is checked every quarter of it)",
+            )),
+            (Some(timeout), Some(heartbeat)) if timeout <= heartbeat.interval => Err(invalid(
+                "liveness_timeout",
+                format!(
+                    "{timeout:?} must be longer than the heartbeat interval {:?}",
+                    heartbeat.interval
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> HyperSocketError {
+    HyperSocketError::invalid_config(setting, reason)
+}
+
+/// `host[:port]` of a ws:// or wss:// URL (without any user info).
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit('@').next().unwrap_or_default()
 }
 
 /// Every timeout of the client.
@@ -57,5 +165,19 @@ impl Default for Timeouts {
             write: Duration::from_secs(5),
             close: Duration::from_secs(2),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_of;
+
+    #[test]
+    fn host_of_keeps_only_host_and_port() {
+        assert_eq!(host_of("wss://stream.binance.com:9443/ws/abcLISTENKEY"), "stream.binance.com:9443");
+        assert_eq!(host_of("ws://127.0.0.1:80?token=secret"), "127.0.0.1:80");
+        assert_eq!(host_of("wss://user:pass@host.test/x"), "host.test");
+        assert_eq!(host_of("wss://host.test#frag"), "host.test");
+        assert_eq!(host_of("wss://"), "");
     }
 }

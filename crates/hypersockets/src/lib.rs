@@ -60,17 +60,17 @@ pub use events::{EventStream, EventStreamError};
 pub use heartbeat::Heartbeat;
 pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetrics};
 pub use metrics::ClientMetrics;
+pub use runtime::counters::MetricsSnapshot;
 pub use subscription::Subscription;
 
 #[doc(inline)]
 pub use hypersockets_core::{
-    AsyncFnHandler, AtomicConnectionState, AtomicMetrics, AuthProvider, AuthVerdict, BoxError,
-    BoxFuture, ClientEvent, CloseCode, CloseFrame, ConnectRequest, Connection, ConnectionState,
-    DisconnectReason, ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider,
-    HyperSocketError, InvalidTransition, JsonPing, MessageHandler, MessageRouter, MessageSink,
-    MessageStream, MetricsSnapshot, NeverReconnect, ParseError, PassivePingDetector,
-    ReconnectionStrategy, Result, StaticHeaders, TextPing, Transport, TransportLimits, Utf8Bytes,
-    WsMessage, async_handler_fn, handler_fn,
+    AsyncFnHandler, AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, CloseCode,
+    CloseFrame, ConnectRequest, Connection, ConnectionState, DisconnectReason, ErrorSource,
+    ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError, JsonPing,
+    MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect, ParseError,
+    PassThrough, PassivePingDetector, ReconnectionStrategy, Result, StaticHeaders, TextPing,
+    Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
 };
 #[doc(inline)]
 pub use hypersockets_router::{
@@ -89,7 +89,7 @@ pub mod prelude {
         AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ClientManager,
         ConnectionState, ExponentialBackoff, HeaderProvider, Heartbeat, HyperSocketError, JsonPing,
         LaneConfig, LaneKind, MessageHandler, MessageRouter, OverflowPolicy, ParseError,
-        PassivePingDetector, ReconnectionStrategy, Subscription, TextPing, WebSocketClient,
+        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing, WebSocketClient,
         WsMessage, async_handler_fn, handler_fn, peek_json_str,
     };
 }

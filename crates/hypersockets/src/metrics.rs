@@ -1,6 +1,6 @@
 //! A client's figures: connection counters and every lane.
 
-use hypersockets_core::MetricsSnapshot;
+use crate::runtime::counters::MetricsSnapshot;
 use hypersockets_router::RouterMetricsSnapshot;
 
 /// Everything [`WebSocketClient::metrics`](crate::WebSocketClient::metrics) reports.

@@ -124,7 +124,7 @@ impl Sink<WsMessage> for MemorySink {
             None => match &this.tx {
                 None => Err(HyperSocketError::ConnectionClosed),
                 Some(tx) => tx.try_send(item).map_err(|error| match error {
-                    TrySendError::Full(_) => HyperSocketError::Io(io::Error::new(
+                    TrySendError::Full(_) => HyperSocketError::from(io::Error::new(
                         io::ErrorKind::WouldBlock,
                         "start_send without poll_ready on a full memory connection",
                     )),

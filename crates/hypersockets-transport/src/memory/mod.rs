@@ -239,7 +239,7 @@ impl Transport for MemoryTransport {
                     .map_err(|_| HyperSocketError::timeout("connect", limit))?;
             }
             if shared.take_refusal() {
-                return Err(HyperSocketError::Io(io::Error::new(
+                return Err(HyperSocketError::from(io::Error::new(
                     io::ErrorKind::ConnectionRefused,
                     "connection refused (memory transport fault)",
                 )));
@@ -280,7 +280,7 @@ impl fmt::Debug for MemoryServer {
 
 /// The error an abrupt end shows on either half.
 fn reset() -> HyperSocketError {
-    HyperSocketError::Io(io::Error::new(
+    HyperSocketError::from(io::Error::new(
         io::ErrorKind::ConnectionReset,
         "connection reset (memory transport)",
     ))

@@ -1,26 +1,23 @@
 //! Many clients under one roof.
 
 mod events;
-mod managed;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
-use hypersockets_core::{
-    ConnectionState, HyperSocketError, MessageRouter, MetricsSnapshot, Result, WsMessage,
-};
+use hypersockets_core::{ConnectionState, HyperSocketError, Result, WsMessage};
 use hypersockets_router::ShutdownMode;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::client::WebSocketClient;
 use crate::metrics::ClientMetrics;
+use crate::runtime::counters::MetricsSnapshot;
 
 pub use events::{ManagerEvent, ManagerEventStream};
-use managed::ManagedClient;
 
 /// How long `remove` and `shutdown` wait for a client's last events to be
 /// forwarded after it closed.
@@ -80,7 +77,7 @@ pub struct ClientManager<K = String> {
 }
 
 struct Entry {
-    client: Arc<dyn ManagedClient>,
+    client: WebSocketClient,
     forwarder: JoinHandle<()>,
 }
 
@@ -195,11 +192,7 @@ where
     /// # Ok(())
     /// # }
     /// ```
-    pub fn add<R: MessageRouter>(
-        &self,
-        key: impl Into<K>,
-        client: WebSocketClient<R>,
-    ) -> Result<()> {
+    pub fn add(&self, key: impl Into<K>, client: WebSocketClient) -> Result<()> {
         let key = key.into();
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             HyperSocketError::invalid_config("runtime", "add must be called inside a tokio runtime")
@@ -211,7 +204,7 @@ where
                 format!("{key:?} is already managed"),
             ));
         }
-        let client: Arc<dyn ManagedClient> = Arc::new(client);
+        client.set_manager_key(format!("{key:?}"));
         let forwarder = runtime.spawn(events::forward(
             key.clone(),
             client.events(),
@@ -249,13 +242,8 @@ where
     /// # Ok(())
     /// # }
     /// ```
-    pub fn get<R: MessageRouter>(&self, key: &K) -> Option<WebSocketClient<R>> {
-        self.read()
-            .get(key)?
-            .client
-            .as_any()
-            .downcast_ref::<WebSocketClient<R>>()
-            .cloned()
+    pub fn get(&self, key: &K) -> Option<WebSocketClient> {
+        self.read().get(key).map(|entry| entry.client.clone())
     }
 
     /// Whether a client is managed under `key`.
@@ -710,7 +698,7 @@ where
     /// ```
     pub async fn send(&self, key: &K, message: impl Into<WsMessage>) -> Result<()> {
         let client = self.client(key)?;
-        client.send(message.into()).await
+        client.send(message).await
     }
 
     /// Sends `message` to every client at once; returns each one's outcome
@@ -862,20 +850,20 @@ where
         .await;
     }
 
-    fn client(&self, key: &K) -> Result<Arc<dyn ManagedClient>> {
+    fn client(&self, key: &K) -> Result<WebSocketClient> {
         self.read()
             .get(key)
-            .map(|entry| Arc::clone(&entry.client))
+            .map(|entry| entry.client.clone())
             .ok_or_else(|| HyperSocketError::UnknownClient {
                 key: format!("{key:?}"),
             })
     }
 
     /// Handles to every client, taken out of the lock before any await.
-    fn all(&self) -> Vec<(K, Arc<dyn ManagedClient>)> {
+    fn all(&self) -> Vec<(K, WebSocketClient)> {
         self.read()
             .iter()
-            .map(|(key, entry)| (key.clone(), Arc::clone(&entry.client)))
+            .map(|(key, entry)| (key.clone(), entry.client.clone()))
             .collect()
     }
 
@@ -894,7 +882,7 @@ async fn close_entry<K: fmt::Debug>(key: &K, entry: Entry) {
         client,
         mut forwarder,
     } = entry;
-    if let Err(error) = client.close(ShutdownMode::Graceful).await {
+    if let Err(error) = client.close_with(ShutdownMode::Graceful).await {
         tracing::warn!(?key, %error, "closing a managed client failed");
     }
     // The forwarder ends at the client's `ShutDown` event.

@@ -2,48 +2,43 @@
 //! the reconnection strategy says and connect again, until the user closes
 //! the client or the strategy gives up. Lanes live here, across sessions.
 
-use std::sync::Arc;
-
 use hypersockets_core::{
-    ClientEvent, Connection, ConnectionState, DisconnectReason, HyperSocketError, MessageRouter,
-    Result,
+    ClientEvent, Connection, DisconnectReason, HyperSocketError, MessageRouter, Result,
 };
 use hypersockets_router::ShutdownMode;
 use tokio::time::Instant;
 
 use crate::config::ClientConfig;
 use crate::runtime::session::{self, SessionEnd};
-use crate::runtime::{Command, Runtime};
+use crate::runtime::{Command, Runtime, Transition};
 
 /// Runs the client until it is closed or gives up, then shuts the lanes.
 pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
     let mut attempt: u32 = 0;
-    let mut connected_before = false;
-    let mode = loop {
-        rt.shared.set_state(ConnectionState::Connecting);
-        rt.shared.metrics.inc_connect_attempts();
+    // Every connection after the client's first attempt is a reconnect,
+    // whether or not an earlier one got as far as `Connected`.
+    let mut first_attempt = true;
+    let (mode, gave_up) = loop {
+        rt.shared.enter(Transition::Connecting);
+        let reconnect = !std::mem::take(&mut first_attempt);
         let end = match connect(&rt.config).await {
             Ok(connection) => {
                 let started = Instant::now();
-                let end = session::run(&mut rt, connection, connected_before).await;
-                let reached_connected = rt.shared.state.get() == ConnectionState::Connected;
-                connected_before |= reached_connected;
+                let connections = rt.shared.lifecycle.borrow().connections;
+                let end = session::run(&mut rt, connection, reconnect).await;
                 // Only a connection that got through auth and subscribing
                 // can be stable: one whose login was rejected (however
                 // slowly) must not reset the count, or `max_attempts`
                 // would never be reached.
+                let reached_connected = rt.shared.lifecycle.borrow().connections > connections;
                 if reached_connected && started.elapsed() >= rt.config.stable_after {
                     attempt = 0;
                 }
                 end
             }
             Err(error) => {
-                tracing::warn!(url = %rt.config.url, %error, "connect failed");
-                if !error.is_retryable() {
-                    SessionEnd::Fatal(error)
-                } else {
-                    SessionEnd::Lost(DisconnectReason::Error(Arc::new(error)))
-                }
+                tracing::warn!(%error, "connect failed");
+                SessionEnd::from_error(error)
             }
         };
         let reason = match end {
@@ -51,13 +46,9 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
                 rt.shared.emit(ClientEvent::Disconnected {
                     reason: DisconnectReason::UserClosed,
                 });
-                break mode;
+                break (mode, None);
             }
-            SessionEnd::Fatal(error) => {
-                tracing::error!(%error, "giving up: reconnecting cannot help");
-                rt.shared.emit(ClientEvent::Error(Arc::new(error)));
-                break ShutdownMode::Graceful;
-            }
+            SessionEnd::Fatal(error) => break (ShutdownMode::Graceful, Some(error)),
             SessionEnd::Lost(reason) => reason,
         };
         tracing::info!(%reason, "disconnected");
@@ -67,18 +58,15 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
             let error = HyperSocketError::ReconnectExhausted {
                 attempts: attempt - 1,
             };
-            tracing::error!(%error, "giving up");
-            rt.shared.emit(ClientEvent::Error(Arc::new(error)));
-            break ShutdownMode::Graceful;
+            break (ShutdownMode::Graceful, Some(error));
         };
-        rt.shared.set_state(ConnectionState::Reconnecting);
-        tracing::info!(attempt, ?delay, "reconnecting");
-        rt.shared.emit(ClientEvent::Reconnecting { attempt, delay });
+        rt.shared
+            .enter(Transition::Reconnecting { attempt, delay });
         if let Some(mode) = wait(&mut rt, delay).await {
-            break mode;
+            break (mode, None);
         }
     };
-    rt.shared.set_state(ConnectionState::ShuttingDown);
+    rt.shared.enter(Transition::ShuttingDown { gave_up });
     let Runtime {
         dispatcher, shared, ..
     } = rt;
@@ -96,12 +84,12 @@ async fn connect(config: &ClientConfig) -> Result<Connection> {
                 .await
                 .map_err(|source| HyperSocketError::Handshake {
                     status: None,
-                    source: Some(source),
+                    source: Some(source.into()),
                 })?
         }
         None => Vec::new(),
     };
-    tracing::debug!(url = %config.url, "connecting");
+    tracing::debug!("connecting");
     config.transport.connect(config.request(headers)).await
 }
 

@@ -2,28 +2,31 @@
 //! runs a session per connection, and reconnects; a writer task per session.
 
 mod connection_task;
+pub(crate) mod counters;
+mod keepalive;
+mod lifecycle;
 mod session;
 mod writer;
 
-use std::sync::Arc;
-
-use hypersockets_core::{
-    AtomicConnectionState, AtomicMetrics, BoxFuture, ClientEvent, ConnectionState, MessageRouter,
-    Result, WsMessage,
-};
+use hypersockets_core::{BoxFuture, ClientEvent, MessageRouter, Result, WsMessage};
 use hypersockets_router::{Dispatcher, RouterStats, ShutdownMode};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::ClientConfig;
 use crate::subscription::{Subscription, SubscriptionRegistry};
 
 pub(crate) use connection_task::run;
+pub(crate) use counters::ConnectionCounters;
+pub(crate) use keepalive::KeepaliveConfig;
+pub(crate) use lifecycle::{Lifecycle, Transition};
 
 /// State shared by the client handles and the background tasks.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) state: AtomicConnectionState,
-    pub(crate) metrics: AtomicMetrics,
+    /// Where the client is and why it stopped; only
+    /// [`enter`](Self::enter) writes it.
+    pub(crate) lifecycle: watch::Sender<Lifecycle>,
+    pub(crate) counters: ConnectionCounters,
     pub(crate) subscriptions: SubscriptionRegistry,
     pub(crate) events: broadcast::Sender<ClientEvent>,
     pub(crate) router_stats: RouterStats,
@@ -33,14 +36,6 @@ impl Shared {
     pub(crate) fn emit(&self, event: ClientEvent) {
         // No receiver is fine: events are optional.
         let _ = self.events.send(event);
-    }
-
-    /// Moves the state machine; a refused move is a bug worth a log line,
-    /// never a panic.
-    pub(crate) fn set_state(&self, next: ConnectionState) {
-        if let Err(error) = self.state.transition(next) {
-            tracing::debug!(%error, "state transition skipped");
-        }
     }
 }
 
@@ -62,14 +57,14 @@ pub(crate) enum Command {
 
 /// Everything the connection task owns.
 pub(crate) struct Runtime<R: MessageRouter> {
-    pub(crate) config: Arc<ClientConfig>,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) config: ClientConfig,
+    pub(crate) shared: std::sync::Arc<Shared>,
     pub(crate) dispatcher: Dispatcher<R>,
     pub(crate) commands: mpsc::Receiver<Command>,
 }
 
-/// A built runtime that has not started, with its router type erased so
-/// the client handle needs no router bound (its builder starts without one).
+/// A built runtime that has not started, with its router type erased: the
+/// client handle is one type whatever the router.
 pub(crate) trait PendingRuntime: Send {
     /// The connection task's future, to spawn.
     fn start(self: Box<Self>) -> BoxFuture<'static, ()>;

@@ -1,23 +1,26 @@
-//! One connection, from the handshake's end to its loss: auth, restoring
-//! subscriptions, then receive → ping check → dispatch, with the
-//! heartbeat, the liveness check and the user's commands interleaved.
+//! One connection, from the handshake's end to its loss, as one read loop
+//! that moves through phases: authenticating (when the auth provider waits
+//! for the server's verdict) → restoring subscriptions → live. Every phase
+//! reads the socket the same way (receive → keepalive → auth verdict →
+//! dispatch), with the user's commands and the keepalive timers
+//! interleaved.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use hypersockets_core::{
-    AuthVerdict, ClientEvent, Connection, ConnectionState, DisconnectReason, HyperSocketError,
+    AuthProvider, AuthVerdict, ClientEvent, Connection, DisconnectReason, HyperSocketError,
     MessageRouter, MessageStream, Result, WsMessage,
 };
 use hypersockets_router::{BlockedDispatch, DispatchOutcome, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at, timeout};
+use tokio::time::{Instant, timeout};
 
+use crate::runtime::keepalive::{Answer, Due, Keepalive};
 use crate::runtime::writer::{self, Outgoing};
-use crate::runtime::{Command, Runtime};
+use crate::runtime::{Command, Runtime, Transition};
 
 /// Messages read straight from the socket's buffer before commands and
 /// timers get a look in.
@@ -30,8 +33,30 @@ pub(crate) enum SessionEnd {
     Lost(DisconnectReason),
     /// The user closed the client.
     Closed(ShutdownMode),
-    /// Reconnecting cannot help (fatal auth rejection).
+    /// Reconnecting cannot help (fatal auth rejection, bad configuration).
     Fatal(HyperSocketError),
+}
+
+impl SessionEnd {
+    /// Lost through `error`, or fatal when reconnecting cannot help.
+    pub(crate) fn from_error(error: HyperSocketError) -> Self {
+        if error.is_retryable() {
+            Self::Lost(DisconnectReason::Error(Arc::new(error)))
+        } else {
+            Self::Fatal(error)
+        }
+    }
+}
+
+/// Where the session is.
+enum Phase {
+    /// Waiting for the auth provider's verdict, until `deadline`.
+    Authenticating {
+        auth: Arc<dyn AuthProvider>,
+        deadline: Instant,
+    },
+    /// Connected, authenticated and subscribed.
+    Live,
 }
 
 /// One step of the read loop.
@@ -39,107 +64,82 @@ enum Step {
     Message(WsMessage),
     Ended(DisconnectReason),
     Command(Option<Command>),
-    Heartbeat,
-    LivenessCheck,
+    Keepalive(Due),
+    AuthTimedOut,
+}
+
+/// What became of a step, short of waiting.
+enum Flow<R: MessageRouter> {
+    Continue,
+    /// The server accepted the login: restore subscriptions, go live.
+    Authenticated,
+    /// Its lane is full (`Block`): wait for room.
+    Blocked(BlockedDispatch<R>),
+    End(SessionEnd),
 }
 
 struct Session<'a, R: MessageRouter> {
     rt: &'a mut Runtime<R>,
+    phase: Phase,
+    reconnect: bool,
     stream: MessageStream,
     writer: mpsc::Sender<Outgoing>,
     writer_failed: oneshot::Receiver<HyperSocketError>,
-    heartbeat: Option<Interval>,
-    liveness: Option<Liveness>,
+    keepalive: Keepalive,
     /// Subscriptions sent on this connection.
     sent: HashSet<String>,
     burst: u32,
 }
 
-/// Dead when nothing arrives for `timeout`: checked every quarter of it, so
-/// there is no clock read per message, only a flag.
-struct Liveness {
-    timeout: Duration,
-    ticker: Interval,
-    heard: bool,
-    quiet_ticks: u8,
-}
-
-/// Runs a session on a fresh connection; `reconnect` says whether it
-/// replaces a lost one.
+/// Runs a session on a fresh connection; `reconnect` says whether it is
+/// the client's first connection attempt or a later one.
 pub(crate) async fn run<R: MessageRouter>(
     rt: &mut Runtime<R>,
     connection: Connection,
     reconnect: bool,
 ) -> SessionEnd {
     let Connection { sink, stream, .. } = connection;
-    let config = Arc::clone(&rt.config);
-    let (writer_tx, writer_rx) = mpsc::channel(config.writer_queue);
+    let timeouts = rt.config.timeouts;
+    let (writer_tx, writer_rx) = mpsc::channel(rt.config.writer_queue);
     let (failed_tx, failed_rx) = oneshot::channel();
     let writer_task = tokio::spawn(writer::run(
         sink,
         writer_rx,
-        config.timeouts.write,
-        config.timeouts.close,
+        timeouts.write,
+        timeouts.close,
         Arc::clone(&rt.shared),
         failed_tx,
     ));
-    let heartbeat = config.heartbeat.as_ref().map(|heartbeat| {
-        let mut ticker = interval_at(Instant::now() + heartbeat.interval, heartbeat.interval);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        ticker
-    });
-    let liveness = config.liveness_timeout.map(|timeout| {
-        let quarter = timeout / 4;
-        let mut ticker = interval_at(Instant::now() + quarter, quarter);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        Liveness {
-            timeout,
-            ticker,
-            heard: false,
-            quiet_ticks: 0,
-        }
-    });
+    let keepalive = Keepalive::start(&rt.config.keepalive);
     let mut session = Session {
         rt,
+        phase: Phase::Live,
+        reconnect,
         stream,
         writer: writer_tx,
         writer_failed: failed_rx,
-        heartbeat,
-        liveness,
+        keepalive,
         sent: HashSet::new(),
         burst: 0,
     };
-    let end = session.drive(reconnect).await;
+    let end = session.drive().await;
     let Session { writer, .. } = session;
     // Closing the queue makes the writer close the sink (a Close frame).
     drop(writer);
-    let grace = config.timeouts.close + config.timeouts.write;
     let mut writer_task = writer_task;
-    if timeout(grace, &mut writer_task).await.is_err() {
+    if timeout(timeouts.close + timeouts.write, &mut writer_task)
+        .await
+        .is_err()
+    {
         writer_task.abort();
     }
     end
 }
 
 impl<R: MessageRouter> Session<'_, R> {
-    async fn drive(&mut self, reconnect: bool) -> SessionEnd {
-        if let Err(end) = self.authenticate().await {
+    async fn drive(&mut self) -> SessionEnd {
+        if let Err(end) = self.log_in().await {
             return end;
-        }
-        if let Err(end) = self.restore_subscriptions().await {
-            return end;
-        }
-        let shared = &self.rt.shared;
-        shared.set_state(ConnectionState::Connected);
-        if reconnect {
-            shared.metrics.inc_reconnects();
-        }
-        tracing::info!(url = %self.rt.config.url, reconnect, "connected");
-        shared.emit(ClientEvent::Connected { reconnect });
-        if !self.sent.is_empty() {
-            shared.emit(ClientEvent::SubscriptionsRestored {
-                count: self.sent.len(),
-            });
         }
         loop {
             // Messages the socket has already buffered are handled without
@@ -149,42 +149,37 @@ impl<R: MessageRouter> Session<'_, R> {
                 Some(step) => step,
                 None => self.wait_step().await,
             };
-            match step {
-                Step::Message(message) => match self.on_message_now(message) {
-                    Handled::Done => {}
-                    Handled::End(end) => return end,
-                    Handled::Blocked(blocked) => {
-                        if let Some(end) = self.finish_dispatch(blocked).await {
-                            return end;
-                        }
-                    }
-                },
-                Step::Ended(reason) => return SessionEnd::Lost(reason),
-                Step::Command(command) => {
-                    if let Some(end) = self.on_command(command).await {
-                        return end;
-                    }
+            let flow = match step {
+                Step::Message(message) => self.on_message(message),
+                Step::Ended(reason) => Flow::End(SessionEnd::Lost(reason)),
+                Step::Command(command) => self.on_command(command).await,
+                Step::Keepalive(due) => self.on_keepalive(due),
+                Step::AuthTimedOut => {
+                    let error = HyperSocketError::timeout("auth", self.rt.config.timeouts.auth);
+                    self.rt.shared.emit(ClientEvent::AuthFailed {
+                        reason: error.to_string(),
+                        fatal: false,
+                    });
+                    Flow::End(SessionEnd::from_error(error))
                 }
-                Step::Heartbeat => {
-                    if let Some(end) = self.send_heartbeat() {
-                        return end;
-                    }
-                }
-                Step::LivenessCheck => {
-                    if let Some(end) = self.check_liveness() {
-                        return end;
-                    }
-                }
+            };
+            let end = match flow {
+                Flow::Continue => None,
+                Flow::Authenticated => self.go_live().await.err(),
+                Flow::Blocked(blocked) => self.wait_for_lane(blocked).await,
+                Flow::End(end) => Some(end),
+            };
+            if let Some(end) = end {
+                return end;
             }
         }
     }
 
-    /// Sends the auth provider's messages and, if it can recognise the
-    /// answer, waits for it (within the auth timeout), handling whatever
-    /// else arrives meanwhile.
-    async fn authenticate(&mut self) -> Result<(), SessionEnd> {
+    /// Sends the auth provider's messages; goes live at once unless the
+    /// provider waits for the server's verdict.
+    async fn log_in(&mut self) -> Result<(), SessionEnd> {
         let Some(auth) = self.rt.config.auth.clone() else {
-            return Ok(());
+            return self.go_live().await;
         };
         let messages = auth.login_messages().await.map_err(|source| {
             let reason = source.to_string();
@@ -192,79 +187,39 @@ impl<R: MessageRouter> Session<'_, R> {
                 reason: reason.clone(),
                 fatal: false,
             });
-            SessionEnd::Lost(DisconnectReason::Error(Arc::new(HyperSocketError::Auth {
+            SessionEnd::from_error(HyperSocketError::Auth {
                 reason,
                 fatal: false,
-            })))
+            })
         })?;
         for message in messages {
             self.write(message).await?;
         }
         if !auth.awaits_response() {
-            return Ok(());
+            return self.go_live().await;
         }
-        let deadline = Instant::now() + self.rt.config.timeouts.auth;
-        loop {
-            let step = tokio::select! {
-                step = self.next_step() => step,
-                () = tokio::time::sleep_until(deadline) => {
-                    let error = HyperSocketError::timeout("auth", self.rt.config.timeouts.auth);
-                    self.rt.shared.emit(ClientEvent::AuthFailed { reason: error.to_string(), fatal: false });
-                    return Err(SessionEnd::Lost(DisconnectReason::Error(Arc::new(error))));
-                }
-            };
-            match step {
-                Step::Message(message) => match auth.verdict(&message) {
-                    AuthVerdict::Accepted => {
-                        tracing::info!("authenticated");
-                        self.rt.shared.emit(ClientEvent::Authenticated);
-                        return Ok(());
-                    }
-                    AuthVerdict::Rejected { reason, fatal } => {
-                        tracing::warn!(%reason, fatal, "authentication rejected");
-                        self.rt.shared.emit(ClientEvent::AuthFailed {
-                            reason: reason.clone(),
-                            fatal,
-                        });
-                        let error = HyperSocketError::Auth { reason, fatal };
-                        return Err(if fatal {
-                            SessionEnd::Fatal(error)
-                        } else {
-                            SessionEnd::Lost(DisconnectReason::Error(Arc::new(error)))
-                        });
-                    }
-                    _ => {
-                        if let Some(end) = self.on_message(message).await {
-                            return Err(end);
-                        }
-                    }
-                },
-                Step::Ended(reason) => return Err(SessionEnd::Lost(reason)),
-                // Not connected yet: sends are refused, subscriptions wait
-                // for the restore that follows.
-                Step::Command(command) => {
-                    if let Some(end) = self.on_command(command).await {
-                        return Err(end);
-                    }
-                }
-                Step::Heartbeat => {
-                    if let Some(end) = self.send_heartbeat() {
-                        return Err(end);
-                    }
-                }
-                Step::LivenessCheck => {
-                    if let Some(end) = self.check_liveness() {
-                        return Err(end);
-                    }
-                }
-            }
-        }
+        self.phase = Phase::Authenticating {
+            auth,
+            deadline: Instant::now() + self.rt.config.timeouts.auth,
+        };
+        Ok(())
     }
 
-    async fn restore_subscriptions(&mut self) -> Result<(), SessionEnd> {
+    /// Restores every subscription, then announces the connection.
+    async fn go_live(&mut self) -> Result<(), SessionEnd> {
+        self.phase = Phase::Live;
         for subscription in self.rt.shared.subscriptions.snapshot() {
             self.write(subscription.subscribe().clone()).await?;
             self.sent.insert(subscription.id().to_owned());
+        }
+        let shared = &self.rt.shared;
+        shared.enter(Transition::Connected {
+            reconnect: self.reconnect,
+        });
+        if !self.sent.is_empty() {
+            shared.emit(ClientEvent::SubscriptionsRestored {
+                count: self.sent.len(),
+            });
         }
         Ok(())
     }
@@ -272,8 +227,7 @@ impl<R: MessageRouter> Session<'_, R> {
     /// Writes and waits until it is on the wire.
     async fn write(&mut self, message: WsMessage) -> Result<(), SessionEnd> {
         let (done, written) = oneshot::channel();
-        let lost =
-            |error: HyperSocketError| SessionEnd::Lost(DisconnectReason::Error(Arc::new(error)));
+        let lost = SessionEnd::from_error;
         self.writer
             .send(Outgoing {
                 message,
@@ -290,22 +244,13 @@ impl<R: MessageRouter> Session<'_, R> {
 
     /// Queues a control answer without waiting. A writer so far behind
     /// that its queue is full is stuck: the connection is dropped.
-    fn write_now(&mut self, message: WsMessage) -> Option<SessionEnd> {
+    fn write_now(&mut self, message: WsMessage) -> Flow<R> {
         match self.writer.try_send(Outgoing {
             message,
             done: None,
         }) {
-            Ok(()) => None,
-            Err(_) => Some(SessionEnd::Lost(DisconnectReason::Error(Arc::new(
-                HyperSocketError::ChannelSend("writer queue full"),
-            )))),
-        }
-    }
-
-    async fn next_step(&mut self) -> Step {
-        match self.step_at_hand() {
-            Some(step) => step,
-            None => self.wait_step().await,
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::End(SessionEnd::from_error(HyperSocketError::WriteQueueFull)),
         }
     }
 
@@ -320,16 +265,11 @@ impl<R: MessageRouter> Session<'_, R> {
             rt,
             stream,
             writer_failed,
-            heartbeat,
-            liveness,
+            keepalive,
+            phase,
             ..
         } = self;
-        let control = control_step(
-            writer_failed,
-            &mut rt.commands,
-            heartbeat.as_mut(),
-            liveness.as_mut().map(|l| &mut l.ticker),
-        );
+        let control = control_step(writer_failed, &mut rt.commands, keepalive, phase);
         tokio::select! {
             biased;
             step = control => step,
@@ -346,7 +286,13 @@ impl<R: MessageRouter> Session<'_, R> {
             // A full burst: let the writer's failure, commands and timers
             // in, without waiting for them, then read on.
             self.burst = 0;
-            if let Some(step) = self.control_step().now_or_never() {
+            let control = control_step(
+                &mut self.writer_failed,
+                &mut self.rt.commands,
+                &mut self.keepalive,
+                &self.phase,
+            );
+            if let Some(step) = control.now_or_never() {
                 return Some(step);
             }
         }
@@ -359,132 +305,126 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// The next step that is not a received message.
-    fn control_step(&mut self) -> impl Future<Output = Step> + '_ {
-        control_step(
-            &mut self.writer_failed,
-            &mut self.rt.commands,
-            self.heartbeat.as_mut(),
-            self.liveness.as_mut().map(|l| &mut l.ticker),
-        )
-    }
-
-    /// Receive → passive ping check → dispatch. `Some` ends the session.
-    async fn on_message(&mut self, message: WsMessage) -> Option<SessionEnd> {
-        match self.on_message_now(message) {
-            Handled::Done => None,
-            Handled::End(end) => Some(end),
-            Handled::Blocked(blocked) => self.finish_dispatch(blocked).await,
-        }
-    }
-
-    /// [`on_message`](Self::on_message) up to a full `Block` lane, without
-    /// awaiting.
+    /// Receive → keepalive → auth verdict → dispatch, without awaiting.
     #[inline]
-    fn on_message_now(&mut self, message: WsMessage) -> Handled<R> {
-        if let Some(liveness) = &mut self.liveness {
-            liveness.heard = true;
-        }
+    fn on_message(&mut self, message: WsMessage) -> Flow<R> {
+        self.keepalive.heard();
         match message {
             WsMessage::Text(_) | WsMessage::Binary(_) => {}
             WsMessage::Ping(payload) => {
                 // The transport answers protocol Pings itself (RFC 6455
                 // requires it; tungstenite does it at once); we count it.
                 tracing::debug!(len = payload.len(), "protocol ping answered");
-                self.rt.shared.metrics.inc_pings_answered();
-                return Handled::Done;
+                self.rt.shared.counters.inc_pings_answered();
+                return Flow::Continue;
             }
             WsMessage::Pong(payload) => {
                 tracing::debug!(len = payload.len(), "pong received");
-                return Handled::Done;
+                return Flow::Continue;
             }
             WsMessage::Close(frame) => {
                 tracing::info!(frame = ?frame, "server closed the connection");
-                return Handled::End(SessionEnd::Lost(DisconnectReason::ServerClosed(frame)));
+                return Flow::End(SessionEnd::Lost(DisconnectReason::ServerClosed(frame)));
             }
         }
-        let config = &self.rt.config;
-        self.rt.shared.metrics.record_received(message.len());
-        if let Some(detector) = &config.ping_detector
-            && let Some(reply) = detector.detect(&message)
-        {
-            tracing::debug!("application ping answered");
-            self.rt.shared.metrics.inc_pings_answered();
-            return match self.write_now(reply) {
-                Some(end) => Handled::End(end),
-                None => Handled::Done,
-            };
+        self.rt.shared.counters.record_received(message.len());
+        match self.keepalive.answer(&message) {
+            Some(Answer::Reply(reply)) => {
+                tracing::debug!("application ping answered");
+                self.rt.shared.counters.inc_pings_answered();
+                return self.write_now(reply);
+            }
+            Some(Answer::Consumed) => {
+                tracing::trace!("heartbeat answered");
+                return Flow::Continue;
+            }
+            None => {}
         }
-        if let Some(heartbeat) = &config.heartbeat
-            && heartbeat.reply.as_ref() == Some(&message)
-        {
-            tracing::trace!("heartbeat answered");
-            return Handled::Done;
+        if let Phase::Authenticating { auth, .. } = &self.phase {
+            match auth.verdict(&message) {
+                AuthVerdict::Accepted => {
+                    tracing::info!("authenticated");
+                    self.rt.shared.emit(ClientEvent::Authenticated);
+                    return Flow::Authenticated;
+                }
+                AuthVerdict::Rejected { reason, fatal } => {
+                    tracing::warn!(%reason, fatal, "authentication rejected");
+                    self.rt.shared.emit(ClientEvent::AuthFailed {
+                        reason: reason.clone(),
+                        fatal,
+                    });
+                    return Flow::End(SessionEnd::from_error(HyperSocketError::Auth {
+                        reason,
+                        fatal,
+                    }));
+                }
+                _ => {}
+            }
         }
         tracing::trace!(len = message.len(), "message received");
         match self.rt.dispatcher.try_dispatch(message) {
-            Ok(outcome) => dispatched(&outcome),
-            Err(blocked) => Handled::Blocked(blocked),
+            Ok(DispatchOutcome::Closed) => Flow::End(lanes_shut_down()),
+            Ok(_) => Flow::Continue,
+            Err(blocked) => Flow::Blocked(blocked),
         }
     }
 
     /// Waits for room in a full `Block` lane: backpressure reaches the
     /// socket.
     #[cold]
-    async fn finish_dispatch(&mut self, blocked: BlockedDispatch<R>) -> Option<SessionEnd> {
+    async fn wait_for_lane(&mut self, blocked: BlockedDispatch<R>) -> Option<SessionEnd> {
         match Box::pin(blocked.wait(&mut self.rt.dispatcher)).await {
             DispatchOutcome::Closed => Some(lanes_shut_down()),
             _ => None,
         }
     }
 
-    async fn on_command(&mut self, command: Option<Command>) -> Option<SessionEnd> {
-        let connected = self.rt.shared.state.get() == ConnectionState::Connected;
+    fn on_keepalive(&mut self, due: Due) -> Flow<R> {
+        match due {
+            Due::Heartbeat(message) => {
+                tracing::debug!("heartbeat sent");
+                self.write_now(message)
+            }
+            Due::Dead(after) => {
+                tracing::warn!(?after, "nothing received: connection is dead");
+                Flow::End(SessionEnd::Lost(DisconnectReason::LivenessTimeout(after)))
+            }
+        }
+    }
+
+    async fn on_command(&mut self, command: Option<Command>) -> Flow<R> {
+        let live = matches!(self.phase, Phase::Live);
         match command {
             // Every handle is gone: nobody can use the feed any more.
-            None => Some(SessionEnd::Closed(ShutdownMode::Graceful)),
-            Some(Command::Close(mode)) => {
-                self.close_politely().await;
-                Some(SessionEnd::Closed(mode))
-            }
+            None => Flow::End(SessionEnd::Closed(ShutdownMode::Graceful)),
+            Some(Command::Close(mode)) => match self.close_politely().await {
+                Some(end) => Flow::End(end),
+                None => Flow::End(SessionEnd::Closed(mode)),
+            },
             Some(Command::Send { message, done }) => {
-                if !connected {
+                if !live {
                     let _ = done.send(Err(HyperSocketError::NotConnected));
-                    return None;
+                    return Flow::Continue;
                 }
                 let outgoing = Outgoing {
                     message,
                     done: Some(done),
                 };
-                match self.writer.try_send(outgoing) {
-                    Ok(()) => None,
-                    Err(mpsc::error::TrySendError::Full(outgoing)) => {
-                        // Backpressure for the user's sends only: wait.
-                        match self.writer.send(outgoing).await {
-                            Ok(()) => None,
-                            Err(mpsc::error::SendError(outgoing)) => {
-                                if let Some(done) = outgoing.done {
-                                    let _ = done.send(Err(HyperSocketError::ConnectionClosed));
-                                }
-                                None
-                            }
-                        }
-                    }
-                    Err(mpsc::error::TrySendError::Closed(outgoing)) => {
-                        if let Some(done) = outgoing.done {
-                            let _ = done.send(Err(HyperSocketError::ConnectionClosed));
-                        }
-                        None
-                    }
+                // Backpressure for the user's sends only: wait for room.
+                if let Err(mpsc::error::SendError(outgoing)) = self.writer.send(outgoing).await
+                    && let Some(done) = outgoing.done
+                {
+                    let _ = done.send(Err(HyperSocketError::ConnectionClosed));
                 }
+                Flow::Continue
             }
             Some(Command::Subscribe(subscription)) => {
-                // Before Connected the restore sends it; after, send it now
-                // unless this connection already has it.
-                if connected && self.sent.insert(subscription.id().to_owned()) {
+                // Before going live the restore sends it; after, send it
+                // now unless this connection already has it.
+                if live && self.sent.insert(subscription.id().to_owned()) {
                     return self.write_now(subscription.subscribe().clone());
                 }
-                None
+                Flow::Continue
             }
             Some(Command::Unsubscribe(subscription)) => {
                 if self.sent.remove(subscription.id())
@@ -492,98 +432,77 @@ impl<R: MessageRouter> Session<'_, R> {
                 {
                     return self.write_now(message.clone());
                 }
-                None
+                Flow::Continue
             }
         }
     }
 
-    fn send_heartbeat(&mut self) -> Option<SessionEnd> {
-        let message = self.rt.config.heartbeat.as_ref()?.message.clone();
-        tracing::debug!("heartbeat sent");
-        self.write_now(message)
-    }
-
-    fn check_liveness(&mut self) -> Option<SessionEnd> {
-        let liveness = self.liveness.as_mut()?;
-        if std::mem::take(&mut liveness.heard) {
-            liveness.quiet_ticks = 0;
-            return None;
-        }
-        liveness.quiet_ticks += 1;
-        if liveness.quiet_ticks < 4 {
-            return None;
-        }
-        tracing::warn!(timeout = ?liveness.timeout, "nothing received: connection is dead");
-        Some(SessionEnd::Lost(DisconnectReason::LivenessTimeout(
-            liveness.timeout,
-        )))
-    }
-
     /// Sends a Close frame and waits (within the close timeout) for the
-    /// server's answer, handing over what arrives meanwhile.
-    async fn close_politely(&mut self) {
-        if self.write_now(WsMessage::close(1000u16, "")).is_some() {
-            return;
+    /// server's answer, handing over what arrives meanwhile. `Some` only
+    /// if the lanes shut down under it.
+    async fn close_politely(&mut self) -> Option<SessionEnd> {
+        if let Flow::End(_) = self.write_now(WsMessage::close(1000u16, "")) {
+            return None;
         }
         let deadline = Instant::now() + self.rt.config.timeouts.close;
         loop {
             let item = tokio::select! {
                 item = self.stream.next() => item,
-                () = tokio::time::sleep_until(deadline) => return,
+                () = tokio::time::sleep_until(deadline) => return None,
             };
-            match item {
-                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return,
-                Some(Ok(message)) if message.is_data() => {
-                    self.rt.shared.metrics.record_received(message.len());
-                    let _ = self.rt.dispatcher.dispatch(message).await;
+            let Some(Ok(message)) = item else {
+                return None;
+            };
+            match self.on_message(message) {
+                Flow::Continue | Flow::Authenticated => {}
+                Flow::Blocked(blocked) => {
+                    if let Some(end) = self.wait_for_lane(blocked).await {
+                        return Some(end);
+                    }
                 }
-                Some(Ok(_)) => {}
+                // The server's Close (or a failure): done.
+                Flow::End(_) => return None,
             }
         }
     }
 }
 
-/// Waits for the writer's failure, a command or a timer, in that order of
-/// priority.
+/// Waits for the writer's failure, a command, a keepalive timer or the auth
+/// deadline, in that order of priority.
 async fn control_step(
     writer_failed: &mut oneshot::Receiver<HyperSocketError>,
     commands: &mut mpsc::Receiver<Command>,
-    heartbeat: Option<&mut Interval>,
-    liveness: Option<&mut Interval>,
+    keepalive: &mut Keepalive,
+    phase: &Phase,
 ) -> Step {
+    let auth_deadline = match phase {
+        Phase::Authenticating { deadline, .. } => Some(*deadline),
+        Phase::Live => None,
+    };
     tokio::select! {
         biased;
-        failed = &mut *writer_failed, if !writer_failed.is_terminated() => match failed {
-            Ok(error) => Step::Ended(DisconnectReason::Error(Arc::new(error))),
-            Err(_) => Step::Ended(DisconnectReason::Error(Arc::new(HyperSocketError::ConnectionClosed))),
-        },
+        failed = &mut *writer_failed, if !writer_failed.is_terminated() => {
+            Step::Ended(DisconnectReason::Error(Arc::new(
+                failed.unwrap_or(HyperSocketError::ConnectionClosed),
+            )))
+        }
         command = commands.recv() => Step::Command(command),
-        _ = tick(heartbeat) => Step::Heartbeat,
-        _ = tick(liveness) => Step::LivenessCheck,
+        due = keepalive.due() => Step::Keepalive(due),
+        () = sleep_until(auth_deadline) => Step::AuthTimedOut,
     }
 }
 
-/// What became of a received message, short of waiting.
-enum Handled<R: MessageRouter> {
-    /// Handled, queued, answered, or counted and skipped.
-    Done,
-    /// The session ends.
-    End(SessionEnd),
-    /// Its lane is full (`Block`): wait for room.
-    Blocked(BlockedDispatch<R>),
-}
-
-fn dispatched<R: MessageRouter>(outcome: &DispatchOutcome) -> Handled<R> {
-    match outcome {
-        DispatchOutcome::Closed => Handled::End(lanes_shut_down()),
-        _ => Handled::Done,
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 
+/// The lanes end only when the client does.
 fn lanes_shut_down() -> SessionEnd {
-    SessionEnd::Lost(DisconnectReason::Error(Arc::new(
-        HyperSocketError::ChannelSend("lanes are shut down"),
-    )))
+    SessionEnd::from_error(HyperSocketError::ShutDown)
 }
 
 fn step_from(item: Option<Result<WsMessage>>) -> Step {
@@ -594,15 +513,5 @@ fn step_from(item: Option<Result<WsMessage>>) -> Step {
             Step::Ended(DisconnectReason::Error(Arc::new(error)))
         }
         None => Step::Ended(DisconnectReason::StreamEnded),
-    }
-}
-
-/// Waits for the next tick, or forever when there is no ticker.
-async fn tick(ticker: Option<&mut Interval>) {
-    match ticker {
-        Some(ticker) => {
-            ticker.tick().await;
-        }
-        None => std::future::pending().await,
     }
 }

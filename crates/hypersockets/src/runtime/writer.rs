@@ -42,7 +42,7 @@ pub(crate) async fn run(
         match result {
             Ok(()) => {
                 if counted {
-                    shared.metrics.record_sent(bytes);
+                    shared.counters.record_sent(bytes);
                 }
                 if let Some(done) = done {
                     let _ = done.send(Ok(()));

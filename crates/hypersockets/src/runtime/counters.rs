@@ -1,53 +1,46 @@
-//! Lock-free connection counters and their plain snapshot.
+//! The connection's own counters (lock-free) and their plain snapshot.
+//!
+//! Only what the connection counts lives here; parse errors, handler
+//! errors and unrouted messages are the router's figures
+//! ([`RouterMetricsSnapshot`](hypersockets_router::RouterMetricsSnapshot)).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 macro_rules! metrics {
     ($( $(#[$doc:meta])* $name:ident $(, $inc:ident)?; )*) => {
-        /// Connection-level counters, updated with `Relaxed` atomics.
-        ///
-        /// Each counter is independent; a [`snapshot`](Self::snapshot) reads
-        /// them one by one, so it is consistent per counter, not across them.
-        ///
-        /// ```
-        /// use hypersockets_core::AtomicMetrics;
-        ///
-        /// let metrics = AtomicMetrics::new();
-        /// metrics.record_received(120);
-        /// metrics.inc_parse_errors();
-        /// let snap = metrics.snapshot();
-        /// assert_eq!(snap.messages_received, 1);
-        /// assert_eq!(snap.bytes_received, 120);
-        /// assert_eq!(snap.parse_errors, 1);
-        /// ```
+        /// The connection's counters, updated with `Relaxed` atomics; a
+        /// snapshot is consistent per counter, not across them.
         #[derive(Debug, Default)]
-        pub struct AtomicMetrics {
+        pub(crate) struct ConnectionCounters {
             $( $name: AtomicU64, )*
         }
 
-        /// A plain copy of every counter in [`AtomicMetrics`] at one moment.
+        /// A client's connection counters at one moment, summed over every
+        /// connection it had.
+        ///
+        /// ```
+        /// use hypersockets::MetricsSnapshot;
+        ///
+        /// let a = MetricsSnapshot::default();
+        /// assert_eq!(a.saturating_add(a).messages_received, 0);
+        /// ```
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         #[non_exhaustive]
         pub struct MetricsSnapshot {
             $( $(#[$doc])* pub $name: u64, )*
         }
 
-        impl AtomicMetrics {
-            /// All counters at zero.
-            pub const fn new() -> Self {
-                Self { $( $name: AtomicU64::new(0), )* }
-            }
-
+        impl ConnectionCounters {
             $($(
                 #[doc = concat!("Adds one to `", stringify!($name), "`.")]
                 #[inline]
-                pub fn $inc(&self) {
+                pub(crate) fn $inc(&self) {
                     self.$name.fetch_add(1, Ordering::Relaxed);
                 }
             )?)*
 
             /// Reads every counter.
-            pub fn snapshot(&self) -> MetricsSnapshot {
+            pub(crate) fn snapshot(&self) -> MetricsSnapshot {
                 MetricsSnapshot { $( $name: self.$name.load(Ordering::Relaxed), )* }
             }
         }
@@ -72,22 +65,18 @@ metrics! {
     bytes_sent;
     /// Pings answered: protocol Pings and passive application pings.
     pings_answered, inc_pings_answered;
-    /// Messages the router could not parse.
-    parse_errors, inc_parse_errors;
-    /// Errors returned (or panics raised) by handlers.
-    handler_errors, inc_handler_errors;
-    /// Messages whose route key had no handler (and no fallback).
-    unrouted_messages, inc_unrouted_messages;
-    /// Successful reconnections (not counting the first connection).
+    /// Connections that reached `Connected` after an earlier attempt,
+    /// whether or not that attempt got as far (the first connection of a
+    /// client is not a reconnect; every later one is).
     reconnects, inc_reconnects;
     /// Connection attempts, first and re-, successful or not.
     connect_attempts, inc_connect_attempts;
 }
 
-impl AtomicMetrics {
+impl ConnectionCounters {
     /// Counts one received data message of `bytes` payload bytes.
     #[inline]
-    pub fn record_received(&self, bytes: usize) {
+    pub(crate) fn record_received(&self, bytes: usize) {
         self.messages_received.fetch_add(1, Ordering::Relaxed);
         self.bytes_received
             .fetch_add(bytes as u64, Ordering::Relaxed);
@@ -95,7 +84,7 @@ impl AtomicMetrics {
 
     /// Counts one sent message of `bytes` payload bytes.
     #[inline]
-    pub fn record_sent(&self, bytes: usize) {
+    pub(crate) fn record_sent(&self, bytes: usize) {
         self.messages_sent.fetch_add(1, Ordering::Relaxed);
         self.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
     }
