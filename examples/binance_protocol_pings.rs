@@ -304,7 +304,7 @@ async fn main() -> Result<(), BoxError> {
         metrics.connection.pings_answered,
         metrics.connection.messages_received,
         metrics.connection.reconnects,
-        metrics.connection.parse_errors,
+        metrics.router.all_parse_errors(),
     );
     println!(
         "trades {}, depth updates {}, tickers {}, out of order {}",

@@ -121,7 +121,7 @@ fn client(
     url: &str,
     tag: &str,
     detector: Option<JsonPing>,
-) -> Result<WebSocketClient<HtxRouter>, HyperSocketError> {
+) -> Result<WebSocketClient, HyperSocketError> {
     let label = tag.to_owned();
     let ping_label = tag.to_owned();
     let builder = WebSocketClient::builder()
@@ -275,7 +275,7 @@ async fn main() -> Result<(), BoxError> {
         "the answered pings counted in the client's metrics",
     )?;
     ensure(
-        pings_routed(&with) == 0 && with.connection.parse_errors == 0,
+        pings_routed(&with) == 0 && with.router.all_parse_errors() == 0,
         "no ping to reach the passive client's router",
     )?;
     ensure(

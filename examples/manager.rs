@@ -309,13 +309,13 @@ async fn main() -> Result<(), BoxError> {
     // 4. The typed client back, by key and router type, to subscribe at
     //    run time; asking with the wrong router type gives nothing.
     let okx_client = manager
-        .get::<OkxTickers>(&"okx")
+        .get(&"okx")
         .ok_or("okx is managed with the OkxTickers router")?;
     okx_client
         .subscribe(okx_subscription("tickers", Some(INSTRUMENTS[1])))
         .await?;
     ensure(
-        manager.get::<OkxTickers>(&"binance-btc").is_none(),
+        manager.get(&"binance-btc").is_none(),
         "no OkxTickers client under binance-btc",
     )?;
 

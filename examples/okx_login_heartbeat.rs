@@ -388,7 +388,7 @@ async fn main() -> Result<(), BoxError> {
         metrics.connection.messages_received,
         metrics.connection.messages_sent,
         metrics.connection.reconnects,
-        metrics.connection.parse_errors,
+        metrics.router.all_parse_errors(),
     );
     println!("first connection: {first_status:?}");
     exchange.shutdown().await;
@@ -423,7 +423,7 @@ async fn main() -> Result<(), BoxError> {
         "the first connection cut by the fault, not by the idle cutoff",
     )?;
     ensure(
-        metrics.connection.parse_errors == 0,
+        metrics.router.all_parse_errors() == 0,
         "every pong consumed by the heartbeat, none parsed",
     )
 }

@@ -342,7 +342,7 @@ async fn main() -> Result<(), BoxError> {
         connection.messages_sent,
         connection.reconnects,
         connection.connect_attempts,
-        connection.parse_errors,
+        metrics.router.all_parse_errors(),
     );
     for lane in &metrics.router.lanes {
         println!(

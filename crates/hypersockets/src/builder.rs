@@ -215,7 +215,7 @@ impl<U> WebSocketClientBuilder<U, NoRouter> {
     /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
-    /// let client: WebSocketClient<Lines> = WebSocketClient::builder()
+    /// let client: WebSocketClient = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
     ///     .router(Lines) // from here on, handlers take `String`s keyed by `()`
     ///     .handler((), handler_fn(|_line: String| Ok::<_, BoxError>(())))

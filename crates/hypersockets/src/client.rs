@@ -193,7 +193,15 @@ impl WebSocketClient {
     /// in the background.
     pub async fn connect(&self) -> Result<()> {
         let mut lifecycle = self.inner.shared.lifecycle.subscribe();
-        let connections_before = lifecycle.borrow().connections;
+        let connections_before = {
+            let now = lifecycle.borrow_and_update();
+            if now.state == ConnectionState::ShuttingDown {
+                // Closed or gave up before this call: the reason went to
+                // the callers waiting then, and to the event stream.
+                return Err(HyperSocketError::ShutDown);
+            }
+            now.connections
+        };
         self.start()?;
         let Ok(now) = lifecycle
             .wait_for(|now| {

@@ -18,7 +18,7 @@ use hypersockets_router::RouterMetricsSnapshot;
 ///         connection.messages_received,
 ///         connection.reconnects,
 ///         connection.pings_answered,
-///         connection.parse_errors,
+///         metrics.router.all_parse_errors(),
 ///     );
 ///     for lane in &metrics.router.lanes {
 ///         println!(

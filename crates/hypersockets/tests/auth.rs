@@ -30,6 +30,8 @@ const TOKEN_HEADER: &str = "x-session-token";
 #[derive(Clone, Debug)]
 struct Logon {
     signature: &'static str,
+    /// Logins sent with a wrong signature before the right one.
+    wrong_first: u64,
     /// Whether a rejection means retrying is pointless.
     fatal: bool,
     /// How many times the login was asked for (the timestamp).
@@ -40,9 +42,16 @@ impl Logon {
     fn new(signature: &'static str, fatal: bool) -> Self {
         Self {
             signature,
+            wrong_first: 0,
             fatal,
             asked: Arc::default(),
         }
+    }
+
+    /// Rejected (retryably) on the first `n` connections, then accepted.
+    fn wrong_first(mut self, n: u64) -> Self {
+        self.wrong_first = n;
+        self
     }
 
     fn asked(&self) -> u64 {
@@ -55,7 +64,11 @@ impl AuthProvider for Logon {
         let timestamp = self.asked.fetch_add(1, Ordering::SeqCst) + 1;
         let login = serde_json::json!({
             "method": "session.logon",
-            "params": {"apiKey": KEY, "signature": self.signature, "timestamp": timestamp},
+            "params": {
+                "apiKey": KEY,
+                "signature": if timestamp <= self.wrong_first { "wrong" } else { self.signature },
+                "timestamp": timestamp,
+            },
             "id": LOGIN_ID,
         });
         Box::pin(async move { Ok(vec![WsMessage::text(login.to_string())]) })
@@ -249,6 +262,38 @@ async fn a_rejected_login_never_counts_as_a_stable_connection() {
     // Every connection lasts longer than this; none that failed its login
     // may reset the attempt count, or the client would retry forever.
     retryable_rejection_is_bounded(Some(Duration::from_nanos(1))).await;
+}
+
+/// A connection after a rejected login is a reconnect, though the first
+/// never got as far as connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_accepted_after_a_rejection_is_a_reconnect() {
+    let exchange = exchange().await;
+    let (data, answers) = (Collected::default(), Collected::default());
+    let logon = Logon::new(SIGNATURE, false).wrong_first(1);
+    let client = client_for(&exchange, &[PRIVATE], &data, &answers)
+        .auth(logon.clone())
+        .reconnect(FixedInterval::new(Duration::from_millis(10)))
+        .build()
+        .unwrap();
+    let mut events = client.events();
+    within("connect", client.connect()).await.unwrap();
+    let story = event_log::events_so_far(&mut events);
+    assert!(
+        story
+            .iter()
+            .any(|e| matches!(e, ClientEvent::AuthFailed { fatal: false, .. })),
+        "{story:?}"
+    );
+    assert!(
+        matches!(story.last(), Some(ClientEvent::Connected { reconnect: true })),
+        "{story:?}"
+    );
+    let metrics = client.metrics().connection;
+    assert_eq!((metrics.connect_attempts, metrics.reconnects), (2, 1));
+    assert_eq!(logon.asked(), 2);
+    client.close().await.unwrap();
+    exchange.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -186,7 +186,7 @@ async fn idle_cutoff_setup(
     handled: &Collected,
 ) -> (
     MockExchange,
-    hypersockets::WebSocketClient<support::FeedRouter>,
+    hypersockets::WebSocketClient,
 ) {
     let exchange = exchange(KeepaliveConfig::new().idle_timeout(IDLE)).await;
     let mut builder = client_for(&exchange, &[], &Collected::default(), handled);

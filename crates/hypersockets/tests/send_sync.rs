@@ -18,8 +18,8 @@ fn send<T: Send>(_: &T) {}
 
 /// For every router, not one in particular.
 #[allow(dead_code)]
-fn for_any_router<R: MessageRouter>(client: &WebSocketClient<R>) {
-    send_sync::<WebSocketClient<R>>();
+fn for_any_router<R: MessageRouter>(client: &WebSocketClient) {
+    send_sync::<WebSocketClient>();
     send_static::<WebSocketClientBuilder<HasUrl, WithRouter<R>>>();
     send_static::<WebSocketClientBuilder<NoUrl, WithRouter<R>>>();
     // What `tokio::spawn` needs of the client's futures.

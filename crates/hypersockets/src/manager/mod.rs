@@ -61,7 +61,7 @@ const FORWARD_GRACE: Duration = Duration::from_secs(1);
 /// assert_eq!(manager.state(&"okx")?, ConnectionState::Disconnected);
 ///
 /// // The typed client back, by key and router type.
-/// let okx: WebSocketClient<Lines> = manager.get(&"okx").expect("a Lines client");
+/// let okx: WebSocketClient = manager.get(&"okx").expect("a client under \"okx\"");
 /// assert_eq!(okx.state(), ConnectionState::Disconnected);
 ///
 /// // manager.connect_all().await; …
@@ -235,9 +235,9 @@ where
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;
-    /// let spot: WebSocketClient<Lines> = manager.get(&"spot").expect("a Lines client");
+    /// let spot: WebSocketClient = manager.get(&"spot").expect("a client under \"spot\"");
     /// assert_eq!(spot.state(), ConnectionState::Disconnected);
-    /// assert!(manager.get::<Lines>(&"futures").is_none());
+    /// assert!(manager.get(&"futures").is_none());
     /// # manager.shutdown().await;
     /// # Ok(())
     /// # }

@@ -58,42 +58,41 @@ impl Shared {
             Transition::Reconnecting { .. } => ConnectionState::Reconnecting,
             Transition::ShuttingDown { .. } => ConnectionState::ShuttingDown,
         };
-        let mut moved = false;
-        self.lifecycle.send_if_modified(|lifecycle| {
-            if !lifecycle.state.can_transition_to(next) {
-                tracing::debug!(from = %lifecycle.state, to = %next, "state transition skipped");
-                return false;
-            }
-            lifecycle.state = next;
-            match &transition {
-                Transition::Connected { .. } => lifecycle.connections += 1,
-                Transition::ShuttingDown { gave_up } => lifecycle.stopped_by.clone_from(gave_up),
-                _ => {}
-            }
-            moved = true;
-            true
-        });
-        if !moved {
+        // One writer (the connection task; `close` before it starts), so
+        // checking before writing is not a race.
+        let from = self.state();
+        if !from.can_transition_to(next) {
+            tracing::debug!(%from, to = %next, "state transition skipped");
             return;
         }
-        match transition {
+        // Count and announce first: whoever sees the new state finds its
+        // event already in the stream.
+        match &transition {
             Transition::Connecting => self.counters.inc_connect_attempts(),
-            Transition::Connected { reconnect } => {
+            &Transition::Connected { reconnect } => {
                 if reconnect {
                     self.counters.inc_reconnects();
                 }
                 tracing::info!(reconnect, "connected");
                 self.emit(ClientEvent::Connected { reconnect });
             }
-            Transition::Reconnecting { attempt, delay } => {
+            &Transition::Reconnecting { attempt, delay } => {
                 tracing::info!(attempt, ?delay, "reconnecting");
                 self.emit(ClientEvent::Reconnecting { attempt, delay });
             }
             Transition::ShuttingDown { gave_up: Some(error) } => {
                 tracing::error!(%error, "giving up");
-                self.emit(ClientEvent::Error(std::sync::Arc::new(error)));
+                self.emit(ClientEvent::Error(std::sync::Arc::new(error.clone())));
             }
             Transition::ShuttingDown { gave_up: None } => {}
         }
+        self.lifecycle.send_modify(|lifecycle| {
+            lifecycle.state = next;
+            match transition {
+                Transition::Connected { .. } => lifecycle.connections += 1,
+                Transition::ShuttingDown { gave_up } => lifecycle.stopped_by = gave_up,
+                _ => {}
+            }
+        });
     }
 }

@@ -213,14 +213,14 @@ impl<R: MessageRouter> Session<'_, R> {
             self.sent.insert(subscription.id().to_owned());
         }
         let shared = &self.rt.shared;
-        shared.enter(Transition::Connected {
-            reconnect: self.reconnect,
-        });
         if !self.sent.is_empty() {
             shared.emit(ClientEvent::SubscriptionsRestored {
                 count: self.sent.len(),
             });
         }
+        shared.enter(Transition::Connected {
+            reconnect: self.reconnect,
+        });
         Ok(())
     }
 

@@ -7,7 +7,7 @@ mod common;
 use hypersockets::{BoxError, WebSocketClient, handler_fn};
 
 fn main() {
-    let minimal: Result<WebSocketClient<common::Ticks>, _> = WebSocketClient::builder()
+    let minimal: Result<WebSocketClient, _> = WebSocketClient::builder()
         .url("wss://stream.binance.com:9443/ws")
         .router(common::Ticks)
         .build();

@@ -204,8 +204,8 @@ pub(crate) async fn survive(
     let metrics = client.metrics().connection;
     assert_eq!(metrics.reconnects, 1);
     // Nothing broken reached the router or the handlers.
-    assert_eq!(metrics.parse_errors, 0);
-    assert_eq!(metrics.handler_errors, 0);
+    assert_eq!(client.metrics().router.all_parse_errors(), 0);
+    assert_eq!(client.metrics().router.handler_failures(), 0);
     exchange.shutdown().await;
     Outcome { reasons, control }
 }

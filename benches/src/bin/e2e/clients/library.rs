@@ -68,11 +68,12 @@ where
     let metrics = client.metrics();
     client.close().await.map_err(|e| format!("close: {e}"))?;
     meter.stop();
-    let connection = &metrics.connection;
-    if connection.parse_errors + connection.handler_errors + connection.unrouted_messages > 0 {
+    let router = &metrics.router;
+    let (parse_errors, handler_failures) = (router.all_parse_errors(), router.handler_failures());
+    if parse_errors + handler_failures + router.unrouted > 0 {
         return Err(format!(
-            "{} parse errors, {} handler errors, {} unrouted messages",
-            connection.parse_errors, connection.handler_errors, connection.unrouted_messages
+            "{parse_errors} parse errors, {handler_failures} handler failures, {} unrouted messages",
+            router.unrouted
         ));
     }
     let lanes = &metrics.router.lanes;
