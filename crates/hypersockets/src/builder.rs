@@ -21,18 +21,9 @@ use crate::subscription::{Subscription, SubscriptionRegistry};
 ///
 /// ```compile_fail,E0599
 /// # use hypersockets::prelude::*;
-/// # struct Lines;
-/// # impl MessageRouter for Lines {
-/// #     type Message = String;
-/// #     type RouteKey = ();
-/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-/// #     }
-/// #     fn route_key(&self, _: &String) {}
-/// # }
 /// // error[E0599]: no method named `build` found for
-/// // `WebSocketClientBuilder<NoUrl, WithRouter<Lines>>`: the URL is missing.
-/// let client = WebSocketClient::builder().router(Lines).build();
+/// // `WebSocketClientBuilder<NoUrl, WithRouter<PassThrough>>`: the URL is missing.
+/// let client = WebSocketClient::builder().router(PassThrough).build();
 /// ```
 #[derive(Debug, Default)]
 pub struct NoUrl;
@@ -64,22 +55,13 @@ pub struct NoRouter;
 ///
 /// ```
 /// # use hypersockets::prelude::*;
-/// # struct Lines;
-/// # impl MessageRouter for Lines {
-/// #     type Message = String;
-/// #     type RouteKey = ();
-/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-/// #     }
-/// #     fn route_key(&self, _: &String) {}
-/// # }
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), BoxError> {
 /// use hypersockets::{HasUrl, WebSocketClientBuilder, WithRouter};
 ///
-/// let builder: WebSocketClientBuilder<HasUrl, WithRouter<Lines>> = WebSocketClient::builder()
+/// let builder: WebSocketClientBuilder<HasUrl, WithRouter<PassThrough>> = WebSocketClient::builder()
 ///     .url("wss://stream.binance.com:9443/ws")
-///     .router(Lines);
+///     .router(PassThrough);
 /// let client = builder.build()?; // both given: `build` exists
 /// # client.close().await?;
 /// # Ok(())
@@ -169,21 +151,12 @@ impl<Ro> WebSocketClientBuilder<NoUrl, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// let symbol = "btcusdt";
     /// let client = WebSocketClient::builder()
     ///     .url(format!("wss://stream.binance.com:9443/ws/{symbol}@trade"))
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .build()?;
     /// # client.close().await?;
     /// # Ok(())
@@ -204,21 +177,12 @@ impl<U> WebSocketClientBuilder<U, NoRouter> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// let client: WebSocketClient = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines) // from here on, handlers take `String`s keyed by `()`
-    ///     .handler((), handler_fn(|_line: String| Ok::<_, BoxError>(())))
+    ///     .router(PassThrough) // from here on, handlers take `WsMessage`s keyed by `()`
+    ///     .handler((), handler_fn(|_message: WsMessage| Ok::<_, BoxError>(())))
     ///     .build()?;
     /// # client.close().await?;
     /// # Ok(())
@@ -455,20 +419,11 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .subscribe(Subscription::new(
     ///         "btcusdt@trade",
     ///         r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#,
@@ -496,15 +451,6 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// #     }
     /// # }
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// use hypersockets::MemoryTransport;
@@ -513,7 +459,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://exchange.test/ws")
     ///     .transport(transport)
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .auth(Login) // sends "login" after every connect
     ///     .build()?;
     /// client.connect().await?;
@@ -533,15 +479,6 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// use hypersockets::{MemoryTransport, StaticHeaders};
@@ -550,7 +487,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://exchange.test/ws")
     ///     .transport(transport)
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .headers(StaticHeaders::new([("X-Api-Key", "abc")]))
     ///     .build()?;
     /// client.connect().await?;
@@ -602,22 +539,13 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # fn main() -> Result<(), BoxError> {
     /// use std::time::Duration;
     ///
     /// // Bybit: {"op":"ping"} every 20 s; the connection is dead after 30 s of silence.
     /// let builder = WebSocketClient::builder()
     ///     .url("wss://stream.bybit.com/v5/public/spot")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .heartbeat(Heartbeat::new(Duration::from_secs(20), r#"{"op":"ping"}"#))
     ///     .liveness_timeout(Duration::from_secs(30));
     /// # Ok(())
@@ -634,21 +562,12 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # fn main() -> Result<(), BoxError> {
     /// use std::time::Duration;
     ///
     /// let error = WebSocketClient::builder()
     ///     .url("wss://ws.okx.com:8443/ws/v5/public")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .heartbeat(Heartbeat::new(Duration::from_secs(20), "ping"))
     ///     .liveness_timeout(Duration::from_secs(10)) // not longer than the interval
     ///     .build()
@@ -705,22 +624,13 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # fn main() -> Result<(), BoxError> {
     /// use std::time::Duration;
     ///
     /// // Back off afresh only after a connection has lasted a minute.
     /// let builder = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .reconnect(ExponentialBackoff::default())
     ///     .stable_after(Duration::from_secs(60));
     /// # Ok(())
@@ -737,15 +647,6 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// use hypersockets::MemoryTransport;
@@ -754,7 +655,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://exchange.test/ws")
     ///     .transport(transport) // in memory: no network
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     /// #     .close_timeout(std::time::Duration::from_millis(10))
     ///     .build()?;
     /// client.connect().await?;
@@ -773,15 +674,6 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// use hypersockets::{MemoryTransport, TransportLimits};
@@ -789,7 +681,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// let (transport, server) = MemoryTransport::new();
     /// let client = WebSocketClient::builder()
     ///     .url("wss://exchange.test/ws").transport(transport)
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .limits(TransportLimits::default().max_message_size(64 << 20)) // huge snapshots
     ///     .build()?;
     /// client.connect().await?;
@@ -807,15 +699,6 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// use std::time::Duration;
@@ -824,7 +707,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// let (transport, server) = MemoryTransport::new();
     /// let client = WebSocketClient::builder()
     ///     .url("wss://exchange.test/ws").transport(transport)
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .connect_timeout(Duration::from_secs(3))
     ///     .build()?;
     /// client.connect().await?;
@@ -842,15 +725,6 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// use std::time::Duration;
@@ -859,7 +733,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// let (transport, server) = MemoryTransport::new();
     /// let client = WebSocketClient::builder()
     ///     .url("wss://exchange.test/ws").transport(transport)
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .handshake_timeout(Duration::from_secs(5))
     ///     .build()?;
     /// client.connect().await?;
@@ -884,21 +758,12 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// #     }
     /// # }
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # fn main() -> Result<(), BoxError> {
     /// use std::time::Duration;
     ///
     /// let builder = WebSocketClient::builder()
     ///     .url("wss://ws.okx.com:8443/ws/v5/private")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .auth(Login)
     ///     .auth_timeout(Duration::from_secs(5)); // a login unanswered by then fails
     /// # Ok(())
@@ -914,22 +779,13 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # fn main() -> Result<(), BoxError> {
     /// use std::time::Duration;
     ///
     /// // A peer that stops reading is dropped after 1 s, and the client reconnects.
     /// let builder = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .write_timeout(Duration::from_secs(1));
     /// # Ok(())
     /// # }
@@ -943,22 +799,13 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// use std::time::Duration;
     ///
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .close_timeout(Duration::from_millis(500))
     ///     .build()?;
     /// client.close().await?; // waits at most 0.5 s for the server's Close
@@ -974,20 +821,11 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .event_capacity(16) // a reader more than 16 events behind lags
     ///     .build()?;
     /// # client.close().await?;
@@ -1003,19 +841,10 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # fn main() -> Result<(), BoxError> {
     /// let error = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .writer_queue(0) // at least 1
     ///     .build()
     ///     .unwrap_err();

@@ -33,25 +33,16 @@ use crate::subscription::Subscription;
 /// ```
 /// use hypersockets::MemoryTransport;
 /// # use hypersockets::prelude::*;
-/// # struct Lines;
-/// # impl MessageRouter for Lines {
-/// #     type Message = String;
-/// #     type RouteKey = ();
-/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-/// #     }
-/// #     fn route_key(&self, _: &String) {}
-/// # }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), BoxError> {
 /// let (transport, server) = MemoryTransport::new();
-/// let (handled, mut lines) = tokio::sync::mpsc::unbounded_channel();
+/// let (handled, mut messages) = tokio::sync::mpsc::unbounded_channel();
 /// let client = WebSocketClient::builder()
 ///     .url("wss://exchange.test/ws")
 ///     .transport(transport)
-///     .router(Lines)
-///     .handler((), handler_fn(move |line: String| handled.send(line)))
+///     .router(PassThrough)
+///     .handler((), handler_fn(move |message: WsMessage| handled.send(message)))
 ///     .subscribe(Subscription::new("trades", "subscribe trades"))
 /// #   .close_timeout(std::time::Duration::from_millis(10))
 ///     .build()?;
@@ -63,7 +54,7 @@ use crate::subscription::Subscription;
 ///
 /// // Messages reach the handler of their route key…
 /// exchange.send(WsMessage::text("trade 1")).await?;
-/// assert_eq!(lines.recv().await.as_deref(), Some("trade 1"));
+/// assert_eq!(messages.recv().await, Some(WsMessage::text("trade 1")));
 ///
 /// // …and sends reach the exchange.
 /// client.send("hello").await?;
@@ -99,20 +90,11 @@ impl WebSocketClient {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .build()?;
     /// assert_eq!(client.state(), ConnectionState::Disconnected); // until `connect`
     /// # client.close().await?;
@@ -156,15 +138,6 @@ impl WebSocketClient {
     /// ```
     /// use hypersockets::{MemoryTransport, NeverReconnect};
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), HyperSocketError> {
@@ -173,7 +146,7 @@ impl WebSocketClient {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://exchange.test/ws")
     ///     .transport(transport)
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .reconnect(NeverReconnect)
     ///     .build()?;
     /// let error = client.connect().await.unwrap_err();
@@ -254,20 +227,11 @@ impl WebSocketClient {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), HyperSocketError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://ws.okx.com:8443/ws/v5/private")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .build()?;
     /// // Not connected: refused, never queued to go out after a reconnect.
     /// let refused = client.send(r#"{"op":"order","args":[]}"#).await;
@@ -313,20 +277,11 @@ impl WebSocketClient {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), HyperSocketError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .build()?;
     /// let trades = Subscription::new(
     ///     "btcusdt@trade",
@@ -371,15 +326,6 @@ impl WebSocketClient {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// use hypersockets::MemoryTransport;
@@ -387,7 +333,7 @@ impl WebSocketClient {
     /// let (transport, server) = MemoryTransport::new();
     /// let trades = Subscription::new("trades", "sub trades").unsubscribe_message("unsub trades");
     /// let client = WebSocketClient::builder()
-    ///     .url("wss://exchange.test/ws").transport(transport).router(Lines).subscribe(trades)
+    ///     .url("wss://exchange.test/ws").transport(transport).router(PassThrough).subscribe(trades)
     /// #     .close_timeout(std::time::Duration::from_millis(10))
     ///     .build()?;
     /// client.connect().await?;
@@ -432,20 +378,11 @@ impl WebSocketClient {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .subscribe(Subscription::new("btcusdt@trade", "subscribe btcusdt@trade"))
     ///     .subscribe(Subscription::new("ethusdt@trade", "subscribe ethusdt@trade"))
     ///     .build()?;
@@ -471,20 +408,11 @@ impl WebSocketClient {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .build()?;
     /// client.close().await?;
     /// client.close().await?; // closing twice is fine
@@ -503,21 +431,12 @@ impl WebSocketClient {
     /// ```
     /// use hypersockets::ShutdownMode;
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), HyperSocketError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .build()?;
     /// client.close_with(ShutdownMode::Abort).await?;
     /// assert!(client.state().is_terminal());
@@ -563,21 +482,12 @@ impl WebSocketClient {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// let (transport, _server) = hypersockets::MemoryTransport::new();
     /// let client = WebSocketClient::builder()
     ///     .url("wss://exchange.test/ws").transport(transport)
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     /// #     .close_timeout(std::time::Duration::from_millis(10))
     ///     .build()?;
     /// assert_eq!(client.state(), ConnectionState::Disconnected);
@@ -596,21 +506,12 @@ impl WebSocketClient {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), HyperSocketError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
-    ///     .handler((), handler_fn(|_line: String| Ok::<_, BoxError>(())))
+    ///     .router(PassThrough)
+    ///     .handler((), handler_fn(|_message: WsMessage| Ok::<_, BoxError>(())))
     ///     .build()?;
     /// let metrics = client.metrics();
     /// assert_eq!(metrics.connection.messages_received, 0);
@@ -631,20 +532,11 @@ impl WebSocketClient {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .build()?;
     /// let mut events = client.events();
     /// let printer = tokio::spawn(async move {

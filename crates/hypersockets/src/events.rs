@@ -13,21 +13,12 @@ use hypersockets_core::ClientEvent;
 /// ```
 /// use hypersockets::EventStreamError;
 /// # use hypersockets::prelude::*;
-/// # struct Lines;
-/// # impl MessageRouter for Lines {
-/// #     type Message = String;
-/// #     type RouteKey = ();
-/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-/// #     }
-/// #     fn route_key(&self, _: &String) {}
-/// # }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), HyperSocketError> {
 /// let client = WebSocketClient::builder()
 ///     .url("wss://stream.binance.com:9443/ws")
-///     .router(Lines)
+///     .router(PassThrough)
 ///     .build()?;
 /// let mut events = client.events();
 /// client.close().await?;
@@ -89,20 +80,11 @@ impl EventStream {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .build()?;
     /// let mut events = client.events();
     /// client.close().await?;
@@ -121,20 +103,11 @@ impl EventStream {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), HyperSocketError> {
     /// let client = WebSocketClient::builder()
     ///     .url("wss://stream.binance.com:9443/ws")
-    ///     .router(Lines)
+    ///     .router(PassThrough)
     ///     .build()?;
     /// let mut events = client.events();
     /// assert!(events.try_recv().is_none());

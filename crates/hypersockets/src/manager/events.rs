@@ -9,20 +9,11 @@ use crate::events::{EventStream, EventStreamError};
 ///
 /// ```
 /// # use hypersockets::prelude::*;
-/// # struct Lines;
-/// # impl MessageRouter for Lines {
-/// #     type Message = String;
-/// #     type RouteKey = ();
-/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-/// #     }
-/// #     fn route_key(&self, _: &String) {}
-/// # }
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), BoxError> {
 /// # let client = WebSocketClient::builder()
 /// #     .url("wss://exchange.test/ws")
-/// #     .router(Lines)
+/// #     .router(PassThrough)
 /// #     .build()?;
 /// use hypersockets::ManagerEvent;
 ///
@@ -56,15 +47,6 @@ pub struct ManagerEvent<K> {
 /// ```
 /// use hypersockets::{ManagerEvent, MemoryTransport};
 /// # use hypersockets::prelude::*;
-/// # struct Lines;
-/// # impl MessageRouter for Lines {
-/// #     type Message = String;
-/// #     type RouteKey = ();
-/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-/// #     }
-/// #     fn route_key(&self, _: &String) {}
-/// # }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), BoxError> {
@@ -73,7 +55,7 @@ pub struct ManagerEvent<K> {
 /// let client = WebSocketClient::builder()
 ///     .url("wss://exchange.test/ws")
 ///     .transport(transport)
-///     .router(Lines)
+///     .router(PassThrough)
 /// #   .close_timeout(std::time::Duration::from_millis(10))
 ///     .build()?;
 /// manager.add("memory", client)?;
@@ -107,20 +89,11 @@ impl<K: Clone> ManagerEventStream<K> {
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;

@@ -34,33 +34,20 @@ const FORWARD_GRACE: Duration = Duration::from_secs(1);
 /// use hypersockets::prelude::*;
 /// use hypersockets::ClientManager;
 ///
-/// struct Lines;
-///
-/// impl MessageRouter for Lines {
-///     type Message = String;
-///     type RouteKey = ();
-///
-///     fn parse(&self, message: &WsMessage) -> Result<String, ParseError> {
-///         message.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-///     }
-///
-///     fn route_key(&self, _: &String) {}
-/// }
-///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), HyperSocketError> {
 /// let manager = ClientManager::new();
 /// for venue in ["binance", "okx"] {
 ///     let client = WebSocketClient::builder()
 ///         .url(format!("wss://{venue}.example/ws"))
-///         .router(Lines)
+///         .router(PassThrough) // each client may have its own router type
 ///         .build()?;
 ///     manager.add(venue, client)?;
 /// }
 /// assert_eq!(manager.len(), 2);
 /// assert_eq!(manager.state(&"okx")?, ConnectionState::Disconnected);
 ///
-/// // The typed client back, by key and router type.
+/// // The client back, by key.
 /// let okx: WebSocketClient = manager.get(&"okx").expect("a client under \"okx\"");
 /// assert_eq!(okx.state(), ConnectionState::Disconnected);
 ///
@@ -87,20 +74,11 @@ struct Entry {
 ///
 /// ```
 /// # use hypersockets::prelude::*;
-/// # struct Lines;
-/// # impl MessageRouter for Lines {
-/// #     type Message = String;
-/// #     type RouteKey = ();
-/// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-/// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-/// #     }
-/// #     fn route_key(&self, _: &String) {}
-/// # }
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), BoxError> {
 /// # let client = WebSocketClient::builder()
 /// #     .url("wss://exchange.test/ws")
-/// #     .router(Lines)
+/// #     .router(PassThrough)
 /// #     .build()?;
 /// let manager: ClientManager<&str> = ClientManager::new();
 /// manager.add("spot", client)?;
@@ -167,20 +145,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// # let again = client.clone();
     /// let manager: ClientManager<&str> = ClientManager::new();
@@ -214,24 +183,15 @@ where
         Ok(())
     }
 
-    /// The client under `key`, if it exists and has router type `R`.
+    /// The client under `key`, if there is one.
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;
@@ -250,20 +210,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;
@@ -281,22 +232,13 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
-    /// # let other = WebSocketClient::builder().url("wss://other.test/ws").router(Lines).build()?;
+    /// # let other = WebSocketClient::builder().url("wss://other.test/ws").router(PassThrough).build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;
     /// manager.add("futures", other)?;
@@ -315,20 +257,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// assert_eq!(manager.len(), 0);
@@ -346,20 +279,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;
@@ -381,20 +305,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;
@@ -415,20 +330,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;
@@ -454,20 +360,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;
@@ -486,20 +383,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;
@@ -530,20 +418,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// let manager: ClientManager<&str> = ClientManager::new();
     /// manager.add("spot", client)?;
@@ -570,22 +449,13 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let (transport, server) = MemoryTransport::new();
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
     /// #     .transport(transport)
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .close_timeout(std::time::Duration::from_millis(10))
     /// #     .build()?;
     /// use hypersockets::MemoryTransport;
@@ -612,22 +482,13 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let (transport, server) = MemoryTransport::new();
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
     /// #     .transport(transport)
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .close_timeout(std::time::Duration::from_millis(10))
     /// #     .build()?;
     /// use hypersockets::MemoryTransport;
@@ -666,22 +527,13 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let (transport, server) = MemoryTransport::new();
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
     /// #     .transport(transport)
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .close_timeout(std::time::Duration::from_millis(10))
     /// #     .build()?;
     /// use hypersockets::MemoryTransport;
@@ -707,15 +559,6 @@ where
     /// ```
     /// use hypersockets::MemoryTransport;
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
@@ -726,7 +569,7 @@ where
     ///     let client = WebSocketClient::builder()
     ///         .url(format!("wss://{key}.exchange.test/ws"))
     ///         .transport(transport)
-    ///         .router(Lines)
+    ///         .router(PassThrough)
     ///         .build()?;
     ///     manager.add(key, client)?;
     ///     exchanges.push(server);
@@ -776,20 +619,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// # let handle = client.clone();
     /// let manager: ClientManager<&str> = ClientManager::new();
@@ -816,20 +650,11 @@ where
     ///
     /// ```
     /// # use hypersockets::prelude::*;
-    /// # struct Lines;
-    /// # impl MessageRouter for Lines {
-    /// #     type Message = String;
-    /// #     type RouteKey = ();
-    /// #     fn parse(&self, m: &WsMessage) -> Result<String, ParseError> {
-    /// #         m.as_text().map(str::to_owned).ok_or_else(|| ParseError::new("not text"))
-    /// #     }
-    /// #     fn route_key(&self, _: &String) {}
-    /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
     /// # let client = WebSocketClient::builder()
     /// #     .url("wss://exchange.test/ws")
-    /// #     .router(Lines)
+    /// #     .router(PassThrough)
     /// #     .build()?;
     /// # let handle = client.clone();
     /// let manager: ClientManager<&str> = ClientManager::new();
