@@ -907,11 +907,15 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         config.validate()?;
         let (events, _) = broadcast::channel(config.event_capacity);
         let lane_events = events.clone();
-        let dispatcher = lanes
-            .on_event(move |event| {
-                let _ = lane_events.send(event);
-            })
-            .build()?;
+        let span = tracing::info_span!("client", host = %config.host(), key = tracing::field::Empty);
+        // Lanes start now, in the client's span.
+        let dispatcher = span.in_scope(|| {
+            lanes
+                .on_event(move |event| {
+                    let _ = lane_events.send(event);
+                })
+                .build()
+        })?;
         let subscriptions = SubscriptionRegistry::default();
         for subscription in std::mem::take(&mut config.subscriptions) {
             subscriptions.insert(subscription);
@@ -924,7 +928,6 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
             router_stats: dispatcher.stats(),
         });
         let (commands_tx, commands_rx) = mpsc::channel(256);
-        let host = config.host().to_owned();
         let runtime = Runtime {
             config,
             shared: Arc::clone(&shared),
@@ -934,7 +937,7 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         Ok(WebSocketClient::from_parts(
             shared,
             commands_tx,
-            host,
+            span,
             Box::new(runtime),
         ))
     }

@@ -1,7 +1,7 @@
 //! The client handle users hold.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use hypersockets_core::{ClientEvent, ConnectionState, HyperSocketError, Result, WsMessage};
 use hypersockets_router::ShutdownMode;
@@ -73,11 +73,10 @@ pub struct WebSocketClient {
 struct Inner {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
-    /// The URL's host, for the client's tracing span (never the URL: its
-    /// query may carry a listen key).
-    host: String,
-    /// The key of the `ClientManager` entry holding this client, for its span.
-    manager_key: OnceLock<String>,
+    /// The span every task and lane of the client runs in: `host` (never
+    /// the URL: its query may carry a listen key) and, under a
+    /// `ClientManager`, `key`.
+    span: tracing::Span,
     /// The runtime until `connect` moves it into its task.
     runtime: Mutex<Option<Box<dyn PendingRuntime>>>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -108,15 +107,14 @@ impl WebSocketClient {
     pub(crate) fn from_parts(
         shared: Arc<Shared>,
         commands: mpsc::Sender<Command>,
-        host: String,
+        span: tracing::Span,
         runtime: Box<dyn PendingRuntime>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shared,
                 commands,
-                host,
-                manager_key: OnceLock::new(),
+                span,
                 runtime: Mutex::new(Some(runtime)),
                 task: Mutex::new(None),
             }),
@@ -124,8 +122,8 @@ impl WebSocketClient {
     }
 
     /// Names the client in its tracing span by its `ClientManager` key.
-    pub(crate) fn set_manager_key(&self, key: String) {
-        let _ = self.inner.manager_key.set(key);
+    pub(crate) fn set_manager_key(&self, key: &str) {
+        self.inner.span.record("key", key);
     }
 
     /// Starts the client and waits until it is connected, authenticated
@@ -209,11 +207,7 @@ impl WebSocketClient {
                     "connect must be called inside a tokio runtime",
                 )
             })?;
-            let span = match self.inner.manager_key.get() {
-                Some(key) => tracing::info_span!("client", host = %self.inner.host, key = %key),
-                None => tracing::info_span!("client", host = %self.inner.host),
-            };
-            let task = handle.spawn(runtime.start().instrument(span));
+            let task = handle.spawn(runtime.start().instrument(self.inner.span.clone()));
             *self
                 .inner
                 .task
@@ -561,7 +555,7 @@ impl WebSocketClient {
 impl fmt::Debug for WebSocketClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocketClient")
-            .field("host", &self.inner.host)
+            .field("span", &self.inner.span)
             .field("state", &self.state())
             .field("subscriptions", &self.inner.shared.subscriptions.len())
             .finish_non_exhaustive()

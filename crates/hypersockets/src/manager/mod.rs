@@ -173,7 +173,7 @@ where
                 format!("{key:?} is already managed"),
             ));
         }
-        client.set_manager_key(format!("{key:?}"));
+        client.set_manager_key(&format!("{key:?}"));
         let forwarder = runtime.spawn(events::forward(
             key.clone(),
             client.events(),
