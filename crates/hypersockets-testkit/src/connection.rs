@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use futures_util::{SinkExt, StreamExt};
 use hypersockets_core::{CloseFrame, Utf8Bytes, WsMessage};
+use hypersockets_transport::convert::to_tungstenite;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -22,7 +23,6 @@ use tokio_tungstenite::tungstenite::handshake::server::{
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::convert::{from_tungstenite, to_tungstenite};
 use crate::fault::{INVALID_UTF8, cut_text_frame, oversized_text, text_frame};
 use crate::handshake;
 use crate::io::ServerIo;
@@ -44,6 +44,14 @@ const CONTINUE: Flow = ControlFlow::Continue(());
 /// returns.
 pub(crate) async fn shut_down(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|down| *down).await;
+}
+
+/// Ours from what the client sent; `None` for raw frames (never read) and
+/// for text that is somehow not UTF-8 (tungstenite checked it already).
+fn from_client(message: Message) -> Option<WsMessage> {
+    hypersockets_transport::convert::from_tungstenite(message)
+        .ok()
+        .flatten()
 }
 
 /// Resolves at `deadline`, or never.
@@ -383,7 +391,7 @@ impl Connection {
             let ws = &mut self.ws;
             let drain = async move {
                 while let Some(Ok(message)) = ws.next().await {
-                    if let Some(message) = from_tungstenite(message) {
+                    if let Some(message) = from_client(message) {
                         shared.update(|s| s.record_received(id, message));
                     }
                 }
@@ -498,7 +506,7 @@ impl Connection {
     // ---- reading ----
 
     async fn on_client(&mut self, message: Message) -> Flow {
-        let Some(message) = from_tungstenite(message) else {
+        let Some(message) = from_client(message) else {
             return CONTINUE;
         };
         self.last_heard = Instant::now();

@@ -106,7 +106,6 @@ mod auth;
 mod config;
 mod connection;
 mod control;
-mod convert;
 mod error;
 mod fault;
 mod handshake;

@@ -1,5 +1,11 @@
-//! Conversions between tungstenite's message type and ours. Private: no
-//! tungstenite type crosses the crate boundary.
+//! Conversions between tungstenite's message type and ours.
+//!
+//! **For `hypersockets-testkit` only; no semver promise.** Hidden from the
+//! documentation, and outside the API: it may change or go in any release.
+//! It is public only so that the testkit's mock exchange, which speaks
+//! tungstenite on the server side, converts messages with this one copy
+//! rather than its own. Nothing else in this crate's API names a
+//! tungstenite type.
 
 use hypersockets_core::{CloseCode, CloseFrame, HyperSocketError, Utf8Bytes, WsMessage};
 use tungstenite::protocol::CloseFrame as TCloseFrame;
@@ -9,11 +15,16 @@ use tungstenite::{Bytes, Message};
 /// Ours from tungstenite's. `None` for raw frames, which tungstenite never
 /// yields when reading.
 ///
+/// # Errors
+///
+/// [`HyperSocketError::InvalidUtf8`] when a text payload or a close reason
+/// is not UTF-8.
+///
 /// Text is checked for UTF-8 again here: without `unsafe` there is no way to
 /// take tungstenite's word for it. On ASCII JSON the check costs a few
 /// nanoseconds per message (see the conversion bench).
 #[inline]
-pub(crate) fn from_tungstenite(message: Message) -> Result<Option<WsMessage>, HyperSocketError> {
+pub fn from_tungstenite(message: Message) -> Result<Option<WsMessage>, HyperSocketError> {
     Ok(Some(match message {
         Message::Text(text) => WsMessage::Text(
             Utf8Bytes::try_from(Bytes::from(text))
@@ -39,7 +50,7 @@ pub(crate) fn from_tungstenite(message: Message) -> Result<Option<WsMessage>, Hy
 
 /// Tungstenite's from ours.
 #[inline]
-pub(crate) fn to_tungstenite(message: WsMessage) -> Message {
+pub fn to_tungstenite(message: WsMessage) -> Message {
     match message {
         // Valid UTF-8 by construction; the conversion re-checks it, and the
         // fallback is unreachable in practice.

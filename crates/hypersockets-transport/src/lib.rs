@@ -13,8 +13,9 @@
 //!   reading) are injected on demand. Any crate's tests can use it.
 //!
 //! Both implement the core [`Transport`] trait. Every conversion between
-//! tungstenite's types and ours stays inside this crate: no tungstenite type
-//! appears in its public API. rustls does, in [`TlsConfig`]; the version
+//! tungstenite's types and ours is in this crate, and no tungstenite type
+//! appears in its public API: the one module that names them is hidden, for
+//! `hypersockets-testkit` only, with no semver promise. rustls does, in [`TlsConfig`]; the version
 //! used is re-exported as [`rustls`] so that a custom configuration is built
 //! with the same one.
 //!
@@ -28,7 +29,8 @@
 )]
 
 mod connection;
-mod convert;
+#[doc(hidden)]
+pub mod convert;
 mod error;
 mod memory;
 mod tls;

@@ -16,7 +16,7 @@ use tungstenite::http::{HeaderName, HeaderValue};
 use tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::connection::{ReceiveHalf, SendHalf};
-use crate::error::map_error;
+use crate::error::map_handshake_error;
 use crate::tls::{self, TlsConfig};
 use crate::upgrade_stream::UpgradeStream;
 
@@ -179,14 +179,7 @@ where
     )
     .await
     .map_err(|_| HyperSocketError::timeout("handshake", request.handshake_timeout))?
-    .map_err(|error| match map_error(error) {
-        // A garbled answer to the upgrade request is a failed handshake.
-        HyperSocketError::WebSocket(source) => HyperSocketError::Handshake {
-            status: None,
-            source: Some(source),
-        },
-        other => other,
-    })?;
+    .map_err(map_handshake_error)?;
     tracing::debug!(url = %request.url, status = response.status().as_u16(), "websocket handshake done");
 
     // The same connection, its frame codec rebuilt with a full-size read

@@ -22,7 +22,6 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
@@ -32,7 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame as TCloseFrame;
 
-use support::{WAIT, silent_server};
+use support::{WAIT, eager_server, silent_server};
 
 /// The server side of one TLS WebSocket connection.
 type TlsSocket = WebSocketStream<tokio_rustls::server::TlsStream<TcpStream>>;
@@ -389,20 +388,9 @@ async fn a_certificate_for_another_name_is_refused() {
 #[tokio::test]
 async fn a_server_without_tls_is_a_tls_error() {
     // A plain HTTP server answers the ClientHello with an HTTP error.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            let _ = tcp
-                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                .await;
-            held.push(tcp);
-        }
-    });
-    let url = format!("wss://127.0.0.1:{port}/ws");
+    let server = eager_server(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").await;
+    let url = format!("wss://127.0.0.1:{}/ws", server.addr().port());
     let err = connect_err(&TungsteniteTransport::new(), ConnectRequest::new(url)).await;
-    server.abort();
     rustls_source(&err);
     assert!(err.is_retryable());
 }

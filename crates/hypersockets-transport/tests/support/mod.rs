@@ -154,6 +154,25 @@ pub(crate) async fn raw_http_server(response: &'static [u8]) -> TestServer {
     }
 }
 
+/// A plain TCP server that writes `response` as soon as it accepts, without
+/// reading first (a TLS ClientHello never ends a request), and holds the
+/// connection.
+pub(crate) async fn eager_server(response: &'static [u8]) -> TestServer {
+    let (listener, addr) = bind().await;
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let _ = tcp.write_all(response).await;
+            held.push(tcp);
+        }
+    });
+    TestServer {
+        addr,
+        headers: SeenHeaders::default(),
+        task,
+    }
+}
+
 /// A WebSocket server written by hand: it answers each upgrade request with
 /// a `101` response whose lines end with `line_end`, and writes `after`
 /// (pre-encoded server frames) in the same `write`, so the frames reach the
