@@ -504,15 +504,8 @@ where
     /// # }
     /// ```
     pub async fn connect_all(&self) -> Vec<(K, Result<()>)> {
-        let clients = self.all();
-        let outcomes =
-            futures_util::future::join_all(clients.iter().map(|(_, client)| client.connect()))
-                .await;
-        clients
-            .iter()
-            .map(|(key, _)| key.clone())
-            .zip(outcomes)
-            .collect()
+        self.on_each(|client| async move { client.connect().await })
+            .await
     }
 
     /// Sends to the client under `key` (see [`WebSocketClient::send`]).
@@ -596,18 +589,11 @@ where
     /// As [`WebSocketClient::send`], for each client.
     pub async fn broadcast(&self, message: impl Into<WsMessage>) -> Vec<(K, Result<()>)> {
         let message = message.into();
-        let clients = self.all();
-        let outcomes = futures_util::future::join_all(
-            clients
-                .iter()
-                .map(|(_, client)| client.send(message.clone())),
-        )
-        .await;
-        clients
-            .iter()
-            .map(|(key, _)| key.clone())
-            .zip(outcomes)
-            .collect()
+        self.on_each(|client| {
+            let message = message.clone();
+            async move { client.send(message).await }
+        })
+        .await
     }
 
     /// Stops managing the client under `key` and closes it gracefully.
@@ -673,6 +659,20 @@ where
                 .map(|(key, entry)| async move { close_entry(&key, entry).await }),
         )
         .await;
+    }
+
+    /// Runs `call` on every client at once; each outcome with its key.
+    async fn on_each<F, Fut>(&self, call: F) -> Vec<(K, Result<()>)>
+    where
+        F: Fn(WebSocketClient) -> Fut,
+        Fut: Future<Output = Result<()>>,
+    {
+        let clients = self.all();
+        let keys: Vec<K> = clients.iter().map(|(key, _)| key.clone()).collect();
+        let outcomes =
+            futures_util::future::join_all(clients.into_iter().map(|(_, client)| call(client)))
+                .await;
+        keys.into_iter().zip(outcomes).collect()
     }
 
     fn client(&self, key: &K) -> Result<WebSocketClient> {
