@@ -1,7 +1,12 @@
-//! Login: the credentials the exchange accepts.
+//! Login: the credentials the exchange accepts, and how a connection
+//! answers a login request.
 
 use std::fmt;
 use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::connection::{Connection, Flow};
 
 /// A login request as a client sent it, in either protocol.
 ///
@@ -95,5 +100,26 @@ impl fmt::Debug for AuthConfig {
             .field("signature", &"<redacted>")
             .field("custom_verifier", &self.verifier.is_some())
             .finish()
+    }
+}
+
+impl Connection {
+    /// Checks a login request against the exchange's credentials, marks the
+    /// connection logged in when they match, and answers.
+    pub(crate) async fn login(&mut self, id: &Value, login: &LoginRequest) -> Flow {
+        let ok = self
+            .shared
+            .config
+            .auth
+            .as_ref()
+            .is_some_and(|auth| auth.accepts(login));
+        if ok {
+            self.authenticated = true;
+            let conn = self.id;
+            self.shared.update(|s| s.set_authenticated(conn, true));
+        }
+        let protocol = self.shared.config.protocol;
+        let answer = protocol.login_answer(id, login, ok, &self.tag);
+        self.write_text(answer).await
     }
 }

@@ -1,9 +1,17 @@
-//! Faults the exchange can be told to commit, and who they hit.
+//! Faults the exchange can be told to commit, who they hit, and how a
+//! connection carries them out.
+
+use std::ops::ControlFlow;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::SinkExt;
 use hypersockets_core::{CloseCode, CloseFrame, Utf8Bytes};
+use tokio::io::AsyncWriteExt;
 
-use crate::ConnectionId;
+use crate::connection::{CONTINUE, Connection, Flow, shut_down};
+use crate::state::Command;
+use crate::stream::Cursor;
+use crate::{CloseCause, ConnectionId};
 
 /// Something going wrong on one connection, on command.
 ///
@@ -144,6 +152,82 @@ pub(crate) fn oversized_text(len: usize) -> String {
     text.extend(std::iter::repeat_n('x', len - HEAD.len() - TAIL.len()));
     text.push_str(TAIL);
     text
+}
+
+impl Connection {
+    pub(crate) async fn apply_faults(&mut self, faults: Vec<Fault>) -> Flow {
+        for fault in faults {
+            self.apply_fault(fault).await?;
+        }
+        CONTINUE
+    }
+
+    pub(crate) async fn apply_fault(&mut self, fault: Fault) -> Flow {
+        tracing::debug!(id = %self.id, ?fault, "fault");
+        let cause = CloseCause::Fault(fault.clone());
+        match fault {
+            Fault::Close(frame) => self.close_with(Some(frame), cause).await,
+            Fault::DropTcp => ControlFlow::Break(cause),
+            Fault::ResetTcp => {
+                let _ = self.ws.get_ref().tcp().set_zero_linger();
+                ControlFlow::Break(cause)
+            }
+            Fault::CutMidFrame => {
+                let text = self
+                    .cursors
+                    .iter()
+                    .find(|c| c.is_active())
+                    .map_or_else(|| oversized_text(64), Cursor::peek);
+                self.write_raw(&cut_text_frame(&text)).await?;
+                ControlFlow::Break(cause)
+            }
+            Fault::HalfOpen => self.go_silent().await,
+            Fault::InvalidUtf8 => self.write_raw(&text_frame(INVALID_UTF8)).await,
+            Fault::Oversized(len) => self.write_text(oversized_text(len)).await,
+            Fault::Garbage(bytes) => self.write_raw(&bytes).await,
+        }
+    }
+
+    /// Writes bytes straight onto the socket, between two frames.
+    async fn write_raw(&mut self, bytes: &[u8]) -> Flow {
+        let result: Result<(), String> = async {
+            // Whatever the WebSocket layer holds goes out first.
+            self.ws.flush().await.map_err(|e| e.to_string())?;
+            let io = self.ws.get_mut();
+            io.write_all(bytes).await.map_err(|e| e.to_string())?;
+            io.flush().await.map_err(|e| e.to_string())
+        }
+        .await;
+        match result {
+            Ok(()) => CONTINUE,
+            Err(error) => ControlFlow::Break(CloseCause::ConnectionLost(error)),
+        }
+    }
+
+    /// Neither reads nor writes any more, but keeps the socket, until the
+    /// exchange shuts down or a fault drops it.
+    async fn go_silent(&mut self) -> Flow {
+        let id = self.id;
+        self.shared.update(|s| s.set_silent(id));
+        loop {
+            let command = tokio::select! {
+                biased;
+                () = shut_down(&mut self.shutdown) => None,
+                command = self.commands.recv() => command,
+            };
+            match command {
+                None => return ControlFlow::Break(CloseCause::Fault(Fault::HalfOpen)),
+                Some(Command::Fault(Fault::DropTcp)) => {
+                    return ControlFlow::Break(CloseCause::Fault(Fault::DropTcp));
+                }
+                Some(Command::Fault(Fault::ResetTcp)) => {
+                    let _ = self.ws.get_ref().tcp().set_zero_linger();
+                    return ControlFlow::Break(CloseCause::Fault(Fault::ResetTcp));
+                }
+                Some(other) => tracing::debug!(%id, ?other, "ignored while half-open"),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,25 @@
-//! How the server answers WebSocket handshakes.
+//! The handshakes of a connection: TLS when the exchange serves `wss://`,
+//! then the WebSocket handshake, recorded and answered as planned.
 
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::server::{
+    Callback, ErrorResponse, Request, Response,
+};
 use tokio_tungstenite::tungstenite::http::{self, HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::connection::shut_down;
+use crate::io::ServerIo;
+use crate::state::Shared;
 
 /// How the server answers a WebSocket handshake request.
 ///
@@ -51,7 +69,7 @@ impl HandshakeResponse {
 }
 
 /// The request's path and query, and its headers as strings.
-pub(crate) fn describe(request: &Request) -> (String, Vec<(String, String)>) {
+fn describe(request: &Request) -> (String, Vec<(String, String)>) {
     let path = request.uri().path_and_query().map_or_else(
         || request.uri().path().to_owned(),
         |pq| pq.as_str().to_owned(),
@@ -70,7 +88,7 @@ pub(crate) fn describe(request: &Request) -> (String, Vec<(String, String)>) {
 }
 
 /// The HTTP answer of a rejection.
-pub(crate) fn rejection(status: u16, body: &str) -> ErrorResponse {
+fn rejection(status: u16, body: &str) -> ErrorResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = http::Response::new(Some(body.to_owned()));
     *response.status_mut() = status;
@@ -80,4 +98,118 @@ pub(crate) fn rejection(status: u16, body: &str) -> ErrorResponse {
             .insert("retry-after", HeaderValue::from_static("1"));
     }
     response
+}
+
+/// The TLS handshake over `tcp`, within the exchange's handshake timeout;
+/// `None` when it failed, timed out or the exchange shut down.
+pub(crate) async fn tls(
+    shared: &Shared,
+    acceptor: TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<TlsStream<TcpStream>> {
+    let accepted = tokio::select! {
+        accepted = timeout(shared.config.handshake_timeout, acceptor.accept(tcp)) => accepted,
+        () = shut_down(shutdown) => return None,
+    };
+    match accepted {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "tls handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "tls handshake timed out");
+            None
+        }
+    }
+}
+
+/// What the handshake callback saw.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    /// The handshake's index in the exchange's record.
+    pub(crate) index: usize,
+    pub(crate) path: String,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+/// The handshake callback: records the request, then answers as planned.
+struct Recorder<'a> {
+    shared: &'a Shared,
+    plan: &'a HandshakeResponse,
+    stall: Arc<AtomicBool>,
+    seen: &'a OnceLock<Seen>,
+}
+
+impl Callback for Recorder<'_> {
+    fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
+        let (path, headers) = describe(request);
+        let index = self
+            .shared
+            .update(|s| s.record_handshake(path.clone(), headers.clone(), self.plan.clone()));
+        let _ = self.seen.set(Seen {
+            index,
+            path,
+            headers,
+        });
+        match self.plan {
+            HandshakeResponse::Reject { status, body } => Err(rejection(*status, body)),
+            HandshakeResponse::Stall => {
+                self.stall.store(true, Ordering::Release);
+                Ok(response)
+            }
+            HandshakeResponse::Accept => Ok(response),
+        }
+    }
+}
+
+/// The WebSocket handshake over `io`, recorded and answered as `plan` says,
+/// within the exchange's handshake timeout (a planned stall waits for the
+/// shutdown only). The connection and what the request was, or `None` when
+/// the handshake was refused, failed, timed out or the exchange shut down.
+pub(crate) async fn websocket(
+    shared: &Shared,
+    io: ServerIo,
+    peer: SocketAddr,
+    plan: &HandshakeResponse,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(WebSocketStream<ServerIo>, Seen)> {
+    let seen = OnceLock::new();
+    let callback = Recorder {
+        shared,
+        plan,
+        stall: io.stall_flag(),
+        seen: &seen,
+    };
+    let accept = tokio_tungstenite::accept_hdr_async_with_config(
+        io,
+        callback,
+        Some(WebSocketConfig::default()),
+    );
+    let accepted = if *plan == HandshakeResponse::Stall {
+        tokio::select! {
+            accepted = accept => accepted,
+            () = shut_down(shutdown) => return None,
+        }
+    } else {
+        tokio::select! {
+            accepted = timeout(shared.config.handshake_timeout, accept) => match accepted {
+                Ok(accepted) => accepted,
+                Err(_) => {
+                    tracing::debug!(%peer, "websocket handshake timed out");
+                    return None;
+                }
+            },
+            () = shut_down(shutdown) => return None,
+        }
+    };
+    match accepted {
+        Ok(ws) => Some((ws, seen.into_inner().unwrap_or_default())),
+        Err(error) => {
+            tracing::debug!(%peer, %error, "websocket handshake ended without a connection");
+            None
+        }
+    }
 }

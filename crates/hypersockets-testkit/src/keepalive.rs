@@ -1,12 +1,15 @@
 //! Keepalive: server pings with deadlines, answers to client pings, and the
-//! idle cutoff.
+//! idle cutoff, and how a connection keeps them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use hypersockets_core::WsMessage;
+use hypersockets_core::{CloseFrame, WsMessage};
 use serde_json::Value;
 use tokio::time::Instant;
+
+use crate::CloseCause;
+use crate::connection::{CONTINUE, Connection, Flow};
 
 /// How the server pings its clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -383,6 +386,96 @@ impl ClientPings {
             return Some(format!(r#"{{"pong":{value}}}"#));
         }
         None
+    }
+}
+
+impl Connection {
+    /// The keepalive part of a timer: the idle cutoff, then the server pings
+    /// due (and the misses that end the connection).
+    pub(crate) async fn on_keepalive_timer(&mut self, now: Instant) -> Flow {
+        if let Some(idle) = self.idle
+            && now >= self.last_heard + idle
+        {
+            return self
+                .close_with(
+                    Some(CloseFrame::new(1008, "idle timeout")),
+                    CloseCause::IdleTimeout,
+                )
+                .await;
+        }
+        let id = self.id;
+        while let Some(action) = self.ping.as_mut().and_then(|timer| timer.fire(now)) {
+            match action {
+                PingAction::Send(ping) => {
+                    self.shared.update(|s| s.stats(id, |k| k.pings_sent += 1));
+                    self.write(ping).await?;
+                }
+                PingAction::Missed { close } => {
+                    self.shared.update(|s| s.stats(id, |k| k.pings_missed += 1));
+                    if close {
+                        return self
+                            .close_with(
+                                Some(CloseFrame::new(1008, "ping timeout")),
+                                CloseCause::PingTimeout,
+                            )
+                            .await;
+                    }
+                }
+            }
+        }
+        CONTINUE
+    }
+
+    /// A Pong frame from the client, checked against the last server ping.
+    pub(crate) fn on_pong_frame(&mut self, payload: &Bytes) {
+        if let Some(timer) = self.ping.as_mut() {
+            let verdict = timer.on_pong_frame(payload);
+            self.count_pong(&verdict);
+        }
+    }
+
+    fn count_pong(&self, verdict: &PongVerdict) {
+        let id = self.id;
+        match verdict {
+            PongVerdict::Matched => self
+                .shared
+                .update(|s| s.stats(id, |k| k.pongs_matched += 1)),
+            PongVerdict::Mismatched => self
+                .shared
+                .update(|s| s.stats(id, |k| k.pongs_mismatched += 1)),
+            PongVerdict::NotPong => {}
+        }
+    }
+
+    /// A text from the client that is about keepalive: an application pong
+    /// (counted, or ignored when unsolicited) or a ping (answered). `None`
+    /// when the text is something else.
+    pub(crate) async fn on_keepalive_text(
+        &mut self,
+        text: &str,
+        json: Option<&Value>,
+    ) -> Option<Flow> {
+        if let Some(timer) = self.ping.as_mut() {
+            let verdict = timer.on_text(text, json);
+            if verdict != PongVerdict::NotPong {
+                self.count_pong(&verdict);
+                return Some(CONTINUE);
+            }
+        }
+        // An unsolicited pong is not a request.
+        if text == "pong" || json.and_then(|v| v.get("pong")).is_some() {
+            return Some(CONTINUE);
+        }
+        let reply = self
+            .shared
+            .config
+            .keepalive
+            .client_pings
+            .answer(text, json)?;
+        let id = self.id;
+        self.shared
+            .update(|s| s.stats(id, |k| k.client_pings_answered += 1));
+        Some(self.write_text(reply).await)
     }
 }
 

@@ -1,9 +1,15 @@
 //! Subscription protocols: how clients subscribe and log in, and what the
 //! server answers.
 
-use serde_json::Value;
+use std::sync::Arc;
 
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::StreamConfig;
 use crate::auth::LoginRequest;
+use crate::connection::{CONTINUE, Connection, Flow};
+use crate::stream::Cursor;
 
 /// The subscription protocol the exchange speaks.
 ///
@@ -332,6 +338,119 @@ fn parse_okx(value: &Value) -> Request {
             id,
             reason: format!("unknown op '{other}'"),
         },
+    }
+}
+
+impl Connection {
+    /// Answers a request read from the client.
+    pub(crate) async fn on_request(&mut self, request: Request) -> Flow {
+        let protocol = self.shared.config.protocol;
+        match request {
+            Request::Subscribe { id, items } => self.subscribe(&id, items).await,
+            Request::Unsubscribe { id, items } => {
+                for item in &items {
+                    if let Some(cursor) =
+                        self.cursors.iter_mut().find(|c| **c.name() == *item.stream)
+                    {
+                        cursor.deactivate();
+                    }
+                }
+                self.sync_subscriptions();
+                for ack in protocol.acks(false, &id, &items, &self.tag) {
+                    self.write_text(ack).await?;
+                }
+                CONTINUE
+            }
+            Request::List { id } => {
+                let streams = self.active_streams();
+                self.write_text(protocol.list(&id, &streams)).await
+            }
+            Request::Login { id, login } => self.login(&id, &login).await,
+            Request::Invalid { id, reason } => {
+                let answer = protocol.invalid(&id, &reason, &self.tag);
+                self.write_text(answer).await
+            }
+        }
+    }
+
+    fn check(&self, item: &Item) -> Result<Arc<StreamConfig>, Refusal> {
+        match self.shared.streams.get(&item.stream) {
+            None => Err(Refusal::Unknown),
+            Some(config) if config.is_private() && !self.authenticated => {
+                Err(Refusal::LoginRequired)
+            }
+            Some(config) => Ok(Arc::clone(config)),
+        }
+    }
+
+    fn add_stream(&mut self, config: Arc<StreamConfig>) {
+        let now = Instant::now();
+        match self
+            .cursors
+            .iter_mut()
+            .find(|c| **c.name() == *config.name())
+        {
+            Some(cursor) => cursor.activate(now),
+            None => self.cursors.push(Cursor::new(config, self.id, now)),
+        }
+    }
+
+    fn active_streams(&self) -> Vec<String> {
+        self.cursors
+            .iter()
+            .filter(|c| c.is_active())
+            .map(|c| c.name().to_string())
+            .collect()
+    }
+
+    fn sync_subscriptions(&self) {
+        let streams = self.active_streams();
+        let id = self.id;
+        self.shared.update(|s| s.set_subscriptions(id, streams));
+    }
+
+    async fn subscribe(&mut self, id: &Value, items: Vec<Item>) -> Flow {
+        let protocol = self.shared.config.protocol;
+        match protocol {
+            // All or nothing, one answer.
+            SubscriptionProtocol::Binance => {
+                let mut configs = Vec::with_capacity(items.len());
+                for item in &items {
+                    match self.check(item) {
+                        Ok(config) => configs.push(config),
+                        Err(refusal) => {
+                            let answer = protocol.refusal(id, item, refusal, &self.tag);
+                            return self.write_text(answer).await;
+                        }
+                    }
+                }
+                for config in configs {
+                    self.add_stream(config);
+                }
+                self.sync_subscriptions();
+                for ack in protocol.acks(true, id, &items, &self.tag) {
+                    self.write_text(ack).await?;
+                }
+                CONTINUE
+            }
+            // One answer per argument.
+            SubscriptionProtocol::Okx => {
+                for item in items {
+                    let answer = match self.check(&item) {
+                        Ok(config) => {
+                            self.add_stream(config);
+                            self.sync_subscriptions();
+                            protocol.acks(true, id, std::slice::from_ref(&item), &self.tag)
+                        }
+                        Err(refusal) => vec![protocol.refusal(id, &item, refusal, &self.tag)],
+                    };
+                    for text in answer {
+                        self.write_text(text).await?;
+                    }
+                }
+                CONTINUE
+            }
+        }
     }
 }
 

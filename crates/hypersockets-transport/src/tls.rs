@@ -2,7 +2,9 @@
 //! tokio-rustls over an open TCP stream.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+#[cfg(any(feature = "rustls-webpki-roots", feature = "rustls-native-roots"))]
+use std::sync::OnceLock;
 
 use hypersockets_core::{HyperSocketError, Result};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -17,24 +19,29 @@ use tokio_rustls::client::TlsStream;
 /// set explicitly, so none depends on a process-wide default provider being
 /// installed. Cloning is cheap: the rustls configuration is shared.
 ///
-/// | constructor | trusts |
-/// | --- | --- |
-/// | [`webpki_roots`](Self::webpki_roots) (the default) | Mozilla's root certificates, compiled in |
-/// | [`native_roots`](Self::native_roots) | the operating system's certificate store, read once |
-/// | [`with_root_certificates`](Self::with_root_certificates) | exactly the given roots (a private CA, a test CA) |
-/// | [`custom`](Self::custom) | whatever the given rustls configuration says |
+/// | constructor | trusts | feature |
+/// | --- | --- | --- |
+/// | `webpki_roots` | Mozilla's root certificates, compiled in | `rustls-webpki-roots` (default) |
+/// | `native_roots` | the operating system's certificate store, read once | `rustls-native-roots` |
+/// | [`with_root_certificates`](Self::with_root_certificates) | exactly the given roots (a private CA, a test CA) | |
+/// | [`custom`](Self::custom) | whatever the given rustls configuration says | |
+///
+/// A transport given none uses Mozilla's roots with `rustls-webpki-roots`,
+/// else the OS store with `rustls-native-roots` (read on the first `wss://`
+/// connect), else refuses `wss://` with
+/// [`HyperSocketError::InvalidConfiguration`] for the setting `tls`.
 ///
 /// ```
 /// use hypersockets_transport::{TlsConfig, TungsteniteTransport};
-///
-/// // Mozilla's roots: what `TungsteniteTransport::new()` uses anyway.
-/// let transport = TungsteniteTransport::new().tls(TlsConfig::webpki_roots());
-/// # drop(transport);
 ///
 /// // A private CA, given as DER bytes.
 /// # fn ca_der() -> Vec<u8> { Vec::new() }
 /// let private = TlsConfig::with_root_certificates([ca_der()]);
 /// assert!(private.is_err(), "an empty buffer is no certificate");
+///
+/// // Mozilla's roots: what `TungsteniteTransport::new()` uses anyway.
+/// # #[cfg(feature = "rustls-webpki-roots")]
+/// let transport = TungsteniteTransport::new().tls(TlsConfig::webpki_roots());
 /// ```
 ///
 /// [`TungsteniteTransport`]: crate::TungsteniteTransport
@@ -47,7 +54,9 @@ pub struct TlsConfig {
 /// Where the roots came from, for `Debug`.
 #[derive(Clone, Copy)]
 enum Roots {
+    #[cfg(feature = "rustls-webpki-roots")]
     Webpki,
+    #[cfg(feature = "rustls-native-roots")]
     Native(usize),
     Certificates(usize),
     Custom,
@@ -58,6 +67,8 @@ impl TlsConfig {
     /// in): the same answer on every machine, no file read. The default.
     ///
     /// The configuration is built once per process and shared.
+    #[cfg(feature = "rustls-webpki-roots")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls-webpki-roots")))]
     pub fn webpki_roots() -> Self {
         static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
         let config = CONFIG.get_or_init(|| {
@@ -82,6 +93,8 @@ impl TlsConfig {
     ///
     /// [`HyperSocketError::Tls`] when not a single usable root certificate
     /// was found; its source is the first error met while loading, if any.
+    #[cfg(feature = "rustls-native-roots")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls-native-roots")))]
     pub fn native_roots() -> Result<Self> {
         let loaded = rustls_native_certs::load_native_certs();
         for error in &loaded.errors {
@@ -156,8 +169,49 @@ impl TlsConfig {
     pub fn client_config(&self) -> &Arc<ClientConfig> {
         &self.config
     }
+
+    /// What a transport given no [`TlsConfig`] trusts: Mozilla's roots.
+    #[cfg(feature = "rustls-webpki-roots")]
+    pub(crate) fn from_features() -> Result<Self> {
+        Ok(Self::webpki_roots())
+    }
+
+    /// What a transport given no [`TlsConfig`] trusts: the OS store, read on
+    /// first use and kept for the process (a store with no usable root is
+    /// read again next time).
+    #[cfg(all(feature = "rustls-native-roots", not(feature = "rustls-webpki-roots")))]
+    pub(crate) fn from_features() -> Result<Self> {
+        static NATIVE: OnceLock<TlsConfig> = OnceLock::new();
+        if let Some(config) = NATIVE.get() {
+            return Ok(config.clone());
+        }
+        let config = Self::native_roots()?;
+        Ok(NATIVE.get_or_init(|| config).clone())
+    }
+
+    /// What a transport given no [`TlsConfig`] trusts: nothing, without a
+    /// root feature; `wss://` needs a configuration.
+    #[cfg(not(any(feature = "rustls-webpki-roots", feature = "rustls-native-roots")))]
+    pub(crate) fn from_features() -> Result<Self> {
+        Err(no_roots())
+    }
 }
 
+/// The error of a `wss://` connect with no roots to trust: a configuration
+/// error, so no reconnect retries it.
+#[cfg(any(
+    test,
+    not(any(feature = "rustls-webpki-roots", feature = "rustls-native-roots"))
+))]
+fn no_roots() -> HyperSocketError {
+    HyperSocketError::invalid_config(
+        "tls",
+        "no trusted roots for wss://: enable the `rustls-webpki-roots` or \
+         `rustls-native-roots` feature, or give the transport a TlsConfig",
+    )
+}
+
+#[cfg(feature = "rustls-webpki-roots")]
 impl Default for TlsConfig {
     /// [`TlsConfig::webpki_roots`].
     fn default() -> Self {
@@ -169,7 +223,9 @@ impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("TlsConfig");
         match self.roots {
+            #[cfg(feature = "rustls-webpki-roots")]
             Roots::Webpki => out.field("roots", &"webpki"),
+            #[cfg(feature = "rustls-native-roots")]
             Roots::Native(count) => out.field("roots", &"native").field("count", &count),
             Roots::Certificates(count) => {
                 out.field("roots", &"certificates").field("count", &count)
@@ -227,6 +283,7 @@ pub(crate) fn io_error(error: std::io::Error) -> HyperSocketError {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "rustls-webpki-roots")]
     #[test]
     fn webpki_roots_are_built_once_and_shared() {
         let a = TlsConfig::webpki_roots();
@@ -259,9 +316,36 @@ mod tests {
 
     #[test]
     fn custom_configs_are_kept_as_given() {
-        let config = Arc::clone(TlsConfig::webpki_roots().client_config());
+        let config = Arc::new(client_config(RootCertStore::empty()));
         let custom = TlsConfig::custom(Arc::clone(&config));
         assert!(Arc::ptr_eq(custom.client_config(), &config));
         assert!(format!("{custom:?}").contains("custom"));
+    }
+
+    #[cfg(feature = "rustls-webpki-roots")]
+    #[test]
+    fn the_default_roots_are_mozillas_with_that_feature() {
+        let config = TlsConfig::from_features().unwrap();
+        assert!(Arc::ptr_eq(
+            config.client_config(),
+            TlsConfig::webpki_roots().client_config()
+        ));
+    }
+
+    // This crate's tests run with every feature (see its dev-dependencies),
+    // so the error is checked here, and its use without the features by
+    // `cargo check --no-default-features`.
+    #[test]
+    fn without_a_root_feature_wss_is_a_configuration_error_naming_tls() {
+        let err = no_roots();
+        assert!(
+            matches!(
+                err,
+                HyperSocketError::InvalidConfiguration { setting: "tls", .. }
+            ),
+            "{err:?}"
+        );
+        assert!(!err.is_retryable());
+        assert!(err.to_string().contains("rustls-webpki-roots"), "{err}");
     }
 }

@@ -41,13 +41,18 @@ use crate::upgrade_stream::UpgradeStream;
 /// `"handshake"`. Certificate, protocol and alert failures are
 /// [`HyperSocketError::Tls`], with the rustls error as the source.
 ///
-/// The trusted roots default to Mozilla's ([`TlsConfig::webpki_roots`]);
-/// [`tls`](Self::tls) picks the OS store ([`TlsConfig::native_roots`]),
-/// given roots ([`TlsConfig::with_root_certificates`]) or a complete rustls
+/// The trusted roots default to those the crate features enable: Mozilla's
+/// (`TlsConfig::webpki_roots`, feature `rustls-webpki-roots`, on by
+/// default), else the OS store (feature `rustls-native-roots`); with
+/// neither, a `wss://` connect fails with
+/// [`HyperSocketError::InvalidConfiguration`] for the setting `tls` unless
+/// [`tls`](Self::tls) gives given roots
+/// ([`TlsConfig::with_root_certificates`]) or a complete rustls
 /// configuration ([`TlsConfig::custom`]). No tungstenite type appears in its
 /// API.
 ///
 /// ```no_run
+/// # #[cfg(feature = "rustls-native-roots")]
 /// # async fn run() -> hypersockets_core::Result<()> {
 /// use hypersockets_core::{ConnectRequest, Transport};
 /// use hypersockets_transport::{TlsConfig, TungsteniteTransport};
@@ -62,25 +67,28 @@ use crate::upgrade_stream::UpgradeStream;
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct TungsteniteTransport {
-    tls: TlsConfig,
+    /// `None`: the roots the crate features enable, resolved at connect.
+    tls: Option<TlsConfig>,
 }
 
 impl TungsteniteTransport {
-    /// A transport with default settings: Mozilla's roots for `wss://`.
+    /// A transport with default settings: for `wss://`, the roots the crate
+    /// features enable (Mozilla's by default).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Sets which certificates `wss://` connects trust (default:
-    /// [`TlsConfig::webpki_roots`]).
+    /// Sets which certificates `wss://` connects trust (default: the roots
+    /// the crate features enable).
     pub fn tls(mut self, tls: TlsConfig) -> Self {
-        self.tls = tls;
+        self.tls = Some(tls);
         self
     }
 
-    /// The TLS settings for `wss://` connects.
-    pub fn tls_config(&self) -> &TlsConfig {
-        &self.tls
+    /// The TLS settings given with [`tls`](Self::tls); `None` when the
+    /// crate features decide.
+    pub fn tls_config(&self) -> Option<&TlsConfig> {
+        self.tls.as_ref()
     }
 }
 
@@ -98,7 +106,7 @@ fn websocket_config(limits: &TransportLimits) -> WebSocketConfig {
         .max_write_buffer_size(limits.max_write_buffer_size)
 }
 
-async fn connect(request: ConnectRequest, tls: TlsConfig) -> Result<Connection> {
+async fn connect(request: ConnectRequest, tls: Option<TlsConfig>) -> Result<Connection> {
     let mut http_request = request
         .url
         .as_str()
@@ -136,6 +144,11 @@ async fn connect(request: ConnectRequest, tls: TlsConfig) -> Result<Connection> 
     let connect_timeout = request.connect_timeout;
     let timed_out = |_| HyperSocketError::timeout("connect", connect_timeout);
     if secure {
+        // Before any network: without roots there is nothing to connect for.
+        let tls = match tls {
+            Some(tls) => tls,
+            None => TlsConfig::from_features()?,
+        };
         let stream = timeout(connect_timeout, async {
             let tcp = tcp_connect(&host, port).await?;
             tls::handshake(&tls, &host, tcp).await

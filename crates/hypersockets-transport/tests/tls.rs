@@ -478,6 +478,9 @@ fn tls_config_debug_names_the_roots() {
         text.contains("certificates") && text.contains("count: 1"),
         "{text}"
     );
+    // No roots given: the features decide, at connect.
     let transport = TungsteniteTransport::new();
+    assert!(transport.tls_config().is_none());
+    let transport = transport.tls(TlsConfig::webpki_roots());
     assert!(format!("{transport:?}").contains("webpki"));
 }

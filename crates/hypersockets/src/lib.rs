@@ -37,6 +37,7 @@
 //! assert_eq!(tick.0, "BTC 43000");
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -77,10 +78,12 @@ pub use hypersockets_router::{
     LaneConfig, LaneKind, LaneMetricsSnapshot, OverflowPolicy, RouterMetricsSnapshot, ShutdownMode,
     peek_json_str,
 };
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 #[doc(inline)]
-pub use hypersockets_transport::{
-    MemoryPeer, MemoryServer, MemoryTransport, TlsConfig, TungsteniteTransport, rustls,
-};
+pub use hypersockets_transport::{MemoryPeer, MemoryServer, MemoryTransport};
+#[doc(inline)]
+pub use hypersockets_transport::{TlsConfig, TungsteniteTransport, rustls};
 
 /// The names most programs need: `use hypersockets::prelude::*;`.
 pub mod prelude {
