@@ -255,7 +255,8 @@ async fn dropping_the_dispatcher_lets_the_lanes_finish(kind: LaneKind) {
         let want: Vec<u64> = (0..30).filter(|seq| 1 + (seq % 2) as u32 == key).collect();
         assert_eq!(got, want, "{kind:?}: lane {key}");
     }
-    // The channel closes as the handler is dropped; the probe goes with it.
+    // The handler releases its probe before its sender (`Recorder`'s `Drop`),
+    // so the probe is gone once the channel has closed.
     assert_eq!(Arc::strong_count(&probe), 1, "{kind:?}");
     let figures = stats.snapshot();
     assert_eq!(

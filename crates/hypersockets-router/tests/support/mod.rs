@@ -326,13 +326,25 @@ pub(crate) fn seen_channel() -> (UnboundedSender<Seen>, UnboundedReceiver<Seen>)
 }
 
 /// Reports each message on a channel when it starts on it, then does what
-/// the message says. Dropping it (all copies) closes the channel.
+/// the message says. Dropping it (all copies) closes the channel, and its
+/// probe is released before that (see its `Drop`).
 #[derive(Debug)]
 pub(crate) struct Recorder {
     lane: Option<u32>,
     seen: UnboundedSender<Seen>,
     gate: Option<(Gate, GateWait)>,
     probe: Option<Arc<()>>,
+}
+
+impl Drop for Recorder {
+    /// Releases the probe before the channel sender: a test that has seen
+    /// the channel close (every sender gone) may then read the probe's
+    /// count. The handler is dropped on its lane's thread, so with the
+    /// fields' own order (sender, then probe) the test could read the count
+    /// between the two.
+    fn drop(&mut self) {
+        self.probe = None;
+    }
 }
 
 impl Recorder {
