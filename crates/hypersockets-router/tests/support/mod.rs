@@ -26,7 +26,9 @@ use std::time::Duration;
 use hypersockets_core::{
     BoxError, ClientEvent, MessageHandler, MessageRouter, ParseError, WsMessage,
 };
-use hypersockets_router::{LaneConfig, LaneKind, LaneMetricsSnapshot, RouterStats};
+use hypersockets_router::{
+    Dispatch, Dispatcher, LaneConfig, LaneKind, LaneMetricsSnapshot, RouterStats,
+};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
@@ -413,6 +415,23 @@ pub(crate) fn inline_recorder(
             Action::Panic => panic!("inline handler boom on {}", msg.seq),
             Action::Hold => panic!("an inline handler must never hold the reader"),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Dispatching
+// ---------------------------------------------------------------------------
+
+/// Dispatches `message` as a read loop does: when it is held
+/// ([`Dispatch::Blocked`]), waits until it is queued. Returns what became
+/// of it (`Queued` for a held message once queued).
+pub(crate) async fn dispatch<R: MessageRouter>(
+    dispatcher: &mut Dispatcher<R>,
+    message: WsMessage,
+) -> Dispatch {
+    match dispatcher.dispatch(message) {
+        Dispatch::Blocked => dispatcher.ready().await,
+        outcome => outcome,
     }
 }
 
