@@ -112,8 +112,10 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// [`OverflowPolicy::Block`](crate::OverflowPolicy::Block) and full, or
     /// an earlier message is held. The dispatcher keeps the message, in
     /// order, and the caller must await [`ready`](Self::ready) before
-    /// relying on it being queued. A dispatch made while a message is held
-    /// is held behind it: never reordered, never lost.
+    /// relying on it being queued. A message for a queued lane (any key)
+    /// dispatched while a message is held is held behind it: never
+    /// reordered, never lost. One for an inline handler is handled at once:
+    /// an inline key never has anything held to overtake.
     #[inline]
     pub fn dispatch(&mut self, message: WsMessage) -> Dispatch {
         bump(&self.reader.dispatched, 1);
