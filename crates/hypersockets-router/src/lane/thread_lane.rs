@@ -7,8 +7,6 @@
 //! until its waker unparks it. The thread enters the tokio runtime it was
 //! built in, so handlers can use tokio's timers, channels and sockets.
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Wake, Waker};
 use std::thread::{self, JoinHandle, Thread};
@@ -74,14 +72,7 @@ fn run<R, H>(
 {
     loop {
         match queue.next(&worker.shared) {
-            Next::Envelope(envelope) => {
-                let mut handling = pin!(worker.handle(envelope));
-                // The handler's waker unparks this thread; spurious unparks
-                // only cost a re-poll.
-                while handling.as_mut().poll(cx).is_pending() {
-                    thread::park();
-                }
-            }
+            Next::Envelope(envelope) => worker.handle_blocking(envelope, cx),
             Next::Closed => return,
             Next::Park => {
                 while worker.shared.still_sleeping() {
