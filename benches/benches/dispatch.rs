@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hypersockets::{MessageRouter, ParseError, WsMessage, handler_fn};
-use hypersockets_router::{LaneConfig, LaneKind, RouterBuilder, ShutdownMode};
+use hypersockets_router::{Dispatch, LaneConfig, LaneKind, RouterBuilder, ShutdownMode};
 use tokio::sync::Notify;
 
 const BATCH: u64 = 20_000;
@@ -120,7 +120,9 @@ fn bench_lanes(config: &LaneConfig, name: &str, group: &mut Group<'_>) {
                         let base = done.count.load(Ordering::Acquire);
                         done.target.store(base + BATCH, Ordering::Release);
                         for message in &msgs {
-                            dispatcher.dispatch(message.clone()).await;
+                            if dispatcher.dispatch(message.clone()) == Dispatch::Blocked {
+                                dispatcher.ready().await;
+                            }
                         }
                         dispatcher.flush();
                         done.wait(base + BATCH).await;

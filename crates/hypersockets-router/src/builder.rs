@@ -1,5 +1,6 @@
 //! Declaring lanes and starting them.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
@@ -80,8 +81,8 @@ enum LaneSpec<R: MessageRouter> {
 ///     .handler(4, handler_fn(move |word: String| tx.send(word)))
 ///     .build()?;
 ///
-/// dispatcher.dispatch(WsMessage::text("ping")).await;
-/// dispatcher.dispatch(WsMessage::text("pong")).await;
+/// dispatcher.dispatch(WsMessage::text("ping"));
+/// dispatcher.dispatch(WsMessage::text("pong"));
 /// dispatcher.flush();
 /// dispatcher.shutdown(ShutdownMode::Graceful).await;
 /// assert_eq!(rx.iter().collect::<Vec<_>>(), ["ping", "pong"]);
@@ -304,6 +305,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
             router,
             table: RouteTable::new(entries),
             pending: Vec::with_capacity(slots.len()),
+            held: VecDeque::new(),
             lanes: slots,
             fallback: fallback_index,
             since_flush: 0,

@@ -1,16 +1,19 @@
 //! The reader's side of the router: classify or parse, pick the lane, queue.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
 use std::sync::Arc;
 
-use hypersockets_core::{MessageRouter, ParseError, WsMessage};
+use hypersockets_core::{MessageRouter, WsMessage};
 
 use crate::config::ShutdownMode;
 use crate::events::EventSink;
 use crate::excerpt::{excerpt, panic_message};
 use crate::lane::envelope::{Envelope, Payload};
-use crate::lane::queue::PushOutcome;
+use crate::lane::inline::InlineLane;
+use crate::lane::queue::LaneQueue;
 use crate::lane::shared::LaneShared;
 use crate::lane::worker::{parse_in_lane, record_result};
 use crate::lane::{LaneJoin, LaneSlot};
@@ -31,10 +34,10 @@ const FLUSH_EVERY: u32 = 1024;
 /// the next flush, and with many lanes each wake-up still moves a batch.
 const WAKE_BATCH: u32 = crate::lane::channel::CHUNK as u32;
 
-/// What [`Dispatcher::dispatch`] did with a message.
-#[derive(Debug)]
+/// What became of a dispatched message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum DispatchOutcome {
+pub enum Dispatch {
     /// Queued for its lane.
     Queued,
     /// Handled by an inline handler on the spot (successfully or not; the
@@ -45,72 +48,51 @@ pub enum DispatchOutcome {
     /// No lane for its key and no fallback (counted).
     Unrouted,
     /// The router could not parse it on the reader (counted and logged).
-    ParseFailed(ParseError),
-    /// The lane is shut down.
+    ParseFailed,
+    /// Its lane has shut down.
     Closed,
+    /// Held by the dispatcher, in order: its lane is bounded with
+    /// [`OverflowPolicy::Block`](crate::OverflowPolicy::Block) and full, or
+    /// an earlier message is held. Await [`Dispatcher::ready`].
+    Blocked,
 }
 
-/// The synchronous part of a dispatch: done, or waiting for room.
-enum Dispatched<M, K> {
-    Done(DispatchOutcome),
-    /// Boxed: this value comes back from every dispatch, and a parsed
-    /// message inside it would make it as big as the biggest one.
-    Blocked(usize, Box<Envelope<M, K>>),
-}
-
-/// A message waiting for room in its full
-/// [`Block`](crate::OverflowPolicy::Block) lane; see
-/// [`Dispatcher::try_dispatch`].
-pub struct BlockedDispatch<R: MessageRouter> {
-    index: usize,
-    envelope: Box<Envelope<R::Message, R::RouteKey>>,
-}
-
-impl<R: MessageRouter> BlockedDispatch<R> {
-    /// Waits for room in the lane and queues the message.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancelling drops the message.
-    pub async fn wait(self, dispatcher: &mut Dispatcher<R>) -> DispatchOutcome {
-        let Some(LaneSlot::Queued(queue)) = dispatcher.lanes.get_mut(self.index) else {
-            return DispatchOutcome::Closed;
-        };
-        let pushed = queue.push_blocking(*self.envelope).await;
-        queued(
-            &mut dispatcher.lanes,
-            &mut dispatcher.pending,
-            self.index,
-            pushed,
-        )
-    }
-}
-
-impl<R: MessageRouter> fmt::Debug for BlockedDispatch<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BlockedDispatch")
-            .field("lane", &self.index)
-            .finish_non_exhaustive()
-    }
-}
+/// Messages the dispatcher holds, oldest first, each with its lane's index.
+type Held<M, K> = VecDeque<(usize, Envelope<M, K>)>;
 
 /// Takes messages from the reader and puts each in its route key's lane.
 ///
-/// Owned by the reader (`&mut self`, no locks). Per key, messages reach the
-/// handler in the order they were dispatched.
+/// This is the engine of the `hypersockets` facade's read loop (and of the
+/// benches); programs normally use it through the facade. Owned by the
+/// reader (`&mut self`, no locks). Per key, messages reach the handler in
+/// the order they were dispatched.
+///
+/// [`dispatch`](Self::dispatch) never waits. A message for a full
+/// [`Block`](crate::OverflowPolicy::Block) lane is *held* by the
+/// dispatcher ([`Dispatch::Blocked`]) and the reader awaits
+/// [`ready`](Self::ready), which queues it once the lane has room: that is
+/// the backpressure. While any message is held, every message for a queued
+/// lane (any key) is held behind it, in dispatch order, so per-key order
+/// holds whatever the reader does; messages for inline handlers, and those
+/// that are unrouted or fail to parse, are dealt with at once (they have no
+/// queue to overtake).
 ///
 /// Lanes are woken lazily: a lane that is already running is never woken
 /// again, and parked lanes with new messages are woken by
 /// [`flush`](Self::flush), which the reader calls when it has nothing more
 /// at hand (the socket has no buffered message), when 64 messages wait for
-/// one lane, and at the latest every 1024 dispatches. Dropping the dispatcher closes the lanes; they finish
-/// what is queued and stop.
+/// one lane, and at the latest every 1024 dispatches. Dropping the
+/// dispatcher closes the lanes; they finish what is queued and stop (held
+/// messages that do not fit then are counted as dropped).
 pub struct Dispatcher<R: MessageRouter> {
     pub(crate) router: Arc<R>,
     pub(crate) table: RouteTable<R::RouteKey>,
     pub(crate) lanes: Vec<LaneSlot<R::Message, R::RouteKey>>,
     pub(crate) fallback: Option<usize>,
     pub(crate) pending: Vec<usize>,
+    /// Messages waiting for room in a full `Block` lane, and every queued
+    /// message dispatched after them.
+    pub(crate) held: Held<R::Message, R::RouteKey>,
     pub(crate) since_flush: u32,
     pub(crate) reader: Arc<ReaderCounters>,
     pub(crate) stats: RouterStats,
@@ -119,50 +101,23 @@ pub struct Dispatcher<R: MessageRouter> {
 }
 
 impl<R: MessageRouter> Dispatcher<R> {
-    /// Routes one received message.
+    /// Routes one received message; never waits.
     ///
     /// A message the router can [`classify`](MessageRouter::classify) goes
     /// to its lane raw and is parsed there; any other is parsed here and
     /// routed by its [`route_key`](MessageRouter::route_key). Panics in the
     /// router's code are caught and counted as parse errors.
     ///
-    /// Awaits only when the lane is bounded with
-    /// [`OverflowPolicy::Block`](crate::OverflowPolicy::Block) and full.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancelling while it waits for room in a full `Block` lane drops the
-    /// message; every other path completes without awaiting.
-    pub async fn dispatch(&mut self, message: WsMessage) -> DispatchOutcome {
-        match self.try_dispatch(message) {
-            Ok(outcome) => outcome,
-            // The slow path is boxed so that this future stays a few words.
-            Err(blocked) => Box::pin(blocked.wait(self)).await,
-        }
-    }
-
-    /// Routes one received message without waiting: what
-    /// [`dispatch`](Self::dispatch) does, for a read loop that handles
-    /// messages the socket has already buffered without creating a future
-    /// per message.
-    ///
-    /// Returns `Err` only when the message's lane is bounded with
-    /// [`OverflowPolicy::Block`](crate::OverflowPolicy::Block) and full; the
-    /// message is then inside the [`BlockedDispatch`], which
-    /// [`wait`](BlockedDispatch::wait)s for room.
+    /// [`Dispatch::Blocked`]: its lane is bounded with
+    /// [`OverflowPolicy::Block`](crate::OverflowPolicy::Block) and full, or
+    /// an earlier message is held. The dispatcher keeps the message, in
+    /// order, and the caller must await [`ready`](Self::ready) before
+    /// relying on it being queued. A message for a queued lane (any key)
+    /// dispatched while a message is held is held behind it: never
+    /// reordered, never lost. One for an inline handler is handled at once:
+    /// an inline key never has anything held to overtake.
     #[inline]
-    pub fn try_dispatch(
-        &mut self,
-        message: WsMessage,
-    ) -> Result<DispatchOutcome, BlockedDispatch<R>> {
-        match self.dispatch_now(message) {
-            Dispatched::Done(outcome) => Ok(outcome),
-            Dispatched::Blocked(index, envelope) => Err(BlockedDispatch { index, envelope }),
-        }
-    }
-
-    #[inline]
-    fn dispatch_now(&mut self, message: WsMessage) -> Dispatched<R::Message, R::RouteKey> {
+    pub fn dispatch(&mut self, message: WsMessage) -> Dispatch {
         bump(&self.reader.dispatched, 1);
         let dispatched = self.route(message);
         self.since_flush += 1;
@@ -170,6 +125,68 @@ impl<R: MessageRouter> Dispatcher<R> {
             self.flush();
         }
         dispatched
+    }
+
+    /// Waits until every held message is queued; returns at once when none
+    /// is held.
+    ///
+    /// Returns [`Dispatch::Queued`], or [`Dispatch::Closed`] if a held
+    /// message's lane shut down meanwhile (that message is counted as
+    /// dropped). Before waiting, every lane is released (as by
+    /// [`flush`](Self::flush)): the reader is idle anyway, and the full lane
+    /// must run to make room.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling keeps the held messages held (nothing is lost); a later
+    /// `ready` continues.
+    pub async fn ready(&mut self) -> Dispatch {
+        if self.held.is_empty() {
+            return Dispatch::Queued;
+        }
+        // Boxed: the waiting is the rare case, and it would make every
+        // caller's future bigger.
+        Box::pin(self.queue_held()).await
+    }
+
+    /// The waiting part of [`ready`](Self::ready). Held messages stay in the
+    /// queue of held ones until they are pushed, so a cancelled wait loses
+    /// nothing.
+    async fn queue_held(&mut self) -> Dispatch {
+        let mut closed = self.push_held().closed;
+        while let Some(&(index, _)) = self.held.front() {
+            let Some(LaneSlot::Queued(queue)) = self.lanes.get(index) else {
+                // Not a queued lane: the next `push_held` drops it.
+                closed |= self.push_held().closed;
+                continue;
+            };
+            let shared = Arc::clone(&queue.shared);
+            self.flush();
+            // The full lane must run to make room: wake it now.
+            shared.wake_if_sleeping();
+            let mut room = pin!(shared.room.notified());
+            room.as_mut().enable();
+            shared.announce_reader_waiting();
+            // Try again after announcing: room made before the announcement
+            // is found here, room made after it is signalled.
+            let again = self.push_held();
+            closed |= again.closed;
+            if again.taken == 0 {
+                room.await;
+                closed |= self.push_held().closed;
+            }
+            shared.clear_reader_waiting();
+        }
+        if closed {
+            Dispatch::Closed
+        } else {
+            Dispatch::Queued
+        }
+    }
+
+    /// Queues held messages, oldest first, while they fit.
+    fn push_held(&mut self) -> HeldPushed {
+        push_held(&mut self.lanes, &mut self.pending, &mut self.held)
     }
 
     /// Wakes every parked lane that has received messages since the last flush.
@@ -200,12 +217,13 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// delivered where it is made: a parsed message can be hundreds of bytes,
     /// and returning it through a value would copy it each time.
     #[inline]
-    fn route(&mut self, message: WsMessage) -> Dispatched<R::Message, R::RouteKey> {
+    fn route(&mut self, message: WsMessage) -> Dispatch {
         let Self {
             router,
             table,
             lanes,
             pending,
+            held,
             fallback,
             reader,
             events,
@@ -216,6 +234,7 @@ impl<R: MessageRouter> Dispatcher<R> {
             router,
             lanes,
             pending,
+            held,
             events,
         };
         let routed = catch_unwind(AssertUnwindSafe(move || {
@@ -233,7 +252,7 @@ impl<R: MessageRouter> Dispatcher<R> {
                 Err(error) => {
                     bump(&reader.parse_errors, 1);
                     tracing::warn!(%error, payload = %excerpt(&message), "parse failed");
-                    Dispatched::Done(DispatchOutcome::ParseFailed(error))
+                    Dispatch::ParseFailed
                 }
             }
         }));
@@ -241,25 +260,30 @@ impl<R: MessageRouter> Dispatcher<R> {
             let message = panic_message(panic.as_ref());
             bump(&self.reader.parse_errors, 1);
             tracing::error!(%message, "router panicked; message skipped");
-            Dispatched::Done(DispatchOutcome::ParseFailed(ParseError::new(format!(
-                "router panicked: {message}"
-            ))))
+            Dispatch::ParseFailed
         })
     }
 
     /// Stops the lanes and waits until every thread and task of theirs has
     /// ended.
     ///
-    /// [`Graceful`](ShutdownMode::Graceful) lets each lane handle what is
-    /// queued first; [`Abort`](ShutdownMode::Abort) drops it (counted as
-    /// dropped). A handler that never returns keeps a graceful shutdown
-    /// waiting: wrap the call in a timeout if that can happen.
+    /// [`Graceful`](ShutdownMode::Graceful) first queues the held messages
+    /// (waiting for room, as [`ready`](Self::ready) does), then lets each
+    /// lane handle what is queued; [`Abort`](ShutdownMode::Abort) drops what
+    /// is held and queued (counted as dropped). A handler that never returns
+    /// keeps a graceful shutdown waiting: wrap the call in a timeout if that
+    /// can happen.
     ///
     /// # Cancel safety
     ///
-    /// Cancelling stops the waiting only: the lanes are already told to
-    /// stop and end on their own.
+    /// Cancelling while held messages wait for room drops the dispatcher:
+    /// the lanes are closed and the held messages that do not fit are
+    /// counted as dropped. Cancelling later stops the waiting only: the
+    /// lanes are already told to stop and end on their own.
     pub async fn shutdown(mut self, mode: ShutdownMode) {
+        if mode == ShutdownMode::Graceful {
+            self.ready().await;
+        }
         let lanes = self.close_lanes(mode);
         let joins = std::mem::take(&mut self.joins);
         drop(self);
@@ -287,8 +311,13 @@ impl<R: MessageRouter> Dispatcher<R> {
         }
     }
 
-    /// Closes every queue and wakes every lane so it notices.
+    /// Closes every queue and wakes every lane so it notices. Held messages
+    /// are queued if they fit (graceful) and counted as dropped otherwise.
     fn close_lanes(&mut self, mode: ShutdownMode) -> Arc<[Arc<LaneShared>]> {
+        if mode == ShutdownMode::Graceful {
+            self.push_held();
+        }
+        self.drop_held();
         let shared = Arc::clone(&self.stats.lanes);
         if mode == ShutdownMode::Abort {
             for lane in shared.iter() {
@@ -304,6 +333,62 @@ impl<R: MessageRouter> Dispatcher<R> {
         }
         shared
     }
+
+    /// Drops every held message, counting each against its lane.
+    fn drop_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        tracing::debug!(held = self.held.len(), "dropping held messages");
+        for (index, _) in self.held.drain(..) {
+            if let Some(LaneSlot::Queued(queue)) = self.lanes.get(index) {
+                bump(&queue.shared.counters.reader.dropped_unqueued, 1);
+            }
+        }
+    }
+}
+
+/// What [`push_held`] did.
+#[derive(Clone, Copy, Debug, Default)]
+struct HeldPushed {
+    /// Messages taken off the held queue (queued, dropped by a policy, or
+    /// lost to a closed lane).
+    taken: usize,
+    /// Whether a lane had shut down.
+    closed: bool,
+}
+
+/// Queues held messages, oldest first, until one does not fit (its `Block`
+/// lane is full). A message whose lane has shut down is counted as dropped.
+fn push_held<M, K>(
+    lanes: &mut [LaneSlot<M, K>],
+    pending: &mut Vec<usize>,
+    held: &mut Held<M, K>,
+) -> HeldPushed {
+    let mut pushed = HeldPushed::default();
+    while let Some((index, envelope)) = held.pop_front() {
+        // Only queued lanes' messages are held, and the lanes go away only
+        // at shutdown, which pushes nothing afterwards: the `else` is moot.
+        if let Some(LaneSlot::Queued(queue)) = lanes.get_mut(index) {
+            match queue.try_push_envelope(envelope) {
+                Err(envelope) => {
+                    held.push_front((index, envelope));
+                    break;
+                }
+                Ok(Dispatch::Closed) => {
+                    bump(&queue.shared.counters.reader.dropped_unqueued, 1);
+                    pushed.closed = true;
+                }
+                Ok(outcome) => {
+                    booked(queue, pending, index, outcome);
+                }
+            }
+        } else {
+            pushed.closed = true;
+        }
+        pushed.taken += 1;
+    }
+    pushed
 }
 
 /// Where [`Dispatcher::route`] delivers: the dispatcher's lanes, borrowed
@@ -312,45 +397,59 @@ struct Target<'a, R: MessageRouter> {
     router: &'a R,
     lanes: &'a mut Vec<LaneSlot<R::Message, R::RouteKey>>,
     pending: &'a mut Vec<usize>,
+    held: &'a mut Held<R::Message, R::RouteKey>,
     events: &'a EventSink,
 }
 
 impl<R: MessageRouter> Target<'_, R> {
     /// Queues `payload` in lane `index`, or hands it to an inline handler.
     #[inline]
-    fn deliver(
-        self,
-        index: usize,
-        payload: Payload<R::Message, R::RouteKey>,
-    ) -> Dispatched<R::Message, R::RouteKey> {
+    fn deliver(self, index: usize, payload: Payload<R::Message, R::RouteKey>) -> Dispatch {
+        if !self.held.is_empty() {
+            return self.deliver_behind_held(index, payload);
+        }
+        self.deliver_now(index, payload)
+    }
+
+    /// [`deliver`](Self::deliver) with nothing held.
+    #[inline]
+    fn deliver_now(self, index: usize, payload: Payload<R::Message, R::RouteKey>) -> Dispatch {
         let Some(slot) = self.lanes.get_mut(index) else {
-            return Dispatched::Done(DispatchOutcome::Closed);
+            return Dispatch::Closed;
         };
         match slot {
             LaneSlot::Queued(queue) => match queue.try_push(payload) {
-                Ok(pushed) => Dispatched::Done(queued(self.lanes, self.pending, index, pushed)),
-                Err(envelope) => Dispatched::Blocked(index, Box::new(envelope)),
+                Ok(outcome) => booked(queue, self.pending, index, outcome),
+                Err(envelope) => hold(self.held, index, envelope),
             },
             LaneSlot::Inline { lane, key } => {
-                // The handler's panics are caught in `call`.
-                let result = match payload {
-                    // Straight to the handler, no `Option` in between.
-                    Payload::Parsed(message) => Some(lane.call(message)),
-                    Payload::Raw(raw) => key
-                        .as_ref()
-                        .and_then(|key| {
-                            parse_in_lane(self.router, key, &raw, &lane.shared, self.events)
-                        })
-                        .map(|message| lane.call(message)),
-                    Payload::RawKeyed(raw, key) => {
-                        parse_in_lane(self.router, &key, &raw, &lane.shared, self.events)
-                            .map(|message| lane.call(message))
-                    }
-                };
-                if let Some(result) = result {
-                    record_result(&lane.shared, self.events, result);
-                }
-                Dispatched::Done(DispatchOutcome::HandledInline)
+                handle_inline(self.router, self.events, lane, key.as_ref(), payload)
+            }
+        }
+    }
+
+    /// [`deliver`](Self::deliver) while messages are held: what fits of
+    /// them goes first (the caller may not have awaited `ready`); if some
+    /// are still held, a message for a queued lane is held behind them.
+    #[cold]
+    #[inline(never)]
+    fn deliver_behind_held(
+        self,
+        index: usize,
+        payload: Payload<R::Message, R::RouteKey>,
+    ) -> Dispatch {
+        push_held(self.lanes, self.pending, self.held);
+        if self.held.is_empty() {
+            return self.deliver_now(index, payload);
+        }
+        match self.lanes.get_mut(index) {
+            None => Dispatch::Closed,
+            Some(LaneSlot::Queued(queue)) => {
+                let envelope = queue.envelope(payload);
+                hold(self.held, index, envelope)
+            }
+            Some(LaneSlot::Inline { lane, key }) => {
+                handle_inline(self.router, self.events, lane, key.as_ref(), payload)
             }
         }
     }
@@ -362,43 +461,70 @@ impl<R: MessageRouter> Target<'_, R> {
         reader: &ReaderCounters,
         fallback: Option<usize>,
         payload: Payload<R::Message, R::RouteKey>,
-    ) -> Dispatched<R::Message, R::RouteKey> {
+    ) -> Dispatch {
         bump(&reader.unrouted, 1);
         match fallback {
             Some(index) => self.deliver(index, payload),
             None => {
                 tracing::debug!("message has no lane and there is no fallback");
-                Dispatched::Done(DispatchOutcome::Unrouted)
+                Dispatch::Unrouted
             }
         }
     }
 }
 
+/// Runs an inline handler on `payload`; `key` is the lane's key (`None`
+/// for an inline fallback), to parse classified messages with.
+#[inline]
+fn handle_inline<R: MessageRouter>(
+    router: &R,
+    events: &EventSink,
+    lane: &mut InlineLane<R::Message>,
+    key: Option<&R::RouteKey>,
+    payload: Payload<R::Message, R::RouteKey>,
+) -> Dispatch {
+    // The handler's panics are caught in `call`.
+    let result = match payload {
+        // Straight to the handler, no `Option` in between.
+        Payload::Parsed(message) => Some(lane.call(message)),
+        Payload::Raw(raw) => key
+            .and_then(|key| parse_in_lane(router, key, &raw, &lane.shared, events))
+            .map(|message| lane.call(message)),
+        Payload::RawKeyed(raw, key) => parse_in_lane(router, &key, &raw, &lane.shared, events)
+            .map(|message| lane.call(message)),
+    };
+    if let Some(result) = result {
+        record_result(&lane.shared, events, result);
+    }
+    Dispatch::HandledInline
+}
+
+/// Holds a message that must wait for room (or for the held ones before it).
+#[cold]
+fn hold<M, K>(held: &mut Held<M, K>, index: usize, envelope: Envelope<M, K>) -> Dispatch {
+    held.push_back((index, envelope));
+    Dispatch::Blocked
+}
+
 /// Books a push into lane `index`: counts it towards the lane's release.
 #[inline]
-fn queued<M, K>(
-    lanes: &mut [LaneSlot<M, K>],
+fn booked<M, K>(
+    queue: &mut LaneQueue<M, K>,
     pending: &mut Vec<usize>,
     index: usize,
-    pushed: PushOutcome,
-) -> DispatchOutcome {
-    match pushed {
-        PushOutcome::Queued => {
-            if let Some(LaneSlot::Queued(queue)) = lanes.get_mut(index) {
-                queue.unwoken += 1;
-                if queue.unwoken == 1 {
-                    pending.push(index);
-                } else if queue.unwoken >= WAKE_BATCH {
-                    // Enough for this lane alone: release it now; the next
-                    // flush skips it unless more arrive.
-                    queue.release();
-                }
-            }
-            DispatchOutcome::Queued
+    outcome: Dispatch,
+) -> Dispatch {
+    if outcome == Dispatch::Queued {
+        queue.unwoken += 1;
+        if queue.unwoken == 1 {
+            pending.push(index);
+        } else if queue.unwoken >= WAKE_BATCH {
+            // Enough for this lane alone: release it now; the next flush
+            // skips it unless more arrive.
+            queue.release();
         }
-        PushOutcome::Dropped => DispatchOutcome::Dropped,
-        PushOutcome::Closed => DispatchOutcome::Closed,
     }
+    outcome
 }
 
 impl<R: MessageRouter> Drop for Dispatcher<R> {
@@ -415,6 +541,7 @@ impl<R: MessageRouter> fmt::Debug for Dispatcher<R> {
             .field("lanes", &self.lanes.len())
             .field("fallback", &self.fallback.is_some())
             .field("pending_wakes", &self.pending.len())
+            .field("held", &self.held.len())
             .finish_non_exhaustive()
     }
 }

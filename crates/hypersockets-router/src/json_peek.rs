@@ -68,13 +68,16 @@ fn value_of(bytes: &[u8], at: usize, key: &str) -> Option<usize> {
         return None;
     }
     loop {
-        let (start, end, _) = scan_string(bytes, at)?;
+        let (start, end, escaped) = scan_string(bytes, at)?;
         at = skip_whitespace(bytes, end + 1);
         if bytes.get(at) != Some(&b':') {
             return None;
         }
         at = skip_whitespace(bytes, at + 1);
-        if bytes.get(start..end) == Some(key.as_bytes()) {
+        // A key spelled with escapes never matches: its raw text is not its
+        // value (`"\\"` is one backslash), so comparing it could match the
+        // wrong key.
+        if !escaped && bytes.get(start..end) == Some(key.as_bytes()) {
             return Some(at);
         }
         at = skip_whitespace(bytes, skip_value(bytes, at)?);

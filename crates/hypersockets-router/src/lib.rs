@@ -13,8 +13,9 @@
 //! - Queues are unbounded by default, or bounded with an
 //!   [`OverflowPolicy`]; every dropped message is counted.
 //! - Nothing blocks a tokio worker: lanes never call a blocking `recv()`
-//!   inside async code, a full `Block` lane is awaited, and a lane is woken
-//!   only when it is parked.
+//!   inside async code, dispatching never waits (a message for a full
+//!   `Block` lane is held by the dispatcher until the reader awaits
+//!   [`Dispatcher::ready`]), and a lane is woken only when it is parked.
 //! - Handler errors are logged and counted, panics caught, counted and
 //!   reported as [`ClientEvent::HandlerPanicked`](hypersockets_core::ClientEvent::HandlerPanicked);
 //!   a lane never dies.
@@ -44,7 +45,7 @@ mod table;
 
 pub use builder::RouterBuilder;
 pub use config::{LaneConfig, LaneKind, OverflowPolicy, ShutdownMode};
-pub use dispatcher::{BlockedDispatch, DispatchOutcome, Dispatcher};
+pub use dispatcher::{Dispatch, Dispatcher};
 pub use json_peek::peek_json_str;
 pub use metrics::{LaneMetricsSnapshot, RouterMetricsSnapshot};
 pub use stats::RouterStats;

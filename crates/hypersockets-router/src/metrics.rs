@@ -22,8 +22,9 @@ pub(crate) struct LaneCounters {
 pub(crate) struct ReaderSide {
     pub(crate) enqueued: AtomicU64,
     pub(crate) high_water: AtomicU64,
-    /// Dropped by `DropNewest` (never queued).
-    pub(crate) dropped_newest: AtomicU64,
+    /// Dropped on the reader without being queued: by `DropNewest`, held
+    /// messages at an abort, messages for a lane that has ended.
+    pub(crate) dropped_unqueued: AtomicU64,
     /// Evicted from the queue by `DropOldest` or `KeepLatest`.
     pub(crate) evicted: AtomicU64,
 }
@@ -78,7 +79,7 @@ impl LaneCounters {
             high_water: reader.high_water.load(Relaxed).max(depth),
             enqueued,
             delivered: lane.delivered.load(Relaxed),
-            dropped: reader.dropped_newest.load(Relaxed)
+            dropped: reader.dropped_unqueued.load(Relaxed)
                 + evicted
                 + lane.dropped_abort.load(Relaxed),
             handler_errors: lane.handler_errors.load(Relaxed),

@@ -6,15 +6,14 @@
 mod support;
 
 use std::sync::mpsc;
-use std::task::Poll;
 
 use hypersockets_core::{BoxError, HyperSocketError, handler_fn};
 use hypersockets_router::{
-    DispatchOutcome, Dispatcher, LaneConfig, LaneKind, OverflowPolicy, RouterBuilder, ShutdownMode,
+    Dispatch, Dispatcher, LaneConfig, LaneKind, OverflowPolicy, RouterBuilder, ShutdownMode,
 };
 use support::{
-    KINDS, Msg, Recorder, TestRouter, WAIT, lane, lane_figures, poll_once, seen_channel, text,
-    until_closed, within,
+    KINDS, Msg, Recorder, TestRouter, WAIT, dispatch, lane, lane_figures, poll_once, seen_channel,
+    text, until_closed, within,
 };
 
 /// A handler that sends each message's `(key, seq)` and the name of the
@@ -121,8 +120,8 @@ async fn keep_latest_ignores_the_capacity() {
         .expect("KeepLatest with capacity 0");
     drop(tx);
     assert!(matches!(
-        dispatcher.dispatch(text(1, 0)).await,
-        DispatchOutcome::Queued
+        dispatch(&mut dispatcher, text(1, 0)).await,
+        Dispatch::Queued
     ));
     within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
     assert_eq!(until_closed(&mut seen).await.len(), 1);
@@ -215,8 +214,8 @@ fn a_lane_thread_that_cannot_start_fails_the_build_and_stops_the_others() {
     assert!(std_until_closed(&rx).is_empty());
 }
 
-/// Thread lanes need no tokio runtime: dispatching into an unbounded lane
-/// never waits, so polling once with a no-op waker completes it.
+/// Thread lanes need no tokio runtime: dispatching is synchronous, and the
+/// lanes run on their own threads.
 #[test]
 fn thread_lanes_work_without_a_runtime() {
     let (tx, rx) = mpsc::channel();
@@ -231,10 +230,8 @@ fn thread_lanes_work_without_a_runtime() {
     let stats = dispatcher.stats();
     for seq in 0..30u64 {
         let key = (seq % 3) as u32 + 1;
-        let Poll::Ready(outcome) = poll_once(dispatcher.dispatch(text(key, seq))) else {
-            panic!("dispatch into an unbounded lane waited");
-        };
-        assert!(matches!(outcome, DispatchOutcome::Queued), "{outcome:?}");
+        let outcome = dispatcher.dispatch(text(key, seq));
+        assert!(matches!(outcome, Dispatch::Queued), "{outcome:?}");
     }
     dispatcher.flush();
     drop(dispatcher);
@@ -277,15 +274,11 @@ fn thread_lanes_shut_down_without_a_runtime() {
         drop(tx);
         let stats = dispatcher.stats();
         for seq in 0..10u64 {
-            let Poll::Ready(outcome) = poll_once(dispatcher.dispatch(text(1, seq))) else {
-                panic!("dispatch waited");
-            };
-            assert!(matches!(outcome, DispatchOutcome::Queued));
+            let outcome = dispatcher.dispatch(text(1, seq));
+            assert!(matches!(outcome, Dispatch::Queued));
         }
-        let Poll::Ready(outcome) = poll_once(dispatcher.dispatch(text(2, 10))) else {
-            panic!("an inline dispatch waited");
-        };
-        assert!(matches!(outcome, DispatchOutcome::HandledInline));
+        let outcome = dispatcher.dispatch(text(2, 10));
+        assert!(matches!(outcome, Dispatch::HandledInline));
         assert!(
             poll_once(dispatcher.shutdown(mode)).is_ready(),
             "{mode:?}: the shutdown joins the lane threads without waiting on a runtime"
@@ -353,7 +346,7 @@ async fn timing_samples_follow_the_setting() {
             drop(tx);
             let stats = dispatcher.stats();
             for seq in 0..12 {
-                dispatcher.dispatch(text(1, seq)).await;
+                dispatch(&mut dispatcher, text(1, seq)).await;
             }
             within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
             assert_eq!(until_closed(&mut seen).await.len(), 12);
@@ -380,7 +373,7 @@ async fn a_thread_lane_with_a_small_stack() {
         .build()
         .expect("build");
     drop(tx);
-    dispatcher.dispatch(text(1, 0)).await;
+    dispatch(&mut dispatcher, text(1, 0)).await;
     within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
     let seen = until_closed(&mut seen).await;
     assert_eq!(seen.len(), 1);

@@ -1,12 +1,13 @@
 //! Messages whose key has no lane: counted as unrouted, and handed to the
 //! fallback when there is one (parsed there with their key when they were
-//! classified), or reported as [`DispatchOutcome::Unrouted`] otherwise.
+//! classified), or reported as [`Dispatch::Unrouted`] otherwise.
 
 mod support;
 
-use hypersockets_router::{DispatchOutcome, LaneKind, RouterBuilder, ShutdownMode};
+use hypersockets_router::{Dispatch, LaneKind, RouterBuilder, ShutdownMode};
 use support::{
-    KINDS, Recorder, TestRouter, lane, lane_figures, seen_channel, text, until_closed, within,
+    KINDS, Recorder, TestRouter, dispatch, lane, lane_figures, seen_channel, text, until_closed,
+    within,
 };
 
 async fn unrouted_parsed_messages_reach_the_fallback(kind: LaneKind) {
@@ -20,8 +21,8 @@ async fn unrouted_parsed_messages_reach_the_fallback(kind: LaneKind) {
     drop(tx);
     let stats = dispatcher.stats();
     for (seq, key) in [1, 2, 3, 1, 2, 7].into_iter().enumerate() {
-        let outcome = dispatcher.dispatch(text(key, seq as u64)).await;
-        assert!(matches!(outcome, DispatchOutcome::Queued), "{outcome:?}");
+        let outcome = dispatch(&mut dispatcher, text(key, seq as u64)).await;
+        assert!(matches!(outcome, Dispatch::Queued), "{outcome:?}");
     }
     dispatcher.flush();
     within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
@@ -84,12 +85,12 @@ async fn without_a_fallback_unrouted_messages_are_counted_and_reported() {
         let stats = dispatcher.stats();
         let mut outcomes = Vec::new();
         for (seq, key) in [2, 1, 3, 2].into_iter().enumerate() {
-            outcomes.push(dispatcher.dispatch(text(key, seq as u64)).await);
+            outcomes.push(dispatch(&mut dispatcher, text(key, seq as u64)).await);
         }
-        assert!(matches!(outcomes[0], DispatchOutcome::Unrouted));
-        assert!(matches!(outcomes[1], DispatchOutcome::Queued));
-        assert!(matches!(outcomes[2], DispatchOutcome::Unrouted));
-        assert!(matches!(outcomes[3], DispatchOutcome::Unrouted));
+        assert!(matches!(outcomes[0], Dispatch::Unrouted));
+        assert!(matches!(outcomes[1], Dispatch::Queued));
+        assert!(matches!(outcomes[2], Dispatch::Unrouted));
+        assert!(matches!(outcomes[3], Dispatch::Unrouted));
         within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
         let seen = until_closed(&mut seen).await;
         assert_eq!(seen.len(), 1);
@@ -121,14 +122,16 @@ async fn classified_unrouted_messages_are_parsed_by_the_fallback_with_their_key(
     drop(tx);
     let stats = dispatcher.stats();
     for (seq, key) in [4, 1, 5, 4].into_iter().enumerate() {
-        let outcome = dispatcher.dispatch(text(key, seq as u64)).await;
-        assert!(matches!(outcome, DispatchOutcome::Queued), "{outcome:?}");
+        let outcome = dispatch(&mut dispatcher, text(key, seq as u64)).await;
+        assert!(matches!(outcome, Dispatch::Queued), "{outcome:?}");
     }
     // Classified but not parseable: the fallback's parse fails.
-    let outcome = dispatcher
-        .dispatch(hypersockets_core::WsMessage::text("k=9;seq=oops"))
-        .await;
-    assert!(matches!(outcome, DispatchOutcome::Queued), "{outcome:?}");
+    let outcome = dispatch(
+        &mut dispatcher,
+        hypersockets_core::WsMessage::text("k=9;seq=oops"),
+    )
+    .await;
+    assert!(matches!(outcome, Dispatch::Queued), "{outcome:?}");
     dispatcher.flush();
     within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
     let seen = until_closed(&mut seen).await;
@@ -200,12 +203,12 @@ async fn inline_lanes_and_a_fallback() {
         drop(tx);
         let stats = dispatcher.stats();
         assert!(matches!(
-            dispatcher.dispatch(text(1, 0)).await,
-            DispatchOutcome::HandledInline
+            dispatch(&mut dispatcher, text(1, 0)).await,
+            Dispatch::HandledInline
         ));
         assert!(matches!(
-            dispatcher.dispatch(text(2, 1)).await,
-            DispatchOutcome::Queued
+            dispatch(&mut dispatcher, text(2, 1)).await,
+            Dispatch::Queued
         ));
         within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
         let seen = until_closed(&mut seen).await;

@@ -1,5 +1,5 @@
 //! Inline handlers run on the reader itself: on the dispatching thread,
-//! before `dispatch` returns ([`DispatchOutcome::HandledInline`]), in order;
+//! before `dispatch` returns ([`Dispatch::HandledInline`]), in order;
 //! with `classify`, the parse runs on the reader too.
 
 mod support;
@@ -7,10 +7,10 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use hypersockets_core::BoxError;
-use hypersockets_router::{DispatchOutcome, LaneKind, RouterBuilder, ShutdownMode};
+use hypersockets_router::{Dispatch, LaneKind, RouterBuilder, ShutdownMode};
 use support::{
-    Msg, Recorder, TestRouter, inline_recorder, lane, lane_figures, seen_channel, seqs, text,
-    until_closed, within,
+    Msg, Recorder, TestRouter, dispatch, inline_recorder, lane, lane_figures, seen_channel, seqs,
+    text, until_closed, within,
 };
 
 #[tokio::test(flavor = "current_thread")]
@@ -31,11 +31,8 @@ async fn inline_handlers_run_on_the_reader_in_order() {
         .expect("build");
     let stats = dispatcher.stats();
     for seq in 0..100u64 {
-        let outcome = dispatcher.dispatch(text(1, seq)).await;
-        assert!(
-            matches!(outcome, DispatchOutcome::HandledInline),
-            "{outcome:?}"
-        );
+        let outcome = dispatch(&mut dispatcher, text(1, seq)).await;
+        assert!(matches!(outcome, Dispatch::HandledInline), "{outcome:?}");
         // Handled before dispatch returned.
         assert_eq!(handled.lock().unwrap().len() as u64, seq + 1);
     }
@@ -72,11 +69,8 @@ async fn inline_with_classify_parses_on_the_reader() {
         .expect("build");
     drop(tx);
     for seq in 0..50u64 {
-        let outcome = dispatcher.dispatch(text(1 + (seq % 2) as u32, seq)).await;
-        assert!(
-            matches!(outcome, DispatchOutcome::HandledInline),
-            "{outcome:?}"
-        );
+        let outcome = dispatch(&mut dispatcher, text(1 + (seq % 2) as u32, seq)).await;
+        assert!(matches!(outcome, Dispatch::HandledInline), "{outcome:?}");
     }
     within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
     let seen = until_closed(&mut seen).await;
@@ -121,10 +115,10 @@ async fn inline_next_to_queued_lanes() {
     let stats = dispatcher.stats();
     for seq in 0..30u64 {
         let key = 1 + (seq % 3) as u32;
-        let outcome = dispatcher.dispatch(text(key, seq)).await;
+        let outcome = dispatch(&mut dispatcher, text(key, seq)).await;
         match key {
-            1 => assert!(matches!(outcome, DispatchOutcome::HandledInline)),
-            _ => assert!(matches!(outcome, DispatchOutcome::Queued)),
+            1 => assert!(matches!(outcome, Dispatch::HandledInline)),
+            _ => assert!(matches!(outcome, Dispatch::Queued)),
         }
     }
     within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
@@ -168,7 +162,7 @@ async fn inline_handlers_keep_their_state() {
         .build()
         .expect("build");
     for seq in 1..=100u64 {
-        dispatcher.dispatch(text(1, seq)).await;
+        dispatch(&mut dispatcher, text(1, seq)).await;
     }
     assert_eq!(*total.lock().unwrap(), 5050);
     within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;

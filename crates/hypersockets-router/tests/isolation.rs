@@ -4,10 +4,10 @@
 
 mod support;
 
-use hypersockets_router::{DispatchOutcome, LaneKind, RouterBuilder, ShutdownMode};
+use hypersockets_router::{Dispatch, LaneKind, RouterBuilder, ShutdownMode};
 use support::{
-    Gate, GateWait, Recorder, TestRouter, lane, lane_figures, next_seen, seen_channel, seqs,
-    take_seen, text, text_with, until_closed, within,
+    Gate, GateWait, Recorder, TestRouter, dispatch, lane, lane_figures, next_seen, seen_channel,
+    seqs, take_seen, text, text_with, until_closed, within,
 };
 
 const A: u32 = 1;
@@ -28,7 +28,7 @@ async fn a_stuck_lane_does_not_hold_back_another(kind_a: LaneKind, kind_b: LaneK
     drop(tx);
     let stats = dispatcher.stats();
 
-    dispatcher.dispatch(text_with(A, 0, "do=hold")).await;
+    dispatch(&mut dispatcher, text_with(A, 0, "do=hold")).await;
     dispatcher.flush();
     let first = next_seen(&mut seen).await;
     assert_eq!((first.lane, first.msg.seq), (Some(A), 0), "A is stuck on 0");
@@ -40,8 +40,8 @@ async fn a_stuck_lane_does_not_hold_back_another(kind_a: LaneKind, kind_b: LaneK
         if key == B {
             want_b.push(seq);
         }
-        let outcome = dispatcher.dispatch(text_with(key, seq, "yield=1")).await;
-        assert!(matches!(outcome, DispatchOutcome::Queued), "{outcome:?}");
+        let outcome = dispatch(&mut dispatcher, text_with(key, seq, "yield=1")).await;
+        assert!(matches!(outcome, Dispatch::Queued), "{outcome:?}");
         if seq % 7 == 0 {
             dispatcher.flush();
         }
@@ -116,16 +116,16 @@ async fn a_stuck_lane_does_not_hold_back_the_fallback_or_inline_lanes() {
             .build()
             .expect("build");
         drop(tx);
-        dispatcher.dispatch(text_with(A, 0, "do=hold")).await;
+        dispatch(&mut dispatcher, text_with(A, 0, "do=hold")).await;
         dispatcher.flush();
         assert_eq!(next_seen(&mut seen).await.msg.seq, 0);
         for seq in 1..=10u64 {
-            dispatcher.dispatch(text(A, seq)).await;
+            dispatch(&mut dispatcher, text(A, seq)).await;
             assert!(matches!(
-                dispatcher.dispatch(text(B, 100 + seq)).await,
-                DispatchOutcome::HandledInline
+                dispatch(&mut dispatcher, text(B, 100 + seq)).await,
+                Dispatch::HandledInline
             ));
-            dispatcher.dispatch(text(9, 200 + seq)).await;
+            dispatch(&mut dispatcher, text(9, 200 + seq)).await;
         }
         dispatcher.flush();
         let got = take_seen(&mut seen, 20).await;

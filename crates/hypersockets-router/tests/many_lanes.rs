@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hypersockets_router::{Dispatcher, LaneKind, RouterBuilder, ShutdownMode};
-use support::{Recorder, Seen, TestRouter, lane, seen_channel, text};
+use support::{Recorder, Seen, TestRouter, dispatch, lane, seen_channel, text};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const LANES: u32 = 4000;
@@ -57,7 +57,7 @@ async fn one_router_with_4000_task_lanes() {
     let mut dispatcher = builder.build().expect("4000 task lanes");
     let stats = dispatcher.stats();
     for key in 0..LANES {
-        dispatcher.dispatch(text(key, 0)).await;
+        dispatch(&mut dispatcher, text(key, 0)).await;
     }
     dispatcher.flush();
     let got = collect(&mut seen, LANES as usize).await;
@@ -100,7 +100,7 @@ async fn a_thousand_routers_with_four_task_lanes_each() {
     drop(tx);
     for (index, dispatcher) in dispatchers.iter_mut().enumerate() {
         for key in 0..KEYS {
-            dispatcher.dispatch(text(key, index as u64)).await;
+            dispatch(dispatcher, text(key, index as u64)).await;
         }
         dispatcher.flush();
     }

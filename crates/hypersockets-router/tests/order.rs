@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hypersockets_core::WsMessage;
 use hypersockets_router::{
-    DispatchOutcome, LaneConfig, LaneKind, RouterBuilder, RouterMetricsSnapshot, ShutdownMode,
+    Dispatch, LaneConfig, LaneKind, RouterBuilder, RouterMetricsSnapshot, ShutdownMode,
 };
 use proptest::prelude::*;
 use support::{Recorder, Seen, TestRouter, drain_seen, inline_recorder, seen_channel, text_with};
@@ -31,6 +31,10 @@ struct Step {
     /// so the reader parses it and its lane gets raw and parsed messages
     /// mixed.
     declined: bool,
+    /// Whether the reader goes on dispatching after this message without
+    /// awaiting `ready()` when messages are held (they are then held behind
+    /// one another, across keys).
+    ready_later: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +45,9 @@ struct Scenario {
     classify: bool,
     /// Run the reader as a task on a runtime worker, or in `block_on`.
     reader_on_worker: bool,
+    /// Leave what is still held at the end to the graceful shutdown, instead
+    /// of awaiting `ready()` first.
+    held_at_shutdown: bool,
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
@@ -51,25 +58,31 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             prop_oneof![3 => Just(0u32), 1 => 1u32..2_000],
             proptest::bool::weighted(0.1),
             proptest::bool::weighted(0.3),
+            proptest::bool::weighted(0.3),
         )
-            .prop_map(|(key, yields, spins, flush, declined)| Step {
+            .prop_map(|(key, yields, spins, flush, declined, ready_later)| Step {
                 key,
                 yields,
                 spins,
                 flush,
                 declined,
+                ready_later,
             });
         (
             proptest::collection::vec(step, 0..300),
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
         )
-            .prop_map(move |(steps, classify, reader_on_worker)| Scenario {
-                keys,
-                steps,
-                classify,
-                reader_on_worker,
-            })
+            .prop_map(
+                move |(steps, classify, reader_on_worker, held_at_shutdown)| Scenario {
+                    keys,
+                    steps,
+                    classify,
+                    reader_on_worker,
+                    held_at_shutdown,
+                },
+            )
     })
 }
 
@@ -130,18 +143,27 @@ fn run(scenario: &Scenario, setups: &[Setup]) -> (Vec<Seen>, RouterMetricsSnapsh
             drop(tx);
             let mut dispatcher = builder.build().expect("build");
             let stats = dispatcher.stats();
+            let mut holding = false;
             for (seq, step) in scenario.steps.iter().enumerate() {
-                let outcome = dispatcher.dispatch(message(seq, step)).await;
+                let outcome = dispatcher.dispatch(message(seq, step));
                 assert!(
                     matches!(
                         outcome,
-                        DispatchOutcome::Queued | DispatchOutcome::HandledInline
+                        Dispatch::Queued | Dispatch::HandledInline | Dispatch::Blocked
                     ),
                     "message {seq}: {outcome:?}"
                 );
+                holding |= outcome == Dispatch::Blocked;
+                if holding && !step.ready_later {
+                    assert_eq!(dispatcher.ready().await, Dispatch::Queued, "message {seq}");
+                    holding = false;
+                }
                 if step.flush {
                     dispatcher.flush();
                 }
+            }
+            if !scenario.held_at_shutdown {
+                assert_eq!(dispatcher.ready().await, Dispatch::Queued);
             }
             dispatcher.shutdown(ShutdownMode::Graceful).await;
             // Every handler has been dropped: the channel is closed and

@@ -8,12 +8,12 @@ mod support;
 use std::pin::pin;
 
 use hypersockets_router::{
-    DispatchOutcome, Dispatcher, LaneConfig, LaneKind, OverflowPolicy, RouterBuilder, RouterStats,
+    Dispatch, Dispatcher, LaneConfig, LaneKind, OverflowPolicy, RouterBuilder, RouterStats,
     ShutdownMode,
 };
 use support::{
-    Gate, GateWait, Recorder, Seen, TestRouter, lane_figures, next_seen, seen_channel, seqs,
-    still_pending, text, text_with, until_closed, within,
+    Gate, GateWait, Recorder, Seen, TestRouter, dispatch, lane_figures, next_seen, seen_channel,
+    seqs, still_pending, text, text_with, until_closed, within,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -37,8 +37,8 @@ impl Held {
             .build()
             .expect("build");
         let stats = dispatcher.stats();
-        let outcome = dispatcher.dispatch(text_with(1, 0, "do=hold")).await;
-        assert!(matches!(outcome, DispatchOutcome::Queued), "{outcome:?}");
+        let outcome = dispatch(&mut dispatcher, text_with(1, 0, "do=hold")).await;
+        assert!(matches!(outcome, Dispatch::Queued), "{outcome:?}");
         dispatcher.flush();
         let first = next_seen(&mut seen).await;
         assert_eq!(first.msg.seq, 0, "the handler is on message 0");
@@ -50,10 +50,10 @@ impl Held {
         }
     }
 
-    async fn dispatch_all(&mut self, seqs: std::ops::RangeInclusive<u64>) -> Vec<DispatchOutcome> {
+    async fn dispatch_all(&mut self, seqs: std::ops::RangeInclusive<u64>) -> Vec<Dispatch> {
         let mut outcomes = Vec::new();
         for seq in seqs {
-            outcomes.push(self.dispatcher.dispatch(text(1, seq)).await);
+            outcomes.push(dispatch(&mut self.dispatcher, text(1, seq)).await);
         }
         outcomes
     }
@@ -72,12 +72,12 @@ impl Held {
     }
 }
 
-fn names(outcomes: &[DispatchOutcome]) -> Vec<&'static str> {
+fn names(outcomes: &[Dispatch]) -> Vec<&'static str> {
     outcomes
         .iter()
         .map(|outcome| match outcome {
-            DispatchOutcome::Queued => "queued",
-            DispatchOutcome::Dropped => "dropped",
+            Dispatch::Queued => "queued",
+            Dispatch::Dropped => "dropped",
             other => panic!("unexpected outcome {other:?}"),
         })
         .collect()
@@ -178,12 +178,14 @@ async fn block(kind: LaneKind) {
     let mut held = Held::new(kind, config).await;
     assert_eq!(names(&held.dispatch_all(1..=1).await), ["queued"]);
 
-    // The lane is full and its handler held: dispatching 2 must wait.
+    // The lane is full and its handler held: 2 is held by the dispatcher,
+    // and `ready()` waits for room.
+    assert_eq!(held.dispatcher.dispatch(text(1, 2)), Dispatch::Blocked);
     {
-        let mut dispatch = pin!(held.dispatcher.dispatch(text(1, 2)));
+        let mut ready = pin!(held.dispatcher.ready());
         assert!(
-            still_pending(dispatch.as_mut()).await,
-            "dispatch into a full Block lane completed while the handler was held"
+            still_pending(ready.as_mut()).await,
+            "ready() returned while the full Block lane's handler was held"
         );
         let figures = lane_figures(&held.stats, "1");
         assert_eq!(figures.enqueued, 2, "{figures:?}");
@@ -193,8 +195,8 @@ async fn block(kind: LaneKind) {
         assert_eq!(figures.delivered, 0, "{figures:?}");
 
         held.gate.open();
-        let outcome = within("the blocked dispatch", dispatch).await;
-        assert!(matches!(outcome, DispatchOutcome::Queued), "{outcome:?}");
+        let outcome = within("ready", ready).await;
+        assert_eq!(outcome, Dispatch::Queued);
     }
     // The reader goes on; the lane still gets everything (woken by flush).
     let outcomes = held.dispatch_all(3..=6).await;
@@ -219,63 +221,6 @@ async fn block(kind: LaneKind) {
     assert_eq!(figures.delivered, 7, "{figures:?}");
     assert_eq!(figures.dropped, 0, "Block never drops: {figures:?}");
     assert_eq!(figures.depth, 0, "{figures:?}");
-}
-
-/// `try_dispatch` never waits: into a full `Block` lane it hands the message
-/// back inside a `BlockedDispatch`, which queues it once there is room, in
-/// order.
-async fn try_dispatch_into_full_block_lane(kind: LaneKind) {
-    let config = LaneConfig::default()
-        .capacity(1)
-        .overflow(OverflowPolicy::Block);
-    let mut held = Held::new(kind, config).await;
-    let queued = held.dispatcher.try_dispatch(text(1, 1));
-    assert!(matches!(queued, Ok(DispatchOutcome::Queued)), "{queued:?}");
-
-    let Err(blocked) = held.dispatcher.try_dispatch(text(1, 2)) else {
-        panic!("a full Block lane took a message while its handler was held");
-    };
-    let figures = lane_figures(&held.stats, "1");
-    assert_eq!(figures.enqueued, 2, "not queued yet: {figures:?}");
-    assert_eq!(figures.dropped, 0, "{figures:?}");
-    {
-        let mut wait = pin!(blocked.wait(&mut held.dispatcher));
-        assert!(
-            still_pending(wait.as_mut()).await,
-            "waiting for room completed while the handler was held"
-        );
-        held.gate.open();
-        let outcome = within("the blocked dispatch", wait).await;
-        assert!(matches!(outcome, DispatchOutcome::Queued), "{outcome:?}");
-    }
-    // A lane that parked meanwhile is woken at the next flush, as always.
-    held.dispatcher.flush();
-    let next: Vec<u64> = [
-        next_seen(&mut held.seen).await,
-        next_seen(&mut held.seen).await,
-    ]
-    .iter()
-    .map(|one| one.msg.seq)
-    .collect();
-    assert_eq!(next, [1, 2]);
-    // The handler has taken 2: there is room again.
-    let queued = held.dispatcher.try_dispatch(text(1, 3));
-    assert!(matches!(queued, Ok(DispatchOutcome::Queued)), "{queued:?}");
-    let (rest, stats) = held.release_and_finish().await;
-    assert_eq!(rest, [3]);
-    let figures = lane_figures(&stats, "1");
-    assert_eq!(figures.delivered, 4, "{figures:?}");
-    assert_eq!(figures.dropped, 0, "{figures:?}");
-}
-
-#[tokio::test]
-async fn try_dispatch_into_full_block_thread_lane() {
-    try_dispatch_into_full_block_lane(LaneKind::Thread).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn try_dispatch_into_full_block_task_lane() {
-    try_dispatch_into_full_block_lane(LaneKind::Task).await;
 }
 
 #[tokio::test]
@@ -353,8 +298,8 @@ async fn a_lane_that_keeps_up_drops_nothing() {
             let stats = dispatcher.stats();
             for seq in 0..20 {
                 assert!(matches!(
-                    dispatcher.dispatch(text(1, seq)).await,
-                    DispatchOutcome::Queued
+                    dispatch(&mut dispatcher, text(1, seq)).await,
+                    Dispatch::Queued
                 ));
                 dispatcher.flush();
                 // Wait for the handler to take it before sending the next.

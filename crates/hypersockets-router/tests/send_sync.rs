@@ -5,8 +5,8 @@
 mod support;
 
 use hypersockets_router::{
-    DispatchOutcome, Dispatcher, LaneConfig, LaneKind, LaneMetricsSnapshot, OverflowPolicy,
-    RouterBuilder, RouterMetricsSnapshot, RouterStats, ShutdownMode,
+    Dispatch, Dispatcher, LaneConfig, LaneKind, LaneMetricsSnapshot, OverflowPolicy, RouterBuilder,
+    RouterMetricsSnapshot, RouterStats, ShutdownMode,
 };
 use support::{Recorder, TestRouter};
 
@@ -21,7 +21,7 @@ fn the_dispatcher_is_send() {
     assert_send::<Dispatcher<TestRouter>>();
     assert_static::<Dispatcher<TestRouter>>();
     assert_send::<RouterBuilder<TestRouter>>();
-    assert_send::<DispatchOutcome>();
+    assert_send_sync::<Dispatch>();
 }
 
 #[test]
@@ -43,8 +43,8 @@ fn the_settings_are_send_and_sync() {
     assert_send_sync::<ShutdownMode>();
 }
 
-/// The futures of `dispatch` and `shutdown` are `Send`, so the reader can
-/// be a spawned task.
+/// The futures of `ready` and `shutdown` are `Send`, so the reader can be
+/// a spawned task.
 #[tokio::test]
 async fn the_dispatcher_futures_are_send() {
     let (tx, _seen) = support::seen_channel();
@@ -52,10 +52,11 @@ async fn the_dispatcher_futures_are_send() {
         .handler(1, Recorder::new(Some(1), &tx))
         .build()
         .expect("build");
+    assert_eq!(dispatcher.dispatch(support::text(1, 0)), Dispatch::Queued);
     {
-        let dispatch = dispatcher.dispatch(support::text(1, 0));
-        assert_send_value(&dispatch);
-        dispatch.await;
+        let ready = dispatcher.ready();
+        assert_send_value(&ready);
+        assert_eq!(ready.await, Dispatch::Queued);
     }
     let shutdown = dispatcher.shutdown(ShutdownMode::Graceful);
     assert_send_value(&shutdown);

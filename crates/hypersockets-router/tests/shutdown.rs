@@ -9,10 +9,10 @@ mod support;
 use std::pin::pin;
 use std::sync::Arc;
 
-use hypersockets_router::{DispatchOutcome, LaneKind, RouterBuilder, ShutdownMode};
+use hypersockets_router::{Dispatch, LaneKind, RouterBuilder, ShutdownMode};
 use support::{
-    Gate, GateWait, KINDS, Recorder, TestRouter, inline_recorder, lane, lane_figures, next_seen,
-    seen_channel, seqs, still_pending, text, text_with, until_closed, within,
+    Gate, GateWait, KINDS, Recorder, TestRouter, dispatch, inline_recorder, lane, lane_figures,
+    next_seen, seen_channel, seqs, still_pending, text, text_with, until_closed, within,
 };
 
 async fn graceful_drains_the_queue_then_returns(kind: LaneKind) {
@@ -30,11 +30,11 @@ async fn graceful_drains_the_queue_then_returns(kind: LaneKind) {
         .build()
         .expect("build");
     let stats = dispatcher.stats();
-    dispatcher.dispatch(text_with(1, 0, "do=hold")).await;
+    dispatch(&mut dispatcher, text_with(1, 0, "do=hold")).await;
     dispatcher.flush();
     assert_eq!(next_seen(&mut seen).await.msg.seq, 0);
     for seq in 1..=20 {
-        dispatcher.dispatch(text(1, seq)).await;
+        dispatch(&mut dispatcher, text(1, seq)).await;
     }
     assert_eq!(lane_figures(&stats, "1").depth, 20);
 
@@ -94,11 +94,11 @@ async fn abort_drops_what_is_queued(kind: LaneKind) {
         .build()
         .expect("build");
     let stats = dispatcher.stats();
-    dispatcher.dispatch(text_with(1, 0, "do=hold")).await;
+    dispatch(&mut dispatcher, text_with(1, 0, "do=hold")).await;
     dispatcher.flush();
     assert_eq!(next_seen(&mut seen).await.msg.seq, 0);
     for seq in 1..=10 {
-        dispatcher.dispatch(text(1, seq)).await;
+        dispatch(&mut dispatcher, text(1, seq)).await;
     }
 
     // The abort is decided on the shutdown's first poll; the held handler
@@ -158,7 +158,7 @@ async fn graceful_handles_messages_that_were_never_flushed() {
         let stats = dispatcher.stats();
         // Fewer than the automatic flush interval.
         for seq in 0..40u64 {
-            dispatcher.dispatch(text(1 + (seq % 2) as u32, seq)).await;
+            dispatch(&mut dispatcher, text(1 + (seq % 2) as u32, seq)).await;
         }
         within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
         let seen = until_closed(&mut seen).await;
@@ -204,12 +204,9 @@ async fn after_shutdown_no_lane_is_left() {
         drop(tx);
         assert_eq!(Arc::strong_count(&probe), 5);
         for seq in 0..40u64 {
-            let outcome = dispatcher.dispatch(text(1 + (seq % 4) as u32, seq)).await;
+            let outcome = dispatch(&mut dispatcher, text(1 + (seq % 4) as u32, seq)).await;
             assert!(
-                matches!(
-                    outcome,
-                    DispatchOutcome::Queued | DispatchOutcome::HandledInline
-                ),
+                matches!(outcome, Dispatch::Queued | Dispatch::HandledInline),
                 "{outcome:?}"
             );
         }
@@ -237,9 +234,11 @@ async fn dropping_the_dispatcher_lets_the_lanes_finish(kind: LaneKind) {
     drop(tx);
     let stats = dispatcher.stats();
     for seq in 0..30u64 {
-        dispatcher
-            .dispatch(text_with(1 + (seq % 2) as u32, seq, "yield=2"))
-            .await;
+        dispatch(
+            &mut dispatcher,
+            text_with(1 + (seq % 2) as u32, seq, "yield=2"),
+        )
+        .await;
     }
     // No flush, no shutdown: the lanes finish what is queued and stop on
     // their own; the channel closes when their handlers are dropped.
@@ -255,7 +254,8 @@ async fn dropping_the_dispatcher_lets_the_lanes_finish(kind: LaneKind) {
         let want: Vec<u64> = (0..30).filter(|seq| 1 + (seq % 2) as u32 == key).collect();
         assert_eq!(got, want, "{kind:?}: lane {key}");
     }
-    // The channel closes as the handler is dropped; the probe goes with it.
+    // The handler releases its probe before its sender (`Recorder`'s `Drop`),
+    // so the probe is gone once the channel has closed.
     assert_eq!(Arc::strong_count(&probe), 1, "{kind:?}");
     let figures = stats.snapshot();
     assert_eq!(

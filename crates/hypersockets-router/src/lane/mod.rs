@@ -3,6 +3,7 @@
 pub(crate) mod channel;
 pub(crate) mod envelope;
 pub(crate) mod inline;
+pub(crate) mod next;
 pub(crate) mod queue;
 pub(crate) mod shared;
 pub(crate) mod task_lane;

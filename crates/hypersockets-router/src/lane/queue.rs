@@ -1,7 +1,6 @@
 //! The reader's end of a lane: push with the lane's overflow policy, keep
 //! the depth figures, stamp sampled messages.
 
-use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -9,18 +8,11 @@ use crossbeam_channel::{Receiver, TrySendError};
 
 use crate::clock::now_ns;
 use crate::config::OverflowPolicy;
+use crate::dispatcher::Dispatch;
 use crate::lane::channel::LaneSender;
 use crate::lane::envelope::{Envelope, Payload};
 use crate::lane::shared::LaneShared;
 use crate::metrics::bump;
-
-/// What happened to a pushed message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PushOutcome {
-    Queued,
-    Dropped,
-    Closed,
-}
 
 pub(crate) struct LaneQueue<M, K> {
     sender: LaneSender<M, K>,
@@ -93,7 +85,7 @@ impl<M, K> LaneQueue<M, K> {
         let lost = self.sender.release();
         if lost > 0 {
             // Only when the lane has already ended (shutting down).
-            bump(&self.shared.counters.reader.dropped_newest, lost as u64);
+            bump(&self.shared.counters.reader.dropped_unqueued, lost as u64);
         }
         self.note_depth();
         self.shared.wake_if_sleeping();
@@ -112,34 +104,61 @@ impl<M, K> LaneQueue<M, K> {
         }
     }
 
-    /// Queues a message without waiting. A full `Block` lane hands the
-    /// envelope back, to be queued with [`push_blocking`](Self::push_blocking).
+    /// The envelope `payload` travels in, stamped if it is to be timed
+    /// (for a message the dispatcher holds before queueing it).
+    pub(crate) fn envelope(&mut self, payload: Payload<M, K>) -> Envelope<M, K> {
+        Envelope {
+            payload,
+            queued_at: self.stamp(),
+        }
+    }
+
+    /// Queues a message without waiting: [`Dispatch::Queued`],
+    /// [`Dropped`](Dispatch::Dropped) or [`Closed`](Dispatch::Closed). A
+    /// full `Block` lane hands the envelope back (`Err`), for the dispatcher
+    /// to hold.
     #[inline]
-    pub(crate) fn try_push(
-        &mut self,
-        payload: Payload<M, K>,
-    ) -> Result<PushOutcome, Envelope<M, K>> {
+    pub(crate) fn try_push(&mut self, payload: Payload<M, K>) -> Result<Dispatch, Envelope<M, K>> {
         let queued_at = self.stamp();
         match self.sender.try_send(payload, queued_at) {
             Ok(()) => {
                 self.record_enqueue();
-                Ok(PushOutcome::Queued)
+                Ok(Dispatch::Queued)
             }
             Err(TrySendError::Full(envelope)) => {
                 self.note_depth();
                 self.overflow(envelope)
             }
-            Err(TrySendError::Disconnected(_)) => Ok(PushOutcome::Closed),
+            Err(TrySendError::Disconnected(_)) => Ok(Dispatch::Closed),
         }
     }
 
-    fn overflow(&mut self, mut envelope: Envelope<M, K>) -> Result<PushOutcome, Envelope<M, K>> {
+    /// [`try_push`](Self::try_push) for a message already in its envelope
+    /// (one the dispatcher held).
+    pub(crate) fn try_push_envelope(
+        &mut self,
+        envelope: Envelope<M, K>,
+    ) -> Result<Dispatch, Envelope<M, K>> {
+        match self.sender.try_send_envelope(envelope) {
+            Ok(()) => {
+                self.record_enqueue();
+                Ok(Dispatch::Queued)
+            }
+            Err(TrySendError::Full(envelope)) => {
+                self.note_depth();
+                self.overflow(envelope)
+            }
+            Err(TrySendError::Disconnected(_)) => Ok(Dispatch::Closed),
+        }
+    }
+
+    fn overflow(&mut self, mut envelope: Envelope<M, K>) -> Result<Dispatch, Envelope<M, K>> {
         match self.policy {
             OverflowPolicy::Block => Err(envelope),
             OverflowPolicy::DropNewest => {
-                bump(&self.shared.counters.reader.dropped_newest, 1);
+                bump(&self.shared.counters.reader.dropped_unqueued, 1);
                 tracing::trace!(lane = %self.shared.key, "lane full: dropped the newest message");
-                Ok(PushOutcome::Dropped)
+                Ok(Dispatch::Dropped)
             }
             OverflowPolicy::DropOldest | OverflowPolicy::KeepLatest => loop {
                 // The lane may take the oldest first; then there is room anyway.
@@ -153,40 +172,12 @@ impl<M, K> LaneQueue<M, K> {
                 match self.sender.try_send_envelope(envelope) {
                     Ok(()) => {
                         self.record_enqueue();
-                        return Ok(PushOutcome::Queued);
+                        return Ok(Dispatch::Queued);
                     }
                     Err(TrySendError::Full(back)) => envelope = back,
-                    Err(TrySendError::Disconnected(_)) => return Ok(PushOutcome::Closed),
+                    Err(TrySendError::Disconnected(_)) => return Ok(Dispatch::Closed),
                 }
             },
-        }
-    }
-
-    /// Waits for room in a full `Block` lane, then queues.
-    ///
-    /// Awaited, never spun on: the lane may run on this very worker.
-    pub(crate) async fn push_blocking(&mut self, mut envelope: Envelope<M, K>) -> PushOutcome {
-        // The lane must be running to make room: wake it now, not at the
-        // next flush.
-        self.shared.wake_if_sleeping();
-        let shared = Arc::clone(&self.shared);
-        loop {
-            let mut room = pin!(shared.room.notified());
-            room.as_mut().enable();
-            shared.announce_reader_waiting();
-            match self.sender.try_send_envelope(envelope) {
-                Ok(()) => {
-                    shared.clear_reader_waiting();
-                    self.record_enqueue();
-                    return PushOutcome::Queued;
-                }
-                Err(TrySendError::Full(back)) => envelope = back,
-                Err(TrySendError::Disconnected(_)) => {
-                    shared.clear_reader_waiting();
-                    return PushOutcome::Closed;
-                }
-            }
-            room.await;
         }
     }
 }

@@ -7,19 +7,16 @@
 //! until its waker unparks it. The thread enters the tokio runtime it was
 //! built in, so handlers can use tokio's timers, channels and sockets.
 
-use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Wake, Waker};
 use std::thread::{self, JoinHandle, Thread};
 
-use crossbeam_channel::TryRecvError;
 use hypersockets_core::{MessageHandler, MessageRouter};
 
 use crate::lane::channel::LaneReceiver;
+use crate::lane::next::Next;
 use crate::lane::shared::LaneWaker;
-use crate::lane::worker::{LaneWorker, Opened};
+use crate::lane::worker::LaneWorker;
 
 /// Wakes a parked lane thread.
 struct ThreadWaker(Thread);
@@ -74,42 +71,14 @@ fn run<R, H>(
     H: MessageHandler<R::Message>,
 {
     loop {
-        let envelope = match queue.try_recv() {
-            Ok(envelope) => envelope,
-            Err(TryRecvError::Disconnected) => return,
-            Err(TryRecvError::Empty) => {
-                worker.shared.announce_sleep();
-                match queue.try_recv() {
-                    Ok(envelope) => {
-                        worker.shared.cancel_sleep();
-                        envelope
-                    }
-                    Err(TryRecvError::Disconnected) => {
-                        worker.shared.cancel_sleep();
-                        return;
-                    }
-                    Err(TryRecvError::Empty) => {
-                        while worker.shared.still_sleeping() {
-                            thread::park();
-                        }
-                        continue;
-                    }
+        match queue.next(&worker.shared) {
+            Next::Envelope(envelope) => worker.handle_blocking(envelope, cx),
+            Next::Closed => return,
+            Next::Park => {
+                while worker.shared.still_sleeping() {
+                    thread::park();
                 }
             }
-        };
-        if let Some(Opened { message, started }) = worker.open(envelope) {
-            let result = {
-                let mut future = pin!(worker.handler.handle(message));
-                loop {
-                    match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-                        Ok(Poll::Ready(result)) => break Ok(result),
-                        // Spurious unparks only cost a re-poll.
-                        Ok(Poll::Pending) => thread::park(),
-                        Err(panic) => break Err(panic),
-                    }
-                }
-            };
-            worker.finish(result, started);
         }
     }
 }

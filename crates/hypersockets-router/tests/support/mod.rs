@@ -26,7 +26,9 @@ use std::time::Duration;
 use hypersockets_core::{
     BoxError, ClientEvent, MessageHandler, MessageRouter, ParseError, WsMessage,
 };
-use hypersockets_router::{LaneConfig, LaneKind, LaneMetricsSnapshot, RouterStats};
+use hypersockets_router::{
+    Dispatch, Dispatcher, LaneConfig, LaneKind, LaneMetricsSnapshot, RouterStats,
+};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
@@ -326,13 +328,25 @@ pub(crate) fn seen_channel() -> (UnboundedSender<Seen>, UnboundedReceiver<Seen>)
 }
 
 /// Reports each message on a channel when it starts on it, then does what
-/// the message says. Dropping it (all copies) closes the channel.
+/// the message says. Dropping it (all copies) closes the channel, and its
+/// probe is released before that (see its `Drop`).
 #[derive(Debug)]
 pub(crate) struct Recorder {
     lane: Option<u32>,
     seen: UnboundedSender<Seen>,
     gate: Option<(Gate, GateWait)>,
     probe: Option<Arc<()>>,
+}
+
+impl Drop for Recorder {
+    /// Releases the probe before the channel sender: a test that has seen
+    /// the channel close (every sender gone) may then read the probe's
+    /// count. The handler is dropped on its lane's thread, so with the
+    /// fields' own order (sender, then probe) the test could read the count
+    /// between the two.
+    fn drop(&mut self) {
+        self.probe = None;
+    }
 }
 
 impl Recorder {
@@ -401,6 +415,23 @@ pub(crate) fn inline_recorder(
             Action::Panic => panic!("inline handler boom on {}", msg.seq),
             Action::Hold => panic!("an inline handler must never hold the reader"),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Dispatching
+// ---------------------------------------------------------------------------
+
+/// Dispatches `message` as a read loop does: when it is held
+/// ([`Dispatch::Blocked`]), waits until it is queued. Returns what became
+/// of it (`Queued` for a held message once queued).
+pub(crate) async fn dispatch<R: MessageRouter>(
+    dispatcher: &mut Dispatcher<R>,
+    message: WsMessage,
+) -> Dispatch {
+    match dispatcher.dispatch(message) {
+        Dispatch::Blocked => dispatcher.ready().await,
+        outcome => outcome,
     }
 }
 
