@@ -130,7 +130,9 @@ impl fmt::Display for HyperSocketError {
             Self::InvalidConfiguration { setting, reason } => {
                 write!(f, "invalid configuration for `{setting}`: {reason}")
             }
-            Self::Timeout { operation, after } => write!(f, "{operation} timed out after {after:?}"),
+            Self::Timeout { operation, after } => {
+                write!(f, "{operation} timed out after {after:?}")
+            }
             Self::ReconnectExhausted { attempts } => {
                 write!(f, "gave up reconnecting after {attempts} attempts")
             }

@@ -372,7 +372,10 @@ where
     };
     let join = match (config.kind, runtime) {
         (LaneKind::Task, Some(runtime)) => {
-            LaneJoin::Task(runtime.spawn(task_lane::run(worker, receiver)))
+            LaneJoin::Task(runtime.spawn(
+                // In the builder's span (a client's), like everything it runs.
+                tracing::Instrument::in_current_span(task_lane::run(worker, receiver)),
+            ))
         }
         (LaneKind::Task, None) => {
             return Err(HyperSocketError::invalid_config(

@@ -36,7 +36,9 @@ pub(crate) fn map_error(error: Error) -> HyperSocketError {
             status: None,
             source: Some(Arc::new(err)),
         },
-        Error::Utf8(reason) => HyperSocketError::InvalidUtf8(hypersockets_core::BoxError::from(reason).into()),
+        Error::Utf8(reason) => {
+            HyperSocketError::InvalidUtf8(hypersockets_core::BoxError::from(reason).into())
+        }
         Error::Http(response) => HyperSocketError::Handshake {
             status: Some(response.status().as_u16()),
             source: None,

@@ -141,7 +141,9 @@ impl TlsConfig {
                 .map_err(|error| HyperSocketError::Tls(Arc::new(error)))?;
         }
         if roots.is_empty() {
-            return Err(HyperSocketError::Tls(hypersockets_core::BoxError::from("no root certificate given").into()));
+            return Err(HyperSocketError::Tls(
+                hypersockets_core::BoxError::from("no root certificate given").into(),
+            ));
         }
         let count = roots.len();
         Ok(Self {

@@ -907,7 +907,8 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         config.validate()?;
         let (events, _) = broadcast::channel(config.event_capacity);
         let lane_events = events.clone();
-        let span = tracing::info_span!("client", host = %config.host(), key = tracing::field::Empty);
+        let span =
+            tracing::info_span!("client", host = %config.host(), key = tracing::field::Empty);
         // Lanes start now, in the client's span.
         let dispatcher = span.in_scope(|| {
             lanes

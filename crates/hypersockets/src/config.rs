@@ -174,7 +174,10 @@ mod tests {
 
     #[test]
     fn host_of_keeps_only_host_and_port() {
-        assert_eq!(host_of("wss://stream.binance.com:9443/ws/abcLISTENKEY"), "stream.binance.com:9443");
+        assert_eq!(
+            host_of("wss://stream.binance.com:9443/ws/abcLISTENKEY"),
+            "stream.binance.com:9443"
+        );
         assert_eq!(host_of("ws://127.0.0.1:80?token=secret"), "127.0.0.1:80");
         assert_eq!(host_of("wss://user:pass@host.test/x"), "host.test");
         assert_eq!(host_of("wss://host.test#frag"), "host.test");

@@ -92,7 +92,7 @@ pub mod prelude {
         AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ClientManager,
         ConnectionState, ExponentialBackoff, HeaderProvider, Heartbeat, HyperSocketError, JsonPing,
         LaneConfig, LaneKind, MessageHandler, MessageRouter, OverflowPolicy, ParseError,
-        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing, WebSocketClient,
-        WsMessage, async_handler_fn, handler_fn, peek_json_str,
+        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing,
+        WebSocketClient, WsMessage, async_handler_fn, handler_fn, peek_json_str,
     };
 }

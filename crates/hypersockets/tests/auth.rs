@@ -286,7 +286,10 @@ async fn a_login_accepted_after_a_rejection_is_a_reconnect() {
         "{story:?}"
     );
     assert!(
-        matches!(story.last(), Some(ClientEvent::Connected { reconnect: true })),
+        matches!(
+            story.last(),
+            Some(ClientEvent::Connected { reconnect: true })
+        ),
         "{story:?}"
     );
     let metrics = client.metrics().connection;

@@ -184,10 +184,7 @@ async fn without_a_detector_json_pings_go_unanswered_and_the_server_hangs_up() {
 async fn idle_cutoff_setup(
     heartbeat: Option<Heartbeat>,
     handled: &Collected,
-) -> (
-    MockExchange,
-    hypersockets::WebSocketClient,
-) {
+) -> (MockExchange, hypersockets::WebSocketClient) {
     let exchange = exchange(KeepaliveConfig::new().idle_timeout(IDLE)).await;
     let mut builder = client_for(&exchange, &[], &Collected::default(), handled);
     if let Some(heartbeat) = heartbeat {

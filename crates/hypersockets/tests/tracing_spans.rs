@@ -102,7 +102,9 @@ async fn every_event_is_in_the_client_span_and_no_secret_is_logged() {
     let (transport, server) = MemoryTransport::new();
     let (handled, mut messages) = tokio::sync::mpsc::unbounded_channel();
     let client = WebSocketClient::builder()
-        .url(format!("wss://exchange.test:9443/ws/{SECRET}?listenKey={SECRET}"))
+        .url(format!(
+            "wss://exchange.test:9443/ws/{SECRET}?listenKey={SECRET}"
+        ))
         .transport(transport)
         .router(PassThrough)
         .handler(
@@ -151,7 +153,8 @@ async fn every_event_is_in_the_client_span_and_no_secret_is_logged() {
             .find(|span| span.starts_with("client: "))
             .unwrap_or_else(|| panic!("outside the client span: {logged:?}"));
         assert!(
-            client_span.contains("host=exchange.test:9443") && client_span.contains("key=\"\\\"venue-a\\\"\""),
+            client_span.contains("host=exchange.test:9443")
+                && client_span.contains("key=\"\\\"venue-a\\\"\""),
             "{client_span}"
         );
     }

@@ -46,10 +46,13 @@ where
         .filter(|c| *c != '\0')
         .take(48)
         .collect();
+    // The lane logs in the builder's span (a client's), like its tasks.
+    let span = tracing::Span::current();
     thread::Builder::new()
         .name(name)
         .stack_size(stack_size)
         .spawn(move || {
+            let _span = span.enter();
             let _runtime = runtime.as_ref().map(tokio::runtime::Handle::enter);
             if let LaneWaker::Thread(cell) = worker.shared.waker() {
                 // Set before the lane can ever announce that it sleeps, so

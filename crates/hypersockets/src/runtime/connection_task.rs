@@ -60,8 +60,7 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
             };
             break (ShutdownMode::Graceful, Some(error));
         };
-        rt.shared
-            .enter(Transition::Reconnecting { attempt, delay });
+        rt.shared.enter(Transition::Reconnecting { attempt, delay });
         if let Some(mode) = wait(&mut rt, delay).await {
             break (mode, None);
         }

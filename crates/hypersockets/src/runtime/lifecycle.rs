@@ -80,7 +80,9 @@ impl Shared {
                 tracing::info!(attempt, ?delay, "reconnecting");
                 self.emit(ClientEvent::Reconnecting { attempt, delay });
             }
-            Transition::ShuttingDown { gave_up: Some(error) } => {
+            Transition::ShuttingDown {
+                gave_up: Some(error),
+            } => {
                 tracing::error!(%error, "giving up");
                 self.emit(ClientEvent::Error(std::sync::Arc::new(error.clone())));
             }

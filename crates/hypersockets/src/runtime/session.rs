@@ -14,7 +14,7 @@ use hypersockets_core::{
     AuthProvider, AuthVerdict, ClientEvent, Connection, DisconnectReason, HyperSocketError,
     MessageRouter, MessageStream, Result, WsMessage,
 };
-use hypersockets_router::{BlockedDispatch, DispatchOutcome, ShutdownMode};
+use hypersockets_router::{Dispatch, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 
@@ -69,12 +69,12 @@ enum Step {
 }
 
 /// What became of a step, short of waiting.
-enum Flow<R: MessageRouter> {
+enum Flow {
     Continue,
     /// The server accepted the login: restore subscriptions, go live.
     Authenticated,
-    /// Its lane is full (`Block`): wait for room.
-    Blocked(BlockedDispatch<R>),
+    /// Its lane is full (`Block`): the dispatcher holds it; wait for room.
+    Blocked,
     End(SessionEnd),
 }
 
@@ -166,7 +166,7 @@ impl<R: MessageRouter> Session<'_, R> {
             let end = match flow {
                 Flow::Continue => None,
                 Flow::Authenticated => self.go_live().await.err(),
-                Flow::Blocked(blocked) => self.wait_for_lane(blocked).await,
+                Flow::Blocked => self.wait_for_lane().await,
                 Flow::End(end) => Some(end),
             };
             if let Some(end) = end {
@@ -244,7 +244,7 @@ impl<R: MessageRouter> Session<'_, R> {
 
     /// Queues a control answer without waiting. A writer so far behind
     /// that its queue is full is stuck: the connection is dropped.
-    fn write_now(&mut self, message: WsMessage) -> Flow<R> {
+    fn write_now(&mut self, message: WsMessage) -> Flow {
         match self.writer.try_send(Outgoing {
             message,
             done: None,
@@ -307,7 +307,7 @@ impl<R: MessageRouter> Session<'_, R> {
 
     /// Receive → keepalive → auth verdict → dispatch, without awaiting.
     #[inline]
-    fn on_message(&mut self, message: WsMessage) -> Flow<R> {
+    fn on_message(&mut self, message: WsMessage) -> Flow {
         self.keepalive.heard();
         match message {
             WsMessage::Text(_) | WsMessage::Binary(_) => {}
@@ -362,24 +362,24 @@ impl<R: MessageRouter> Session<'_, R> {
             }
         }
         tracing::trace!(len = message.len(), "message received");
-        match self.rt.dispatcher.try_dispatch(message) {
-            Ok(DispatchOutcome::Closed) => Flow::End(lanes_shut_down()),
-            Ok(_) => Flow::Continue,
-            Err(blocked) => Flow::Blocked(blocked),
+        match self.rt.dispatcher.dispatch(message) {
+            Dispatch::Closed => Flow::End(lanes_shut_down()),
+            Dispatch::Blocked => Flow::Blocked,
+            _ => Flow::Continue,
         }
     }
 
     /// Waits for room in a full `Block` lane: backpressure reaches the
     /// socket.
     #[cold]
-    async fn wait_for_lane(&mut self, blocked: BlockedDispatch<R>) -> Option<SessionEnd> {
-        match Box::pin(blocked.wait(&mut self.rt.dispatcher)).await {
-            DispatchOutcome::Closed => Some(lanes_shut_down()),
+    async fn wait_for_lane(&mut self) -> Option<SessionEnd> {
+        match Box::pin(self.rt.dispatcher.ready()).await {
+            Dispatch::Closed => Some(lanes_shut_down()),
             _ => None,
         }
     }
 
-    fn on_keepalive(&mut self, due: Due) -> Flow<R> {
+    fn on_keepalive(&mut self, due: Due) -> Flow {
         match due {
             Due::Heartbeat(message) => {
                 tracing::debug!("heartbeat sent");
@@ -392,7 +392,7 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    async fn on_command(&mut self, command: Option<Command>) -> Flow<R> {
+    async fn on_command(&mut self, command: Option<Command>) -> Flow {
         let live = matches!(self.phase, Phase::Live);
         match command {
             // Every handle is gone: nobody can use the feed any more.
@@ -455,8 +455,8 @@ impl<R: MessageRouter> Session<'_, R> {
             };
             match self.on_message(message) {
                 Flow::Continue | Flow::Authenticated => {}
-                Flow::Blocked(blocked) => {
-                    if let Some(end) = self.wait_for_lane(blocked).await {
+                Flow::Blocked => {
+                    if let Some(end) = self.wait_for_lane().await {
                         return Some(end);
                     }
                 }
