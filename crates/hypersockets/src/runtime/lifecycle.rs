@@ -65,35 +65,33 @@ impl Shared {
             tracing::debug!(%from, to = %next, "state transition skipped");
             return;
         }
-        // Count and announce first: whoever sees the new state finds its
-        // event already in the stream.
-        match &transition {
-            Transition::Connecting => self.counters.inc_connect_attempts(),
-            &Transition::Connected { reconnect } => {
-                if reconnect {
-                    self.counters.inc_reconnects();
-                }
-                tracing::info!(reconnect, "connected");
-                self.emit(ClientEvent::Connected { reconnect });
-            }
-            &Transition::Reconnecting { attempt, delay } => {
-                tracing::info!(attempt, ?delay, "reconnecting");
-                self.emit(ClientEvent::Reconnecting { attempt, delay });
-            }
-            Transition::ShuttingDown {
-                gave_up: Some(error),
-            } => {
-                tracing::error!(%error, "giving up");
-                self.emit(ClientEvent::Error(std::sync::Arc::new(error.clone())));
-            }
-            Transition::ShuttingDown { gave_up: None } => {}
-        }
+        // The event goes out while the new state is written, under the
+        // watch's lock: whoever sees the state finds the event in the
+        // stream, and whoever gets the event and then asks for the state
+        // waits for the write to finish, so both always agree.
         self.lifecycle.send_modify(|lifecycle| {
             lifecycle.state = next;
             match transition {
-                Transition::Connected { .. } => lifecycle.connections += 1,
-                Transition::ShuttingDown { gave_up } => lifecycle.stopped_by = gave_up,
-                _ => {}
+                Transition::Connecting => self.counters.inc_connect_attempts(),
+                Transition::Connected { reconnect } => {
+                    lifecycle.connections += 1;
+                    if reconnect {
+                        self.counters.inc_reconnects();
+                    }
+                    tracing::info!(reconnect, "connected");
+                    self.emit(ClientEvent::Connected { reconnect });
+                }
+                Transition::Reconnecting { attempt, delay } => {
+                    tracing::info!(attempt, ?delay, "reconnecting");
+                    self.emit(ClientEvent::Reconnecting { attempt, delay });
+                }
+                Transition::ShuttingDown { gave_up } => {
+                    if let Some(error) = &gave_up {
+                        tracing::error!(%error, "giving up");
+                        self.emit(ClientEvent::Error(std::sync::Arc::new(error.clone())));
+                    }
+                    lifecycle.stopped_by = gave_up;
+                }
             }
         });
     }
