@@ -582,7 +582,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     }
 
     /// How long to wait before each reconnection attempt. Default:
-    /// [`ExponentialBackoff::default`] (immediate first retry, then 0.5 s
+    /// [`ExponentialBackoff::default`](crate::ExponentialBackoff::default) (immediate first retry, then 0.5 s
     /// doubling to 30 s, with jitter, forever).
     ///
     /// ```
@@ -642,7 +642,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     }
 
     /// The transport (swap in a test transport). Default:
-    /// [`TungsteniteTransport`]. See [`WebSocketClient`] for a client
+    /// [`TungsteniteTransport`](crate::TungsteniteTransport). See [`WebSocketClient`] for a client
     /// driven over a [`MemoryTransport`](crate::MemoryTransport).
     ///
     /// ```
@@ -893,7 +893,7 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     ///
     /// # Errors
     ///
-    /// [`HyperSocketError::InvalidConfiguration`] naming the setting: a URL
+    /// [`HyperSocketError::InvalidConfiguration`](crate::HyperSocketError::InvalidConfiguration) naming the setting: a URL
     /// that is not `ws://` or `wss://`, a handler key given twice, a zero
     /// timeout or capacity, a liveness timeout not longer than the
     /// heartbeat interval, task lanes outside a tokio runtime.
