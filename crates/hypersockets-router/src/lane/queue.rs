@@ -120,17 +120,8 @@ impl<M, K> LaneQueue<M, K> {
     #[inline]
     pub(crate) fn try_push(&mut self, payload: Payload<M, K>) -> Result<Dispatch, Envelope<M, K>> {
         let queued_at = self.stamp();
-        match self.sender.try_send(payload, queued_at) {
-            Ok(()) => {
-                self.record_enqueue();
-                Ok(Dispatch::Queued)
-            }
-            Err(TrySendError::Full(envelope)) => {
-                self.note_depth();
-                self.overflow(envelope)
-            }
-            Err(TrySendError::Disconnected(_)) => Ok(Dispatch::Closed),
-        }
+        let sent = self.sender.try_send(payload, queued_at);
+        self.after_send(sent)
     }
 
     /// [`try_push`](Self::try_push) for a message already in its envelope
@@ -139,7 +130,17 @@ impl<M, K> LaneQueue<M, K> {
         &mut self,
         envelope: Envelope<M, K>,
     ) -> Result<Dispatch, Envelope<M, K>> {
-        match self.sender.try_send_envelope(envelope) {
+        let sent = self.sender.try_send_envelope(envelope);
+        self.after_send(sent)
+    }
+
+    /// Books a send: counted when queued, the overflow policy when full.
+    #[inline]
+    fn after_send(
+        &mut self,
+        sent: Result<(), TrySendError<Envelope<M, K>>>,
+    ) -> Result<Dispatch, Envelope<M, K>> {
+        match sent {
             Ok(()) => {
                 self.record_enqueue();
                 Ok(Dispatch::Queued)
