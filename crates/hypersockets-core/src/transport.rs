@@ -72,8 +72,12 @@ impl TransportLimits {
 ///     .header("X-Api-Key", "abc")
 ///     .connect_timeout(Duration::from_secs(5));
 /// assert_eq!(request.headers.len(), 1);
+/// // Debug shows the host and header names, never a path, query or value:
+/// // they can carry listen keys and tokens.
+/// let shown = format!("{request:?}");
+/// assert!(shown.contains("stream.example.com") && !shown.contains("abc"));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectRequest {
     /// `ws://` or `wss://` URL.
@@ -86,6 +90,25 @@ pub struct ConnectRequest {
     pub connect_timeout: Duration,
     /// Limit on the WebSocket handshake once connected. Default: 10 s.
     pub handshake_timeout: Duration,
+}
+
+impl Debug for ConnectRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(&*self.url, |(_, rest)| rest);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit('@').next().unwrap_or_default();
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ConnectRequest")
+            .field("host", &host)
+            .field("header_names", &header_names)
+            .field("limits", &self.limits)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish()
+    }
 }
 
 impl ConnectRequest {

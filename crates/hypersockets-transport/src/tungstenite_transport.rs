@@ -193,7 +193,11 @@ where
     .await
     .map_err(|_| HyperSocketError::timeout("handshake", request.handshake_timeout))?
     .map_err(map_handshake_error)?;
-    tracing::debug!(url = %request.url, status = response.status().as_u16(), "websocket handshake done");
+    // No URL here: its path or query may carry a listen key (the client's span names the host).
+    tracing::debug!(
+        status = response.status().as_u16(),
+        "websocket handshake done"
+    );
 
     // The same connection, its frame codec rebuilt with a full-size read
     // buffer (see `upgrade_stream.rs`), with whatever followed the response.
