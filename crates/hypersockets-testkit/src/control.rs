@@ -58,6 +58,11 @@ impl Control {
     }
 
     /// The newest connection, if any.
+    ///
+    /// A connection is registered just after the server's side of the
+    /// handshake ends, so a client can be connected (and even have sent)
+    /// a moment before it is listed here: right after a client connects,
+    /// wait with [`wait_for_connections`](Self::wait_for_connections).
     pub fn latest_connection(&self) -> Option<ConnectionId> {
         self.with(|s| s.conns.last().map(|c| c.info.id))
     }

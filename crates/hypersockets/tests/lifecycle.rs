@@ -44,7 +44,11 @@ async fn delivers_every_message_in_order_then_closes_politely() {
     assert!(report.is_complete(), "{report:?}");
     assert_eq!(report.delivered(), 1000);
 
-    let conn = exchange.control().latest_connection().unwrap();
+    let conn = exchange
+        .control()
+        .wait_for_connections(1, WAIT)
+        .await
+        .unwrap();
     client.close().await.unwrap();
     assert_eq!(client.state(), ConnectionState::ShuttingDown);
     let cause = exchange.control().wait_for_close(conn, WAIT).await.unwrap();
@@ -138,7 +142,11 @@ async fn sends_only_while_connected() {
         .send(WsMessage::text(r#"{"hello":1}"#))
         .await
         .unwrap();
-    let conn = exchange.control().latest_connection().unwrap();
+    let conn = exchange
+        .control()
+        .wait_for_connections(1, WAIT)
+        .await
+        .unwrap();
     exchange
         .control()
         .wait_for_received(conn, 1, WAIT)
@@ -250,7 +258,11 @@ async fn a_server_close_is_reported_with_its_code_and_reconnects() {
         .unwrap();
     let mut events = client.events();
     within("connect", client.connect()).await.unwrap();
-    let conn = exchange.control().latest_connection().unwrap();
+    let conn = exchange
+        .control()
+        .wait_for_connections(1, WAIT)
+        .await
+        .unwrap();
     exchange
         .control()
         .inject(conn, Fault::close(1012u16, "restarting"))

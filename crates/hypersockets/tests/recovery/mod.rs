@@ -159,7 +159,7 @@ pub(crate) async fn survive(
     let script = control.run(scenario);
     let reasons = disconnects_until_reconnected(&mut events).await;
     script.finished(WAIT).await.unwrap();
-    let second = control.latest_connection().unwrap();
+    let second = control.wait_for_connections(2, WAIT).await.unwrap();
     assert_ne!(first, second, "a new connection");
     wait_subscribed(&control, second).await;
     control
