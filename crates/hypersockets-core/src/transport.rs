@@ -94,15 +94,9 @@ pub struct ConnectRequest {
 
 impl Debug for ConnectRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rest = self
-            .url
-            .split_once("://")
-            .map_or(&*self.url, |(_, rest)| rest);
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = authority.rsplit('@').next().unwrap_or_default();
         let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("ConnectRequest")
-            .field("host", &host)
+            .field("host", &self.host())
             .field("header_names", &header_names)
             .field("limits", &self.limits)
             .field("connect_timeout", &self.connect_timeout)
@@ -151,6 +145,29 @@ impl ConnectRequest {
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
+    }
+
+    /// The URL's `host[:port]`, without user info, path, query or
+    /// fragment: what is safe to log, since paths and queries can carry
+    /// listen keys and tokens.
+    ///
+    /// ```
+    /// use hypersockets_core::ConnectRequest;
+    ///
+    /// let host = |url: &str| ConnectRequest::new(url).host().to_owned();
+    /// assert_eq!(host("wss://stream.binance.com:9443/ws/LISTENKEY"), "stream.binance.com:9443");
+    /// assert_eq!(host("ws://127.0.0.1:80?token=secret"), "127.0.0.1:80");
+    /// assert_eq!(host("wss://user:pass@host.test/x"), "host.test");
+    /// assert_eq!(host("wss://host.test#frag"), "host.test");
+    /// assert_eq!(host("wss://"), "");
+    /// ```
+    pub fn host(&self) -> &str {
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(&*self.url, |(_, rest)| rest);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        authority.rsplit('@').next().unwrap_or_default()
     }
 }
 

@@ -56,7 +56,7 @@ impl std::fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the URL itself: its query may carry a listen key or token.
         f.debug_struct("ClientConfig")
-            .field("host", &host_of(&self.url))
+            .field("host", &self.host())
             .field("transport", &self.transport)
             .field("auth", &self.auth.is_some())
             .field("headers", &self.headers.is_some())
@@ -80,8 +80,8 @@ impl ClientConfig {
 
     /// The URL's host (and port), for logs and spans: never the path or
     /// query, which can carry listen keys and tokens.
-    pub(crate) fn host(&self) -> &str {
-        host_of(&self.url)
+    pub(crate) fn host(&self) -> String {
+        self.request(Vec::new()).host().to_owned()
     }
 
     /// Checks every setting; the error names the one at fault.
@@ -139,13 +139,6 @@ fn invalid(setting: &'static str, reason: impl Into<String>) -> HyperSocketError
     HyperSocketError::invalid_config(setting, reason)
 }
 
-/// `host[:port]` of a ws:// or wss:// URL (without any user info).
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    authority.rsplit('@').next().unwrap_or_default()
-}
-
 /// Every timeout of the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Timeouts {
@@ -165,22 +158,5 @@ impl Default for Timeouts {
             write: Duration::from_secs(5),
             close: Duration::from_secs(2),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::host_of;
-
-    #[test]
-    fn host_of_keeps_only_host_and_port() {
-        assert_eq!(
-            host_of("wss://stream.binance.com:9443/ws/abcLISTENKEY"),
-            "stream.binance.com:9443"
-        );
-        assert_eq!(host_of("ws://127.0.0.1:80?token=secret"), "127.0.0.1:80");
-        assert_eq!(host_of("wss://user:pass@host.test/x"), "host.test");
-        assert_eq!(host_of("wss://host.test#frag"), "host.test");
-        assert_eq!(host_of("wss://"), "");
     }
 }
