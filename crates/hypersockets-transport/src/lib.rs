@@ -47,6 +47,8 @@ mod connection;
 #[doc(hidden)]
 pub mod convert;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "test-util")]
 mod memory;
 mod tls;

@@ -107,13 +107,7 @@ fn websocket_config(limits: &TransportLimits) -> WebSocketConfig {
 }
 
 async fn connect(request: ConnectRequest, tls: Option<TlsConfig>) -> Result<Connection> {
-    let mut http_request = request
-        .url
-        .as_str()
-        .into_client_request()
-        // Every failure here is the URL's fault (unparsable, no host): a
-        // configuration error, not a retryable handshake error.
-        .map_err(|e| HyperSocketError::invalid_config("url", e.to_string()))?;
+    let http_request = client_request(&request)?;
     let uri = http_request.uri().clone();
     let secure = match uri.scheme_str() {
         Some("ws") => false,
@@ -132,14 +126,6 @@ async fn connect(request: ConnectRequest, tls: Option<TlsConfig>) -> Result<Conn
         .trim_end_matches(']')
         .to_owned();
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-
-    for (name, value) in &request.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| HyperSocketError::invalid_config("headers", e.to_string()))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|e| HyperSocketError::invalid_config("headers", e.to_string()))?;
-        http_request.headers_mut().append(name, value);
-    }
 
     let connect_timeout = request.connect_timeout;
     let timed_out = |_| HyperSocketError::timeout("connect", connect_timeout);
@@ -164,6 +150,25 @@ async fn connect(request: ConnectRequest, tls: Option<TlsConfig>) -> Result<Conn
     }
 }
 
+/// The handshake request: the URL and the request's headers.
+pub(crate) fn client_request(request: &ConnectRequest) -> Result<Request> {
+    let mut http_request = request
+        .url
+        .as_str()
+        .into_client_request()
+        // Every failure here is the URL's fault (unparsable, no host): a
+        // configuration error, not a retryable handshake error.
+        .map_err(|e| HyperSocketError::invalid_config("url", e.to_string()))?;
+    for (name, value) in &request.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| HyperSocketError::invalid_config("headers", e.to_string()))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|e| HyperSocketError::invalid_config("headers", e.to_string()))?;
+        http_request.headers_mut().append(name, value);
+    }
+    Ok(http_request)
+}
+
 /// TCP to `host:port`, with `TCP_NODELAY` set.
 async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream> {
     let tcp = TcpStream::connect((host, port)).await?;
@@ -173,7 +178,7 @@ async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream> {
 
 /// The WebSocket handshake over an open stream (TCP or TLS), under the
 /// handshake timeout, and the connection's two halves.
-async fn websocket<S>(
+pub(crate) async fn websocket<S>(
     http_request: Request,
     stream: S,
     request: &ConnectRequest,

@@ -50,7 +50,7 @@ impl Scan {
 /// A stream that stops short of the bytes after an HTTP response's headers
 /// until the handshake is over; see the module docs.
 #[derive(Debug)]
-pub(crate) struct UpgradeStream<S> {
+pub struct UpgradeStream<S> {
     /// `None` once taken back.
     inner: Option<S>,
     /// Read from `inner`, not handed over yet.
@@ -63,7 +63,8 @@ pub(crate) struct UpgradeStream<S> {
 }
 
 impl<S> UpgradeStream<S> {
-    pub(crate) fn new(inner: S) -> Self {
+    /// Wraps `inner` for the handshake.
+    pub fn new(inner: S) -> Self {
         Self {
             inner: Some(inner),
             pending: Vec::new(),
@@ -75,7 +76,7 @@ impl<S> UpgradeStream<S> {
     /// The socket and the bytes read past the response, if nothing past the
     /// response was handed to tungstenite; `None` otherwise (or if already
     /// taken).
-    pub(crate) fn take_back(&mut self) -> Option<(S, Vec<u8>)> {
+    pub fn take_back(&mut self) -> Option<(S, Vec<u8>)> {
         if self.scan != Scan::Done || self.handed_after_headers > 0 {
             return None;
         }

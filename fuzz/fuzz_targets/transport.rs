@@ -1,0 +1,118 @@
+//! Whatever a server sends — its handshake response, then frames — through
+//! the real transport (the same code as over TCP, here over an in-memory
+//! stream): every input ends in messages, a clean end or a typed error;
+//! never a panic, never an allocation past the limits.
+//!
+//! Input: one control byte, then the server's bytes. Bit 0 of the control
+//! byte: 1 = the server first answers with a valid `101` (so the fuzzer
+//! spends its time in the frame decoder), 0 = the bytes are the whole
+//! response (`ACCEPT` in them is replaced by the right accept key). Bits
+//! 1–6: the size of the pieces the server writes in (1 to 64 bytes).
+#![no_main]
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use hypersockets_core::{ConnectRequest, TransportLimits};
+use hypersockets_transport::fuzzing::connect_over;
+use libfuzzer_sys::fuzz_target;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Frames and messages are capped at 64 KiB: the fuzzer's memory limit
+/// catches any allocation far past that.
+const LIMIT: usize = 64 * 1024;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&control, bytes)) = data.split_first() else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(run(control, bytes.to_vec()));
+});
+
+async fn run(control: u8, bytes: Vec<u8>) {
+    let valid_answer = control & 1 == 1;
+    let piece = usize::from((control >> 1) & 63) + 1;
+    let (client, mut server) = tokio::io::duplex(LIMIT);
+    let serve = async move {
+        let key = read_key(&mut server).await?;
+        let accept = accept_key(&key);
+        let mut wire = if valid_answer {
+            format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+            )
+            .into_bytes()
+        } else {
+            Vec::new()
+        };
+        wire.extend(replace_accept(&bytes, accept.as_bytes()));
+        for chunk in wire.chunks(piece) {
+            server.write_all(chunk).await.ok()?;
+        }
+        // The end of the server's bytes: the client sees the stream end
+        // rather than waiting for its timeouts.
+        server.shutdown().await.ok()?;
+        // Drain what the client writes (its Close, pongs) until it is done.
+        let mut sink = [0u8; 4096];
+        while server.read(&mut sink).await.ok()? > 0 {}
+        Some(())
+    };
+    let limits = TransportLimits::default()
+        .max_message_size(LIMIT)
+        .max_frame_size(LIMIT);
+    let request = ConnectRequest::new("ws://exchange.test/ws")
+        .limits(limits)
+        .handshake_timeout(Duration::from_secs(5));
+    let read = async move {
+        let Ok(mut connection) = connect_over(client, request).await else {
+            return;
+        };
+        // Bounded: the server's bytes end, so the stream does too.
+        while let Some(item) = connection.stream.next().await {
+            match item {
+                Ok(message) => assert!(message.len() <= LIMIT, "a message past the limit"),
+                Err(_) => break,
+            }
+        }
+    };
+    let _ = tokio::join!(serve, read);
+}
+
+/// The request's `Sec-WebSocket-Key`, once its headers have arrived.
+async fn read_key(server: &mut tokio::io::DuplexStream) -> Option<String> {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = server.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(request).ok()?;
+    text.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("sec-websocket-key")
+            .then(|| value.trim().to_owned())
+    })
+}
+
+fn accept_key(key: &str) -> String {
+    tungstenite::handshake::derive_accept_key(key.as_bytes())
+}
+
+fn replace_accept(bytes: &[u8], accept: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(6).position(|w| w == b"ACCEPT") {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(accept);
+        rest = &rest[at + 6..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
