@@ -58,9 +58,11 @@ pub enum HyperSocketError {
         key: String,
     },
 
-    /// The connection's outgoing queue was full when a keepalive or
-    /// control answer had to go out: the writer is stuck, so the connection
-    /// is dropped.
+    /// An outgoing queue is full. From `try_send`: the queue of user sends
+    /// is full (backpressure: the peer or the network is slower than the
+    /// sends; try later, or `send`, which waits). As a disconnect reason:
+    /// the queue of keepalive answers and control messages was full, so
+    /// the writer is stuck and the connection is dropped.
     WriteQueueFull,
 
     /// The connection closed when it was not expected to.

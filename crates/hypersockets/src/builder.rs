@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::Heartbeat;
 use crate::client::WebSocketClient;
 use crate::config::ClientConfig;
-use crate::runtime::{ConnectionCounters, Lifecycle, Runtime, Shared};
+use crate::runtime::{ConnectionCounters, Lifecycle, Outbox, Runtime, Shared};
 use crate::subscription::{Subscription, SubscriptionRegistry};
 
 /// Builder state: no URL given yet. See [`WebSocketClientBuilder`].
@@ -927,6 +927,7 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
             subscriptions,
             events,
             router_stats: dispatcher.stats(),
+            outbox: Outbox::default(),
         });
         let (commands_tx, commands_rx) = mpsc::channel(256);
         let runtime = Runtime {

@@ -112,9 +112,6 @@ async fn wait<R: MessageRouter>(
                 });
                 return Some(mode);
             }
-            Some(Command::Send { done, .. }) => {
-                let _ = done.send(Err(HyperSocketError::NotConnected));
-            }
             // The registry already has it; the next connection restores it.
             Some(Command::Subscribe(_) | Command::Unsubscribe(_)) => {}
         }

@@ -5,12 +5,13 @@ mod connection_task;
 pub(crate) mod counters;
 mod keepalive;
 mod lifecycle;
+mod outbox;
 mod session;
 mod writer;
 
-use hypersockets_core::{BoxFuture, ClientEvent, MessageRouter, Result, WsMessage};
+use hypersockets_core::{BoxFuture, ClientEvent, MessageRouter};
 use hypersockets_router::{Dispatcher, RouterStats, ShutdownMode};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::ClientConfig;
 use crate::subscription::{Subscription, SubscriptionRegistry};
@@ -19,6 +20,8 @@ pub(crate) use connection_task::run;
 pub(crate) use counters::ConnectionCounters;
 pub(crate) use keepalive::KeepaliveConfig;
 pub(crate) use lifecycle::{Lifecycle, Transition};
+pub(crate) use outbox::Outbox;
+pub(crate) use writer::Outgoing;
 
 /// State shared by the client handles and the background tasks.
 #[derive(Debug)]
@@ -30,6 +33,8 @@ pub(crate) struct Shared {
     pub(crate) subscriptions: SubscriptionRegistry,
     pub(crate) events: broadcast::Sender<ClientEvent>,
     pub(crate) router_stats: RouterStats,
+    /// The live connection's queue for user sends.
+    pub(crate) outbox: Outbox,
 }
 
 impl Shared {
@@ -42,11 +47,6 @@ impl Shared {
 /// What the client handles ask of the connection task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// Write a message; answered once it is on the wire (or not).
-    Send {
-        message: WsMessage,
-        done: oneshot::Sender<Result<()>>,
-    },
     /// A subscription was added to the registry: send it if connected.
     Subscribe(Subscription),
     /// A subscription was removed: send its unsubscribe message if connected.

@@ -26,6 +26,11 @@ use crate::runtime::{Command, Runtime, Transition};
 /// timers get a look in.
 const BURST: u32 = 64;
 
+/// Least room in the writer's control queue (pongs, heartbeats, pings,
+/// subscriptions, Close), whatever the user-send queue's size: only a
+/// stuck writer fills it.
+const CONTROL_QUEUE_MIN: usize = 64;
+
 /// How a session ended.
 #[derive(Debug)]
 pub(crate) enum SessionEnd {
@@ -83,7 +88,11 @@ struct Session<'a, R: MessageRouter> {
     phase: Phase,
     reconnect: bool,
     stream: MessageStream,
+    /// The writer's control queue: the session's own traffic.
     writer: mpsc::Sender<Outgoing>,
+    /// The writer's queue for user sends, handed to the outbox when the
+    /// connection goes live.
+    user_sends: Option<mpsc::Sender<Outgoing>>,
     writer_failed: oneshot::Receiver<HyperSocketError>,
     keepalive: Keepalive,
     /// Subscriptions sent on this connection.
@@ -100,11 +109,15 @@ pub(crate) async fn run<R: MessageRouter>(
 ) -> SessionEnd {
     let Connection { sink, stream, .. } = connection;
     let timeouts = rt.config.timeouts;
-    let (writer_tx, writer_rx) = mpsc::channel(rt.config.writer_queue);
+    let (control_tx, control_rx) = mpsc::channel(rt.config.writer_queue.max(CONTROL_QUEUE_MIN));
+    let (data_tx, data_rx) = mpsc::channel(rt.config.writer_queue);
     let (failed_tx, failed_rx) = oneshot::channel();
     let writer_task = tokio::spawn(writer::run(
         sink,
-        writer_rx,
+        writer::Queues {
+            control: control_rx,
+            data: data_rx,
+        },
         timeouts.write,
         timeouts.close,
         Arc::clone(&rt.shared),
@@ -116,15 +129,19 @@ pub(crate) async fn run<R: MessageRouter>(
         phase: Phase::Live,
         reconnect,
         stream,
-        writer: writer_tx,
+        writer: control_tx,
+        user_sends: Some(data_tx),
         writer_failed: failed_rx,
         keepalive,
         sent: HashSet::new(),
         burst: 0,
     };
     let end = session.drive().await;
-    let Session { writer, .. } = session;
-    // Closing the queue makes the writer close the sink (a Close frame).
+    let Session { rt, writer, .. } = session;
+    // No user send may wait for this connection any more.
+    rt.shared.outbox.shut();
+    // Closing the control queue makes the writer refuse what users still
+    // queued and close the sink (a Close frame).
     drop(writer);
     let mut writer_task = writer_task;
     if timeout(timeouts.close + timeouts.write, &mut writer_task)
@@ -213,6 +230,9 @@ impl<R: MessageRouter> Session<'_, R> {
             self.sent.insert(subscription.id().to_owned());
         }
         let shared = &self.rt.shared;
+        if let Some(user_sends) = self.user_sends.take() {
+            shared.outbox.open(user_sends);
+        }
         if !self.sent.is_empty() {
             shared.emit(ClientEvent::SubscriptionsRestored {
                 count: self.sent.len(),
@@ -242,8 +262,9 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// Queues a control answer without waiting. A writer so far behind
-    /// that its queue is full is stuck: the connection is dropped.
+    /// Queues a control message without waiting. User sends have their own
+    /// queue, so a full control queue means the writer is stuck: the
+    /// connection is dropped.
     fn write_now(&mut self, message: WsMessage) -> Flow {
         match self.writer.try_send(Outgoing {
             message,
@@ -401,27 +422,12 @@ impl<R: MessageRouter> Session<'_, R> {
                 Some(end) => Flow::End(end),
                 None => Flow::End(SessionEnd::Closed(mode)),
             },
-            Some(Command::Send { message, done }) => {
-                if !live {
-                    let _ = done.send(Err(HyperSocketError::NotConnected));
-                    return Flow::Continue;
-                }
-                let outgoing = Outgoing {
-                    message,
-                    done: Some(done),
-                };
-                // Backpressure for the user's sends only: wait for room.
-                if let Err(mpsc::error::SendError(outgoing)) = self.writer.send(outgoing).await
-                    && let Some(done) = outgoing.done
-                {
-                    let _ = done.send(Err(HyperSocketError::ConnectionClosed));
-                }
-                Flow::Continue
-            }
             Some(Command::Subscribe(subscription)) => {
                 // Before going live the restore sends it; after, send it
-                // now unless this connection already has it.
-                if live && self.sent.insert(subscription.id().to_owned()) {
+                // now, even when it replaces one this connection has: the
+                // new request is what the user wants on the wire.
+                if live {
+                    self.sent.insert(subscription.id().to_owned());
                     return self.write_now(subscription.subscribe().clone());
                 }
                 Flow::Continue
@@ -441,6 +447,8 @@ impl<R: MessageRouter> Session<'_, R> {
     /// server's answer, handing over what arrives meanwhile. `Some` only
     /// if the lanes shut down under it.
     async fn close_politely(&mut self) -> Option<SessionEnd> {
+        // Closing: user sends are refused from now on.
+        self.rt.shared.outbox.shut();
         if let Flow::End(_) = self.write_now(WsMessage::close(1000u16, "")) {
             return None;
         }
