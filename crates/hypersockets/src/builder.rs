@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use hypersockets_core::{
     AuthProvider, HeaderProvider, MessageHandler, MessageRouter, PassivePingDetector,
-    ReconnectionStrategy, Result, Transport, TransportLimits,
+    ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
 };
 use hypersockets_router::{LaneConfig, RouterBuilder};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::Heartbeat;
 use crate::client::WebSocketClient;
 use crate::config::ClientConfig;
 use crate::runtime::{ConnectionCounters, Lifecycle, Outbox, Runtime, Shared};
 use crate::subscription::{Subscription, SubscriptionRegistry};
+use crate::{Heartbeat, ProtocolPing};
 
 /// Builder state: no URL given yet. See [`WebSocketClientBuilder`].
 ///
@@ -558,7 +558,9 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
 
     /// Declares the connection dead when nothing arrives for this long
     /// (checked every quarter of it), and reconnects. Must be longer than
-    /// the heartbeat interval. Default: off.
+    /// the heartbeat interval. Default: off (the
+    /// [`protocol_ping`](Self::protocol_ping), on by default, already finds
+    /// a dead connection after 40 s of silence; whichever fires first wins).
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -578,6 +580,96 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// ```
     pub fn liveness_timeout(mut self, timeout: Duration) -> Self {
         self.config.keepalive.liveness_timeout = Some(timeout);
+        self
+    }
+
+    /// Sends a protocol Ping after `interval` of silence and declares the
+    /// connection dead after `timeout` more without any frame (see
+    /// [`ProtocolPing`]). Default: on, [`ProtocolPing::default`] (20 s and
+    /// 20 s).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    /// use hypersockets::ProtocolPing;
+    ///
+    /// // A quiet private feed: find a dead peer within about 15 s.
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://ws.okx.com:8443/ws/v5/private")
+    ///     .router(PassThrough)
+    ///     .protocol_ping(ProtocolPing::default().interval(Duration::from_secs(10)).timeout(Duration::from_secs(5)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn protocol_ping(mut self, ping: ProtocolPing) -> Self {
+        self.config.keepalive.protocol_ping = Some(ping);
+        self
+    }
+
+    /// Turns the [`protocol_ping`](Self::protocol_ping) off (it is on by
+    /// default): for a server that mishandles Pings, or when a
+    /// [`heartbeat`](Self::heartbeat) and a
+    /// [`liveness_timeout`](Self::liveness_timeout) do the job.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    ///
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://stream.bybit.com/v5/public/spot")
+    ///     .router(PassThrough)
+    ///     .no_protocol_ping()
+    ///     .heartbeat(Heartbeat::new(Duration::from_secs(20), r#"{"op":"ping"}"#))
+    ///     .liveness_timeout(Duration::from_secs(30));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn no_protocol_ping(mut self) -> Self {
+        self.config.keepalive.protocol_ping = None;
+        self
+    }
+
+    /// Sets the OS TCP keepalive of the connection's socket (see
+    /// [`TcpKeepalive`]). Default: on, [`TcpKeepalive::default`] (first
+    /// probe after 30 s idle, then every 10 s, 3 probes). Applied by the
+    /// built-in transport; a custom [`Transport`] gets it in its
+    /// [`ConnectRequest`](crate::ConnectRequest).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    /// use hypersockets::TcpKeepalive;
+    ///
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .tcp_keepalive(TcpKeepalive::default().idle(Duration::from_secs(15)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tcp_keepalive(mut self, keepalive: TcpKeepalive) -> Self {
+        self.config.tcp_keepalive = Some(keepalive);
+        self
+    }
+
+    /// Leaves OS TCP keepalive off (it is on by default; see
+    /// [`tcp_keepalive`](Self::tcp_keepalive)).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .no_tcp_keepalive();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn no_tcp_keepalive(mut self) -> Self {
+        self.config.tcp_keepalive = None;
         self
     }
 

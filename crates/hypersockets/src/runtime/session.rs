@@ -406,6 +406,10 @@ impl<R: MessageRouter> Session<'_, R> {
                 tracing::debug!("heartbeat sent");
                 self.write_now(message)
             }
+            Due::Ping => {
+                tracing::debug!("silent for the ping interval: protocol ping sent");
+                self.write_now(WsMessage::ping(Vec::new()))
+            }
             Due::Dead(after) => {
                 tracing::warn!(?after, "nothing received: connection is dead");
                 Flow::End(SessionEnd::Lost(DisconnectReason::LivenessTimeout(after)))
