@@ -106,6 +106,15 @@ pub enum HyperSocketError {
         /// How many attempts were made.
         attempts: u32,
     },
+
+    /// User code the client cannot go on without panicked (the auth or
+    /// header provider, the reconnection strategy), or the client's
+    /// connection task itself ended abnormally: the client shut down. The
+    /// panic's message is not kept, since it could carry a secret.
+    Panicked {
+        /// What panicked, e.g. `"auth provider"`.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for HyperSocketError {
@@ -138,6 +147,7 @@ impl fmt::Display for HyperSocketError {
             Self::ReconnectExhausted { attempts } => {
                 write!(f, "gave up reconnecting after {attempts} attempts")
             }
+            Self::Panicked { what } => write!(f, "{what} panicked"),
         }
     }
 }
@@ -188,6 +198,7 @@ impl HyperSocketError {
                 | Self::Auth { fatal: true, .. }
                 | Self::ShutDown
                 | Self::ReconnectExhausted { .. }
+                | Self::Panicked { .. }
         )
     }
 }

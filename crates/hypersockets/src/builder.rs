@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hypersockets_core::{
-    AuthProvider, HeaderProvider, MessageHandler, MessageRouter, PassivePingDetector,
+    AuthProvider, ClientEvent, HeaderProvider, MessageHandler, MessageRouter, PassivePingDetector,
     ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
 };
 use hypersockets_router::{LaneConfig, RouterBuilder};
@@ -999,12 +999,18 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         config.validate()?;
         let (events, _) = broadcast::channel(config.event_capacity);
         let lane_events = events.clone();
+        let counters = Arc::new(ConnectionCounters::default());
+        let lane_counters = Arc::clone(&counters);
         let span =
             tracing::info_span!("client", host = %config.host(), key = tracing::field::Empty);
         // Lanes start now, in the client's span.
         let dispatcher = span.in_scope(|| {
             lanes
                 .on_event(move |event| {
+                    // The router's panics on the reader come this way.
+                    if let ClientEvent::CallbackPanicked { .. } = event {
+                        lane_counters.inc_callback_panics();
+                    }
                     let _ = lane_events.send(event);
                 })
                 .build()
@@ -1015,7 +1021,7 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         }
         let shared = Arc::new(Shared {
             lifecycle: watch::Sender::new(Lifecycle::default()),
-            counters: ConnectionCounters::default(),
+            counters,
             subscriptions,
             events,
             router_stats: dispatcher.stats(),

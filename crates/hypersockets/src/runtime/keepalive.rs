@@ -10,6 +10,7 @@ use std::time::Duration;
 use hypersockets_core::{PassivePingDetector, WsMessage};
 use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at};
 
+use crate::runtime::Shared;
 use crate::{Heartbeat, ProtocolPing};
 
 /// The client's keepalive settings (the builder's `ping_detector`,
@@ -112,9 +113,10 @@ impl Keepalive {
     /// Whether a received data message is keepalive traffic, and what to do
     /// with it; `None` for a message to route.
     #[inline]
-    pub(crate) fn answer(&self, message: &WsMessage) -> Option<Answer> {
+    /// A panicking detector is reported and its message taken as no ping.
+    pub(crate) fn answer(&self, message: &WsMessage, shared: &Shared) -> Option<Answer> {
         if let Some(detector) = &self.config.ping_detector
-            && let Some(reply) = detector.detect(message)
+            && let Some(Some(reply)) = shared.caught("ping detector", || detector.detect(message))
         {
             return Some(Answer::Reply(reply));
         }

@@ -1,6 +1,7 @@
 //! The client's background machinery: one connection task that connects,
 //! runs a session per connection, and reconnects; a writer task per session.
 
+mod caught;
 mod connection_task;
 pub(crate) mod counters;
 mod keepalive;
@@ -29,7 +30,8 @@ pub(crate) struct Shared {
     /// Where the client is and why it stopped; only
     /// [`enter`](Self::enter) writes it.
     pub(crate) lifecycle: watch::Sender<Lifecycle>,
-    pub(crate) counters: ConnectionCounters,
+    /// Shared with the lanes' event sink, which counts router panics.
+    pub(crate) counters: std::sync::Arc<ConnectionCounters>,
     pub(crate) subscriptions: SubscriptionRegistry,
     pub(crate) events: broadcast::Sender<ClientEvent>,
     pub(crate) router_stats: RouterStats,

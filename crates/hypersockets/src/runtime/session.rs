@@ -198,7 +198,14 @@ impl<R: MessageRouter> Session<'_, R> {
         let Some(auth) = self.rt.config.auth.clone() else {
             return self.go_live().await;
         };
-        let messages = auth.login_messages().await.map_err(|source| {
+        let shared = Arc::clone(&self.rt.shared);
+        let Some(messages) = shared
+            .caught_async("auth provider", auth.login_messages())
+            .await
+        else {
+            return Err(auth_panicked());
+        };
+        let messages = messages.map_err(|source| {
             let reason = source.to_string();
             self.rt.shared.emit(ClientEvent::AuthFailed {
                 reason: reason.clone(),
@@ -212,7 +219,11 @@ impl<R: MessageRouter> Session<'_, R> {
         for message in messages {
             self.write(message).await?;
         }
-        if !auth.awaits_response() {
+        let Some(awaits_response) = shared.caught("auth provider", || auth.awaits_response())
+        else {
+            return Err(auth_panicked());
+        };
+        if !awaits_response {
             return self.go_live().await;
         }
         self.phase = Phase::Authenticating {
@@ -349,7 +360,7 @@ impl<R: MessageRouter> Session<'_, R> {
             }
         }
         self.rt.shared.counters.record_received(message.len());
-        match self.keepalive.answer(&message) {
+        match self.keepalive.answer(&message, &self.rt.shared) {
             Some(Answer::Reply(reply)) => {
                 tracing::debug!("application ping answered");
                 self.rt.shared.counters.inc_pings_answered();
@@ -362,7 +373,14 @@ impl<R: MessageRouter> Session<'_, R> {
             None => {}
         }
         if let Phase::Authenticating { auth, .. } = &self.phase {
-            match auth.verdict(&message) {
+            let Some(verdict) = self
+                .rt
+                .shared
+                .caught("auth provider", || auth.verdict(&message))
+            else {
+                return Flow::End(auth_panicked());
+            };
+            match verdict {
                 AuthVerdict::Accepted => {
                     tracing::info!("authenticated");
                     self.rt.shared.emit(ClientEvent::Authenticated);
@@ -510,6 +528,13 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
+}
+
+/// Nothing can log in without the auth provider: the client shuts down.
+fn auth_panicked() -> SessionEnd {
+    SessionEnd::Fatal(HyperSocketError::Panicked {
+        what: "auth provider",
+    })
 }
 
 /// The lanes end only when the client does.
