@@ -97,6 +97,9 @@ struct Session<'a, R: MessageRouter> {
     keepalive: Keepalive,
     /// Subscriptions sent on this connection.
     sent: HashSet<String>,
+    /// Our Close frame is queued: frames still go through `on_message`,
+    /// but nothing more is written.
+    closing: bool,
     burst: u32,
 }
 
@@ -134,6 +137,7 @@ pub(crate) async fn run<R: MessageRouter>(
         writer_failed: failed_rx,
         keepalive,
         sent: HashSet::new(),
+        closing: false,
         burst: 0,
     };
     let end = session.drive().await;
@@ -361,6 +365,12 @@ impl<R: MessageRouter> Session<'_, R> {
         }
         self.rt.shared.counters.record_received(message.len());
         match self.keepalive.answer(&message, &self.rt.shared) {
+            Some(Answer::Reply(_)) if self.closing => {
+                // Kept from the handlers as when live, but not answered:
+                // no data frame may follow our Close frame (RFC 6455 §5.5.1).
+                tracing::debug!("application ping while closing: not answered");
+                return Flow::Continue;
+            }
             Some(Answer::Reply(reply)) => {
                 tracing::debug!("application ping answered");
                 self.rt.shared.counters.inc_pings_answered();
@@ -466,11 +476,14 @@ impl<R: MessageRouter> Session<'_, R> {
     }
 
     /// Sends a Close frame and waits (within the close timeout) for the
-    /// server's answer, handing over what arrives meanwhile. `Some` only
-    /// if the lanes shut down under it.
+    /// server's answer. What arrives meanwhile takes the live path
+    /// (`on_message`: keepalive, heartbeat replies, router), except that
+    /// an application ping is not answered. `Some` only if the lanes shut
+    /// down under it.
     async fn close_politely(&mut self) -> Option<SessionEnd> {
         // Closing: user sends are refused from now on.
         self.rt.shared.outbox.shut();
+        self.closing = true;
         if let Flow::End(_) = self.write_now(WsMessage::close(1000u16, "")) {
             return None;
         }
