@@ -138,7 +138,13 @@ async fn sends_only_while_connected() {
         .send(WsMessage::text(r#"{"hello":1}"#))
         .await
         .unwrap();
-    let conn = exchange.control().latest_connection().unwrap();
+    // Registered by the exchange once its handshake ends, which may be
+    // after the client's `connect` returned.
+    let conn = exchange
+        .control()
+        .wait_for_connections(1, WAIT)
+        .await
+        .unwrap();
     exchange
         .control()
         .wait_for_received(conn, 1, WAIT)
@@ -250,7 +256,13 @@ async fn a_server_close_is_reported_with_its_code_and_reconnects() {
         .unwrap();
     let mut events = client.events();
     within("connect", client.connect()).await.unwrap();
-    let conn = exchange.control().latest_connection().unwrap();
+    // Registered by the exchange once its handshake ends, which may be
+    // after the client's `connect` returned.
+    let conn = exchange
+        .control()
+        .wait_for_connections(1, WAIT)
+        .await
+        .unwrap();
     exchange
         .control()
         .inject(conn, Fault::close(1012u16, "restarting"))

@@ -110,7 +110,11 @@ async fn manages_clients_of_different_routers() {
         outcomes.iter().all(|(_, outcome)| outcome.is_ok()),
         "{outcomes:?}"
     );
-    let conn = second.control().latest_connection().unwrap();
+    let conn = second
+        .control()
+        .wait_for_connections(1, WAIT)
+        .await
+        .unwrap();
     second
         .control()
         .wait_for_received(conn, 2, WAIT)
