@@ -586,7 +586,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// Sends a protocol Ping after `interval` of silence and declares the
     /// connection dead after `timeout` more without any frame (see
     /// [`ProtocolPing`]). Default: on, [`ProtocolPing::default`] (20 s and
-    /// 20 s).
+    /// 20 s). Each must be at least 4 ms (`build` checks).
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -988,7 +988,8 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     /// [`HyperSocketError::InvalidConfiguration`](crate::HyperSocketError::InvalidConfiguration) naming the setting: a URL
     /// that is not `ws://` or `wss://`, a handler key given twice, a zero
     /// timeout or capacity, a liveness timeout not longer than the
-    /// heartbeat interval, task lanes outside a tokio runtime.
+    /// heartbeat interval, a protocol ping interval or timeout under 4 ms,
+    /// task lanes outside a tokio runtime.
     pub fn build(self) -> Result<WebSocketClient> {
         let WebSocketClientBuilder {
             url: HasUrl(url),

@@ -59,6 +59,31 @@ fn the_defaults_are_on_with_python_websockets_values() {
     );
 }
 
+#[test]
+fn protocol_ping_durations_under_4_ms_are_refused() {
+    for (ping, setting) in [
+        (
+            ProtocolPing::default().interval(Duration::from_millis(3)),
+            "protocol_ping.interval",
+        ),
+        (
+            ProtocolPing::default().timeout(Duration::ZERO),
+            "protocol_ping.timeout",
+        ),
+    ] {
+        let error = WebSocketClient::builder()
+            .url("ws://127.0.0.1:9/ws")
+            .router(hypersockets::PassThrough)
+            .protocol_ping(ping)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(error, hypersockets::HyperSocketError::InvalidConfiguration { setting: s, .. } if s == setting),
+            "{error:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_gone_half_open_is_found_by_the_protocol_ping_and_replaced() {
     let exchange = MockExchange::start(ExchangeConfig::new()).await.unwrap();
@@ -164,19 +189,27 @@ async fn switched_off_no_protocol_ping_is_ever_sent() {
     assert_eq!(pings, 0);
 }
 
-/// The `/proc/self/net/tcp` line of the socket bound to local `port` on
-/// 127.0.0.1: (timer kind, ticks left). Timer kind 2 on an established
-/// socket is the keepalive timer (`sk_timer`); ticks are USER_HZ (100/s).
+/// The timer of the established socket from 127.0.0.1:`local` to
+/// 127.0.0.1:`remote` in `/proc/self/net/tcp`: (timer kind, ticks left).
+/// Timer kind 2 on an established socket is the keepalive timer
+/// (`sk_timer`); ticks are USER_HZ (100/s).
 #[cfg(target_os = "linux")]
-fn keepalive_timer(port: u16) -> (u8, u64) {
+fn keepalive_timer(local: u16, remote: u16) -> (u8, u64) {
     let table = std::fs::read_to_string("/proc/self/net/tcp").unwrap();
-    let local = format!("0100007F:{port:04X}");
-    let line = table
+    let (local, remote) = (
+        format!("0100007F:{local:04X}"),
+        format!("0100007F:{remote:04X}"),
+    );
+    let fields = table
         .lines()
-        .find(|line| line.split_whitespace().nth(1) == Some(local.as_str()))
-        .unwrap_or_else(|| panic!("no socket on port {port}:\n{table}"));
-    let timer = line.split_whitespace().nth(5).unwrap();
-    let (kind, left) = timer.split_once(':').unwrap();
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|fields| {
+            fields.get(1) == Some(&local.as_str())
+                && fields.get(2) == Some(&remote.as_str())
+                && fields.get(3) == Some(&"01")
+        })
+        .unwrap_or_else(|| panic!("no established socket {local} → {remote}:\n{table}"));
+    let (kind, left) = fields[5].split_once(':').unwrap();
     (
         kind.parse().unwrap(),
         u64::from_str_radix(left, 16).unwrap(),
@@ -204,8 +237,12 @@ async fn client_socket_timer(
     let client = configure(builder).build().unwrap();
     let (connected, peer) = tokio::join!(client.connect(), within("accept", server.accept()));
     connected.unwrap();
-    let port = peer.tcp.peer_addr().unwrap().port();
-    let timer = keepalive_timer(port);
+    let timer = keepalive_timer(
+        peer.tcp.peer_addr().unwrap().port(),
+        peer.tcp.local_addr().unwrap().port(),
+    );
+    // No listener left: the reconnect after the drop is refused at once.
+    drop(server);
     drop(peer);
     client.close().await.unwrap();
     timer

@@ -82,12 +82,13 @@ async fn a_send_flood_to_a_peer_that_stops_reading_never_freezes_the_reader() {
         "the flood is still waiting"
     );
 
-    // A reset fails the stuck write: every waiting send learns it.
+    // A reset fails the stuck write: every waiting send learns it. (No
+    // listener left: the reconnect is refused at once.)
+    drop(server);
     peer.tcp.set_zero_linger().unwrap();
     drop(peer);
     for flooder in flooders {
         within("flooder refused", flooder).await.unwrap();
     }
     client.close().await.unwrap();
-    drop(server);
 }
