@@ -929,7 +929,13 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
-    /// Outgoing messages that may wait for the writer. Default: 1024.
+    /// User sends that may wait for the writer, per connection: when they
+    /// fill it, [`send`](WebSocketClient::send) waits for room and
+    /// [`try_send`](WebSocketClient::try_send) fails with
+    /// [`WriteQueueFull`](crate::HyperSocketError::WriteQueueFull). The
+    /// client's own messages (pongs, heartbeats, Pings, subscriptions,
+    /// Close) have a queue of their own, this size but at least 64.
+    /// Default: 1024.
     ///
     /// ```
     /// # use hypersockets::prelude::*;
