@@ -58,9 +58,11 @@ pub enum HyperSocketError {
         key: String,
     },
 
-    /// The connection's outgoing queue was full when a keepalive or
-    /// control answer had to go out: the writer is stuck, so the connection
-    /// is dropped.
+    /// An outgoing queue is full. From `try_send`: the queue of user sends
+    /// is full (backpressure: the peer or the network is slower than the
+    /// sends; try later, or `send`, which waits). As a disconnect reason:
+    /// the queue of keepalive answers and control messages was full, so
+    /// the writer is stuck and the connection is dropped.
     WriteQueueFull,
 
     /// The connection closed when it was not expected to.
@@ -104,6 +106,15 @@ pub enum HyperSocketError {
         /// How many attempts were made.
         attempts: u32,
     },
+
+    /// User code the client cannot go on without panicked (the auth or
+    /// header provider, the reconnection strategy), or the client's
+    /// connection task itself ended abnormally: the client shut down. The
+    /// panic's message is not kept, since it could carry a secret.
+    Panicked {
+        /// What panicked, e.g. `"auth provider"`.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for HyperSocketError {
@@ -136,6 +147,7 @@ impl fmt::Display for HyperSocketError {
             Self::ReconnectExhausted { attempts } => {
                 write!(f, "gave up reconnecting after {attempts} attempts")
             }
+            Self::Panicked { what } => write!(f, "{what} panicked"),
         }
     }
 }
@@ -186,6 +198,7 @@ impl HyperSocketError {
                 | Self::Auth { fatal: true, .. }
                 | Self::ShutDown
                 | Self::ReconnectExhausted { .. }
+                | Self::Panicked { .. }
         )
     }
 }

@@ -79,6 +79,17 @@ pub enum ClientEvent {
         /// The panic message, when it was a string.
         message: String,
     },
+    /// User code run on the connection task panicked; the panic was
+    /// caught. A passive ping detector's panic counts as "not a ping" and
+    /// a router's as a parse failure, and the client goes on; the auth or
+    /// header provider's or the reconnection strategy's shut the client
+    /// down ([`HyperSocketError::Panicked`]). The panic's message is not
+    /// carried, since it could hold a secret (it is not logged either).
+    CallbackPanicked {
+        /// Which callback: `"ping detector"`, `"router"`, `"auth provider"`,
+        /// `"header provider"` or `"reconnection strategy"`.
+        callback: &'static str,
+    },
     /// An error that did not end the client.
     Error(Arc<HyperSocketError>),
     /// The client has stopped for good.

@@ -24,6 +24,7 @@ mod ping;
 mod reconnect;
 mod router;
 mod state;
+mod tcp_keepalive;
 mod transport;
 
 pub use auth::{AuthProvider, AuthVerdict, BoxFuture};
@@ -37,6 +38,7 @@ pub use ping::{JsonPing, PassivePingDetector, TextPing};
 pub use reconnect::{ExponentialBackoff, FixedInterval, NeverReconnect, ReconnectionStrategy};
 pub use router::{MessageRouter, PassThrough};
 pub use state::ConnectionState;
+pub use tcp_keepalive::TcpKeepalive;
 pub use transport::{
     ConnectRequest, Connection, MessageSink, MessageStream, Transport, TransportLimits,
 };

@@ -163,7 +163,9 @@ impl<R: MessageRouter> RouterBuilder<R> {
         self.add_queued(None, handler, Some(config))
     }
 
-    /// Receives the router's events ([`ClientEvent::HandlerPanicked`]).
+    /// Receives the router's events ([`ClientEvent::HandlerPanicked`], and
+    /// [`ClientEvent::CallbackPanicked`] for a panic in the router's code on
+    /// the reader).
     /// Default: events are only logged.
     pub fn on_event<F>(mut self, callback: F) -> Self
     where

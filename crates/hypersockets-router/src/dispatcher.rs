@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::sync::Arc;
 
-use hypersockets_core::{MessageRouter, WsMessage};
+use hypersockets_core::{ClientEvent, MessageRouter, WsMessage};
 
 use crate::config::ShutdownMode;
 use crate::events::EventSink;
@@ -213,7 +213,8 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// Classifies or parses `message` and delivers it to its lane.
     ///
     /// Everything happens inside one `catch_unwind` (panics in the router's
-    /// code are caught and counted as parse errors), and the payload is
+    /// code are caught, counted as parse errors and reported as
+    /// `ClientEvent::CallbackPanicked`), and the payload is
     /// delivered where it is made: a parsed message can be hundreds of bytes,
     /// and returning it through a value would copy it each time.
     #[inline]
@@ -260,6 +261,7 @@ impl<R: MessageRouter> Dispatcher<R> {
             let message = panic_message(panic.as_ref());
             bump(&self.reader.parse_errors, 1);
             tracing::error!(%message, "router panicked; message skipped");
+            (self.events)(ClientEvent::CallbackPanicked { callback: "router" });
             Dispatch::ParseFailed
         })
     }

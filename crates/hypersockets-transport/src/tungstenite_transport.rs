@@ -4,7 +4,8 @@
 
 use futures_util::StreamExt;
 use hypersockets_core::{
-    BoxFuture, ConnectRequest, Connection, HyperSocketError, Result, Transport, TransportLimits,
+    BoxFuture, ConnectRequest, Connection, HyperSocketError, Result, TcpKeepalive, Transport,
+    TransportLimits,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -27,7 +28,8 @@ use crate::upgrade_stream::UpgradeStream;
 ///
 /// 1. opens TCP to the URL's host and port (80 for `ws://`, 443 for
 ///    `wss://` unless the URL names one) and sets `TCP_NODELAY`, so small
-///    messages (subscriptions, pongs, orders) leave at once;
+///    messages (subscriptions, pongs, orders) leave at once, and the
+///    request's OS TCP keepalive (`SO_KEEPALIVE`, on by default);
 /// 2. for `wss://`, runs the TLS handshake with rustls (the *ring* crypto
 ///    provider), checking the certificate against the URL's host, a DNS name
 ///    or an IP address, and the roots of its [`TlsConfig`];
@@ -150,25 +152,50 @@ async fn connect(request: ConnectRequest, tls: Option<TlsConfig>) -> Result<Conn
             None => TlsConfig::from_features()?,
         };
         let stream = timeout(connect_timeout, async {
-            let tcp = tcp_connect(&host, port).await?;
+            let tcp = tcp_connect(&host, port, request.tcp_keepalive).await?;
             tls::handshake(&tls, &host, tcp).await
         })
         .await
         .map_err(timed_out)??;
         websocket(http_request, stream, &request).await
     } else {
-        let tcp = timeout(connect_timeout, tcp_connect(&host, port))
-            .await
-            .map_err(timed_out)??;
+        let tcp = timeout(
+            connect_timeout,
+            tcp_connect(&host, port, request.tcp_keepalive),
+        )
+        .await
+        .map_err(timed_out)??;
         websocket(http_request, tcp, &request).await
     }
 }
 
-/// TCP to `host:port`, with `TCP_NODELAY` set.
-async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream> {
+/// TCP to `host:port`, with `TCP_NODELAY` set and OS keepalive as asked.
+async fn tcp_connect(host: &str, port: u16, keepalive: Option<TcpKeepalive>) -> Result<TcpStream> {
     let tcp = TcpStream::connect((host, port)).await?;
     tcp.set_nodelay(true)?;
+    if let Some(keepalive) = keepalive {
+        set_keepalive(&tcp, &keepalive)?;
+    }
     Ok(tcp)
+}
+
+/// `SO_KEEPALIVE` with the idle time, and the probe interval and count
+/// where the OS lets a socket set them (elsewhere its own values apply).
+fn set_keepalive(tcp: &TcpStream, keepalive: &TcpKeepalive) -> std::io::Result<()> {
+    let params = socket2::TcpKeepalive::new().with_time(keepalive.idle);
+    #[cfg(any(
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "ios",
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "netbsd",
+        target_os = "windows",
+    ))]
+    let params = params
+        .with_interval(keepalive.interval)
+        .with_retries(keepalive.retries);
+    socket2::SockRef::from(tcp).set_tcp_keepalive(&params)
 }
 
 /// The WebSocket handshake over an open stream (TCP or TLS), under the

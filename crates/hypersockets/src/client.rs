@@ -12,7 +12,7 @@ use tracing::Instrument;
 use crate::builder::{NoRouter, NoUrl, WebSocketClientBuilder};
 use crate::events::EventStream;
 use crate::metrics::ClientMetrics;
-use crate::runtime::{Command, PendingRuntime, Shared, Transition};
+use crate::runtime::{Command, Outgoing, PendingRuntime, Shared, Transition};
 use crate::subscription::Subscription;
 
 /// A self-healing WebSocket client for one feed.
@@ -219,6 +219,14 @@ impl WebSocketClient {
 
     /// Sends a message and waits until it is written to the socket.
     ///
+    /// When the connection's queue of user sends
+    /// ([`writer_queue`](WebSocketClientBuilder::writer_queue)) is full,
+    /// this call waits for room: the reader never does, so reads, pings
+    /// and liveness checks go on meanwhile. Keepalive answers, heartbeats,
+    /// subscriptions and Close have a queue of their own, drained first,
+    /// so sends never make them fail. [`try_send`](Self::try_send) does
+    /// not wait.
+    ///
     /// ```
     /// # use hypersockets::prelude::*;
     /// # #[tokio::main(flavor = "current_thread")]
@@ -238,32 +246,82 @@ impl WebSocketClient {
     ///
     /// [`HyperSocketError::NotConnected`] when not connected (nothing is
     /// queued), [`HyperSocketError::ConnectionClosed`] if the connection
-    /// failed before the message was written, [`HyperSocketError::ShutDown`]
-    /// after `close`.
+    /// ended before the message was written (it is not carried over to the
+    /// next connection), [`HyperSocketError::ShutDown`] after `close`.
     ///
     /// # Cancel safety
     ///
-    /// Cancelling after the message was handed over does not recall it: it
-    /// may still be written.
+    /// Cancelling while waiting for room sends nothing. Cancelling after
+    /// the message was queued does not recall it: it may still be written.
     pub async fn send(&self, message: impl Into<WsMessage>) -> Result<()> {
-        if self.state() != ConnectionState::Connected {
-            return Err(match self.state() {
-                ConnectionState::ShuttingDown => HyperSocketError::ShutDown,
-                _ => HyperSocketError::NotConnected,
-            });
-        }
+        let queue = self.live_queue()?;
         let (done, written) = oneshot::channel();
-        self.inner
-            .commands
-            .send(Command::Send {
+        queue
+            .send(Outgoing {
                 message: message.into(),
-                done,
+                done: Some(done),
             })
             .await
-            .map_err(|_| HyperSocketError::ShutDown)?;
+            .map_err(|_| HyperSocketError::ConnectionClosed)?;
+        drop(queue);
         written
             .await
             .map_err(|_| HyperSocketError::ConnectionClosed)?
+    }
+
+    /// Queues a message for the writer without waiting, neither for room
+    /// nor for the write. `Ok` means queued: a connection lost before the
+    /// message is written drops it unreported (use [`send`](Self::send) to
+    /// learn that).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://ws.okx.com:8443/ws/v5/private")
+    ///     .router(PassThrough)
+    ///     .build()?;
+    /// match client.try_send(r#"{"op":"order","args":[]}"#) {
+    ///     Ok(()) => {}                                      // queued
+    ///     Err(HyperSocketError::WriteQueueFull) => {}       // backpressure: try later
+    ///     Err(HyperSocketError::NotConnected) => {}         // here: not connected yet
+    ///     Err(other) => return Err(other),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::WriteQueueFull`] when the connection's queue of
+    /// user sends ([`writer_queue`](WebSocketClientBuilder::writer_queue))
+    /// is full: the peer or the network is slower than the sends;
+    /// [`HyperSocketError::NotConnected`] when not connected;
+    /// [`HyperSocketError::ShutDown`] after `close`.
+    pub fn try_send(&self, message: impl Into<WsMessage>) -> Result<()> {
+        let queue = self.live_queue()?;
+        queue
+            .try_send(Outgoing {
+                message: message.into(),
+                done: None,
+            })
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => HyperSocketError::WriteQueueFull,
+                mpsc::error::TrySendError::Closed(_) => HyperSocketError::NotConnected,
+            })
+    }
+
+    /// The live connection's queue for user sends, or why there is none.
+    fn live_queue(&self) -> Result<mpsc::Sender<Outgoing>> {
+        if self.state() == ConnectionState::ShuttingDown {
+            return Err(HyperSocketError::ShutDown);
+        }
+        self.inner
+            .shared
+            .outbox
+            .queue()
+            .ok_or(HyperSocketError::NotConnected)
     }
 
     /// Adds a subscription (or replaces the one with the same id). It is

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hypersockets_core::{
     AuthProvider, ConnectRequest, ExponentialBackoff, HeaderProvider, HyperSocketError,
-    ReconnectionStrategy, Result, Transport, TransportLimits,
+    ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
 };
 use hypersockets_transport::TungsteniteTransport;
 
@@ -22,6 +22,8 @@ pub(crate) struct ClientConfig {
     pub(crate) keepalive: KeepaliveConfig,
     pub(crate) reconnect: Arc<dyn ReconnectionStrategy>,
     pub(crate) limits: TransportLimits,
+    /// OS TCP keepalive on the socket; on by default.
+    pub(crate) tcp_keepalive: Option<TcpKeepalive>,
     pub(crate) timeouts: Timeouts,
     /// A connection that stayed up this long resets the attempt count.
     pub(crate) stable_after: Duration,
@@ -43,6 +45,7 @@ impl Default for ClientConfig {
             keepalive: KeepaliveConfig::default(),
             reconnect: Arc::new(ExponentialBackoff::default()),
             limits: TransportLimits::default(),
+            tcp_keepalive: Some(TcpKeepalive::default()),
             timeouts: Timeouts::default(),
             stable_after: Duration::from_secs(30),
             writer_queue: 1024,
@@ -63,6 +66,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("keepalive", &self.keepalive)
             .field("reconnect", &self.reconnect)
             .field("limits", &self.limits)
+            .field("tcp_keepalive", &self.tcp_keepalive)
             .field("timeouts", &self.timeouts)
             .field("subscriptions", &self.subscriptions.len())
             .finish_non_exhaustive()
@@ -76,6 +80,7 @@ impl ClientConfig {
             .limits(self.limits)
             .connect_timeout(self.timeouts.connect)
             .handshake_timeout(self.timeouts.handshake)
+            .tcp_keepalive(self.tcp_keepalive)
     }
 
     /// The URL's host (and port), for logs and spans: never the path or
@@ -113,6 +118,19 @@ impl ClientConfig {
             return Err(invalid("event_capacity", "must be at least 1"));
         }
         let keepalive = &self.keepalive;
+        if let Some(ping) = &keepalive.protocol_ping {
+            for (name, value) in [
+                ("protocol_ping.interval", ping.interval),
+                ("protocol_ping.timeout", ping.timeout),
+            ] {
+                if value < Duration::from_millis(4) {
+                    return Err(invalid(
+                        name,
+                        "must be at least 4 ms (silence is checked every quarter of it)",
+                    ));
+                }
+            }
+        }
         if let Some(heartbeat) = &keepalive.heartbeat
             && heartbeat.interval.is_zero()
         {

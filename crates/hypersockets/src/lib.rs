@@ -52,6 +52,7 @@ mod events;
 mod heartbeat;
 mod manager;
 mod metrics;
+mod protocol_ping;
 mod runtime;
 mod subscription;
 
@@ -61,6 +62,7 @@ pub use events::{EventStream, EventStreamError};
 pub use heartbeat::Heartbeat;
 pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetrics};
 pub use metrics::ClientMetrics;
+pub use protocol_ping::ProtocolPing;
 pub use runtime::counters::MetricsSnapshot;
 pub use subscription::Subscription;
 
@@ -70,8 +72,8 @@ pub use hypersockets_core::{
     CloseFrame, ConnectRequest, Connection, ConnectionState, DisconnectReason, ErrorSource,
     ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError, JsonPing,
     MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect, ParseError,
-    PassThrough, PassivePingDetector, ReconnectionStrategy, Result, StaticHeaders, TextPing,
-    Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
+    PassThrough, PassivePingDetector, ReconnectionStrategy, Result, StaticHeaders, TcpKeepalive,
+    TextPing, Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
 };
 #[doc(inline)]
 pub use hypersockets_router::{

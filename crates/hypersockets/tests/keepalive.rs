@@ -287,16 +287,7 @@ async fn declared_dead_then_reconnects(
     let first = control.wait_for_connections(1, WAIT).await.unwrap();
     kill(&control, first).await;
 
-    let event = wait_event(&mut events, "disconnect", |e| {
-        matches!(e, ClientEvent::Disconnected { .. })
-    })
-    .await;
-    match event {
-        ClientEvent::Disconnected {
-            reason: DisconnectReason::LivenessTimeout(after),
-        } => assert_eq!(after, LIVENESS),
-        other => panic!("expected a liveness timeout, got {other:?}"),
-    }
+    assert_eq!(event_log::liveness_timeout(&mut events).await, LIVENESS);
     wait_event(&mut events, "reconnected", event_log::is_reconnected).await;
     control.wait_for_connections(2, WAIT).await.unwrap();
     assert_eq!(control.connection_count(), 2);

@@ -2,6 +2,8 @@
 //! the reconnection strategy says and connect again, until the user closes
 //! the client or the strategy gives up. Lanes live here, across sessions.
 
+use std::sync::Arc;
+
 use hypersockets_core::{
     ClientEvent, Connection, DisconnectReason, HyperSocketError, MessageRouter, Result,
 };
@@ -10,10 +12,14 @@ use tokio::time::Instant;
 
 use crate::config::ClientConfig;
 use crate::runtime::session::{self, SessionEnd};
-use crate::runtime::{Command, Runtime, Transition};
+use crate::runtime::{Command, Runtime, Shared, Transition};
 
 /// Runs the client until it is closed or gives up, then shuts the lanes.
 pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
+    let mut guard = EndGuard {
+        shared: Arc::clone(&rt.shared),
+        finished: false,
+    };
     let mut attempt: u32 = 0;
     // Every connection after the client's first attempt is a reconnect,
     // whether or not an earlier one got as far as `Connected`.
@@ -21,7 +27,7 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
     let (mode, gave_up) = loop {
         rt.shared.enter(Transition::Connecting);
         let reconnect = !std::mem::take(&mut first_attempt);
-        let end = match connect(&rt.config).await {
+        let end = match connect(&rt.config, &rt.shared).await {
             Ok(connection) => {
                 let started = Instant::now();
                 let connections = rt.shared.lifecycle.borrow().connections;
@@ -54,7 +60,17 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
         tracing::info!(%reason, "disconnected");
         rt.shared.emit(ClientEvent::Disconnected { reason });
         attempt = attempt.saturating_add(1);
-        let Some(delay) = rt.config.reconnect.delay(attempt) else {
+        let strategy = &rt.config.reconnect;
+        let Some(delay) = rt
+            .shared
+            .caught("reconnection strategy", || strategy.delay(attempt))
+        else {
+            let error = HyperSocketError::Panicked {
+                what: "reconnection strategy",
+            };
+            break (ShutdownMode::Graceful, Some(error));
+        };
+        let Some(delay) = delay else {
             let error = HyperSocketError::ReconnectExhausted {
                 attempts: attempt - 1,
             };
@@ -72,20 +88,45 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
     dispatcher.shutdown(mode).await;
     tracing::info!("client shut down");
     shared.emit(ClientEvent::ShutDown);
+    guard.finished = true;
+}
+
+/// Makes sure a client whose connection task ends abnormally (a panic
+/// that escaped, or the task dropped with its runtime) still shuts down
+/// with a reason and a `ShutDown` event, so `connect` never waits forever.
+struct EndGuard {
+    shared: Arc<Shared>,
+    finished: bool,
+}
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        tracing::error!("connection task ended abnormally");
+        self.shared.enter(Transition::ShuttingDown {
+            gave_up: Some(HyperSocketError::Panicked {
+                what: "connection task",
+            }),
+        });
+        self.shared.emit(ClientEvent::ShutDown);
+    }
 }
 
 /// Asks for fresh headers and opens a connection.
-async fn connect(config: &ClientConfig) -> Result<Connection> {
+async fn connect(config: &ClientConfig, shared: &Shared) -> Result<Connection> {
     let headers = match &config.headers {
-        Some(provider) => {
-            provider
-                .headers()
-                .await
-                .map_err(|source| HyperSocketError::Handshake {
-                    status: None,
-                    source: Some(source.into()),
-                })?
-        }
+        Some(provider) => shared
+            .caught_async("header provider", provider.headers())
+            .await
+            .ok_or(HyperSocketError::Panicked {
+                what: "header provider",
+            })?
+            .map_err(|source| HyperSocketError::Handshake {
+                status: None,
+                source: Some(source.into()),
+            })?,
         None => Vec::new(),
     };
     tracing::debug!("connecting");
@@ -111,9 +152,6 @@ async fn wait<R: MessageRouter>(
                     reason: DisconnectReason::UserClosed,
                 });
                 return Some(mode);
-            }
-            Some(Command::Send { done, .. }) => {
-                let _ = done.send(Err(HyperSocketError::NotConnected));
             }
             // The registry already has it; the next connection restores it.
             Some(Command::Subscribe(_) | Command::Unsubscribe(_)) => {}

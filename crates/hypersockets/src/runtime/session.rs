@@ -26,6 +26,11 @@ use crate::runtime::{Command, Runtime, Transition};
 /// timers get a look in.
 const BURST: u32 = 64;
 
+/// Least room in the writer's control queue (pongs, heartbeats, pings,
+/// subscriptions, Close), whatever the user-send queue's size: only a
+/// stuck writer fills it.
+const CONTROL_QUEUE_MIN: usize = 64;
+
 /// How a session ended.
 #[derive(Debug)]
 pub(crate) enum SessionEnd {
@@ -83,11 +88,18 @@ struct Session<'a, R: MessageRouter> {
     phase: Phase,
     reconnect: bool,
     stream: MessageStream,
+    /// The writer's control queue: the session's own traffic.
     writer: mpsc::Sender<Outgoing>,
+    /// The writer's queue for user sends, handed to the outbox when the
+    /// connection goes live.
+    user_sends: Option<mpsc::Sender<Outgoing>>,
     writer_failed: oneshot::Receiver<HyperSocketError>,
     keepalive: Keepalive,
     /// Subscriptions sent on this connection.
     sent: HashSet<String>,
+    /// Our Close frame is queued: frames still go through `on_message`,
+    /// but nothing more is written.
+    closing: bool,
     burst: u32,
 }
 
@@ -100,11 +112,15 @@ pub(crate) async fn run<R: MessageRouter>(
 ) -> SessionEnd {
     let Connection { sink, stream, .. } = connection;
     let timeouts = rt.config.timeouts;
-    let (writer_tx, writer_rx) = mpsc::channel(rt.config.writer_queue);
+    let (control_tx, control_rx) = mpsc::channel(rt.config.writer_queue.max(CONTROL_QUEUE_MIN));
+    let (data_tx, data_rx) = mpsc::channel(rt.config.writer_queue);
     let (failed_tx, failed_rx) = oneshot::channel();
     let writer_task = tokio::spawn(writer::run(
         sink,
-        writer_rx,
+        writer::Queues {
+            control: control_rx,
+            data: data_rx,
+        },
         timeouts.write,
         timeouts.close,
         Arc::clone(&rt.shared),
@@ -116,15 +132,20 @@ pub(crate) async fn run<R: MessageRouter>(
         phase: Phase::Live,
         reconnect,
         stream,
-        writer: writer_tx,
+        writer: control_tx,
+        user_sends: Some(data_tx),
         writer_failed: failed_rx,
         keepalive,
         sent: HashSet::new(),
+        closing: false,
         burst: 0,
     };
     let end = session.drive().await;
-    let Session { writer, .. } = session;
-    // Closing the queue makes the writer close the sink (a Close frame).
+    let Session { rt, writer, .. } = session;
+    // No user send may wait for this connection any more.
+    rt.shared.outbox.shut();
+    // Closing the control queue makes the writer refuse what users still
+    // queued and close the sink (a Close frame).
     drop(writer);
     let mut writer_task = writer_task;
     if timeout(timeouts.close + timeouts.write, &mut writer_task)
@@ -181,7 +202,14 @@ impl<R: MessageRouter> Session<'_, R> {
         let Some(auth) = self.rt.config.auth.clone() else {
             return self.go_live().await;
         };
-        let messages = auth.login_messages().await.map_err(|source| {
+        let shared = Arc::clone(&self.rt.shared);
+        let Some(messages) = shared
+            .caught_async("auth provider", auth.login_messages())
+            .await
+        else {
+            return Err(auth_panicked());
+        };
+        let messages = messages.map_err(|source| {
             let reason = source.to_string();
             self.rt.shared.emit(ClientEvent::AuthFailed {
                 reason: reason.clone(),
@@ -195,7 +223,11 @@ impl<R: MessageRouter> Session<'_, R> {
         for message in messages {
             self.write(message).await?;
         }
-        if !auth.awaits_response() {
+        let Some(awaits_response) = shared.caught("auth provider", || auth.awaits_response())
+        else {
+            return Err(auth_panicked());
+        };
+        if !awaits_response {
             return self.go_live().await;
         }
         self.phase = Phase::Authenticating {
@@ -213,6 +245,9 @@ impl<R: MessageRouter> Session<'_, R> {
             self.sent.insert(subscription.id().to_owned());
         }
         let shared = &self.rt.shared;
+        if let Some(user_sends) = self.user_sends.take() {
+            shared.outbox.open(user_sends);
+        }
         if !self.sent.is_empty() {
             shared.emit(ClientEvent::SubscriptionsRestored {
                 count: self.sent.len(),
@@ -242,8 +277,9 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// Queues a control answer without waiting. A writer so far behind
-    /// that its queue is full is stuck: the connection is dropped.
+    /// Queues a control message without waiting. User sends have their own
+    /// queue, so a full control queue means the writer is stuck: the
+    /// connection is dropped.
     fn write_now(&mut self, message: WsMessage) -> Flow {
         match self.writer.try_send(Outgoing {
             message,
@@ -328,7 +364,13 @@ impl<R: MessageRouter> Session<'_, R> {
             }
         }
         self.rt.shared.counters.record_received(message.len());
-        match self.keepalive.answer(&message) {
+        match self.keepalive.answer(&message, &self.rt.shared) {
+            Some(Answer::Reply(_)) if self.closing => {
+                // Kept from the handlers as when live, but not answered:
+                // no data frame may follow our Close frame (RFC 6455 §5.5.1).
+                tracing::debug!("application ping while closing: not answered");
+                return Flow::Continue;
+            }
             Some(Answer::Reply(reply)) => {
                 tracing::debug!("application ping answered");
                 self.rt.shared.counters.inc_pings_answered();
@@ -341,7 +383,14 @@ impl<R: MessageRouter> Session<'_, R> {
             None => {}
         }
         if let Phase::Authenticating { auth, .. } = &self.phase {
-            match auth.verdict(&message) {
+            let Some(verdict) = self
+                .rt
+                .shared
+                .caught("auth provider", || auth.verdict(&message))
+            else {
+                return Flow::End(auth_panicked());
+            };
+            match verdict {
                 AuthVerdict::Accepted => {
                     tracing::info!("authenticated");
                     self.rt.shared.emit(ClientEvent::Authenticated);
@@ -385,6 +434,10 @@ impl<R: MessageRouter> Session<'_, R> {
                 tracing::debug!("heartbeat sent");
                 self.write_now(message)
             }
+            Due::Ping => {
+                tracing::debug!("silent for the ping interval: protocol ping sent");
+                self.write_now(WsMessage::ping(Vec::new()))
+            }
             Due::Dead(after) => {
                 tracing::warn!(?after, "nothing received: connection is dead");
                 Flow::End(SessionEnd::Lost(DisconnectReason::LivenessTimeout(after)))
@@ -401,27 +454,12 @@ impl<R: MessageRouter> Session<'_, R> {
                 Some(end) => Flow::End(end),
                 None => Flow::End(SessionEnd::Closed(mode)),
             },
-            Some(Command::Send { message, done }) => {
-                if !live {
-                    let _ = done.send(Err(HyperSocketError::NotConnected));
-                    return Flow::Continue;
-                }
-                let outgoing = Outgoing {
-                    message,
-                    done: Some(done),
-                };
-                // Backpressure for the user's sends only: wait for room.
-                if let Err(mpsc::error::SendError(outgoing)) = self.writer.send(outgoing).await
-                    && let Some(done) = outgoing.done
-                {
-                    let _ = done.send(Err(HyperSocketError::ConnectionClosed));
-                }
-                Flow::Continue
-            }
             Some(Command::Subscribe(subscription)) => {
                 // Before going live the restore sends it; after, send it
-                // now unless this connection already has it.
-                if live && self.sent.insert(subscription.id().to_owned()) {
+                // now, even when it replaces one this connection has: the
+                // new request is what the user wants on the wire.
+                if live {
+                    self.sent.insert(subscription.id().to_owned());
                     return self.write_now(subscription.subscribe().clone());
                 }
                 Flow::Continue
@@ -438,9 +476,14 @@ impl<R: MessageRouter> Session<'_, R> {
     }
 
     /// Sends a Close frame and waits (within the close timeout) for the
-    /// server's answer, handing over what arrives meanwhile. `Some` only
-    /// if the lanes shut down under it.
+    /// server's answer. What arrives meanwhile takes the live path
+    /// (`on_message`: keepalive, heartbeat replies, router), except that
+    /// an application ping is not answered. `Some` only if the lanes shut
+    /// down under it.
     async fn close_politely(&mut self) -> Option<SessionEnd> {
+        // Closing: user sends are refused from now on.
+        self.rt.shared.outbox.shut();
+        self.closing = true;
         if let Flow::End(_) = self.write_now(WsMessage::close(1000u16, "")) {
             return None;
         }
@@ -498,6 +541,13 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
+}
+
+/// Nothing can log in without the auth provider: the client shuts down.
+fn auth_panicked() -> SessionEnd {
+    SessionEnd::Fatal(HyperSocketError::Panicked {
+        what: "auth provider",
+    })
 }
 
 /// The lanes end only when the client does.
