@@ -52,9 +52,15 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
             SessionEnd::Lost(reason) => reason,
         };
         tracing::info!(%reason, "disconnected");
-        rt.shared.emit(ClientEvent::Disconnected { reason });
         attempt = attempt.saturating_add(1);
-        let Some(delay) = rt.config.reconnect.delay(attempt) else {
+        // The strategy sees the error, so a server's Retry-After is waited for.
+        let cause = match &reason {
+            DisconnectReason::Error(error) => Some(&**error),
+            _ => None,
+        };
+        let delay = rt.config.reconnect.delay_after(attempt, cause);
+        rt.shared.emit(ClientEvent::Disconnected { reason });
+        let Some(delay) = delay else {
             let error = HyperSocketError::ReconnectExhausted {
                 attempts: attempt - 1,
             };
@@ -77,15 +83,10 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
 /// Asks for fresh headers and opens a connection.
 async fn connect(config: &ClientConfig) -> Result<Connection> {
     let headers = match &config.headers {
-        Some(provider) => {
-            provider
-                .headers()
-                .await
-                .map_err(|source| HyperSocketError::Handshake {
-                    status: None,
-                    source: Some(source.into()),
-                })?
-        }
+        Some(provider) => provider
+            .headers()
+            .await
+            .map_err(|source| HyperSocketError::handshake(source.into()))?,
         None => Vec::new(),
     };
     tracing::debug!("connecting");

@@ -124,6 +124,17 @@ pub(crate) async fn run<R: MessageRouter>(
     };
     let end = session.drive().await;
     let Session { writer, .. } = session;
+    // A peer that broke the protocol is told how (1002, 1007, 1009) before
+    // the socket closes; otherwise the sink's close sends a bare Close.
+    if let SessionEnd::Lost(DisconnectReason::Error(error)) = &end
+        && let Some(code) = error.close_code()
+    {
+        let message = WsMessage::close(code, "");
+        let _ = writer.try_send(Outgoing {
+            message,
+            done: None,
+        });
+    }
     // Closing the queue makes the writer close the sink (a Close frame).
     drop(writer);
     let mut writer_task = writer_task;
