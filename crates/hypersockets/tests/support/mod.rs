@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod raw;
+pub mod recorder;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
