@@ -83,10 +83,16 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
 /// Asks for fresh headers and opens a connection.
 async fn connect(config: &ClientConfig) -> Result<Connection> {
     let headers = match &config.headers {
-        Some(provider) => provider
-            .headers()
-            .await
-            .map_err(|source| HyperSocketError::handshake(source.into()))?,
+        Some(provider) => {
+            provider
+                .headers()
+                .await
+                .map_err(|source| HyperSocketError::Handshake {
+                    status: None,
+                    retry_after: None,
+                    source: Some(source.into()),
+                })?
+        }
         None => Vec::new(),
     };
     tracing::debug!("connecting");
