@@ -35,7 +35,9 @@ pub use headers::{HeaderProvider, StaticHeaders};
 pub use message::{CloseCode, CloseFrame, Utf8Bytes, WsMessage};
 
 pub use ping::{JsonPing, PassivePingDetector, TextPing};
-pub use reconnect::{ExponentialBackoff, FixedInterval, NeverReconnect, ReconnectionStrategy};
+pub use reconnect::{
+    ExponentialBackoff, FixedInterval, MAX_RETRY_AFTER, NeverReconnect, ReconnectionStrategy,
+};
 pub use router::{MessageRouter, PassThrough};
 pub use state::ConnectionState;
 pub use tcp_keepalive::TcpKeepalive;

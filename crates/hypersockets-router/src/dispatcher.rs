@@ -10,7 +10,7 @@ use hypersockets_core::{ClientEvent, MessageRouter, WsMessage};
 
 use crate::config::ShutdownMode;
 use crate::events::EventSink;
-use crate::excerpt::{excerpt, panic_message};
+use crate::excerpt::{log_parse_failure, panic_message};
 use crate::lane::envelope::{Envelope, Payload};
 use crate::lane::inline::InlineLane;
 use crate::lane::queue::LaneQueue;
@@ -252,7 +252,7 @@ impl<R: MessageRouter> Dispatcher<R> {
                 },
                 Err(error) => {
                     bump(&reader.parse_errors, 1);
-                    tracing::warn!(%error, payload = %excerpt(&message), "parse failed");
+                    log_parse_failure(None, &error, &message);
                     Dispatch::ParseFailed
                 }
             }

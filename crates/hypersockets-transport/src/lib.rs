@@ -43,12 +43,15 @@
     unreachable_pub
 )]
 
+mod close_watch;
 mod connection;
 #[doc(hidden)]
 pub mod convert;
 mod error;
+mod linger;
 #[cfg(feature = "test-util")]
 mod memory;
+mod retry_after;
 mod tls;
 mod tungstenite_transport;
 mod upgrade_stream;

@@ -16,8 +16,10 @@ use tungstenite::handshake::client::Request;
 use tungstenite::http::{HeaderName, HeaderValue};
 use tungstenite::protocol::{Role, WebSocketConfig};
 
+use crate::close_watch::{CloseWatch, SentCloseCode};
 use crate::connection::{ReceiveHalf, SendHalf};
 use crate::error::map_handshake_error;
+use crate::linger::Linger;
 use crate::tls::{self, TlsConfig};
 use crate::upgrade_stream::UpgradeStream;
 
@@ -213,7 +215,9 @@ where
         request.handshake_timeout,
         tokio_tungstenite::client_async_with_config(
             http_request,
-            UpgradeStream::new(stream),
+            // Closed gracefully when dropped, so our Close frame reaches the
+            // peer even with its bytes still unread here (see `linger.rs`).
+            UpgradeStream::new(Linger::new(stream)),
             Some(config),
         ),
     )
@@ -233,6 +237,10 @@ where
             let mut read_ahead =
                 Vec::with_capacity(config.read_buffer_size.max(after_response.len()));
             read_ahead.extend_from_slice(&after_response);
+            // Follows the frames for the server's real close code (see
+            // `close_watch.rs`).
+            let sent = SentCloseCode::default();
+            let stream = CloseWatch::new(stream, &read_ahead, sent.clone());
             let ws = WebSocketStream::from_partially_read(
                 stream,
                 read_ahead,
@@ -240,19 +248,19 @@ where
                 Some(config),
             )
             .await;
-            Ok(halves(ws))
+            Ok(halves(ws, Some(sent)))
         }
-        None => Ok(halves(ws)),
+        None => Ok(halves(ws, None)),
     }
 }
 
-fn halves<S>(ws: WebSocketStream<S>) -> Connection
+fn halves<S>(ws: WebSocketStream<S>, sent: Option<SentCloseCode>) -> Connection
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (sink, stream) = ws.split();
     Connection::new(
         Box::pin(SendHalf::new(sink)),
-        Box::pin(ReceiveHalf::new(stream)),
+        Box::pin(ReceiveHalf::new(stream, sent)),
     )
 }

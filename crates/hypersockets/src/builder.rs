@@ -674,8 +674,10 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     }
 
     /// How long to wait before each reconnection attempt. Default:
-    /// [`ExponentialBackoff::default`](crate::ExponentialBackoff::default) (immediate first retry, then 0.5 s
-    /// doubling to 30 s, with jitter, forever).
+    /// [`ExponentialBackoff::default`](crate::ExponentialBackoff::default) (first retry within a random
+    /// 0–0.5 s, then 0.5 s doubling to 30 s, with jitter, forever). A
+    /// server's `Retry-After` is waited for on top (see
+    /// [`ReconnectionStrategy::delay_after`](crate::ReconnectionStrategy::delay_after)).
     ///
     /// ```
     /// # use hypersockets::prelude::*;

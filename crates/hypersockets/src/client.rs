@@ -156,7 +156,9 @@ impl WebSocketClient {
     /// # Errors
     ///
     /// The error that made the client give up: a fatal auth rejection, a
-    /// configuration error, or [`HyperSocketError::ReconnectExhausted`].
+    /// configuration error, a handshake refused for good (e.g. 401, 403,
+    /// 404: [`HyperSocketError::is_retryable`]), or
+    /// [`HyperSocketError::ReconnectExhausted`].
     ///
     /// # Cancel safety
     ///

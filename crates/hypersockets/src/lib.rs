@@ -71,9 +71,10 @@ pub use hypersockets_core::{
     AsyncFnHandler, AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, CloseCode,
     CloseFrame, ConnectRequest, Connection, ConnectionState, DisconnectReason, ErrorSource,
     ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError, JsonPing,
-    MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect, ParseError,
-    PassThrough, PassivePingDetector, ReconnectionStrategy, Result, StaticHeaders, TcpKeepalive,
-    TextPing, Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
+    MAX_RETRY_AFTER, MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect,
+    ParseError, PassThrough, PassivePingDetector, ReconnectionStrategy, Result, StaticHeaders,
+    TcpKeepalive, TextPing, Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn,
+    handler_fn,
 };
 #[doc(inline)]
 pub use hypersockets_router::{

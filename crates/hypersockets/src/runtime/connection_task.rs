@@ -58,13 +58,18 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
             SessionEnd::Lost(reason) => reason,
         };
         tracing::info!(%reason, "disconnected");
-        rt.shared.emit(ClientEvent::Disconnected { reason });
         attempt = attempt.saturating_add(1);
+        // The strategy sees the error, so a server's Retry-After is waited for.
+        let cause = match &reason {
+            DisconnectReason::Error(error) => Some(&**error),
+            _ => None,
+        };
         let strategy = &rt.config.reconnect;
-        let Some(delay) = rt
-            .shared
-            .caught("reconnection strategy", || strategy.delay(attempt))
-        else {
+        let delay = rt.shared.caught("reconnection strategy", || {
+            strategy.delay_after(attempt, cause)
+        });
+        rt.shared.emit(ClientEvent::Disconnected { reason });
+        let Some(delay) = delay else {
             let error = HyperSocketError::Panicked {
                 what: "reconnection strategy",
             };
@@ -125,6 +130,7 @@ async fn connect(config: &ClientConfig, shared: &Shared) -> Result<Connection> {
             })?
             .map_err(|source| HyperSocketError::Handshake {
                 status: None,
+                retry_after: None,
                 source: Some(source.into()),
             })?,
         None => Vec::new(),

@@ -144,6 +144,17 @@ pub(crate) async fn run<R: MessageRouter>(
     let Session { rt, writer, .. } = session;
     // No user send may wait for this connection any more.
     rt.shared.outbox.shut();
+    // A peer that broke the protocol is told how (1002, 1007, 1009) before
+    // the socket closes; otherwise the sink's close sends a bare Close.
+    if let SessionEnd::Lost(DisconnectReason::Error(error)) = &end
+        && let Some(code) = error.close_code()
+    {
+        let message = WsMessage::close(code, "");
+        let _ = writer.try_send(Outgoing {
+            message,
+            done: None,
+        });
+    }
     // Closing the control queue makes the writer refuse what users still
     // queued and close the sink (a Close frame).
     drop(writer);
