@@ -83,4 +83,13 @@ pub enum ClientEvent {
     Error(Arc<HyperSocketError>),
     /// The client has stopped for good.
     ShutDown,
+    /// The handlers fell behind: their queues reached the client's memory
+    /// budget, so the client stopped reading (the server's writes back up
+    /// in TCP; nothing is dropped) until the queues are down to half of it.
+    MemoryBudgetReached {
+        /// Payload bytes queued when reading stopped.
+        queued_bytes: usize,
+        /// The budget.
+        limit: usize,
+    },
 }

@@ -145,6 +145,14 @@ pub struct RouterMetricsSnapshot {
     pub parse_errors: u64,
     /// Messages whose key had no lane (sent to the fallback when there is one).
     pub unrouted: u64,
+    /// Payload bytes waiting in the lanes' queues now, all lanes together.
+    pub queued_bytes: u64,
+    /// The [`MemoryBudget`](crate::MemoryBudget) on
+    /// [`queued_bytes`](Self::queued_bytes); `None` when unbounded.
+    pub memory_budget: Option<u64>,
+    /// How many times the reader stopped reading because the queues
+    /// reached the memory budget.
+    pub backpressure_waits: u64,
     /// Every lane, in the order they were configured; the fallback last.
     pub lanes: Vec<LaneMetricsSnapshot>,
 }

@@ -9,7 +9,7 @@ use hypersockets_router::ShutdownMode;
 use tokio::time::Instant;
 
 use crate::config::ClientConfig;
-use crate::runtime::session::{self, SessionEnd};
+use crate::runtime::session::{self, SessionEnd, sleep_until};
 use crate::runtime::{Command, Runtime, Transition};
 
 /// Runs the client until it is closed or gives up, then shuts the lanes.
@@ -98,10 +98,12 @@ async fn wait<R: MessageRouter>(
     rt: &mut Runtime<R>,
     delay: std::time::Duration,
 ) -> Option<ShutdownMode> {
-    let deadline = Instant::now() + delay;
+    // A strategy may return any delay (even `Duration::MAX`): one too long
+    // for a deadline just waits for the user, never panics.
+    let deadline = Instant::now().checked_add(delay);
     loop {
         let command = tokio::select! {
-            () = tokio::time::sleep_until(deadline) => return None,
+            () = sleep_until(deadline) => return None,
             command = rt.commands.recv() => command,
         };
         match command {
