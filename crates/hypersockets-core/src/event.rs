@@ -92,4 +92,11 @@ pub enum ClientEvent {
         /// The budget.
         limit: usize,
     },
+    /// A lane did not finish within the shutdown's deadline (its handler
+    /// was stuck): its thread was left to end on its own, or its task
+    /// aborted, and the shutdown went on without it.
+    LaneAbandoned {
+        /// The lane's route key, formatted with `Debug`.
+        lane: String,
+    },
 }

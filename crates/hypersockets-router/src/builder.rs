@@ -3,14 +3,13 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hypersockets_core::{
     BoxError, ClientEvent, HyperSocketError, MessageHandler, MessageRouter, Result,
 };
 
-use crate::config::{
-    LaneConfig, LaneKind, MAX_LANE_CAPACITY, MAX_STACK_SIZE, MemoryBudget, OverflowPolicy,
-};
+use crate::config::{LaneConfig, LaneKind, MAX_LANE_CAPACITY, MemoryBudget, OverflowPolicy};
 use crate::dispatcher::Dispatcher;
 use crate::events::{EventSink, discard};
 use crate::lane::budget::Budget;
@@ -100,6 +99,7 @@ pub struct RouterBuilder<R: MessageRouter> {
     fallback: Option<LaneSpec<R>>,
     events: EventSink,
     budget: MemoryBudget,
+    shutdown_timeout: Option<Duration>,
 }
 
 impl<R: MessageRouter> RouterBuilder<R> {
@@ -112,7 +112,21 @@ impl<R: MessageRouter> RouterBuilder<R> {
             fallback: None,
             events: discard(),
             budget: MemoryBudget::default(),
+            shutdown_timeout: None,
         }
+    }
+
+    /// Bounds how long [`Dispatcher::shutdown`] waits for the lanes
+    /// (default: no bound, it waits for every handler to return). A lane
+    /// still busy at the deadline is abandoned: a thread lane's thread is
+    /// left to end on its own (detached), a task lane is aborted; each is
+    /// counted ([`RouterMetricsSnapshot::abandoned_lanes`](crate::RouterMetricsSnapshot::abandoned_lanes))
+    /// and reported ([`ClientEvent::LaneAbandoned`]). The deadline is
+    /// measured with tokio's timer: the shutdown must then run in a runtime
+    /// with time enabled.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
     }
 
     /// Sets the budget on the bytes queued in all lanes together, beyond
@@ -213,9 +227,8 @@ impl<R: MessageRouter> RouterBuilder<R> {
     /// # Errors
     ///
     /// [`HyperSocketError::InvalidConfiguration`] for a key given twice, a
-    /// capacity of 0 or over [`LaneConfig::capacity`]'s bound, a thread
-    /// stack over [`LaneConfig::thread_stack_size`]'s bound, or task lanes
-    /// outside a tokio runtime;
+    /// capacity of 0 or over [`LaneConfig::capacity`]'s bound, or task
+    /// lanes outside a tokio runtime;
     /// [`HyperSocketError::Io`] if a lane thread cannot be spawned.
     pub fn build(self) -> Result<Dispatcher<R>> {
         let RouterBuilder {
@@ -225,6 +238,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
             fallback,
             events,
             budget,
+            shutdown_timeout,
         } = self;
         for (index, (key, _)) in lanes.iter().enumerate() {
             if lanes[..index].iter().any(|(other, _)| other == key) {
@@ -289,6 +303,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
                     };
                     let lane_shared = Arc::new(LaneShared::new(name, waker, false));
                     shared.push(Arc::clone(&lane_shared));
+                    let lane = Arc::clone(&lane_shared);
                     let started = start(LaneStart {
                         router: Arc::clone(&router),
                         key,
@@ -310,7 +325,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
                             return Err(error);
                         }
                     };
-                    joins.push(join);
+                    joins.push((lane, join));
                     slot
                 }
             };
@@ -334,6 +349,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
             joins,
             events,
             budget,
+            shutdown_timeout,
         })
     }
 }
@@ -352,12 +368,6 @@ fn validate(config: &LaneConfig, lane: &str, in_runtime: bool) -> Result<()> {
         return Err(HyperSocketError::invalid_config(
             "lane.capacity",
             format!("lane {lane}: capacity must be at most {MAX_LANE_CAPACITY}"),
-        ));
-    }
-    if config.thread_stack_size > MAX_STACK_SIZE {
-        return Err(HyperSocketError::invalid_config(
-            "lane.thread_stack_size",
-            format!("lane {lane}: thread stack size must be at most {MAX_STACK_SIZE} bytes"),
         ));
     }
     if config.kind == LaneKind::Task && !in_runtime {

@@ -3,9 +3,6 @@
 /// The largest lane capacity: a bounded queue allocates its slots up front.
 pub(crate) const MAX_LANE_CAPACITY: usize = 1 << 20;
 
-/// The largest stack a lane thread may ask for (1 GiB).
-pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
-
 /// Where a lane's handler runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -123,8 +120,8 @@ impl LaneConfig {
         self
     }
 
-    /// Sets a thread lane's stack size (default 2 MiB; at most 1 GiB,
-    /// checked when the lanes are built).
+    /// Sets a thread lane's stack size (default 2 MiB). One the system
+    /// cannot give fails the build with an I/O error.
     pub fn thread_stack_size(mut self, bytes: usize) -> Self {
         self.thread_stack_size = bytes;
         self

@@ -2,9 +2,11 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hypersockets_core::{ClientEvent, MessageRouter, WsMessage};
 
@@ -99,10 +101,13 @@ pub struct Dispatcher<R: MessageRouter> {
     pub(crate) since_flush: u32,
     pub(crate) reader: Arc<ReaderCounters>,
     pub(crate) stats: RouterStats,
-    pub(crate) joins: Vec<LaneJoin>,
+    /// What to wait for at shutdown, with the lane it belongs to.
+    pub(crate) joins: Vec<(Arc<LaneShared>, LaneJoin)>,
     pub(crate) events: EventSink,
     /// The bytes queued in every lane, against the memory budget.
     pub(crate) budget: Arc<Budget>,
+    /// How long a shutdown waits for the lanes; `None`: for ever.
+    pub(crate) shutdown_timeout: Option<Duration>,
 }
 
 impl<R: MessageRouter> Dispatcher<R> {
@@ -334,9 +339,13 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// [`Graceful`](ShutdownMode::Graceful) first queues the held messages
     /// (waiting for room, as [`ready`](Self::ready) does), then lets each
     /// lane handle what is queued; [`Abort`](ShutdownMode::Abort) drops what
-    /// is held and queued (counted as dropped). A handler that never returns
-    /// keeps a graceful shutdown waiting: wrap the call in a timeout if that
-    /// can happen.
+    /// is held and queued (counted as dropped). Without a
+    /// [`shutdown_timeout`](crate::RouterBuilder::shutdown_timeout), a
+    /// handler that never returns keeps the shutdown waiting; with one, the
+    /// whole shutdown ends by then: held messages that did not fit are
+    /// dropped (counted), and lanes still busy are abandoned (thread lanes
+    /// detached, task lanes aborted), counted and reported as
+    /// [`ClientEvent::LaneAbandoned`].
     ///
     /// # Cancel safety
     ///
@@ -345,33 +354,53 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// counted as dropped. Cancelling later stops the waiting only: the
     /// lanes are already told to stop and end on their own.
     pub async fn shutdown(mut self, mode: ShutdownMode) {
+        let deadline = self
+            .shutdown_timeout
+            .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
         // Held messages only: the lanes drain anyway, the budget is moot.
+        // What does not fit by the deadline is dropped (and counted) below.
         if mode == ShutdownMode::Graceful && !self.held.is_empty() {
-            Box::pin(self.queue_held()).await;
+            by(deadline, Box::pin(self.queue_held())).await;
         }
         let lanes = self.close_lanes(mode);
         let joins = std::mem::take(&mut self.joins);
+        let (reader, events) = (Arc::clone(&self.reader), Arc::clone(&self.events));
         drop(self);
         drop(lanes);
-        for join in joins {
-            match join {
-                LaneJoin::Task(handle) => {
-                    if let Err(error) = handle.await {
+        for (lane, join) in joins {
+            let finished = match join {
+                LaneJoin::Task(mut handle) => match by(deadline, &mut handle).await {
+                    Some(Err(error)) => {
                         tracing::error!(%error, "lane task failed");
+                        true
                     }
-                }
+                    Some(Ok(())) => true,
+                    None => {
+                        handle.abort();
+                        false
+                    }
+                },
                 LaneJoin::Thread(handle) => {
-                    let joined = match tokio::runtime::Handle::try_current() {
-                        Ok(runtime) => runtime
-                            .spawn_blocking(move || handle.join().is_ok())
-                            .await
-                            .unwrap_or(false),
-                        Err(_) => handle.join().is_ok(),
+                    // With a deadline, waited for through a signal first,
+                    // not `join`: a stuck thread must not hold a blocking
+                    // thread (which would also hold up the runtime's own
+                    // shutdown). Without one, joined on the spot.
+                    let ended = match deadline {
+                        Some(_) => by(deadline, lane.ended()).await.is_some(),
+                        None => true,
                     };
-                    if !joined {
-                        tracing::error!("lane thread panicked");
+                    if ended {
+                        join_thread(handle).await;
                     }
+                    ended
                 }
+            };
+            if !finished {
+                bump(&reader.abandoned_lanes, 1);
+                tracing::warn!(lane = %lane.key, "lane did not finish in time: abandoned");
+                events(ClientEvent::LaneAbandoned {
+                    lane: lane.key.clone(),
+                });
             }
         }
     }
@@ -410,6 +439,29 @@ impl<R: MessageRouter> Dispatcher<R> {
                 bump(&queue.shared.counters.reader.dropped_unqueued, 1);
             }
         }
+    }
+}
+
+/// Awaits `future` until `deadline` (for ever without one); `None` if the
+/// deadline came first.
+async fn by<F: Future>(deadline: Option<tokio::time::Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+        None => Some(future.await),
+    }
+}
+
+/// Joins a lane thread that has signalled its end (so the join is brief).
+async fn join_thread(handle: std::thread::JoinHandle<()>) {
+    let joined = match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(move || handle.join().is_ok())
+            .await
+            .unwrap_or(false),
+        Err(_) => handle.join().is_ok(),
+    };
+    if !joined {
+        tracing::error!("lane thread panicked");
     }
 }
 

@@ -153,6 +153,9 @@ pub struct RouterMetricsSnapshot {
     /// How many times the reader stopped reading because the queues
     /// reached the memory budget.
     pub backpressure_waits: u64,
+    /// Lanes a shutdown gave up on because they did not finish in time
+    /// (a stuck handler): threads detached, tasks aborted.
+    pub abandoned_lanes: u64,
     /// Every lane, in the order they were configured; the fallback last.
     pub lanes: Vec<LaneMetricsSnapshot>,
 }
@@ -187,4 +190,6 @@ pub(crate) struct ReaderCounters {
     pub(crate) dispatched: AtomicU64,
     pub(crate) parse_errors: AtomicU64,
     pub(crate) unrouted: AtomicU64,
+    /// Written by the shutdown, which the reader's owner runs.
+    pub(crate) abandoned_lanes: AtomicU64,
 }

@@ -26,6 +26,7 @@ impl RouterStats {
             queued_bytes: self.budget.queued() as u64,
             memory_budget: self.budget.limit().map(|limit| limit as u64),
             backpressure_waits: self.budget.waits.load(Relaxed),
+            abandoned_lanes: self.reader.abandoned_lanes.load(Relaxed),
             lanes: self
                 .lanes
                 .iter()

@@ -825,7 +825,11 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
-    /// How long `close` waits for the server's Close frame. Default: 2 s.
+    /// How long `close` waits for the server's Close frame, and then for
+    /// the lanes to finish what is queued (a lane still busy after that is
+    /// abandoned and reported as
+    /// [`ClientEvent::LaneAbandoned`](crate::ClientEvent::LaneAbandoned)).
+    /// Default: 2 s.
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -928,8 +932,8 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     /// [`HyperSocketError::InvalidConfiguration`](crate::HyperSocketError::InvalidConfiguration) naming the setting: a URL
     /// that is not `ws://` or `wss://`, a handler key given twice, a zero
     /// timeout or capacity, a duration over a year, a writer queue or event
-    /// capacity over 1 048 576, a lane capacity or thread stack over
-    /// [`LaneConfig`](crate::LaneConfig)'s bounds, a liveness timeout not
+    /// capacity over 1 048 576, a lane capacity over
+    /// [`LaneConfig::capacity`](crate::LaneConfig::capacity)'s bound, a liveness timeout not
     /// longer than the heartbeat interval, task lanes outside a tokio
     /// runtime.
     pub fn build(self) -> Result<WebSocketClient> {
@@ -950,6 +954,8 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
                 .on_event(move |event| {
                     let _ = lane_events.send(event);
                 })
+                // `close` gives the lanes this long to finish what is queued.
+                .shutdown_timeout(config.timeouts.close)
                 .build()
         })?;
         let subscriptions = SubscriptionRegistry::default();

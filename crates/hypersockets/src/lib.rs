@@ -54,6 +54,7 @@ mod manager;
 mod metrics;
 mod runtime;
 mod subscription;
+mod weak;
 
 pub use builder::{HasUrl, NoRouter, NoUrl, WebSocketClientBuilder, WithRouter};
 pub use client::WebSocketClient;
@@ -63,6 +64,7 @@ pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetric
 pub use metrics::ClientMetrics;
 pub use runtime::counters::MetricsSnapshot;
 pub use subscription::Subscription;
+pub use weak::WeakClient;
 
 #[doc(inline)]
 pub use hypersockets_core::{
@@ -92,7 +94,7 @@ pub mod prelude {
         AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ClientManager,
         ConnectionState, ExponentialBackoff, HeaderProvider, Heartbeat, HyperSocketError, JsonPing,
         LaneConfig, LaneKind, MessageHandler, MessageRouter, OverflowPolicy, ParseError,
-        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing,
+        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing, WeakClient,
         WebSocketClient, WsMessage, async_handler_fn, handler_fn, peek_json_str,
     };
 }

@@ -21,8 +21,9 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
     let (mode, gave_up) = loop {
         rt.shared.enter(Transition::Connecting);
         let reconnect = !std::mem::take(&mut first_attempt);
-        let end = match connect(&rt.config).await {
-            Ok(connection) => {
+        let end = match connect_or_close(&mut rt).await {
+            Err(mode) => SessionEnd::Closed(mode),
+            Ok(Ok(connection)) => {
                 let started = Instant::now();
                 let connections = rt.shared.lifecycle.borrow().connections;
                 let end = session::run(&mut rt, connection, reconnect).await;
@@ -36,7 +37,7 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
                 }
                 end
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "connect failed");
                 SessionEnd::from_error(error)
             }
@@ -92,6 +93,24 @@ async fn connect(config: &ClientConfig) -> Result<Connection> {
     config.transport.connect(config.request(headers)).await
 }
 
+/// Connects, answering commands meanwhile, so that `close` (or dropping
+/// every handle) is heard at once even while a handshake hangs. `Err` when
+/// the client is to close.
+async fn connect_or_close<R: MessageRouter>(
+    rt: &mut Runtime<R>,
+) -> std::result::Result<Result<Connection>, ShutdownMode> {
+    let mut connecting = std::pin::pin!(connect(&rt.config));
+    loop {
+        let command = tokio::select! {
+            connected = &mut connecting => return Ok(connected),
+            command = rt.commands.recv() => command,
+        };
+        if let Some(mode) = answer_offline(command) {
+            return Err(mode);
+        }
+    }
+}
+
 /// Sleeps before the next attempt, answering commands meanwhile. `Some`
 /// when the user closed the client.
 async fn wait<R: MessageRouter>(
@@ -106,19 +125,26 @@ async fn wait<R: MessageRouter>(
             () = sleep_until(deadline) => return None,
             command = rt.commands.recv() => command,
         };
-        match command {
-            None => return Some(ShutdownMode::Graceful),
-            Some(Command::Close(mode)) => {
-                rt.shared.emit(ClientEvent::Disconnected {
-                    reason: DisconnectReason::UserClosed,
-                });
-                return Some(mode);
-            }
-            Some(Command::Send { done, .. }) => {
-                let _ = done.send(Err(HyperSocketError::NotConnected));
-            }
-            // The registry already has it; the next connection restores it.
-            Some(Command::Subscribe(_) | Command::Unsubscribe(_)) => {}
+        if let Some(mode) = answer_offline(command) {
+            rt.shared.emit(ClientEvent::Disconnected {
+                reason: DisconnectReason::UserClosed,
+            });
+            return Some(mode);
         }
+    }
+}
+
+/// Answers a command while there is no connection. `Some` when the client
+/// is to close: asked to, or every handle is gone (nobody can use it).
+fn answer_offline(command: Option<Command>) -> Option<ShutdownMode> {
+    match command {
+        None => Some(ShutdownMode::Graceful),
+        Some(Command::Close(mode)) => Some(mode),
+        Some(Command::Send { done, .. }) => {
+            let _ = done.send(Err(HyperSocketError::NotConnected));
+            None
+        }
+        // The registry already has it; the next connection restores it.
+        Some(Command::Subscribe(_) | Command::Unsubscribe(_)) => None,
     }
 }

@@ -369,13 +369,27 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// Waits for room in a full `Block` lane: backpressure reaches the
-    /// socket.
+    /// Waits for room in a full `Block` lane or under the memory budget:
+    /// backpressure reaches the socket. Commands are still answered, so a
+    /// `close` is heard even while a handler is stuck.
     #[cold]
     async fn wait_for_lane(&mut self) -> Option<SessionEnd> {
-        match Box::pin(self.rt.dispatcher.ready()).await {
-            Dispatch::Closed => Some(lanes_shut_down()),
-            _ => None,
+        loop {
+            let Runtime {
+                dispatcher,
+                commands,
+                ..
+            } = &mut *self.rt;
+            // `ready` is cancel safe: what is held stays held.
+            let command = tokio::select! {
+                ready = Box::pin(dispatcher.ready()) => {
+                    return (ready == Dispatch::Closed).then(lanes_shut_down);
+                }
+                command = commands.recv() => command,
+            };
+            if let Flow::End(end) = Box::pin(self.on_command(command)).await {
+                return Some(end);
+            }
         }
     }
 
@@ -455,9 +469,15 @@ impl<R: MessageRouter> Session<'_, R> {
             };
             match self.on_message(message) {
                 Flow::Continue | Flow::Authenticated => {}
+                // Room for it within the deadline, or the lanes' share of
+                // the close begins (what is held is theirs to finish).
                 Flow::Blocked => {
-                    if let Some(end) = self.wait_for_lane().await {
-                        return Some(end);
+                    match tokio::time::timeout_at(deadline, Box::pin(self.rt.dispatcher.ready()))
+                        .await
+                    {
+                        Ok(Dispatch::Closed) => return Some(lanes_shut_down()),
+                        Ok(_) => {}
+                        Err(_) => return None,
                     }
                 }
                 // The server's Close (or a failure): done.
