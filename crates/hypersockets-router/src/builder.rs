@@ -349,6 +349,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
             joins,
             events,
             budget,
+            budget_reported: false,
             shutdown_timeout,
         })
     }

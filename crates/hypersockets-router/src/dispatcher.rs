@@ -106,6 +106,10 @@ pub struct Dispatcher<R: MessageRouter> {
     pub(crate) events: EventSink,
     /// The bytes queued in every lane, against the memory budget.
     pub(crate) budget: Arc<Budget>,
+    /// This wait for the budget has been counted and reported: a `ready`
+    /// cancelled and called again (the read loop answers commands while it
+    /// waits) continues the same wait.
+    pub(crate) budget_reported: bool,
     /// How long a shutdown waits for the lanes; `None`: for ever.
     pub(crate) shutdown_timeout: Option<Duration>,
 }
@@ -193,14 +197,16 @@ impl<R: MessageRouter> Dispatcher<R> {
         // Hand the lanes everything, so that they can drain it all.
         self.flush();
         let budget = Arc::clone(&self.budget);
-        bump(&budget.waits, 1);
-        let queued_bytes = budget.queued();
-        let limit = budget.limit().unwrap_or(usize::MAX);
-        tracing::info!(queued_bytes, limit, "memory budget reached; reading paused");
-        (self.events)(ClientEvent::MemoryBudgetReached {
-            queued_bytes,
-            limit,
-        });
+        if !std::mem::replace(&mut self.budget_reported, true) {
+            bump(&budget.waits, 1);
+            let queued_bytes = budget.queued();
+            let limit = budget.limit().unwrap_or(usize::MAX);
+            tracing::info!(queued_bytes, limit, "memory budget reached; reading paused");
+            (self.events)(ClientEvent::MemoryBudgetReached {
+                queued_bytes,
+                limit,
+            });
+        }
         loop {
             let mut room = pin!(budget.room.notified());
             room.as_mut().enable();
@@ -210,6 +216,7 @@ impl<R: MessageRouter> Dispatcher<R> {
             room.await;
         }
         budget.clear_reached();
+        self.budget_reported = false;
         tracing::debug!(queued_bytes = budget.queued(), "reading resumed");
     }
 

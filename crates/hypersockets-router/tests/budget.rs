@@ -110,10 +110,17 @@ async fn a_stuck_handler_blocks_the_reader_at_the_budget_and_loses_nothing() {
                     other => panic!("unexpected event {other:?}"),
                 }
                 assert_eq!(stats.snapshot().backpressure_waits, 1);
+            }
+            // Cancelled and called again (as the read loop does to answer a
+            // command): the same wait, counted and reported once.
+            {
+                let mut ready = pin!(dispatcher.ready());
                 assert!(
                     pending_now(ready.as_mut()).await,
                     "{kind:?}: still at the budget"
                 );
+                assert_eq!(stats.snapshot().backpressure_waits, 1);
+                assert!(events.try_recv().is_err(), "reported once");
 
                 gate.open();
                 assert_eq!(within("room", ready).await, Dispatch::Queued);

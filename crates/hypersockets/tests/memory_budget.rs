@@ -101,3 +101,34 @@ async fn a_stuck_handler_stops_the_reader_and_then_gets_everything_in_order() {
         within("close", client.close()).await.unwrap();
     }
 }
+
+/// The extremes of the budget: none at all (every chunk waits for the
+/// lanes to take it) and the largest, both deliver everything in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_extreme_budgets_deliver_everything() {
+    for budget in [
+        MemoryBudget::Bytes(0),
+        MemoryBudget::Bytes(usize::MAX),
+        MemoryBudget::Unbounded,
+    ] {
+        let exchange = MockExchange::start(
+            ExchangeConfig::new().stream(
+                StreamConfig::trades(STREAM)
+                    .rate(Rate::AsFastAsPossible)
+                    .limit(500),
+            ),
+        )
+        .await
+        .unwrap();
+        let (data, control) = (Collected::default(), Collected::default());
+        let client = support::client_for(&exchange, &[STREAM], &data, &control)
+            .memory_budget(budget)
+            .build()
+            .unwrap();
+        within("connect", client.connect()).await.unwrap();
+        data.wait_for(500).await;
+        let report = exchange.control().check_delivery(&data.texts()).unwrap();
+        assert!(report.is_complete(), "{budget:?}: {report:?}");
+        within("close", client.close()).await.unwrap();
+    }
+}
