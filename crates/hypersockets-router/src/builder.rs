@@ -3,7 +3,6 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hypersockets_core::{
     BoxError, ClientEvent, HyperSocketError, MessageHandler, MessageRouter, Result,
@@ -99,7 +98,6 @@ pub struct RouterBuilder<R: MessageRouter> {
     fallback: Option<LaneSpec<R>>,
     events: EventSink,
     budget: MemoryBudget,
-    shutdown_timeout: Option<Duration>,
 }
 
 impl<R: MessageRouter> RouterBuilder<R> {
@@ -112,21 +110,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
             fallback: None,
             events: discard(),
             budget: MemoryBudget::default(),
-            shutdown_timeout: None,
         }
-    }
-
-    /// Bounds how long [`Dispatcher::shutdown`] waits for the lanes
-    /// (default: no bound, it waits for every handler to return). A lane
-    /// still busy at the deadline is abandoned: a thread lane's thread is
-    /// left to end on its own (detached), a task lane is aborted; each is
-    /// counted ([`RouterMetricsSnapshot::abandoned_lanes`](crate::RouterMetricsSnapshot::abandoned_lanes))
-    /// and reported ([`ClientEvent::LaneAbandoned`]). The deadline is
-    /// measured with tokio's timer: the shutdown must then run in a runtime
-    /// with time enabled.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = Some(timeout);
-        self
     }
 
     /// Sets the budget on the bytes queued in all lanes together, beyond
@@ -238,7 +222,6 @@ impl<R: MessageRouter> RouterBuilder<R> {
             fallback,
             events,
             budget,
-            shutdown_timeout,
         } = self;
         for (index, (key, _)) in lanes.iter().enumerate() {
             if lanes[..index].iter().any(|(other, _)| other == key) {
@@ -350,7 +333,6 @@ impl<R: MessageRouter> RouterBuilder<R> {
             events,
             budget,
             budget_reported: false,
-            shutdown_timeout,
         })
     }
 }

@@ -2,11 +2,13 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::Poll;
+
+use futures_util::FutureExt;
 
 use hypersockets_core::{ClientEvent, MessageRouter, WsMessage};
 
@@ -110,8 +112,6 @@ pub struct Dispatcher<R: MessageRouter> {
     /// cancelled and called again (the read loop answers commands while it
     /// waits) continues the same wait.
     pub(crate) budget_reported: bool,
-    /// How long a shutdown waits for the lanes; `None`: for ever.
-    pub(crate) shutdown_timeout: Option<Duration>,
 }
 
 impl<R: MessageRouter> Dispatcher<R> {
@@ -346,13 +346,9 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// [`Graceful`](ShutdownMode::Graceful) first queues the held messages
     /// (waiting for room, as [`ready`](Self::ready) does), then lets each
     /// lane handle what is queued; [`Abort`](ShutdownMode::Abort) drops what
-    /// is held and queued (counted as dropped). Without a
-    /// [`shutdown_timeout`](crate::RouterBuilder::shutdown_timeout), a
-    /// handler that never returns keeps the shutdown waiting; with one, the
-    /// whole shutdown ends by then: held messages that did not fit are
-    /// dropped (counted), and lanes still busy are abandoned (thread lanes
-    /// detached, task lanes aborted), counted and reported as
-    /// [`ClientEvent::LaneAbandoned`].
+    /// is held and queued (counted as dropped). A handler that never returns
+    /// keeps this waiting: see [`shutdown_until`](Self::shutdown_until) for
+    /// a bounded shutdown.
     ///
     /// # Cancel safety
     ///
@@ -360,14 +356,40 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// the lanes are closed and the held messages that do not fit are
     /// counted as dropped. Cancelling later stops the waiting only: the
     /// lanes are already told to stop and end on their own.
-    pub async fn shutdown(mut self, mode: ShutdownMode) {
-        let deadline = self
-            .shutdown_timeout
-            .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
+    pub async fn shutdown(self, mode: ShutdownMode) {
+        self.stop(mode, StopWaiting::<std::future::Pending<()>>::Never)
+            .await;
+    }
+
+    /// [`shutdown`](Self::shutdown), waiting only until `stop_waiting`
+    /// completes (a timer, a signal, or both in turn). Held messages that
+    /// did not fit by then are dropped (counted); a lane still busy then is
+    /// abandoned: a thread lane's thread is left to end on its own
+    /// (detached), a task lane is aborted; each is counted
+    /// ([`RouterMetricsSnapshot::abandoned_lanes`](crate::RouterMetricsSnapshot::abandoned_lanes))
+    /// and reported ([`ClientEvent::LaneAbandoned`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`shutdown`](Self::shutdown)'s.
+    pub async fn shutdown_until<F>(self, mode: ShutdownMode, stop_waiting: F)
+    where
+        F: Future<Output = ()>,
+    {
+        let stop_waiting = pin!(stop_waiting);
+        self.stop(mode, StopWaiting::Pending(stop_waiting)).await;
+    }
+
+    /// The shutdown, waiting as `until` says.
+    async fn stop<S: Future<Output = ()>>(
+        mut self,
+        mode: ShutdownMode,
+        mut until: StopWaiting<'_, S>,
+    ) {
         // Held messages only: the lanes drain anyway, the budget is moot.
-        // What does not fit by the deadline is dropped (and counted) below.
+        // What does not fit in time is dropped (and counted) below.
         if mode == ShutdownMode::Graceful && !self.held.is_empty() {
-            by(deadline, Box::pin(self.queue_held())).await;
+            until.wait(Box::pin(self.queue_held())).await;
         }
         let lanes = self.close_lanes(mode);
         let joins = std::mem::take(&mut self.joins);
@@ -376,7 +398,7 @@ impl<R: MessageRouter> Dispatcher<R> {
         drop(lanes);
         for (lane, join) in joins {
             let finished = match join {
-                LaneJoin::Task(mut handle) => match by(deadline, &mut handle).await {
+                LaneJoin::Task(mut handle) => match until.wait(&mut handle).await {
                     Some(Err(error)) => {
                         tracing::error!(%error, "lane task failed");
                         true
@@ -388,13 +410,13 @@ impl<R: MessageRouter> Dispatcher<R> {
                     }
                 },
                 LaneJoin::Thread(handle) => {
-                    // With a deadline, waited for through a signal first,
-                    // not `join`: a stuck thread must not hold a blocking
-                    // thread (which would also hold up the runtime's own
-                    // shutdown). Without one, joined on the spot.
-                    let ended = match deadline {
-                        Some(_) => by(deadline, lane.ended()).await.is_some(),
-                        None => true,
+                    // With a bound, waited for through a signal first, not
+                    // `join`: a stuck thread must not hold a blocking thread
+                    // (which would also hold up the runtime's own shutdown).
+                    // Without one, joined on the spot.
+                    let ended = match until {
+                        StopWaiting::Never => true,
+                        _ => until.wait(lane.ended()).await.is_some(),
                     };
                     if ended {
                         join_thread(handle).await;
@@ -449,12 +471,36 @@ impl<R: MessageRouter> Dispatcher<R> {
     }
 }
 
-/// Awaits `future` until `deadline` (for ever without one); `None` if the
-/// deadline came first.
-async fn by<F: Future>(deadline: Option<tokio::time::Instant>, future: F) -> Option<F::Output> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
-        None => Some(future.await),
+/// How long a shutdown waits.
+enum StopWaiting<'a, S> {
+    /// For ever.
+    Never,
+    /// Until this completes.
+    Pending(Pin<&'a mut S>),
+    /// No longer: it has completed.
+    Passed,
+}
+
+impl<S: Future<Output = ()>> StopWaiting<'_, S> {
+    /// Awaits `future` while waiting is still on; `None` once it is over
+    /// (a future that is ready at once still counts).
+    async fn wait<F: Future>(&mut self, future: F) -> Option<F::Output> {
+        let stop = match self {
+            Self::Never => return Some(future.await),
+            Self::Passed => return future.now_or_never(),
+            Self::Pending(stop) => stop,
+        };
+        let mut future = pin!(future);
+        // The future first: one that is ready wins over a stop due too.
+        let output = poll_fn(|cx| match future.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(Some(output)),
+            Poll::Pending => stop.as_mut().poll(cx).map(|()| None),
+        })
+        .await;
+        if output.is_none() {
+            *self = Self::Passed;
+        }
+        output
     }
 }
 

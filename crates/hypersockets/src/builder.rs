@@ -954,8 +954,6 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
                 .on_event(move |event| {
                     let _ = lane_events.send(event);
                 })
-                // `close` gives the lanes this long to finish what is queued.
-                .shutdown_timeout(config.timeouts.close)
                 .build()
         })?;
         let subscriptions = SubscriptionRegistry::default();

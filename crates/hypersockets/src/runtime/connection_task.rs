@@ -66,11 +66,30 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
             break (mode, None);
         }
     };
+    let asked = gave_up.is_none();
     rt.shared.enter(Transition::ShuttingDown { gave_up });
     let Runtime {
-        dispatcher, shared, ..
+        dispatcher,
+        shared,
+        config,
+        mut commands,
     } = rt;
-    dispatcher.shutdown(mode).await;
+    let close = config.timeouts.close;
+    if asked {
+        // `close` (or the last handle gone): the lanes get the close timeout.
+        dispatcher
+            .shutdown_until(mode, tokio::time::sleep(close))
+            .await;
+    } else {
+        // Given up by itself: nobody asked to hurry, so the lanes finish
+        // what is queued, unless a `close` comes meanwhile (or the last
+        // handle goes), which gives them the close timeout from then.
+        let closing = async move {
+            closed(&mut commands).await;
+            tokio::time::sleep(close).await;
+        };
+        dispatcher.shutdown_until(mode, closing).await;
+    }
     tracing::info!("client shut down");
     shared.emit(ClientEvent::ShutDown);
 }
@@ -130,6 +149,20 @@ async fn wait<R: MessageRouter>(
                 reason: DisconnectReason::UserClosed,
             });
             return Some(mode);
+        }
+    }
+}
+
+/// Waits until the client is asked to close, or every handle is gone,
+/// refusing sends meanwhile.
+async fn closed(commands: &mut tokio::sync::mpsc::Receiver<Command>) {
+    loop {
+        match commands.recv().await {
+            None | Some(Command::Close(_)) => return,
+            Some(Command::Send { done, .. }) => {
+                let _ = done.send(Err(HyperSocketError::ShutDown));
+            }
+            Some(Command::Subscribe(_) | Command::Unsubscribe(_)) => {}
         }
     }
 }
