@@ -239,3 +239,36 @@ async fn live_with_a_task_lane_stuck_and_the_reader_at_the_budget() {
     .await;
     assert_eq!(client.metrics().router.abandoned_lanes, 1);
 }
+
+/// A login that never comes (say, a REST call for a token that hangs).
+#[derive(Debug)]
+struct Hanging;
+
+impl AuthProvider for Hanging {
+    fn login_messages(&self) -> BoxFuture<'_, Result<Vec<WsMessage>, BoxError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_auth_provider_hangs() {
+    let exchange = MockExchange::start(ExchangeConfig::new()).await.unwrap();
+    let client = WebSocketClient::builder()
+        .url(exchange.url())
+        .router(PassThrough)
+        .auth(Hanging)
+        .close_timeout(CLOSE)
+        .build()
+        .unwrap();
+    let connecting = connect_in_background(&client);
+    exchange
+        .control()
+        .wait_for_connections(1, WAIT)
+        .await
+        .unwrap();
+    within("close while logging in", client.close())
+        .await
+        .unwrap();
+    let connected = within("connect's answer", connecting).await.unwrap();
+    assert!(connected.is_err(), "{connected:?}");
+}

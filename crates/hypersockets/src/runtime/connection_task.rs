@@ -169,7 +169,7 @@ async fn closed(commands: &mut tokio::sync::mpsc::Receiver<Command>) {
 
 /// Answers a command while there is no connection. `Some` when the client
 /// is to close: asked to, or every handle is gone (nobody can use it).
-fn answer_offline(command: Option<Command>) -> Option<ShutdownMode> {
+pub(super) fn answer_offline(command: Option<Command>) -> Option<ShutdownMode> {
     match command {
         None => Some(ShutdownMode::Graceful),
         Some(Command::Close(mode)) => Some(mode),

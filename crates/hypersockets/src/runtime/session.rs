@@ -11,13 +11,14 @@ use std::task::{Context, Poll, Waker};
 
 use futures_util::{FutureExt, StreamExt};
 use hypersockets_core::{
-    AuthProvider, AuthVerdict, ClientEvent, Connection, DisconnectReason, HyperSocketError,
-    MessageRouter, MessageStream, Result, WsMessage,
+    AuthProvider, AuthVerdict, BoxError, ClientEvent, Connection, DisconnectReason,
+    HyperSocketError, MessageRouter, MessageStream, Result, WsMessage,
 };
 use hypersockets_router::{Dispatch, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 
+use crate::runtime::connection_task::answer_offline;
 use crate::runtime::keepalive::{Answer, Due, Keepalive};
 use crate::runtime::writer::{self, Outgoing};
 use crate::runtime::{Command, Runtime, Transition};
@@ -181,7 +182,11 @@ impl<R: MessageRouter> Session<'_, R> {
         let Some(auth) = self.rt.config.auth.clone() else {
             return self.go_live().await;
         };
-        let messages = auth.login_messages().await.map_err(|source| {
+        let messages = self
+            .login_messages(&*auth)
+            .await
+            .map_err(SessionEnd::Closed)?;
+        let messages = messages.map_err(|source| {
             let reason = source.to_string();
             self.rt.shared.emit(ClientEvent::AuthFailed {
                 reason: reason.clone(),
@@ -203,6 +208,25 @@ impl<R: MessageRouter> Session<'_, R> {
             deadline: Instant::now() + self.rt.config.timeouts.auth,
         };
         Ok(())
+    }
+
+    /// Asks the auth provider for its login, answering commands meanwhile
+    /// (the provider may wait on a REST call): `Err` when the client is to
+    /// close.
+    async fn login_messages(
+        &mut self,
+        auth: &dyn AuthProvider,
+    ) -> std::result::Result<std::result::Result<Vec<WsMessage>, BoxError>, ShutdownMode> {
+        let mut login = std::pin::pin!(auth.login_messages());
+        loop {
+            let command = tokio::select! {
+                messages = &mut login => return Ok(messages),
+                command = self.rt.commands.recv() => command,
+            };
+            if let Some(mode) = answer_offline(command) {
+                return Err(mode);
+            }
+        }
     }
 
     /// Restores every subscription, then announces the connection.
