@@ -120,9 +120,8 @@ async fn while_waiting_to_reconnect() {
     let mut events = client.events();
     within("connect", client.connect()).await.unwrap();
     let control = exchange.control();
-    control
-        .inject(control.latest_connection().unwrap(), Fault::DropTcp)
-        .unwrap();
+    let id = control.wait_for_connections(1, WAIT).await.unwrap();
+    control.inject(id, Fault::DropTcp).unwrap();
     wait_event(&mut events, "reconnecting", |event| {
         matches!(event, ClientEvent::Reconnecting { .. })
     })

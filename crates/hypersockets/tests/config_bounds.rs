@@ -140,12 +140,15 @@ async fn a_reconnect_delay_of_duration_max_waits_without_panicking() {
         .unwrap();
     let mut events = client.events();
     within("connect", client.connect()).await.unwrap();
-    exchange
-        .control()
-        .inject(
-            exchange.control().latest_connection().unwrap(),
-            hypersockets_testkit::Fault::DropTcp,
-        )
+    // The exchange may record the connection a moment after the client
+    // counts itself connected.
+    let control = exchange.control();
+    let id = control
+        .wait_for_connections(1, support::WAIT)
+        .await
+        .unwrap();
+    control
+        .inject(id, hypersockets_testkit::Fault::DropTcp)
         .unwrap();
     let event = wait_event(&mut events, "reconnecting", |event| {
         matches!(event, ClientEvent::Reconnecting { .. })

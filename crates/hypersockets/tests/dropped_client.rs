@@ -35,13 +35,18 @@ fn lane_threads() -> usize {
         .count()
 }
 
-/// Waits until `count` is 0, within [`WAIT`]; returns what it is then.
-fn settles_to_zero(count: impl Fn() -> usize) -> usize {
+/// Waits until `count` is `target`, within [`WAIT`]; returns what it is then.
+fn settles_to(target: usize, count: impl Fn() -> usize) -> usize {
     let deadline = std::time::Instant::now() + WAIT;
-    while count() > 0 && std::time::Instant::now() < deadline {
+    while count() != target && std::time::Instant::now() < deadline {
         std::thread::yield_now();
     }
     count()
+}
+
+/// [`settles_to`] 0.
+fn settles_to_zero(count: impl Fn() -> usize) -> usize {
+    settles_to(0, count)
 }
 
 fn runtime() -> Runtime {
@@ -113,7 +118,8 @@ fn dropping_the_last_handle_ends_every_task_and_thread() {
     let (data, upgrades) = (Collected::default(), Arc::new(AtomicUsize::new(0)));
     let weak = client_runtime.block_on(async {
         let client = client(exchange.url(), &data, &upgrades);
-        assert_eq!(lane_threads(), 1);
+        // A thread names itself once it runs.
+        assert_eq!(settles_to(1, lane_threads), 1);
         client.downgrade()
     });
     assert!(weak.upgrade().is_none());
@@ -152,7 +158,8 @@ fn dropping_the_last_handle_ends_every_task_and_thread() {
     let weak = client_runtime.block_on(async {
         let client = client(exchange.url(), &data, &upgrades);
         within("connect", client.connect()).await.unwrap();
-        let id = control.latest_connection().unwrap();
+        // The exchange may record it a moment after the client connects.
+        let id = control.wait_for_connections(2, WAIT).await.unwrap();
         control.refuse_connections(u64::MAX);
         control.inject(id, Fault::DropTcp).unwrap();
         let attempts = control.attempts();
