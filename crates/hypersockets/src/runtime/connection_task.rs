@@ -75,21 +75,17 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
         mut commands,
     } = rt;
     let close = config.timeouts.close;
-    if asked {
-        // `close` (or the last handle gone): the lanes get the close timeout.
-        dispatcher
-            .shutdown_until(mode, tokio::time::sleep(close))
-            .await;
-    } else {
-        // Given up by itself: nobody asked to hurry, so the lanes finish
-        // what is queued, unless a `close` comes meanwhile (or the last
-        // handle goes), which gives them the close timeout from then.
-        let closing = async move {
+    // Asked to close (or the last handle gone): the lanes get the close
+    // timeout. Given up by itself: nobody asked to hurry, so the lanes
+    // finish what is queued, unless a `close` comes meanwhile (or the last
+    // handle goes), which starts the close timeout then.
+    let stop_waiting = async move {
+        if !asked {
             closed(&mut commands).await;
-            tokio::time::sleep(close).await;
-        };
-        dispatcher.shutdown_until(mode, closing).await;
-    }
+        }
+        tokio::time::sleep(close).await;
+    };
+    dispatcher.shutdown_until(mode, stop_waiting).await;
     tracing::info!("client shut down");
     shared.emit(ClientEvent::ShutDown);
 }
