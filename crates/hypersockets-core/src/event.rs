@@ -94,4 +94,20 @@ pub enum ClientEvent {
     Error(Arc<HyperSocketError>),
     /// The client has stopped for good.
     ShutDown,
+    /// The handlers fell behind: their queues reached the client's memory
+    /// budget, so the client stopped reading (the server's writes back up
+    /// in TCP; nothing is dropped) until the queues are down to half of it.
+    MemoryBudgetReached {
+        /// Payload bytes queued when reading stopped.
+        queued_bytes: usize,
+        /// The budget.
+        limit: usize,
+    },
+    /// A lane did not finish within the shutdown's deadline (its handler
+    /// was stuck): its thread was left to end on its own, or its task
+    /// aborted, and the shutdown went on without it.
+    LaneAbandoned {
+        /// The lane's route key, formatted with `Debug`.
+        lane: String,
+    },
 }

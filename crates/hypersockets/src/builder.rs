@@ -8,7 +8,7 @@ use hypersockets_core::{
     AuthProvider, ClientEvent, HeaderProvider, MessageHandler, MessageRouter, PassivePingDetector,
     ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
 };
-use hypersockets_router::{LaneConfig, RouterBuilder};
+use hypersockets_router::{LaneConfig, MemoryBudget, RouterBuilder};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::client::WebSocketClient;
@@ -410,6 +410,36 @@ impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
     /// ```
     pub fn lane_defaults(self, config: LaneConfig) -> Self {
         self.lanes(|lanes| lanes.lane_defaults(config))
+    }
+
+    /// The most payload bytes all lanes together may hold queued; past it
+    /// the client stops reading until the handlers have worked the queues
+    /// down to half of it (TCP backpressure reaches the server; nothing is
+    /// dropped), and reports it
+    /// ([`ClientEvent::MemoryBudgetReached`](crate::ClientEvent::MemoryBudgetReached),
+    /// [`RouterMetricsSnapshot::backpressure_waits`](crate::RouterMetricsSnapshot::backpressure_waits)).
+    /// Default: [`MemoryBudget::Bytes`]`(64 MiB)`. [`MemoryBudget::Unbounded`]
+    /// lets queues grow as long as the handlers fall behind.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use hypersockets::MemoryBudget;
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .handler((), handler_fn(|_message: WsMessage| Ok::<_, BoxError>(())))
+    ///     .memory_budget(MemoryBudget::Bytes(16 << 20)) // 16 MiB
+    ///     .build()?;
+    /// assert_eq!(client.metrics().router.memory_budget, Some(16 << 20));
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn memory_budget(self, budget: MemoryBudget) -> Self {
+        self.lanes(|lanes| lanes.memory_budget(budget))
     }
 }
 
@@ -889,7 +919,11 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
-    /// How long `close` waits for the server's Close frame. Default: 2 s.
+    /// How long `close` waits for the server's Close frame, and then for
+    /// the lanes to finish what is queued (a lane still busy after that is
+    /// abandoned and reported as
+    /// [`ClientEvent::LaneAbandoned`](crate::ClientEvent::LaneAbandoned)).
+    /// Default: 2 s.
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -911,7 +945,8 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
-    /// Events kept for a slow event reader before it lags. Default: 1024.
+    /// Events kept for a slow event reader before it lags. Default: 1024;
+    /// at most 1 048 576 (the buffer is allocated up front).
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -937,7 +972,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// [`WriteQueueFull`](crate::HyperSocketError::WriteQueueFull). The
     /// client's own messages (pongs, heartbeats, Pings, subscriptions,
     /// Close) have a queue of their own, this size but at least 64.
-    /// Default: 1024.
+    /// Default: 1024; at least 1, at most 1 048 576.
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -995,9 +1030,11 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     ///
     /// [`HyperSocketError::InvalidConfiguration`](crate::HyperSocketError::InvalidConfiguration) naming the setting: a URL
     /// that is not `ws://` or `wss://`, a handler key given twice, a zero
-    /// timeout or capacity, a liveness timeout not longer than the
-    /// heartbeat interval, a protocol ping interval or timeout under 4 ms,
-    /// task lanes outside a tokio runtime.
+    /// timeout or capacity, a duration over a year, a writer queue or event
+    /// capacity over 1 048 576, a lane capacity over
+    /// [`LaneConfig::capacity`](crate::LaneConfig::capacity)'s bound, a liveness timeout not
+    /// longer than the heartbeat interval, a protocol ping interval or
+    /// timeout under 4 ms, task lanes outside a tokio runtime.
     pub fn build(self) -> Result<WebSocketClient> {
         let WebSocketClientBuilder {
             url: HasUrl(url),

@@ -22,6 +22,13 @@ use crate::subscription::Subscription;
 /// restores every subscription, while the handler lanes carry on. Cloning
 /// the client gives another handle to the same connection.
 ///
+/// The client lives as long as a handle does: when the last one is dropped
+/// without [`close`](Self::close), it closes by itself (the lanes finish
+/// what is queued, up to the close timeout) and every task and thread of it
+/// ends. Handlers that need the client should hold a
+/// [`WeakClient`](crate::WeakClient) ([`downgrade`](Self::downgrade)): a
+/// clone would keep their own client alive for ever.
+///
 /// Sending while not connected is refused with
 /// [`HyperSocketError::NotConnected`] rather than queued: a trading
 /// message sent late, after a reconnect, is worse than one not sent.
@@ -70,7 +77,9 @@ pub struct WebSocketClient {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+/// What every handle shares; dropping the last one drops `commands`, which
+/// tells the connection task to close.
+pub(crate) struct Inner {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
     /// The span every task and lane of the client runs in: `host` (never
@@ -118,6 +127,33 @@ impl WebSocketClient {
                 runtime: Mutex::new(Some(runtime)),
                 task: Mutex::new(None),
             }),
+        }
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+
+    /// A handle that does not keep the client alive; see
+    /// [`WeakClient`](crate::WeakClient).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .build()?;
+    /// let weak = client.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(client);
+    /// assert!(weak.upgrade().is_none()); // the client has stopped
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn downgrade(&self) -> crate::WeakClient {
+        crate::WeakClient {
+            inner: Arc::downgrade(&self.inner),
         }
     }
 
@@ -453,8 +489,14 @@ impl WebSocketClient {
     /// Closes the client for good, letting every lane finish what is queued.
     ///
     /// Sends a Close frame, waits for the server's (up to the close
-    /// timeout), never reconnects, and returns once every task and lane of
-    /// the client has ended. Closing twice is fine.
+    /// timeout), never reconnects, lets the lanes finish what is queued (up
+    /// to the close timeout again), and returns once every task and lane of
+    /// the client has ended or been abandoned. Bounded in every state, even
+    /// with a handler stuck in a long call: a lane still busy after its
+    /// share of the close timeout is abandoned (its thread detached, its
+    /// task aborted) and reported as
+    /// [`ClientEvent::LaneAbandoned`](crate::ClientEvent::LaneAbandoned).
+    /// Closing twice is fine.
     ///
     /// # Cancel safety
     ///

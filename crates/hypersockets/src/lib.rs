@@ -55,6 +55,7 @@ mod metrics;
 mod protocol_ping;
 mod runtime;
 mod subscription;
+mod weak;
 
 pub use builder::{HasUrl, NoRouter, NoUrl, WebSocketClientBuilder, WithRouter};
 pub use client::WebSocketClient;
@@ -65,6 +66,7 @@ pub use metrics::ClientMetrics;
 pub use protocol_ping::ProtocolPing;
 pub use runtime::counters::MetricsSnapshot;
 pub use subscription::Subscription;
+pub use weak::WeakClient;
 
 #[doc(inline)]
 pub use hypersockets_core::{
@@ -78,8 +80,8 @@ pub use hypersockets_core::{
 };
 #[doc(inline)]
 pub use hypersockets_router::{
-    LaneConfig, LaneKind, LaneMetricsSnapshot, OverflowPolicy, RouterMetricsSnapshot, ShutdownMode,
-    peek_json_str,
+    LaneConfig, LaneKind, LaneMetricsSnapshot, MemoryBudget, OverflowPolicy, RouterMetricsSnapshot,
+    ShutdownMode, peek_json_str,
 };
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
@@ -95,7 +97,7 @@ pub mod prelude {
         AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ClientManager,
         ConnectionState, ExponentialBackoff, HeaderProvider, Heartbeat, HyperSocketError, JsonPing,
         LaneConfig, LaneKind, MessageHandler, MessageRouter, OverflowPolicy, ParseError,
-        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing,
+        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing, WeakClient,
         WebSocketClient, WsMessage, async_handler_fn, handler_fn, peek_json_str,
     };
 }

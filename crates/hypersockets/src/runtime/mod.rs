@@ -80,6 +80,10 @@ impl<R: MessageRouter> PendingRuntime for Runtime<R> {
     }
 
     fn discard(self: Box<Self>, mode: ShutdownMode) -> BoxFuture<'static, ()> {
-        Box::pin(self.dispatcher.shutdown(mode))
+        let close = self.config.timeouts.close;
+        Box::pin(
+            self.dispatcher
+                .shutdown_until(mode, tokio::time::sleep(close)),
+        )
     }
 }

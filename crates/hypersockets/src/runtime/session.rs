@@ -11,13 +11,14 @@ use std::task::{Context, Poll, Waker};
 
 use futures_util::{FutureExt, StreamExt};
 use hypersockets_core::{
-    AuthProvider, AuthVerdict, ClientEvent, Connection, DisconnectReason, HyperSocketError,
-    MessageRouter, MessageStream, Result, WsMessage,
+    AuthProvider, AuthVerdict, BoxError, ClientEvent, Connection, DisconnectReason,
+    HyperSocketError, MessageRouter, MessageStream, Result, WsMessage,
 };
 use hypersockets_router::{Dispatch, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 
+use crate::runtime::connection_task::answer_offline;
 use crate::runtime::keepalive::{Answer, Due, Keepalive};
 use crate::runtime::writer::{self, Outgoing};
 use crate::runtime::{Command, Runtime, Transition};
@@ -213,10 +214,10 @@ impl<R: MessageRouter> Session<'_, R> {
         let Some(auth) = self.rt.config.auth.clone() else {
             return self.go_live().await;
         };
-        let shared = Arc::clone(&self.rt.shared);
-        let Some(messages) = shared
-            .caught_async("auth provider", auth.login_messages())
+        let Some(messages) = self
+            .login_messages(&*auth)
             .await
+            .map_err(SessionEnd::Closed)?
         else {
             return Err(auth_panicked());
         };
@@ -234,7 +235,10 @@ impl<R: MessageRouter> Session<'_, R> {
         for message in messages {
             self.write(message).await?;
         }
-        let Some(awaits_response) = shared.caught("auth provider", || auth.awaits_response())
+        let Some(awaits_response) = self
+            .rt
+            .shared
+            .caught("auth provider", || auth.awaits_response())
         else {
             return Err(auth_panicked());
         };
@@ -246,6 +250,27 @@ impl<R: MessageRouter> Session<'_, R> {
             deadline: Instant::now() + self.rt.config.timeouts.auth,
         };
         Ok(())
+    }
+
+    /// Asks the auth provider for its login, answering commands meanwhile
+    /// (the provider may wait on a REST call): `Err` when the client is to
+    /// close.
+    async fn login_messages(
+        &mut self,
+        auth: &dyn AuthProvider,
+    ) -> std::result::Result<Option<std::result::Result<Vec<WsMessage>, BoxError>>, ShutdownMode>
+    {
+        let shared = Arc::clone(&self.rt.shared);
+        let mut login = std::pin::pin!(shared.caught_async("auth provider", auth.login_messages()));
+        loop {
+            let command = tokio::select! {
+                messages = &mut login => return Ok(messages),
+                command = self.rt.commands.recv() => command,
+            };
+            if let Some(mode) = answer_offline(command) {
+                return Err(mode);
+            }
+        }
     }
 
     /// Restores every subscription, then announces the connection.
@@ -429,13 +454,27 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// Waits for room in a full `Block` lane: backpressure reaches the
-    /// socket.
+    /// Waits for room in a full `Block` lane or under the memory budget:
+    /// backpressure reaches the socket. Commands are still answered, so a
+    /// `close` is heard even while a handler is stuck.
     #[cold]
     async fn wait_for_lane(&mut self) -> Option<SessionEnd> {
-        match Box::pin(self.rt.dispatcher.ready()).await {
-            Dispatch::Closed => Some(lanes_shut_down()),
-            _ => None,
+        loop {
+            let Runtime {
+                dispatcher,
+                commands,
+                ..
+            } = &mut *self.rt;
+            // `ready` is cancel safe: what is held stays held.
+            let command = tokio::select! {
+                ready = Box::pin(dispatcher.ready()) => {
+                    return (ready == Dispatch::Closed).then(lanes_shut_down);
+                }
+                command = commands.recv() => command,
+            };
+            if let Flow::End(end) = Box::pin(self.on_command(command)).await {
+                return Some(end);
+            }
         }
     }
 
@@ -509,9 +548,15 @@ impl<R: MessageRouter> Session<'_, R> {
             };
             match self.on_message(message) {
                 Flow::Continue | Flow::Authenticated => {}
+                // Room for it within the deadline, or the lanes' share of
+                // the close begins (what is held is theirs to finish).
                 Flow::Blocked => {
-                    if let Some(end) = self.wait_for_lane().await {
-                        return Some(end);
+                    match tokio::time::timeout_at(deadline, Box::pin(self.rt.dispatcher.ready()))
+                        .await
+                    {
+                        Ok(Dispatch::Closed) => return Some(lanes_shut_down()),
+                        Ok(_) => {}
+                        Err(_) => return None,
                     }
                 }
                 // The server's Close (or a failure): done.
@@ -547,7 +592,7 @@ async fn control_step(
 }
 
 /// Sleeps until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<Instant>) {
+pub(super) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
