@@ -167,7 +167,7 @@ async fn connect_or_close<R: MessageRouter>(
             connected = &mut connecting => return Ok(connected),
             command = rt.commands.recv() => command,
         };
-        if let Some(mode) = answer_offline(command) {
+        if let Some(mode) = answer_offline(command.as_ref()) {
             return Err(mode);
         }
     }
@@ -187,7 +187,7 @@ async fn wait<R: MessageRouter>(
             () = sleep_until(deadline) => return None,
             command = rt.commands.recv() => command,
         };
-        if let Some(mode) = answer_offline(command) {
+        if let Some(mode) = answer_offline(command.as_ref()) {
             rt.shared.emit(ClientEvent::Disconnected {
                 reason: DisconnectReason::UserClosed,
             });
@@ -208,10 +208,10 @@ async fn closed(commands: &mut tokio::sync::mpsc::Receiver<Command>) {
 
 /// Answers a command while there is no connection. `Some` when the client
 /// is to close: asked to, or every handle is gone (nobody can use it).
-pub(super) fn answer_offline(command: Option<Command>) -> Option<ShutdownMode> {
+pub(super) fn answer_offline(command: Option<&Command>) -> Option<ShutdownMode> {
     match command {
         None => Some(ShutdownMode::Graceful),
-        Some(Command::Close(mode)) => Some(mode),
+        Some(Command::Close(mode)) => Some(*mode),
         // The registry already has it; the next connection restores it.
         Some(Command::Subscribe(_) | Command::Unsubscribe(_)) => None,
     }

@@ -267,7 +267,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 messages = &mut login => return Ok(messages),
                 command = self.rt.commands.recv() => command,
             };
-            if let Some(mode) = answer_offline(command) {
+            if let Some(mode) = answer_offline(command.as_ref()) {
                 return Err(mode);
             }
         }
