@@ -37,9 +37,18 @@ pub enum HyperSocketError {
     Tls(ErrorSource),
 
     /// The WebSocket handshake was refused or failed.
+    ///
+    /// A refusal with 400, 401, 403, 404, 405 or 410 is fatal (see
+    /// [`is_retryable`](Self::is_retryable)): the same request would be
+    /// refused again.
     Handshake {
         /// The HTTP status the server answered with, when it answered.
         status: Option<u16>,
+        /// How long the server asked the client to wait (its `Retry-After`
+        /// header, in seconds or as an HTTP date), as it said it; the
+        /// client waits at least this long before the next attempt (capped,
+        /// see [`ReconnectionStrategy::delay_after`](crate::ReconnectionStrategy::delay_after)).
+        retry_after: Option<Duration>,
         /// What went wrong.
         source: Option<ErrorSource>,
     },
@@ -58,9 +67,11 @@ pub enum HyperSocketError {
         key: String,
     },
 
-    /// The connection's outgoing queue was full when a keepalive or
-    /// control answer had to go out: the writer is stuck, so the connection
-    /// is dropped.
+    /// An outgoing queue is full. From `try_send`: the queue of user sends
+    /// is full (backpressure: the peer or the network is slower than the
+    /// sends; try later, or `send`, which waits). As a disconnect reason:
+    /// the queue of keepalive answers and control messages was full, so
+    /// the writer is stuck and the connection is dropped.
     WriteQueueFull,
 
     /// The connection closed when it was not expected to.
@@ -74,6 +85,13 @@ pub enum HyperSocketError {
 
     /// A received text frame was not valid UTF-8.
     InvalidUtf8(ErrorSource),
+
+    /// The server closed with a code no endpoint may send (e.g. 999, 1005,
+    /// 5000); the client answered 1002 (protocol error), as RFC 6455 says.
+    InvalidCloseCode {
+        /// The code the server sent.
+        code: u16,
+    },
 
     /// A message or frame exceeded a configured limit.
     MessageTooLarge {
@@ -104,6 +122,15 @@ pub enum HyperSocketError {
         /// How many attempts were made.
         attempts: u32,
     },
+
+    /// User code the client cannot go on without panicked (the auth or
+    /// header provider, the reconnection strategy), or the client's
+    /// connection task itself ended abnormally: the client shut down. The
+    /// panic's message is not kept, since it could carry a secret.
+    Panicked {
+        /// What panicked, e.g. `"auth provider"`.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for HyperSocketError {
@@ -112,6 +139,14 @@ impl fmt::Display for HyperSocketError {
             Self::WebSocket(_) => f.write_str("websocket protocol error"),
             Self::Io(_) => f.write_str("i/o error"),
             Self::Tls(_) => f.write_str("tls error"),
+            Self::Handshake {
+                status: Some(status),
+                retry_after: Some(after),
+                ..
+            } => write!(
+                f,
+                "handshake failed with http status {status}, retry after {after:?}"
+            ),
             Self::Handshake {
                 status: Some(status),
                 ..
@@ -124,6 +159,9 @@ impl fmt::Display for HyperSocketError {
             Self::NotConnected => f.write_str("not connected"),
             Self::ShutDown => f.write_str("client is shut down"),
             Self::InvalidUtf8(_) => f.write_str("invalid utf-8 in text frame"),
+            Self::InvalidCloseCode { code } => {
+                write!(f, "server closed with invalid code {code}; answered 1002")
+            }
             Self::MessageTooLarge { size, limit } => {
                 write!(f, "message too large: {size} bytes, limit {limit}")
             }
@@ -136,6 +174,7 @@ impl fmt::Display for HyperSocketError {
             Self::ReconnectExhausted { attempts } => {
                 write!(f, "gave up reconnecting after {attempts} attempts")
             }
+            Self::Panicked { what } => write!(f, "{what} panicked"),
         }
     }
 }
@@ -177,8 +216,42 @@ impl HyperSocketError {
         Self::Timeout { operation, after }
     }
 
+    /// A [`Handshake`](Self::Handshake) error without a status: the
+    /// handshake failed before or without an HTTP answer.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use hypersockets_core::HyperSocketError;
+    ///
+    /// let err = HyperSocketError::handshake(Arc::new(std::io::Error::other("no token")));
+    /// assert_eq!(err.to_string(), "handshake failed");
+    /// ```
+    pub fn handshake(source: ErrorSource) -> Self {
+        Self::Handshake {
+            status: None,
+            retry_after: None,
+            source: Some(source),
+        }
+    }
+
     /// Whether reconnecting could help: false for configuration errors,
-    /// fatal auth rejections and a shut-down client.
+    /// fatal auth rejections, a shut-down client, and a handshake refused
+    /// with a status that the same request would get again (400 Bad
+    /// Request, 401 Unauthorized, 403 Forbidden, 404 Not Found, 405 Method
+    /// Not Allowed, 410 Gone). Other refusals (429, 5xx, and 418, which
+    /// Binance answers to clients that ignored a 429) are retried.
+    ///
+    /// ```
+    /// use hypersockets_core::HyperSocketError;
+    ///
+    /// let refused = |status| HyperSocketError::Handshake {
+    ///     status: Some(status),
+    ///     retry_after: None,
+    ///     source: None,
+    /// };
+    /// assert!(!refused(404).is_retryable());
+    /// assert!(refused(429).is_retryable() && refused(503).is_retryable());
+    /// ```
     pub fn is_retryable(&self) -> bool {
         !matches!(
             self,
@@ -186,7 +259,56 @@ impl HyperSocketError {
                 | Self::Auth { fatal: true, .. }
                 | Self::ShutDown
                 | Self::ReconnectExhausted { .. }
+                | Self::Panicked { .. }
+                | Self::Handshake {
+                    status: Some(400 | 401 | 403 | 404 | 405 | 410),
+                    ..
+                }
         )
+    }
+
+    /// The close code the client answers this error with, when the peer
+    /// broke the protocol and is still there to be told: 1002 for a
+    /// protocol violation, 1007 for invalid UTF-8, 1009 for a message or
+    /// frame over the limit. `None` for everything else (a lost socket
+    /// cannot be told anything).
+    ///
+    /// ```
+    /// use hypersockets_core::{CloseCode, HyperSocketError};
+    ///
+    /// let too_big = HyperSocketError::MessageTooLarge { size: 10, limit: 5 };
+    /// assert_eq!(too_big.close_code(), Some(CloseCode::SIZE));
+    /// assert_eq!(HyperSocketError::ConnectionClosed.close_code(), None);
+    /// ```
+    pub fn close_code(&self) -> Option<crate::CloseCode> {
+        match self {
+            Self::WebSocket(_) => Some(crate::CloseCode::PROTOCOL),
+            Self::InvalidUtf8(_) => Some(crate::CloseCode::INVALID),
+            Self::MessageTooLarge { .. } => Some(crate::CloseCode::SIZE),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked to wait before the next attempt (the
+    /// `Retry-After` of a refused handshake), as it said it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hypersockets_core::HyperSocketError;
+    ///
+    /// let busy = HyperSocketError::Handshake {
+    ///     status: Some(429),
+    ///     retry_after: Some(Duration::from_secs(1)),
+    ///     source: None,
+    /// };
+    /// assert_eq!(busy.retry_after(), Some(Duration::from_secs(1)));
+    /// assert_eq!(HyperSocketError::NotConnected.retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Handshake { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 }
 

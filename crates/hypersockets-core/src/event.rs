@@ -79,8 +79,35 @@ pub enum ClientEvent {
         /// The panic message, when it was a string.
         message: String,
     },
+    /// User code run on the connection task panicked; the panic was
+    /// caught. A passive ping detector's panic counts as "not a ping" and
+    /// a router's as a parse failure, and the client goes on; the auth or
+    /// header provider's or the reconnection strategy's shut the client
+    /// down ([`HyperSocketError::Panicked`]). The panic's message is not
+    /// carried, since it could hold a secret (it is not logged either).
+    CallbackPanicked {
+        /// Which callback: `"ping detector"`, `"router"`, `"auth provider"`,
+        /// `"header provider"` or `"reconnection strategy"`.
+        callback: &'static str,
+    },
     /// An error that did not end the client.
     Error(Arc<HyperSocketError>),
     /// The client has stopped for good.
     ShutDown,
+    /// The handlers fell behind: their queues reached the client's memory
+    /// budget, so the client stopped reading (the server's writes back up
+    /// in TCP; nothing is dropped) until the queues are down to half of it.
+    MemoryBudgetReached {
+        /// Payload bytes queued when reading stopped.
+        queued_bytes: usize,
+        /// The budget.
+        limit: usize,
+    },
+    /// A lane did not finish within the shutdown's deadline (its handler
+    /// was stuck): its thread was left to end on its own, or its task
+    /// aborted, and the shutdown went on without it.
+    LaneAbandoned {
+        /// The lane's route key, formatted with `Debug`.
+        lane: String,
+    },
 }

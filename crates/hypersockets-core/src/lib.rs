@@ -24,6 +24,7 @@ mod ping;
 mod reconnect;
 mod router;
 mod state;
+mod tcp_keepalive;
 mod transport;
 
 pub use auth::{AuthProvider, AuthVerdict, BoxFuture};
@@ -34,9 +35,12 @@ pub use headers::{HeaderProvider, StaticHeaders};
 pub use message::{CloseCode, CloseFrame, Utf8Bytes, WsMessage};
 
 pub use ping::{JsonPing, PassivePingDetector, TextPing};
-pub use reconnect::{ExponentialBackoff, FixedInterval, NeverReconnect, ReconnectionStrategy};
+pub use reconnect::{
+    ExponentialBackoff, FixedInterval, MAX_RETRY_AFTER, NeverReconnect, ReconnectionStrategy,
+};
 pub use router::{MessageRouter, PassThrough};
 pub use state::ConnectionState;
+pub use tcp_keepalive::TcpKeepalive;
 pub use transport::{
     ConnectRequest, Connection, MessageSink, MessageStream, Transport, TransportLimits,
 };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use crate::{BoxFuture, Result, WsMessage};
+use crate::{BoxFuture, Result, TcpKeepalive, WsMessage};
 
 /// Size limits on what a connection reads and buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +90,9 @@ pub struct ConnectRequest {
     pub connect_timeout: Duration,
     /// Limit on the WebSocket handshake once connected. Default: 10 s.
     pub handshake_timeout: Duration,
+    /// OS TCP keepalive on the socket, `None` for none. Default:
+    /// [`TcpKeepalive::default`] (on).
+    pub tcp_keepalive: Option<TcpKeepalive>,
 }
 
 impl Debug for ConnectRequest {
@@ -101,6 +104,7 @@ impl Debug for ConnectRequest {
             .field("limits", &self.limits)
             .field("connect_timeout", &self.connect_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("tcp_keepalive", &self.tcp_keepalive)
             .finish()
     }
 }
@@ -114,6 +118,7 @@ impl ConnectRequest {
             limits: TransportLimits::default(),
             connect_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
+            tcp_keepalive: Some(TcpKeepalive::default()),
         }
     }
 
@@ -168,6 +173,21 @@ impl ConnectRequest {
             .map_or(&*self.url, |(_, rest)| rest);
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         authority.rsplit('@').next().unwrap_or_default()
+    }
+
+    /// Sets the socket's OS TCP keepalive, `None` to leave it off
+    /// (default: [`TcpKeepalive::default`], on).
+    ///
+    /// ```
+    /// use hypersockets_core::{ConnectRequest, TcpKeepalive};
+    ///
+    /// let request = ConnectRequest::new("wss://stream.example.com/ws");
+    /// assert_eq!(request.tcp_keepalive, Some(TcpKeepalive::default()));
+    /// assert_eq!(request.tcp_keepalive(None).tcp_keepalive, None);
+    /// ```
+    pub fn tcp_keepalive(mut self, keepalive: Option<TcpKeepalive>) -> Self {
+        self.tcp_keepalive = keepalive;
+        self
     }
 }
 

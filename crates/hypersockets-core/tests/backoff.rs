@@ -3,14 +3,19 @@
 
 use std::time::Duration;
 
-use hypersockets_core::{ExponentialBackoff, FixedInterval, NeverReconnect, ReconnectionStrategy};
+use hypersockets_core::{
+    ExponentialBackoff, FixedInterval, HyperSocketError, MAX_RETRY_AFTER, NeverReconnect,
+    ReconnectionStrategy,
+};
 use proptest::prelude::*;
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 fn no_jitter() -> ExponentialBackoff {
-    ExponentialBackoff::default().jitter(0.0)
+    ExponentialBackoff::default()
+        .jitter(0.0)
+        .first_retry_jitter(Duration::ZERO)
 }
 
 fn delays(
@@ -29,6 +34,66 @@ fn defaults() {
     assert_eq!(backoff.jitter, 0.2);
     assert_eq!(backoff.max_attempts, None);
     assert!(backoff.immediate_first);
+    assert_eq!(backoff.first_retry_jitter, MS(500));
+}
+
+/// The first retry after a drop is spread over `first_retry_jitter`, so
+/// that the clients of one server do not all come back at once.
+#[test]
+fn first_retries_are_spread_over_their_window() {
+    let backoff = ExponentialBackoff::default();
+    let delays: Vec<Duration> = (0..100).map(|_| backoff.delay(1).unwrap()).collect();
+    assert!(delays.iter().all(|delay| *delay <= MS(500)), "{delays:?}");
+    // Spread: the 100 values fill the window, with no big gap. A uniform
+    // draw leaves a quarter of the window empty with probability below
+    // 4 × 0.75^100 ≈ 1e-12.
+    let mut sorted = delays.clone();
+    sorted.sort();
+    let quarters: std::collections::HashSet<u128> =
+        sorted.iter().map(|delay| delay.as_millis() / 125).collect();
+    assert!(
+        (0..4).all(|quarter| quarters.contains(&quarter)),
+        "{sorted:?}"
+    );
+    let distinct: std::collections::HashSet<&Duration> = delays.iter().collect();
+    assert!(distinct.len() > 90, "{sorted:?}");
+    // The window is capped by `max`, and zero is a truly immediate retry.
+    let capped = ExponentialBackoff::default().max(MS(10));
+    assert!((0..100).all(|_| capped.delay(1).unwrap() <= MS(10)));
+    let immediate = ExponentialBackoff::default().first_retry_jitter(Duration::ZERO);
+    assert_eq!(immediate.delay(1), Some(Duration::ZERO));
+    // Without an immediate first retry, attempt 1 is `initial`, jittered.
+    let later = ExponentialBackoff::default().immediate_first(false);
+    let delay = later.delay(1).unwrap();
+    assert!(delay <= MS(500) && delay >= MS(400), "{delay:?}");
+}
+
+#[test]
+fn retry_after_lengthens_the_delay_up_to_a_cap() {
+    let busy = |after| HyperSocketError::Handshake {
+        status: Some(429),
+        retry_after: Some(after),
+        source: None,
+    };
+    let fixed = FixedInterval::new(SECS(2));
+    assert_eq!(fixed.delay_after(1, None), Some(SECS(2)));
+    assert_eq!(fixed.delay_after(1, Some(&busy(SECS(1)))), Some(SECS(2)));
+    assert_eq!(fixed.delay_after(1, Some(&busy(SECS(5)))), Some(SECS(5)));
+    assert_eq!(
+        fixed.delay_after(1, Some(&busy(Duration::MAX))),
+        Some(MAX_RETRY_AFTER)
+    );
+    assert_eq!(
+        fixed.delay_after(1, Some(&HyperSocketError::ConnectionClosed)),
+        Some(SECS(2))
+    );
+    // Giving up wins over a Retry-After.
+    assert_eq!(NeverReconnect.delay_after(1, Some(&busy(SECS(1)))), None);
+    // The immediate first retry waits for the server too.
+    let delay = ExponentialBackoff::default()
+        .delay_after(1, Some(&busy(SECS(1))))
+        .unwrap();
+    assert_eq!(delay, SECS(1));
 }
 
 #[test]
@@ -180,7 +245,9 @@ fn infinite_factor_stays_between_initial_and_max() {
 fn out_of_range_jitter_is_clamped() {
     // Negative and NaN jitter mean none.
     for jitter in [-0.5, -1e9, f64::NAN, f64::NEG_INFINITY] {
-        let backoff = ExponentialBackoff::default().jitter(jitter);
+        let backoff = ExponentialBackoff::default()
+            .jitter(jitter)
+            .first_retry_jitter(Duration::ZERO);
         for attempt in 1..12 {
             assert_eq!(
                 backoff.delay(attempt),
@@ -191,7 +258,9 @@ fn out_of_range_jitter_is_clamped() {
     }
     // Above 1.0 is taken as 1.0: anywhere from zero to the base delay.
     for jitter in [1.5, 1e9, f64::INFINITY] {
-        let backoff = ExponentialBackoff::default().jitter(jitter);
+        let backoff = ExponentialBackoff::default()
+            .jitter(jitter)
+            .first_retry_jitter(Duration::ZERO);
         for attempt in 1..12 {
             assert!(
                 backoff.delay(attempt).unwrap() <= backoff.base_delay(attempt),
@@ -286,7 +355,8 @@ proptest! {
             .initial(MS(initial_ms))
             .factor(factor)
             .jitter(jitter)
-            .immediate_first(immediate);
+            .immediate_first(immediate)
+            .first_retry_jitter(Duration::ZERO);
         let base = backoff.base_delay(attempt);
         prop_assert!(base <= backoff.max);
         let low = base.mul_f64(1.0 - jitter);

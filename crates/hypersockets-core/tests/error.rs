@@ -20,12 +20,10 @@ fn every_variant() -> Vec<HyperSocketError> {
         HyperSocketError::Tls(boxed("bad cert")),
         HyperSocketError::Handshake {
             status: Some(503),
+            retry_after: None,
             source: None,
         },
-        HyperSocketError::Handshake {
-            status: None,
-            source: Some(boxed("bad header")),
-        },
+        HyperSocketError::handshake(boxed("bad header")),
         HyperSocketError::Auth {
             reason: "bad key".into(),
             fatal: true,
@@ -39,6 +37,7 @@ fn every_variant() -> Vec<HyperSocketError> {
         HyperSocketError::NotConnected,
         HyperSocketError::ShutDown,
         HyperSocketError::InvalidUtf8(boxed("invalid byte at 3")),
+        HyperSocketError::InvalidCloseCode { code: 999 },
         HyperSocketError::MessageTooLarge {
             size: 2048,
             limit: 1024,
@@ -67,6 +66,7 @@ fn display_strings() {
             "not connected",
             "client is shut down",
             "invalid utf-8 in text frame",
+            "server closed with invalid code 999; answered 1002",
             "message too large: 2048 bytes, limit 1024",
             "invalid configuration for `url`: missing host",
             "handshake timed out after 200ms",
@@ -138,13 +138,11 @@ fn parse_error_keeps_its_source() {
 
 #[test]
 fn handshake_keeps_its_source() {
-    let err = HyperSocketError::Handshake {
-        status: None,
-        source: Some(boxed("bad header")),
-    };
+    let err = HyperSocketError::handshake(boxed("bad header"));
     assert_eq!(source_text(&err).as_deref(), Some("bad header"));
     let err = HyperSocketError::Handshake {
         status: Some(401),
+        retry_after: None,
         source: None,
     };
     assert!(err.source().is_none());
@@ -223,6 +221,7 @@ fn is_retryable_classification() {
     assert!(
         HyperSocketError::Handshake {
             status: Some(503),
+            retry_after: None,
             source: None
         }
         .is_retryable()
@@ -244,6 +243,58 @@ fn is_retryable_classification() {
     assert!(!HyperSocketError::invalid_config("url", "x").is_retryable());
     assert!(!HyperSocketError::ShutDown.is_retryable());
     assert!(!HyperSocketError::ReconnectExhausted { attempts: 1 }.is_retryable());
+}
+
+fn refused(status: u16, retry_after: Option<Duration>) -> HyperSocketError {
+    HyperSocketError::Handshake {
+        status: Some(status),
+        retry_after,
+        source: None,
+    }
+}
+
+#[test]
+fn handshakes_refused_for_good_are_not_retried() {
+    for status in [400, 401, 403, 404, 405, 410] {
+        assert!(!refused(status, None).is_retryable(), "{status}");
+    }
+    for status in [408, 418, 429, 500, 502, 503, 504] {
+        assert!(refused(status, None).is_retryable(), "{status}");
+    }
+    assert!(HyperSocketError::handshake(boxed("eof")).is_retryable());
+}
+
+#[test]
+fn close_codes_answer_what_the_peer_broke() {
+    let code = |error: HyperSocketError| error.close_code().map(u16::from);
+    assert_eq!(code(HyperSocketError::WebSocket(boxed("rsv"))), Some(1002));
+    assert_eq!(
+        code(HyperSocketError::InvalidUtf8(boxed("0xff"))),
+        Some(1007)
+    );
+    assert_eq!(
+        code(HyperSocketError::MessageTooLarge { size: 2, limit: 1 }),
+        Some(1009)
+    );
+    // Already answered (tungstenite replies 1002 itself), or nobody to tell.
+    assert_eq!(code(HyperSocketError::InvalidCloseCode { code: 999 }), None);
+    assert_eq!(code(HyperSocketError::ConnectionClosed), None);
+    assert_eq!(
+        code(HyperSocketError::from(io::Error::other("reset"))),
+        None
+    );
+}
+
+#[test]
+fn retry_after_is_reported_and_shown() {
+    let busy = refused(429, Some(Duration::from_secs(1)));
+    assert_eq!(busy.retry_after(), Some(Duration::from_secs(1)));
+    assert_eq!(
+        busy.to_string(),
+        "handshake failed with http status 429, retry after 1s"
+    );
+    assert_eq!(refused(503, None).retry_after(), None);
+    assert_eq!(HyperSocketError::ConnectionClosed.retry_after(), None);
 }
 
 #[test]

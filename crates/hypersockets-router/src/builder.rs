@@ -8,9 +8,10 @@ use hypersockets_core::{
     BoxError, ClientEvent, HyperSocketError, MessageHandler, MessageRouter, Result,
 };
 
-use crate::config::{LaneConfig, LaneKind, OverflowPolicy};
+use crate::config::{LaneConfig, LaneKind, MAX_LANE_CAPACITY, MemoryBudget, OverflowPolicy};
 use crate::dispatcher::Dispatcher;
 use crate::events::{EventSink, discard};
+use crate::lane::budget::Budget;
 use crate::lane::channel::lane_channel;
 use crate::lane::inline::{InlineFn, InlineLane};
 use crate::lane::queue::LaneQueue;
@@ -29,6 +30,7 @@ struct LaneStart<R: MessageRouter> {
     config: LaneConfig,
     events: EventSink,
     runtime: Option<tokio::runtime::Handle>,
+    budget: Arc<Budget>,
 }
 
 /// A started lane: the dispatcher's end of it, and what to join at shutdown.
@@ -95,6 +97,7 @@ pub struct RouterBuilder<R: MessageRouter> {
     lanes: Vec<(R::RouteKey, LaneSpec<R>)>,
     fallback: Option<LaneSpec<R>>,
     events: EventSink,
+    budget: MemoryBudget,
 }
 
 impl<R: MessageRouter> RouterBuilder<R> {
@@ -106,7 +109,16 @@ impl<R: MessageRouter> RouterBuilder<R> {
             lanes: Vec::new(),
             fallback: None,
             events: discard(),
+            budget: MemoryBudget::default(),
         }
+    }
+
+    /// Sets the budget on the bytes queued in all lanes together, beyond
+    /// which the reader waits (default [`MemoryBudget::default`]: 64 MiB).
+    /// See [`MemoryBudget`].
+    pub fn memory_budget(mut self, budget: MemoryBudget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Sets the settings of lanes added without their own (default
@@ -163,7 +175,9 @@ impl<R: MessageRouter> RouterBuilder<R> {
         self.add_queued(None, handler, Some(config))
     }
 
-    /// Receives the router's events ([`ClientEvent::HandlerPanicked`]).
+    /// Receives the router's events ([`ClientEvent::HandlerPanicked`], and
+    /// [`ClientEvent::CallbackPanicked`] for a panic in the router's code on
+    /// the reader).
     /// Default: events are only logged.
     pub fn on_event<F>(mut self, callback: F) -> Self
     where
@@ -199,7 +213,8 @@ impl<R: MessageRouter> RouterBuilder<R> {
     /// # Errors
     ///
     /// [`HyperSocketError::InvalidConfiguration`] for a key given twice, a
-    /// capacity of 0, or task lanes outside a tokio runtime;
+    /// capacity of 0 or over [`LaneConfig::capacity`]'s bound, or task
+    /// lanes outside a tokio runtime;
     /// [`HyperSocketError::Io`] if a lane thread cannot be spawned.
     pub fn build(self) -> Result<Dispatcher<R>> {
         let RouterBuilder {
@@ -208,6 +223,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
             lanes,
             fallback,
             events,
+            budget,
         } = self;
         for (index, (key, _)) in lanes.iter().enumerate() {
             if lanes[..index].iter().any(|(other, _)| other == key) {
@@ -236,6 +252,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
         }
         let router = Arc::new(router);
         let reader = Arc::new(ReaderCounters::default());
+        let budget = Arc::new(Budget::new(budget));
 
         let mut slots = Vec::with_capacity(lanes.len() + 1);
         let mut shared = Vec::with_capacity(lanes.len() + 1);
@@ -271,6 +288,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
                     };
                     let lane_shared = Arc::new(LaneShared::new(name, waker, false));
                     shared.push(Arc::clone(&lane_shared));
+                    let lane = Arc::clone(&lane_shared);
                     let started = start(LaneStart {
                         router: Arc::clone(&router),
                         key,
@@ -278,6 +296,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
                         config,
                         events: Arc::clone(&events),
                         runtime: runtime.clone(),
+                        budget: Arc::clone(&budget),
                     });
                     let (slot, join) = match started {
                         Ok(started) => started,
@@ -291,7 +310,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
                             return Err(error);
                         }
                     };
-                    joins.push(join);
+                    joins.push((lane, join));
                     slot
                 }
             };
@@ -300,6 +319,7 @@ impl<R: MessageRouter> RouterBuilder<R> {
         let stats = RouterStats {
             reader: Arc::clone(&reader),
             lanes: shared.into(),
+            budget: Arc::clone(&budget),
         };
         Ok(Dispatcher {
             router,
@@ -313,6 +333,8 @@ impl<R: MessageRouter> RouterBuilder<R> {
             stats,
             joins,
             events,
+            budget,
+            budget_reported: false,
         })
     }
 }
@@ -322,6 +344,15 @@ fn validate(config: &LaneConfig, lane: &str, in_runtime: bool) -> Result<()> {
         return Err(HyperSocketError::invalid_config(
             "lane.capacity",
             format!("lane {lane}: capacity must be at least 1"),
+        ));
+    }
+    if config
+        .capacity
+        .is_some_and(|capacity| capacity > MAX_LANE_CAPACITY)
+    {
+        return Err(HyperSocketError::invalid_config(
+            "lane.capacity",
+            format!("lane {lane}: capacity must be at most {MAX_LANE_CAPACITY}"),
         ));
     }
     if config.kind == LaneKind::Task && !in_runtime {
@@ -345,9 +376,10 @@ where
         config,
         events,
         runtime,
+        budget,
     } = start;
     let capacity = config.effective_capacity();
-    let (sender, receiver) = lane_channel(capacity);
+    let (sender, receiver) = lane_channel(capacity, budget);
     let evicts = capacity.is_some()
         && matches!(
             config.overflow,
@@ -402,6 +434,7 @@ impl<R: MessageRouter> fmt::Debug for RouterBuilder<R> {
             )
             .field("fallback", &self.fallback.is_some())
             .field("defaults", &self.defaults)
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }

@@ -1,5 +1,8 @@
 //! How a lane runs and what it does when its queue is full.
 
+/// The largest lane capacity: a bounded queue allocates its slots up front.
+pub(crate) const MAX_LANE_CAPACITY: usize = 1 << 20;
+
 /// Where a lane's handler runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -91,7 +94,9 @@ impl LaneConfig {
         self
     }
 
-    /// Bounds the queue to `capacity` messages (default unbounded).
+    /// Bounds the queue to `capacity` messages (default unbounded). At least
+    /// 1 and at most 1 048 576 (the slots are allocated up front); checked
+    /// when the lanes are built.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = Some(capacity);
         self
@@ -115,7 +120,8 @@ impl LaneConfig {
         self
     }
 
-    /// Sets a thread lane's stack size (default 2 MiB).
+    /// Sets a thread lane's stack size (default 2 MiB). One the system
+    /// cannot give fails the build with an I/O error.
     pub fn thread_stack_size(mut self, bytes: usize) -> Self {
         self.thread_stack_size = bytes;
         self
@@ -127,6 +133,47 @@ impl LaneConfig {
             (OverflowPolicy::KeepLatest, _) => Some(1),
             (_, capacity) => capacity,
         }
+    }
+}
+
+/// A client's budget on the bytes waiting in its lanes' queues, all lanes
+/// together.
+///
+/// A message counts its payload length (`WsMessage::len`) from the moment
+/// the reader queues it until its lane takes it out. Past the budget the
+/// reader stops reading until the lanes have worked the queues down to half
+/// of it: TCP backpressure reaches the server, and no message is dropped.
+/// Each such wait is counted
+/// ([`RouterMetricsSnapshot::backpressure_waits`](crate::RouterMetricsSnapshot::backpressure_waits))
+/// and reported as
+/// [`ClientEvent::MemoryBudgetReached`](hypersockets_core::ClientEvent::MemoryBudgetReached).
+/// The budget can be overshot by what the reader has read but not yet
+/// handed over (at most 1024 messages). Messages for inline handlers never
+/// wait, so they do not count.
+///
+/// ```
+/// use hypersockets_router::MemoryBudget;
+///
+/// assert_eq!(MemoryBudget::default(), MemoryBudget::Bytes(64 << 20));
+/// let unbounded = MemoryBudget::Unbounded; // only when asked for by name
+/// # let _ = unbounded;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MemoryBudget {
+    /// At most this many payload bytes queued. The default is 64 MiB:
+    /// a burst of ordinary market data (100–500 bytes a message) can get
+    /// hundreds of thousands of messages ahead, while a slow handler can no
+    /// longer grow the queues without bound (a 2-million-message burst
+    /// once took 532 MiB).
+    Bytes(usize),
+    /// No budget: queues grow as long as the handlers fall behind.
+    Unbounded,
+}
+
+impl Default for MemoryBudget {
+    fn default() -> Self {
+        Self::Bytes(64 << 20)
     }
 }
 

@@ -2,15 +2,20 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 
-use hypersockets_core::{MessageRouter, WsMessage};
+use futures_util::FutureExt;
+
+use hypersockets_core::{ClientEvent, MessageRouter, WsMessage};
 
 use crate::config::ShutdownMode;
 use crate::events::EventSink;
-use crate::excerpt::{excerpt, panic_message};
+use crate::excerpt::{log_parse_failure, panic_message};
+use crate::lane::budget::Budget;
 use crate::lane::envelope::{Envelope, Payload};
 use crate::lane::inline::InlineLane;
 use crate::lane::queue::LaneQueue;
@@ -51,9 +56,11 @@ pub enum Dispatch {
     ParseFailed,
     /// Its lane has shut down.
     Closed,
-    /// Held by the dispatcher, in order: its lane is bounded with
+    /// Await [`Dispatcher::ready`] before dispatching more: the message is
+    /// held by the dispatcher, in order (its lane is bounded with
     /// [`OverflowPolicy::Block`](crate::OverflowPolicy::Block) and full, or
-    /// an earlier message is held. Await [`Dispatcher::ready`].
+    /// an earlier message is held), or it is queued but the lanes' queues
+    /// have reached the [`MemoryBudget`](crate::MemoryBudget).
     Blocked,
 }
 
@@ -96,8 +103,15 @@ pub struct Dispatcher<R: MessageRouter> {
     pub(crate) since_flush: u32,
     pub(crate) reader: Arc<ReaderCounters>,
     pub(crate) stats: RouterStats,
-    pub(crate) joins: Vec<LaneJoin>,
+    /// What to wait for at shutdown, with the lane it belongs to.
+    pub(crate) joins: Vec<(Arc<LaneShared>, LaneJoin)>,
     pub(crate) events: EventSink,
+    /// The bytes queued in every lane, against the memory budget.
+    pub(crate) budget: Arc<Budget>,
+    /// This wait for the budget has been counted and reported: a `ready`
+    /// cancelled and called again (the read loop answers commands while it
+    /// waits) continues the same wait.
+    pub(crate) budget_reported: bool,
 }
 
 impl<R: MessageRouter> Dispatcher<R> {
@@ -116,6 +130,12 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// dispatched while a message is held is held behind it: never
     /// reordered, never lost. One for an inline handler is handled at once:
     /// an inline key never has anything held to overtake.
+    ///
+    /// Also [`Dispatch::Blocked`], for a message that was queued, once the
+    /// lanes' queues hold more than the
+    /// [`MemoryBudget`](crate::MemoryBudget): the caller must await
+    /// [`ready`](Self::ready), which returns when the lanes have worked
+    /// them down to half the budget.
     #[inline]
     pub fn dispatch(&mut self, message: WsMessage) -> Dispatch {
         bump(&self.reader.dispatched, 1);
@@ -124,29 +144,80 @@ impl<R: MessageRouter> Dispatcher<R> {
         if self.since_flush >= FLUSH_EVERY {
             self.flush();
         }
+        // Queues are counted when a lane is released (per chunk), so the
+        // budget is seen as reached at most one flush late.
+        if dispatched == Dispatch::Queued && self.budget.reached() {
+            return Dispatch::Blocked;
+        }
         dispatched
     }
 
-    /// Waits until every held message is queued; returns at once when none
-    /// is held.
+    /// Waits until every held message is queued and the lanes' queues are
+    /// within the memory budget; returns at once when nothing is held and
+    /// the budget was not reached.
     ///
     /// Returns [`Dispatch::Queued`], or [`Dispatch::Closed`] if a held
     /// message's lane shut down meanwhile (that message is counted as
     /// dropped). Before waiting, every lane is released (as by
     /// [`flush`](Self::flush)): the reader is idle anyway, and the full lane
-    /// must run to make room.
+    /// must run to make room. A wait for the budget is counted
+    /// ([`RouterMetricsSnapshot::backpressure_waits`](crate::RouterMetricsSnapshot::backpressure_waits))
+    /// and reported as [`ClientEvent::MemoryBudgetReached`].
     ///
     /// # Cancel safety
     ///
-    /// Cancelling keeps the held messages held (nothing is lost); a later
-    /// `ready` continues.
+    /// Cancelling keeps the held messages held (nothing is lost) and the
+    /// budget reached; a later `ready` continues.
     pub async fn ready(&mut self) -> Dispatch {
-        if self.held.is_empty() {
+        if self.held.is_empty() && !self.budget.reached() {
             return Dispatch::Queued;
         }
         // Boxed: the waiting is the rare case, and it would make every
         // caller's future bigger.
-        Box::pin(self.queue_held()).await
+        Box::pin(self.wait_ready()).await
+    }
+
+    /// The waiting part of [`ready`](Self::ready): held messages first,
+    /// then the budget.
+    async fn wait_ready(&mut self) -> Dispatch {
+        let queued = if self.held.is_empty() {
+            Dispatch::Queued
+        } else {
+            self.queue_held().await
+        };
+        if self.budget.reached() {
+            self.wait_for_budget().await;
+        }
+        queued
+    }
+
+    /// Waits until the lanes have worked their queues down to half the
+    /// memory budget.
+    async fn wait_for_budget(&mut self) {
+        // Hand the lanes everything, so that they can drain it all.
+        self.flush();
+        let budget = Arc::clone(&self.budget);
+        if !std::mem::replace(&mut self.budget_reported, true) {
+            bump(&budget.waits, 1);
+            let queued_bytes = budget.queued();
+            let limit = budget.limit().unwrap_or(usize::MAX);
+            tracing::info!(queued_bytes, limit, "memory budget reached; reading paused");
+            (self.events)(ClientEvent::MemoryBudgetReached {
+                queued_bytes,
+                limit,
+            });
+        }
+        loop {
+            let mut room = pin!(budget.room.notified());
+            room.as_mut().enable();
+            if budget.has_room() {
+                break;
+            }
+            room.await;
+        }
+        budget.clear_reached();
+        self.budget_reported = false;
+        tracing::debug!(queued_bytes = budget.queued(), "reading resumed");
     }
 
     /// The waiting part of [`ready`](Self::ready). Held messages stay in the
@@ -213,7 +284,8 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// Classifies or parses `message` and delivers it to its lane.
     ///
     /// Everything happens inside one `catch_unwind` (panics in the router's
-    /// code are caught and counted as parse errors), and the payload is
+    /// code are caught, counted as parse errors and reported as
+    /// `ClientEvent::CallbackPanicked`), and the payload is
     /// delivered where it is made: a parsed message can be hundreds of bytes,
     /// and returning it through a value would copy it each time.
     #[inline]
@@ -238,20 +310,25 @@ impl<R: MessageRouter> Dispatcher<R> {
             events,
         };
         let routed = catch_unwind(AssertUnwindSafe(move || {
+            // What the message counts against the memory budget.
+            let bytes = message.len();
             if let Some(key) = router.classify(&message) {
                 return match table.get(&key) {
-                    Some(index) => to.deliver(index, Payload::Raw(message)),
-                    None => to.unrouted(reader, *fallback, Payload::RawKeyed(message, key)),
+                    Some(index) => to.deliver(index, Payload::Raw(message), bytes),
+                    None => {
+                        let payload = Payload::RawKeyed(message, key);
+                        to.unrouted(reader, *fallback, payload, bytes)
+                    }
                 };
             }
             match router.parse(&message) {
                 Ok(parsed) => match table.get(&router.route_key(&parsed)) {
-                    Some(index) => to.deliver(index, Payload::Parsed(parsed)),
-                    None => to.unrouted(reader, *fallback, Payload::Parsed(parsed)),
+                    Some(index) => to.deliver(index, Payload::Parsed(parsed), bytes),
+                    None => to.unrouted(reader, *fallback, Payload::Parsed(parsed), bytes),
                 },
                 Err(error) => {
                     bump(&reader.parse_errors, 1);
-                    tracing::warn!(%error, payload = %excerpt(&message), "parse failed");
+                    log_parse_failure(None, &error, &message);
                     Dispatch::ParseFailed
                 }
             }
@@ -260,6 +337,7 @@ impl<R: MessageRouter> Dispatcher<R> {
             let message = panic_message(panic.as_ref());
             bump(&self.reader.parse_errors, 1);
             tracing::error!(%message, "router panicked; message skipped");
+            (self.events)(ClientEvent::CallbackPanicked { callback: "router" });
             Dispatch::ParseFailed
         })
     }
@@ -271,8 +349,8 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// (waiting for room, as [`ready`](Self::ready) does), then lets each
     /// lane handle what is queued; [`Abort`](ShutdownMode::Abort) drops what
     /// is held and queued (counted as dropped). A handler that never returns
-    /// keeps a graceful shutdown waiting: wrap the call in a timeout if that
-    /// can happen.
+    /// keeps this waiting: see [`shutdown_until`](Self::shutdown_until) for
+    /// a bounded shutdown.
     ///
     /// # Cancel safety
     ///
@@ -280,33 +358,80 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// the lanes are closed and the held messages that do not fit are
     /// counted as dropped. Cancelling later stops the waiting only: the
     /// lanes are already told to stop and end on their own.
-    pub async fn shutdown(mut self, mode: ShutdownMode) {
-        if mode == ShutdownMode::Graceful {
-            self.ready().await;
+    pub async fn shutdown(self, mode: ShutdownMode) {
+        self.stop(mode, StopWaiting::<std::future::Pending<()>>::Never)
+            .await;
+    }
+
+    /// [`shutdown`](Self::shutdown), waiting only until `stop_waiting`
+    /// completes (a timer, a signal, or both in turn). Held messages that
+    /// did not fit by then are dropped (counted); a lane still busy then is
+    /// abandoned: a thread lane's thread is left to end on its own
+    /// (detached), a task lane is aborted; each is counted
+    /// ([`RouterMetricsSnapshot::abandoned_lanes`](crate::RouterMetricsSnapshot::abandoned_lanes))
+    /// and reported ([`ClientEvent::LaneAbandoned`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`shutdown`](Self::shutdown)'s.
+    pub async fn shutdown_until<F>(self, mode: ShutdownMode, stop_waiting: F)
+    where
+        F: Future<Output = ()>,
+    {
+        let stop_waiting = pin!(stop_waiting);
+        self.stop(mode, StopWaiting::Pending(stop_waiting)).await;
+    }
+
+    /// The shutdown, waiting as `until` says.
+    async fn stop<S: Future<Output = ()>>(
+        mut self,
+        mode: ShutdownMode,
+        mut until: StopWaiting<'_, S>,
+    ) {
+        // Held messages only: the lanes drain anyway, the budget is moot.
+        // What does not fit in time is dropped (and counted) below.
+        if mode == ShutdownMode::Graceful && !self.held.is_empty() {
+            until.wait(Box::pin(self.queue_held())).await;
         }
         let lanes = self.close_lanes(mode);
         let joins = std::mem::take(&mut self.joins);
+        let (reader, events) = (Arc::clone(&self.reader), Arc::clone(&self.events));
         drop(self);
         drop(lanes);
-        for join in joins {
-            match join {
-                LaneJoin::Task(handle) => {
-                    if let Err(error) = handle.await {
+        for (lane, join) in joins {
+            let finished = match join {
+                LaneJoin::Task(mut handle) => match until.wait(&mut handle).await {
+                    Some(Err(error)) => {
                         tracing::error!(%error, "lane task failed");
+                        true
                     }
-                }
+                    Some(Ok(())) => true,
+                    None => {
+                        handle.abort();
+                        false
+                    }
+                },
                 LaneJoin::Thread(handle) => {
-                    let joined = match tokio::runtime::Handle::try_current() {
-                        Ok(runtime) => runtime
-                            .spawn_blocking(move || handle.join().is_ok())
-                            .await
-                            .unwrap_or(false),
-                        Err(_) => handle.join().is_ok(),
+                    // With a bound, waited for through a signal first, not
+                    // `join`: a stuck thread must not hold a blocking thread
+                    // (which would also hold up the runtime's own shutdown).
+                    // Without one, joined on the spot.
+                    let ended = match until {
+                        StopWaiting::Never => true,
+                        _ => until.wait(lane.ended()).await.is_some(),
                     };
-                    if !joined {
-                        tracing::error!("lane thread panicked");
+                    if ended {
+                        join_thread(handle).await;
                     }
+                    ended
                 }
+            };
+            if !finished {
+                bump(&reader.abandoned_lanes, 1);
+                tracing::warn!(lane = %lane.key, "lane did not finish in time: abandoned");
+                events(ClientEvent::LaneAbandoned {
+                    lane: lane.key.clone(),
+                });
             }
         }
     }
@@ -345,6 +470,53 @@ impl<R: MessageRouter> Dispatcher<R> {
                 bump(&queue.shared.counters.reader.dropped_unqueued, 1);
             }
         }
+    }
+}
+
+/// How long a shutdown waits.
+enum StopWaiting<'a, S> {
+    /// For ever.
+    Never,
+    /// Until this completes.
+    Pending(Pin<&'a mut S>),
+    /// No longer: it has completed.
+    Passed,
+}
+
+impl<S: Future<Output = ()>> StopWaiting<'_, S> {
+    /// Awaits `future` while waiting is still on; `None` once it is over
+    /// (a future that is ready at once still counts).
+    async fn wait<F: Future>(&mut self, future: F) -> Option<F::Output> {
+        let stop = match self {
+            Self::Never => return Some(future.await),
+            Self::Passed => return future.now_or_never(),
+            Self::Pending(stop) => stop,
+        };
+        let mut future = pin!(future);
+        // The future first: one that is ready wins over a stop due too.
+        let output = poll_fn(|cx| match future.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(Some(output)),
+            Poll::Pending => stop.as_mut().poll(cx).map(|()| None),
+        })
+        .await;
+        if output.is_none() {
+            *self = Self::Passed;
+        }
+        output
+    }
+}
+
+/// Joins a lane thread that has signalled its end (so the join is brief).
+async fn join_thread(handle: std::thread::JoinHandle<()>) {
+    let joined = match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(move || handle.join().is_ok())
+            .await
+            .unwrap_or(false),
+        Err(_) => handle.join().is_ok(),
+    };
+    if !joined {
+        tracing::error!("lane thread panicked");
     }
 }
 
@@ -402,23 +574,34 @@ struct Target<'a, R: MessageRouter> {
 }
 
 impl<R: MessageRouter> Target<'_, R> {
-    /// Queues `payload` in lane `index`, or hands it to an inline handler.
+    /// Queues `payload` (`bytes` for the memory budget) in lane `index`, or
+    /// hands it to an inline handler.
     #[inline]
-    fn deliver(self, index: usize, payload: Payload<R::Message, R::RouteKey>) -> Dispatch {
+    fn deliver(
+        self,
+        index: usize,
+        payload: Payload<R::Message, R::RouteKey>,
+        bytes: usize,
+    ) -> Dispatch {
         if !self.held.is_empty() {
-            return self.deliver_behind_held(index, payload);
+            return self.deliver_behind_held(index, payload, bytes);
         }
-        self.deliver_now(index, payload)
+        self.deliver_now(index, payload, bytes)
     }
 
     /// [`deliver`](Self::deliver) with nothing held.
     #[inline]
-    fn deliver_now(self, index: usize, payload: Payload<R::Message, R::RouteKey>) -> Dispatch {
+    fn deliver_now(
+        self,
+        index: usize,
+        payload: Payload<R::Message, R::RouteKey>,
+        bytes: usize,
+    ) -> Dispatch {
         let Some(slot) = self.lanes.get_mut(index) else {
             return Dispatch::Closed;
         };
         match slot {
-            LaneSlot::Queued(queue) => match queue.try_push(payload) {
+            LaneSlot::Queued(queue) => match queue.try_push(payload, bytes) {
                 Ok(outcome) => booked(queue, self.pending, index, outcome),
                 Err(envelope) => hold(self.held, index, envelope),
             },
@@ -437,15 +620,16 @@ impl<R: MessageRouter> Target<'_, R> {
         self,
         index: usize,
         payload: Payload<R::Message, R::RouteKey>,
+        bytes: usize,
     ) -> Dispatch {
         push_held(self.lanes, self.pending, self.held);
         if self.held.is_empty() {
-            return self.deliver_now(index, payload);
+            return self.deliver_now(index, payload, bytes);
         }
         match self.lanes.get_mut(index) {
             None => Dispatch::Closed,
             Some(LaneSlot::Queued(queue)) => {
-                let envelope = queue.envelope(payload);
+                let envelope = queue.envelope(payload, bytes);
                 hold(self.held, index, envelope)
             }
             Some(LaneSlot::Inline { lane, key }) => {
@@ -461,10 +645,11 @@ impl<R: MessageRouter> Target<'_, R> {
         reader: &ReaderCounters,
         fallback: Option<usize>,
         payload: Payload<R::Message, R::RouteKey>,
+        bytes: usize,
     ) -> Dispatch {
         bump(&reader.unrouted, 1);
         match fallback {
-            Some(index) => self.deliver(index, payload),
+            Some(index) => self.deliver(index, payload, bytes),
             None => {
                 tracing::debug!("message has no lane and there is no fallback");
                 Dispatch::Unrouted

@@ -11,7 +11,9 @@
 //!   lanes cost nothing), or inline on the reader
 //!   ([`RouterBuilder::inline_handler`]: lowest latency, no isolation).
 //! - Queues are unbounded by default, or bounded with an
-//!   [`OverflowPolicy`]; every dropped message is counted.
+//!   [`OverflowPolicy`]; every dropped message is counted. All lanes
+//!   together hold at most a [`MemoryBudget`] of payload bytes (64 MiB by
+//!   default): past it the reader waits, and nothing is dropped.
 //! - Nothing blocks a tokio worker: lanes never call a blocking `recv()`
 //!   inside async code, dispatching never waits (a message for a full
 //!   `Block` lane is held by the dispatcher until the reader awaits
@@ -44,7 +46,7 @@ mod stats;
 mod table;
 
 pub use builder::RouterBuilder;
-pub use config::{LaneConfig, LaneKind, OverflowPolicy, ShutdownMode};
+pub use config::{LaneConfig, LaneKind, MemoryBudget, OverflowPolicy, ShutdownMode};
 pub use dispatcher::{Dispatch, Dispatcher};
 pub use json_peek::peek_json_str;
 pub use metrics::{LaneMetricsSnapshot, RouterMetricsSnapshot};

@@ -145,6 +145,17 @@ pub struct RouterMetricsSnapshot {
     pub parse_errors: u64,
     /// Messages whose key had no lane (sent to the fallback when there is one).
     pub unrouted: u64,
+    /// Payload bytes waiting in the lanes' queues now, all lanes together.
+    pub queued_bytes: u64,
+    /// The [`MemoryBudget`](crate::MemoryBudget) on
+    /// [`queued_bytes`](Self::queued_bytes); `None` when unbounded.
+    pub memory_budget: Option<u64>,
+    /// How many times the reader stopped reading because the queues
+    /// reached the memory budget.
+    pub backpressure_waits: u64,
+    /// Lanes a shutdown gave up on because they did not finish in time
+    /// (a stuck handler): threads detached, tasks aborted.
+    pub abandoned_lanes: u64,
     /// Every lane, in the order they were configured; the fallback last.
     pub lanes: Vec<LaneMetricsSnapshot>,
 }
@@ -179,4 +190,6 @@ pub(crate) struct ReaderCounters {
     pub(crate) dispatched: AtomicU64,
     pub(crate) parse_errors: AtomicU64,
     pub(crate) unrouted: AtomicU64,
+    /// Written by the shutdown, which the reader's owner runs.
+    pub(crate) abandoned_lanes: AtomicU64,
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::lane::budget::Budget;
 use crate::lane::shared::LaneShared;
 use crate::metrics::{ReaderCounters, RouterMetricsSnapshot};
 
@@ -12,6 +13,7 @@ use crate::metrics::{ReaderCounters, RouterMetricsSnapshot};
 pub struct RouterStats {
     pub(crate) reader: Arc<ReaderCounters>,
     pub(crate) lanes: Arc<[Arc<LaneShared>]>,
+    pub(crate) budget: Arc<Budget>,
 }
 
 impl RouterStats {
@@ -21,6 +23,10 @@ impl RouterStats {
             dispatched: self.reader.dispatched.load(Relaxed),
             parse_errors: self.reader.parse_errors.load(Relaxed),
             unrouted: self.reader.unrouted.load(Relaxed),
+            queued_bytes: self.budget.queued() as u64,
+            memory_budget: self.budget.limit().map(|limit| limit as u64),
+            backpressure_waits: self.budget.waits.load(Relaxed),
+            abandoned_lanes: self.reader.abandoned_lanes.load(Relaxed),
             lanes: self
                 .lanes
                 .iter()

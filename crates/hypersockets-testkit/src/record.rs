@@ -194,6 +194,9 @@ pub struct HandshakeRecord {
     pub response: HandshakeResponse,
     /// The connection it became, when the handshake completed.
     pub connection: Option<ConnectionId>,
+    /// When the server read the request: the gap between two records is how
+    /// long a client waited between attempts (e.g. for `Retry-After`).
+    pub at: std::time::Instant,
 }
 
 impl HandshakeRecord {

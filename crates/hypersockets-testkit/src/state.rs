@@ -139,6 +139,7 @@ impl State {
             headers,
             response,
             connection: None,
+            at: std::time::Instant::now(),
         });
         self.handshakes.len() - 1
     }

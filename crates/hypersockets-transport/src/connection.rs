@@ -5,11 +5,12 @@ use std::task::{Context, Poll, ready};
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, Stream};
-use hypersockets_core::{HyperSocketError, WsMessage};
+use hypersockets_core::{CloseCode, HyperSocketError, WsMessage};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::{Error, Message};
 
+use crate::close_watch::SentCloseCode;
 use crate::convert::{from_tungstenite, to_tungstenite};
 use crate::error::map_error;
 
@@ -18,6 +19,8 @@ use crate::error::map_error;
 pub(crate) struct ReceiveHalf<S> {
     inner: SplitStream<WebSocketStream<S>>,
     state: ReadState,
+    /// The code of the server's Close frame as it sent it, when followed.
+    sent_close: Option<SentCloseCode>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -33,11 +36,26 @@ enum ReadState {
 }
 
 impl<S> ReceiveHalf<S> {
-    pub(crate) fn new(inner: SplitStream<WebSocketStream<S>>) -> Self {
+    pub(crate) fn new(
+        inner: SplitStream<WebSocketStream<S>>,
+        sent_close: Option<SentCloseCode>,
+    ) -> Self {
         Self {
             inner,
             state: ReadState::Open,
+            sent_close,
         }
+    }
+
+    /// tungstenite puts 1002 in place of a close code no endpoint may send
+    /// (and answers 1002): the server's own code, as an error that says so.
+    fn invalid_close_code(&self, message: &WsMessage) -> Option<HyperSocketError> {
+        let WsMessage::Close(Some(frame)) = message else {
+            return None;
+        };
+        let sent = self.sent_close.as_ref()?.get()?;
+        (frame.code != CloseCode::from(sent))
+            .then_some(HyperSocketError::InvalidCloseCode { code: sent })
     }
 }
 
@@ -69,6 +87,9 @@ where
                         Ok(Some(message)) => {
                             if message.is_close() {
                                 self.state = ReadState::Closing;
+                                if let Some(error) = self.invalid_close_code(&message) {
+                                    return Poll::Ready(Some(Err(error)));
+                                }
                             }
                             return Poll::Ready(Some(Ok(message)));
                         }

@@ -8,9 +8,11 @@
 //! wrapper: each link of the chain says its own part once.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use hypersockets_core::HyperSocketError;
 use tungstenite::error::{CapacityError, Error, ProtocolError};
+use tungstenite::http::header::RETRY_AFTER;
 
 /// Ours from tungstenite's. `ConnectionClosed` is a normal end and is handled
 /// by the caller before this is reached.
@@ -32,21 +34,22 @@ pub(crate) fn map_error(error: Error) -> HyperSocketError {
                 limit: max_size,
             }
         }
-        Error::Capacity(err @ CapacityError::TooManyHeaders) => HyperSocketError::Handshake {
-            status: None,
-            source: Some(Arc::new(err)),
-        },
+        Error::Capacity(err @ CapacityError::TooManyHeaders) => {
+            HyperSocketError::handshake(Arc::new(err))
+        }
         Error::Utf8(reason) => {
             HyperSocketError::InvalidUtf8(hypersockets_core::BoxError::from(reason).into())
         }
         Error::Http(response) => HyperSocketError::Handshake {
             status: Some(response.status().as_u16()),
+            retry_after: response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| crate::retry_after::parse(value, SystemTime::now())),
             source: None,
         },
-        Error::HttpFormat(err) => HyperSocketError::Handshake {
-            status: None,
-            source: Some(Arc::new(err)),
-        },
+        Error::HttpFormat(err) => HyperSocketError::handshake(Arc::new(err)),
         Error::Url(err) => HyperSocketError::invalid_config("url", err.to_string()),
         // A garbled HTTP answer: only met during the handshake, where the
         // caller turns it into a handshake error.
@@ -69,10 +72,7 @@ pub(crate) fn map_handshake_error(error: Error) -> HyperSocketError {
         // A garbled answer to the upgrade request, or a header that is not
         // text.
         HyperSocketError::WebSocket(source) | HyperSocketError::InvalidUtf8(source) => {
-            HyperSocketError::Handshake {
-                status: None,
-                source: Some(source),
-            }
+            HyperSocketError::handshake(source)
         }
         other => other,
     }
@@ -219,10 +219,19 @@ mod tests {
     fn http_errors_are_handshake_errors() {
         let mut response = http::Response::new(Some(b"busy".to_vec()));
         *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
-        check(
-            Error::Http(Box::new(response)),
+        let ours = check(
+            Error::Http(Box::new(response.clone())),
             &["handshake failed with http status 503"],
         );
+        assert_eq!(ours.retry_after(), None);
+        response
+            .headers_mut()
+            .insert("retry-after", http::HeaderValue::from_static("7"));
+        let ours = check(
+            Error::Http(Box::new(response)),
+            &["handshake failed with http status 503, retry after 7s"],
+        );
+        assert_eq!(ours.retry_after(), Some(std::time::Duration::from_secs(7)));
 
         let format = http::Response::builder().status(1000).body(()).unwrap_err();
         let ours = check(

@@ -43,14 +43,17 @@
     unreachable_pub
 )]
 
+mod close_watch;
 mod connection;
 #[doc(hidden)]
 pub mod convert;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod linger;
 #[cfg(feature = "test-util")]
 mod memory;
+mod retry_after;
 mod tls;
 mod tungstenite_transport;
 mod upgrade_stream;

@@ -4,7 +4,8 @@
 
 use futures_util::StreamExt;
 use hypersockets_core::{
-    BoxFuture, ConnectRequest, Connection, HyperSocketError, Result, Transport, TransportLimits,
+    BoxFuture, ConnectRequest, Connection, HyperSocketError, Result, TcpKeepalive, Transport,
+    TransportLimits,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -15,8 +16,10 @@ use tungstenite::handshake::client::Request;
 use tungstenite::http::{HeaderName, HeaderValue};
 use tungstenite::protocol::{Role, WebSocketConfig};
 
+use crate::close_watch::{CloseWatch, SentCloseCode};
 use crate::connection::{ReceiveHalf, SendHalf};
 use crate::error::map_handshake_error;
+use crate::linger::Linger;
 use crate::tls::{self, TlsConfig};
 use crate::upgrade_stream::UpgradeStream;
 
@@ -27,7 +30,8 @@ use crate::upgrade_stream::UpgradeStream;
 ///
 /// 1. opens TCP to the URL's host and port (80 for `ws://`, 443 for
 ///    `wss://` unless the URL names one) and sets `TCP_NODELAY`, so small
-///    messages (subscriptions, pongs, orders) leave at once;
+///    messages (subscriptions, pongs, orders) leave at once, and the
+///    request's OS TCP keepalive (`SO_KEEPALIVE`, on by default);
 /// 2. for `wss://`, runs the TLS handshake with rustls (the *ring* crypto
 ///    provider), checking the certificate against the URL's host, a DNS name
 ///    or an IP address, and the roots of its [`TlsConfig`];
@@ -136,16 +140,19 @@ async fn connect(request: ConnectRequest, tls: Option<TlsConfig>) -> Result<Conn
             None => TlsConfig::from_features()?,
         };
         let stream = timeout(connect_timeout, async {
-            let tcp = tcp_connect(&host, port).await?;
+            let tcp = tcp_connect(&host, port, request.tcp_keepalive).await?;
             tls::handshake(&tls, &host, tcp).await
         })
         .await
         .map_err(timed_out)??;
         websocket(http_request, stream, &request).await
     } else {
-        let tcp = timeout(connect_timeout, tcp_connect(&host, port))
-            .await
-            .map_err(timed_out)??;
+        let tcp = timeout(
+            connect_timeout,
+            tcp_connect(&host, port, request.tcp_keepalive),
+        )
+        .await
+        .map_err(timed_out)??;
         websocket(http_request, tcp, &request).await
     }
 }
@@ -169,11 +176,33 @@ pub(crate) fn client_request(request: &ConnectRequest) -> Result<Request> {
     Ok(http_request)
 }
 
-/// TCP to `host:port`, with `TCP_NODELAY` set.
-async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream> {
+/// TCP to `host:port`, with `TCP_NODELAY` set and OS keepalive as asked.
+async fn tcp_connect(host: &str, port: u16, keepalive: Option<TcpKeepalive>) -> Result<TcpStream> {
     let tcp = TcpStream::connect((host, port)).await?;
     tcp.set_nodelay(true)?;
+    if let Some(keepalive) = keepalive {
+        set_keepalive(&tcp, &keepalive)?;
+    }
     Ok(tcp)
+}
+
+/// `SO_KEEPALIVE` with the idle time, and the probe interval and count
+/// where the OS lets a socket set them (elsewhere its own values apply).
+fn set_keepalive(tcp: &TcpStream, keepalive: &TcpKeepalive) -> std::io::Result<()> {
+    let params = socket2::TcpKeepalive::new().with_time(keepalive.idle);
+    #[cfg(any(
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "ios",
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "netbsd",
+        target_os = "windows",
+    ))]
+    let params = params
+        .with_interval(keepalive.interval)
+        .with_retries(keepalive.retries);
+    socket2::SockRef::from(tcp).set_tcp_keepalive(&params)
 }
 
 /// The WebSocket handshake over an open stream (TCP or TLS), under the
@@ -191,7 +220,9 @@ where
         request.handshake_timeout,
         tokio_tungstenite::client_async_with_config(
             http_request,
-            UpgradeStream::new(stream),
+            // Closed gracefully when dropped, so our Close frame reaches the
+            // peer even with its bytes still unread here (see `linger.rs`).
+            UpgradeStream::new(Linger::new(stream)),
             Some(config),
         ),
     )
@@ -211,6 +242,10 @@ where
             let mut read_ahead =
                 Vec::with_capacity(config.read_buffer_size.max(after_response.len()));
             read_ahead.extend_from_slice(&after_response);
+            // Follows the frames for the server's real close code (see
+            // `close_watch.rs`).
+            let sent = SentCloseCode::default();
+            let stream = CloseWatch::new(stream, &read_ahead, sent.clone());
             let ws = WebSocketStream::from_partially_read(
                 stream,
                 read_ahead,
@@ -218,19 +253,19 @@ where
                 Some(config),
             )
             .await;
-            Ok(halves(ws))
+            Ok(halves(ws, Some(sent)))
         }
-        None => Ok(halves(ws)),
+        None => Ok(halves(ws, None)),
     }
 }
 
-fn halves<S>(ws: WebSocketStream<S>) -> Connection
+fn halves<S>(ws: WebSocketStream<S>, sent: Option<SentCloseCode>) -> Connection
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (sink, stream) = ws.split();
     Connection::new(
         Box::pin(SendHalf::new(sink)),
-        Box::pin(ReceiveHalf::new(stream)),
+        Box::pin(ReceiveHalf::new(stream, sent)),
     )
 }

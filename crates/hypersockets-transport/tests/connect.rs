@@ -433,6 +433,58 @@ async fn http_503_gives_a_handshake_error_with_the_status() {
 }
 
 #[tokio::test]
+async fn retry_after_in_seconds_reaches_the_error() {
+    let server = raw_http_server(
+        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    let err = connect_err(ConnectRequest::new(server.url())).await;
+    assert!(
+        matches!(
+            err,
+            HyperSocketError::Handshake {
+                status: Some(429),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn retry_after_as_a_date_reaches_the_error_as_a_wait() {
+    // A date long past: no wait at all, but a Retry-After all the same.
+    let server = raw_http_server(
+        b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+    )
+    .await;
+    let err = connect_err(ConnectRequest::new(server.url())).await;
+    assert_eq!(err.retry_after(), Some(Duration::ZERO), "{err:?}");
+    // An unreadable one is none.
+    let server =
+        raw_http_server(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: soon\r\n\r\n").await;
+    let err = connect_err(ConnectRequest::new(server.url())).await;
+    assert_eq!(err.retry_after(), None, "{err:?}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn refusals_the_same_request_would_get_again_are_not_retryable() {
+    let refusals: [&'static [u8]; 3] = [
+        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    ];
+    for response in refusals {
+        let server = raw_http_server(response).await;
+        let err = connect_err(ConnectRequest::new(server.url())).await;
+        assert!(!err.is_retryable(), "{err:?}");
+    }
+}
+
+#[tokio::test]
 async fn garbage_instead_of_http_gives_a_handshake_error() {
     let server = raw_http_server(b"SSH-2.0-OpenSSH_9.6\r\n\r\n").await;
     let err = connect_err(ConnectRequest::new(server.url())).await;

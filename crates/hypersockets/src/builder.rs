@@ -5,17 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hypersockets_core::{
-    AuthProvider, HeaderProvider, MessageHandler, MessageRouter, PassivePingDetector,
-    ReconnectionStrategy, Result, Transport, TransportLimits,
+    AuthProvider, ClientEvent, HeaderProvider, MessageHandler, MessageRouter, PassivePingDetector,
+    ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
 };
-use hypersockets_router::{LaneConfig, RouterBuilder};
+use hypersockets_router::{LaneConfig, MemoryBudget, RouterBuilder};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::Heartbeat;
 use crate::client::WebSocketClient;
 use crate::config::ClientConfig;
-use crate::runtime::{ConnectionCounters, Lifecycle, Runtime, Shared};
+use crate::runtime::{ConnectionCounters, Lifecycle, Outbox, Runtime, Shared};
 use crate::subscription::{Subscription, SubscriptionRegistry};
+use crate::{Heartbeat, ProtocolPing};
 
 /// Builder state: no URL given yet. See [`WebSocketClientBuilder`].
 ///
@@ -411,6 +411,36 @@ impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
     pub fn lane_defaults(self, config: LaneConfig) -> Self {
         self.lanes(|lanes| lanes.lane_defaults(config))
     }
+
+    /// The most payload bytes all lanes together may hold queued; past it
+    /// the client stops reading until the handlers have worked the queues
+    /// down to half of it (TCP backpressure reaches the server; nothing is
+    /// dropped), and reports it
+    /// ([`ClientEvent::MemoryBudgetReached`](crate::ClientEvent::MemoryBudgetReached),
+    /// [`RouterMetricsSnapshot::backpressure_waits`](crate::RouterMetricsSnapshot::backpressure_waits)).
+    /// Default: [`MemoryBudget::Bytes`]`(64 MiB)`. [`MemoryBudget::Unbounded`]
+    /// lets queues grow as long as the handlers fall behind.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use hypersockets::MemoryBudget;
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .handler((), handler_fn(|_message: WsMessage| Ok::<_, BoxError>(())))
+    ///     .memory_budget(MemoryBudget::Bytes(16 << 20)) // 16 MiB
+    ///     .build()?;
+    /// assert_eq!(client.metrics().router.memory_budget, Some(16 << 20));
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn memory_budget(self, budget: MemoryBudget) -> Self {
+        self.lanes(|lanes| lanes.memory_budget(budget))
+    }
 }
 
 impl<U, Ro> WebSocketClientBuilder<U, Ro> {
@@ -558,7 +588,9 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
 
     /// Declares the connection dead when nothing arrives for this long
     /// (checked every quarter of it), and reconnects. Must be longer than
-    /// the heartbeat interval. Default: off.
+    /// the heartbeat interval. Default: off (the
+    /// [`protocol_ping`](Self::protocol_ping), on by default, already finds
+    /// a dead connection after 40 s of silence; whichever fires first wins).
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -581,9 +613,101 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
+    /// Sends a protocol Ping after `interval` of silence and declares the
+    /// connection dead after `timeout` more without any frame (see
+    /// [`ProtocolPing`]). Default: on, [`ProtocolPing::default`] (20 s and
+    /// 20 s). Each must be at least 4 ms (`build` checks).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    /// use hypersockets::ProtocolPing;
+    ///
+    /// // A quiet private feed: find a dead peer within about 15 s.
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://ws.okx.com:8443/ws/v5/private")
+    ///     .router(PassThrough)
+    ///     .protocol_ping(ProtocolPing::default().interval(Duration::from_secs(10)).timeout(Duration::from_secs(5)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn protocol_ping(mut self, ping: ProtocolPing) -> Self {
+        self.config.keepalive.protocol_ping = Some(ping);
+        self
+    }
+
+    /// Turns the [`protocol_ping`](Self::protocol_ping) off (it is on by
+    /// default): for a server that mishandles Pings, or when a
+    /// [`heartbeat`](Self::heartbeat) and a
+    /// [`liveness_timeout`](Self::liveness_timeout) do the job.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    ///
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://stream.bybit.com/v5/public/spot")
+    ///     .router(PassThrough)
+    ///     .no_protocol_ping()
+    ///     .heartbeat(Heartbeat::new(Duration::from_secs(20), r#"{"op":"ping"}"#))
+    ///     .liveness_timeout(Duration::from_secs(30));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn no_protocol_ping(mut self) -> Self {
+        self.config.keepalive.protocol_ping = None;
+        self
+    }
+
+    /// Sets the OS TCP keepalive of the connection's socket (see
+    /// [`TcpKeepalive`]). Default: on, [`TcpKeepalive::default`] (first
+    /// probe after 30 s idle, then every 10 s, 3 probes). Applied by the
+    /// built-in transport; a custom [`Transport`] gets it in its
+    /// [`ConnectRequest`](crate::ConnectRequest).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// use std::time::Duration;
+    /// use hypersockets::TcpKeepalive;
+    ///
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .tcp_keepalive(TcpKeepalive::default().idle(Duration::from_secs(15)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tcp_keepalive(mut self, keepalive: TcpKeepalive) -> Self {
+        self.config.tcp_keepalive = Some(keepalive);
+        self
+    }
+
+    /// Leaves OS TCP keepalive off (it is on by default; see
+    /// [`tcp_keepalive`](Self::tcp_keepalive)).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// let builder = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .no_tcp_keepalive();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn no_tcp_keepalive(mut self) -> Self {
+        self.config.tcp_keepalive = None;
+        self
+    }
+
     /// How long to wait before each reconnection attempt. Default:
-    /// [`ExponentialBackoff::default`](crate::ExponentialBackoff::default) (immediate first retry, then 0.5 s
-    /// doubling to 30 s, with jitter, forever).
+    /// [`ExponentialBackoff::default`](crate::ExponentialBackoff::default) (first retry within a random
+    /// 0–0.5 s, then 0.5 s doubling to 30 s, with jitter, forever). A
+    /// server's `Retry-After` is waited for on top (see
+    /// [`ReconnectionStrategy::delay_after`](crate::ReconnectionStrategy::delay_after)).
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -795,7 +919,11 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
-    /// How long `close` waits for the server's Close frame. Default: 2 s.
+    /// How long `close` waits for the server's Close frame, and then for
+    /// the lanes to finish what is queued (a lane still busy after that is
+    /// abandoned and reported as
+    /// [`ClientEvent::LaneAbandoned`](crate::ClientEvent::LaneAbandoned)).
+    /// Default: 2 s.
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -817,7 +945,8 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
-    /// Events kept for a slow event reader before it lags. Default: 1024.
+    /// Events kept for a slow event reader before it lags. Default: 1024;
+    /// at most 1 048 576 (the buffer is allocated up front).
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -837,7 +966,13 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
-    /// Outgoing messages that may wait for the writer. Default: 1024.
+    /// User sends that may wait for the writer, per connection: when they
+    /// fill it, [`send`](WebSocketClient::send) waits for room and
+    /// [`try_send`](WebSocketClient::try_send) fails with
+    /// [`WriteQueueFull`](crate::HyperSocketError::WriteQueueFull). The
+    /// client's own messages (pongs, heartbeats, Pings, subscriptions,
+    /// Close) have a queue of their own, this size but at least 64.
+    /// Default: 1024; at least 1, at most 1 048 576.
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -895,8 +1030,11 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     ///
     /// [`HyperSocketError::InvalidConfiguration`](crate::HyperSocketError::InvalidConfiguration) naming the setting: a URL
     /// that is not `ws://` or `wss://`, a handler key given twice, a zero
-    /// timeout or capacity, a liveness timeout not longer than the
-    /// heartbeat interval, task lanes outside a tokio runtime.
+    /// timeout or capacity, a duration over a year, a writer queue or event
+    /// capacity over 1 048 576, a lane capacity over
+    /// [`LaneConfig::capacity`](crate::LaneConfig::capacity)'s bound, a liveness timeout not
+    /// longer than the heartbeat interval, a protocol ping interval or
+    /// timeout under 4 ms, task lanes outside a tokio runtime.
     pub fn build(self) -> Result<WebSocketClient> {
         let WebSocketClientBuilder {
             url: HasUrl(url),
@@ -907,12 +1045,18 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         config.validate()?;
         let (events, _) = broadcast::channel(config.event_capacity);
         let lane_events = events.clone();
+        let counters = Arc::new(ConnectionCounters::default());
+        let lane_counters = Arc::clone(&counters);
         let span =
             tracing::info_span!("client", host = %config.host(), key = tracing::field::Empty);
         // Lanes start now, in the client's span.
         let dispatcher = span.in_scope(|| {
             lanes
                 .on_event(move |event| {
+                    // The router's panics on the reader come this way.
+                    if let ClientEvent::CallbackPanicked { .. } = event {
+                        lane_counters.inc_callback_panics();
+                    }
                     let _ = lane_events.send(event);
                 })
                 .build()
@@ -923,10 +1067,11 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         }
         let shared = Arc::new(Shared {
             lifecycle: watch::Sender::new(Lifecycle::default()),
-            counters: ConnectionCounters::default(),
+            counters,
             subscriptions,
             events,
             router_stats: dispatcher.stats(),
+            outbox: Outbox::default(),
         });
         let (commands_tx, commands_rx) = mpsc::channel(256);
         let runtime = Runtime {

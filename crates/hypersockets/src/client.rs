@@ -12,7 +12,7 @@ use tracing::Instrument;
 use crate::builder::{NoRouter, NoUrl, WebSocketClientBuilder};
 use crate::events::EventStream;
 use crate::metrics::ClientMetrics;
-use crate::runtime::{Command, PendingRuntime, Shared, Transition};
+use crate::runtime::{Command, Outgoing, PendingRuntime, Shared, Transition};
 use crate::subscription::Subscription;
 
 /// A self-healing WebSocket client for one feed.
@@ -21,6 +21,13 @@ use crate::subscription::Subscription;
 /// starts it; from then on it reconnects by itself, re-authenticates and
 /// restores every subscription, while the handler lanes carry on. Cloning
 /// the client gives another handle to the same connection.
+///
+/// The client lives as long as a handle does: when the last one is dropped
+/// without [`close`](Self::close), it closes by itself (the lanes finish
+/// what is queued, up to the close timeout) and every task and thread of it
+/// ends. Handlers that need the client should hold a
+/// [`WeakClient`](crate::WeakClient) ([`downgrade`](Self::downgrade)): a
+/// clone would keep their own client alive for ever.
 ///
 /// Sending while not connected is refused with
 /// [`HyperSocketError::NotConnected`] rather than queued: a trading
@@ -70,7 +77,9 @@ pub struct WebSocketClient {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+/// What every handle shares; dropping the last one drops `commands`, which
+/// tells the connection task to close.
+pub(crate) struct Inner {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
     /// The span every task and lane of the client runs in: `host` (never
@@ -121,6 +130,33 @@ impl WebSocketClient {
         }
     }
 
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+
+    /// A handle that does not keep the client alive; see
+    /// [`WeakClient`](crate::WeakClient).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .build()?;
+    /// let weak = client.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(client);
+    /// assert!(weak.upgrade().is_none()); // the client has stopped
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn downgrade(&self) -> crate::WeakClient {
+        crate::WeakClient {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
     /// Names the client in its tracing span by its `ClientManager` key.
     pub(crate) fn set_manager_key(&self, key: &str) {
         self.inner.span.record("key", key);
@@ -156,7 +192,9 @@ impl WebSocketClient {
     /// # Errors
     ///
     /// The error that made the client give up: a fatal auth rejection, a
-    /// configuration error, or [`HyperSocketError::ReconnectExhausted`].
+    /// configuration error, a handshake refused for good (e.g. 401, 403,
+    /// 404: [`HyperSocketError::is_retryable`]), or
+    /// [`HyperSocketError::ReconnectExhausted`].
     ///
     /// # Cancel safety
     ///
@@ -219,6 +257,14 @@ impl WebSocketClient {
 
     /// Sends a message and waits until it is written to the socket.
     ///
+    /// When the connection's queue of user sends
+    /// ([`writer_queue`](WebSocketClientBuilder::writer_queue)) is full,
+    /// this call waits for room: the reader never does, so reads, pings
+    /// and liveness checks go on meanwhile. Keepalive answers, heartbeats,
+    /// subscriptions and Close have a queue of their own, drained first,
+    /// so sends never make them fail. [`try_send`](Self::try_send) does
+    /// not wait.
+    ///
     /// ```
     /// # use hypersockets::prelude::*;
     /// # #[tokio::main(flavor = "current_thread")]
@@ -238,32 +284,82 @@ impl WebSocketClient {
     ///
     /// [`HyperSocketError::NotConnected`] when not connected (nothing is
     /// queued), [`HyperSocketError::ConnectionClosed`] if the connection
-    /// failed before the message was written, [`HyperSocketError::ShutDown`]
-    /// after `close`.
+    /// ended before the message was written (it is not carried over to the
+    /// next connection), [`HyperSocketError::ShutDown`] after `close`.
     ///
     /// # Cancel safety
     ///
-    /// Cancelling after the message was handed over does not recall it: it
-    /// may still be written.
+    /// Cancelling while waiting for room sends nothing. Cancelling after
+    /// the message was queued does not recall it: it may still be written.
     pub async fn send(&self, message: impl Into<WsMessage>) -> Result<()> {
-        if self.state() != ConnectionState::Connected {
-            return Err(match self.state() {
-                ConnectionState::ShuttingDown => HyperSocketError::ShutDown,
-                _ => HyperSocketError::NotConnected,
-            });
-        }
+        let queue = self.live_queue()?;
         let (done, written) = oneshot::channel();
-        self.inner
-            .commands
-            .send(Command::Send {
+        queue
+            .send(Outgoing {
                 message: message.into(),
-                done,
+                done: Some(done),
             })
             .await
-            .map_err(|_| HyperSocketError::ShutDown)?;
+            .map_err(|_| HyperSocketError::ConnectionClosed)?;
+        drop(queue);
         written
             .await
             .map_err(|_| HyperSocketError::ConnectionClosed)?
+    }
+
+    /// Queues a message for the writer without waiting, neither for room
+    /// nor for the write. `Ok` means queued: a connection lost before the
+    /// message is written drops it unreported (use [`send`](Self::send) to
+    /// learn that).
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), HyperSocketError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://ws.okx.com:8443/ws/v5/private")
+    ///     .router(PassThrough)
+    ///     .build()?;
+    /// match client.try_send(r#"{"op":"order","args":[]}"#) {
+    ///     Ok(()) => {}                                      // queued
+    ///     Err(HyperSocketError::WriteQueueFull) => {}       // backpressure: try later
+    ///     Err(HyperSocketError::NotConnected) => {}         // here: not connected yet
+    ///     Err(other) => return Err(other),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::WriteQueueFull`] when the connection's queue of
+    /// user sends ([`writer_queue`](WebSocketClientBuilder::writer_queue))
+    /// is full: the peer or the network is slower than the sends;
+    /// [`HyperSocketError::NotConnected`] when not connected;
+    /// [`HyperSocketError::ShutDown`] after `close`.
+    pub fn try_send(&self, message: impl Into<WsMessage>) -> Result<()> {
+        let queue = self.live_queue()?;
+        queue
+            .try_send(Outgoing {
+                message: message.into(),
+                done: None,
+            })
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => HyperSocketError::WriteQueueFull,
+                mpsc::error::TrySendError::Closed(_) => HyperSocketError::NotConnected,
+            })
+    }
+
+    /// The live connection's queue for user sends, or why there is none.
+    fn live_queue(&self) -> Result<mpsc::Sender<Outgoing>> {
+        if self.state() == ConnectionState::ShuttingDown {
+            return Err(HyperSocketError::ShutDown);
+        }
+        self.inner
+            .shared
+            .outbox
+            .queue()
+            .ok_or(HyperSocketError::NotConnected)
     }
 
     /// Adds a subscription (or replaces the one with the same id). It is
@@ -393,8 +489,14 @@ impl WebSocketClient {
     /// Closes the client for good, letting every lane finish what is queued.
     ///
     /// Sends a Close frame, waits for the server's (up to the close
-    /// timeout), never reconnects, and returns once every task and lane of
-    /// the client has ended. Closing twice is fine.
+    /// timeout), never reconnects, lets the lanes finish what is queued (up
+    /// to the close timeout again), and returns once every task and lane of
+    /// the client has ended or been abandoned. Bounded in every state, even
+    /// with a handler stuck in a long call: a lane still busy after its
+    /// share of the close timeout is abandoned (its thread detached, its
+    /// task aborted) and reported as
+    /// [`ClientEvent::LaneAbandoned`](crate::ClientEvent::LaneAbandoned).
+    /// Closing twice is fine.
     ///
     /// # Cancel safety
     ///

@@ -6,12 +6,23 @@ use std::time::Duration;
 
 use hypersockets_core::{
     AuthProvider, ConnectRequest, ExponentialBackoff, HeaderProvider, HyperSocketError,
-    ReconnectionStrategy, Result, Transport, TransportLimits,
+    ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
 };
 use hypersockets_transport::TungsteniteTransport;
 
 use crate::runtime::KeepaliveConfig;
 use crate::subscription::Subscription;
+
+/// The longest any duration setting may be: a year. Beyond it, deadlines
+/// computed as `now + setting` could overflow `Instant`, and no feed needs
+/// to wait that long for anything.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// The most messages the writer queue, and events the event stream, may
+/// hold: the event stream allocates its buffer up front, and tokio's
+/// channels panic beyond their own limits (`usize::MAX >> 3` permits, half
+/// of `usize::MAX` broadcast slots).
+pub(crate) const MAX_QUEUE: usize = 1 << 20;
 
 /// Every setting of a client. The URL is empty until the builder has one.
 pub(crate) struct ClientConfig {
@@ -22,6 +33,8 @@ pub(crate) struct ClientConfig {
     pub(crate) keepalive: KeepaliveConfig,
     pub(crate) reconnect: Arc<dyn ReconnectionStrategy>,
     pub(crate) limits: TransportLimits,
+    /// OS TCP keepalive on the socket; on by default.
+    pub(crate) tcp_keepalive: Option<TcpKeepalive>,
     pub(crate) timeouts: Timeouts,
     /// A connection that stayed up this long resets the attempt count.
     pub(crate) stable_after: Duration,
@@ -43,6 +56,7 @@ impl Default for ClientConfig {
             keepalive: KeepaliveConfig::default(),
             reconnect: Arc::new(ExponentialBackoff::default()),
             limits: TransportLimits::default(),
+            tcp_keepalive: Some(TcpKeepalive::default()),
             timeouts: Timeouts::default(),
             stable_after: Duration::from_secs(30),
             writer_queue: 1024,
@@ -63,6 +77,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("keepalive", &self.keepalive)
             .field("reconnect", &self.reconnect)
             .field("limits", &self.limits)
+            .field("tcp_keepalive", &self.tcp_keepalive)
             .field("timeouts", &self.timeouts)
             .field("subscriptions", &self.subscriptions.len())
             .finish_non_exhaustive()
@@ -76,6 +91,7 @@ impl ClientConfig {
             .limits(self.limits)
             .connect_timeout(self.timeouts.connect)
             .handshake_timeout(self.timeouts.handshake)
+            .tcp_keepalive(self.tcp_keepalive)
     }
 
     /// The URL's host (and port), for logs and spans: never the path or
@@ -105,18 +121,43 @@ impl ClientConfig {
             if value.is_zero() {
                 return Err(invalid(name, "must be more than zero"));
             }
+            at_most_a_year(name, value)?;
         }
-        if self.writer_queue == 0 {
-            return Err(invalid("writer_queue", "must be at least 1"));
-        }
-        if self.event_capacity == 0 {
-            return Err(invalid("event_capacity", "must be at least 1"));
+        at_most_a_year("stable_after", self.stable_after)?;
+        for (name, value) in [
+            ("writer_queue", self.writer_queue),
+            ("event_capacity", self.event_capacity),
+        ] {
+            if value == 0 {
+                return Err(invalid(name, "must be at least 1"));
+            }
+            if value > MAX_QUEUE {
+                return Err(invalid(name, format!("must be at most {MAX_QUEUE}")));
+            }
         }
         let keepalive = &self.keepalive;
-        if let Some(heartbeat) = &keepalive.heartbeat
-            && heartbeat.interval.is_zero()
-        {
-            return Err(invalid("heartbeat.interval", "must be more than zero"));
+        if let Some(ping) = &keepalive.protocol_ping {
+            for (name, value) in [
+                ("protocol_ping.interval", ping.interval),
+                ("protocol_ping.timeout", ping.timeout),
+            ] {
+                if value < Duration::from_millis(4) {
+                    return Err(invalid(
+                        name,
+                        "must be at least 4 ms (silence is checked every quarter of it)",
+                    ));
+                }
+                at_most_a_year(name, value)?;
+            }
+        }
+        if let Some(heartbeat) = &keepalive.heartbeat {
+            if heartbeat.interval.is_zero() {
+                return Err(invalid("heartbeat.interval", "must be more than zero"));
+            }
+            at_most_a_year("heartbeat.interval", heartbeat.interval)?;
+        }
+        if let Some(timeout) = keepalive.liveness_timeout {
+            at_most_a_year("liveness_timeout", timeout)?;
         }
         match (keepalive.liveness_timeout, &keepalive.heartbeat) {
             (Some(timeout), _) if timeout < Duration::from_millis(4) => Err(invalid(
@@ -133,6 +174,14 @@ impl ClientConfig {
             _ => Ok(()),
         }
     }
+}
+
+/// A duration setting must not exceed [`MAX_DURATION`].
+fn at_most_a_year(setting: &'static str, value: Duration) -> Result<()> {
+    if value > MAX_DURATION {
+        return Err(invalid(setting, "must be at most a year"));
+    }
+    Ok(())
 }
 
 fn invalid(setting: &'static str, reason: impl Into<String>) -> HyperSocketError {

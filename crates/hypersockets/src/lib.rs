@@ -52,8 +52,10 @@ mod events;
 mod heartbeat;
 mod manager;
 mod metrics;
+mod protocol_ping;
 mod runtime;
 mod subscription;
+mod weak;
 
 pub use builder::{HasUrl, NoRouter, NoUrl, WebSocketClientBuilder, WithRouter};
 pub use client::WebSocketClient;
@@ -61,22 +63,25 @@ pub use events::{EventStream, EventStreamError};
 pub use heartbeat::Heartbeat;
 pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetrics};
 pub use metrics::ClientMetrics;
+pub use protocol_ping::ProtocolPing;
 pub use runtime::counters::MetricsSnapshot;
 pub use subscription::Subscription;
+pub use weak::WeakClient;
 
 #[doc(inline)]
 pub use hypersockets_core::{
     AsyncFnHandler, AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, CloseCode,
     CloseFrame, ConnectRequest, Connection, ConnectionState, DisconnectReason, ErrorSource,
     ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError, JsonPing,
-    MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect, ParseError,
-    PassThrough, PassivePingDetector, ReconnectionStrategy, Result, StaticHeaders, TextPing,
-    Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
+    MAX_RETRY_AFTER, MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect,
+    ParseError, PassThrough, PassivePingDetector, ReconnectionStrategy, Result, StaticHeaders,
+    TcpKeepalive, TextPing, Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn,
+    handler_fn,
 };
 #[doc(inline)]
 pub use hypersockets_router::{
-    LaneConfig, LaneKind, LaneMetricsSnapshot, OverflowPolicy, RouterMetricsSnapshot, ShutdownMode,
-    peek_json_str,
+    LaneConfig, LaneKind, LaneMetricsSnapshot, MemoryBudget, OverflowPolicy, RouterMetricsSnapshot,
+    ShutdownMode, peek_json_str,
 };
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
@@ -92,7 +97,7 @@ pub mod prelude {
         AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ClientManager,
         ConnectionState, ExponentialBackoff, HeaderProvider, Heartbeat, HyperSocketError, JsonPing,
         LaneConfig, LaneKind, MessageHandler, MessageRouter, OverflowPolicy, ParseError,
-        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing,
+        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing, WeakClient,
         WebSocketClient, WsMessage, async_handler_fn, handler_fn, peek_json_str,
     };
 }

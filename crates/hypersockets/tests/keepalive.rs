@@ -18,15 +18,18 @@ use hypersockets_testkit::{
 use support::{Collected, WAIT, client_builder, client_for, wait_event, within};
 
 /// How often the server pings; each ping is due within this interval.
-const SERVER_PING: Duration = Duration::from_millis(80);
+/// Answering takes microseconds: the margin is for a machine so busy that
+/// the client's task waits its turn (an 80 ms interval missed once in 20
+/// loaded runs).
+const SERVER_PING: Duration = Duration::from_millis(400);
 /// Server pings that must be answered, in a row, on one connection.
 const ROUNDS: u64 = 4;
 /// How often the client sends its heartbeat.
-const HEARTBEAT: Duration = Duration::from_millis(30);
+const HEARTBEAT: Duration = Duration::from_millis(100);
 /// The client's liveness timeout when it has a heartbeat.
-const LIVENESS: Duration = Duration::from_millis(150);
+const LIVENESS: Duration = Duration::from_millis(500);
 /// The server's idle cutoff: far shorter than the heartbeats a test waits for.
-const IDLE: Duration = Duration::from_millis(150);
+const IDLE: Duration = Duration::from_millis(500);
 /// A message that is no ping and no reply: once a handler has it, every
 /// message the server wrote before it has been through the client.
 const MARKER: &str = r#"{"marker":true}"#;
@@ -284,16 +287,7 @@ async fn declared_dead_then_reconnects(
     let first = control.wait_for_connections(1, WAIT).await.unwrap();
     kill(&control, first).await;
 
-    let event = wait_event(&mut events, "disconnect", |e| {
-        matches!(e, ClientEvent::Disconnected { .. })
-    })
-    .await;
-    match event {
-        ClientEvent::Disconnected {
-            reason: DisconnectReason::LivenessTimeout(after),
-        } => assert_eq!(after, LIVENESS),
-        other => panic!("expected a liveness timeout, got {other:?}"),
-    }
+    assert_eq!(event_log::liveness_timeout(&mut events).await, LIVENESS);
     wait_event(&mut events, "reconnected", event_log::is_reconnected).await;
     control.wait_for_connections(2, WAIT).await.unwrap();
     assert_eq!(control.connection_count(), 2);

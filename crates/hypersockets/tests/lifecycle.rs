@@ -142,6 +142,8 @@ async fn sends_only_while_connected() {
         .send(WsMessage::text(r#"{"hello":1}"#))
         .await
         .unwrap();
+    // Registered by the exchange once its handshake ends, which may be
+    // after the client's `connect` returned.
     let conn = exchange
         .control()
         .wait_for_connections(1, WAIT)
@@ -258,6 +260,8 @@ async fn a_server_close_is_reported_with_its_code_and_reconnects() {
         .unwrap();
     let mut events = client.events();
     within("connect", client.connect()).await.unwrap();
+    // Registered by the exchange once its handshake ends, which may be
+    // after the client's `connect` returned.
     let conn = exchange
         .control()
         .wait_for_connections(1, WAIT)

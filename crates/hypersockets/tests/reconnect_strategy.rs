@@ -92,7 +92,8 @@ async fn exponential_backoff_delays_are_announced_exactly() {
         .initial(ms(10))
         .factor(2.0)
         .max(ms(30))
-        .jitter(0.0);
+        .jitter(0.0)
+        .first_retry_jitter(Duration::ZERO);
     // Immediate first retry, then doubling up to the cap.
     announced_delays_are(backoff, [0, 10, 20, 30]).await;
 }

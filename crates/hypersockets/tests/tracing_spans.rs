@@ -5,99 +5,19 @@
 
 mod support;
 
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use hypersockets::{
     BoxError, ClientManager, MemoryTransport, PassThrough, WebSocketClient, WsMessage, handler_fn,
 };
+use support::recorder::{Logged, Recorder};
 use support::within;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Subscriber};
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
 
 const SECRET: &str = "LISTENKEYabc123";
 
-/// One logged event: its level and fields, and the fields of every span it
-/// was inside (innermost first).
-#[derive(Clone, Debug)]
-struct Logged {
-    target: String,
-    fields: String,
-    spans: Vec<String>,
-}
-
-/// Everything a span or event said, as `name=value` text.
-#[derive(Default)]
-struct Text(String);
-
-impl Visit for Text {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={:?} ", field.name(), value);
-    }
-}
-
-/// A span's text, kept in the registry's extensions.
-struct SpanText(String);
-
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Logged>>>);
-
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut text = Text(format!("{}: ", attrs.metadata().name()));
-        attrs.record(&mut text);
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanText(text.0));
-        }
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(id)
-            && let Some(SpanText(text)) = span.extensions_mut().get_mut::<SpanText>()
-        {
-            let mut more = Text(std::mem::take(text));
-            values.record(&mut more);
-            *text = more.0;
-        }
-    }
-
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut fields = Text::default();
-        event.record(&mut fields);
-        let spans = ctx
-            .event_scope(event)
-            .map(|scope| {
-                scope
-                    .filter_map(|span| {
-                        span.extensions()
-                            .get::<SpanText>()
-                            .map(|SpanText(text)| text.clone())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Logged {
-                target: event.metadata().target().to_owned(),
-                fields: fields.0,
-                spans,
-            });
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_is_in_the_client_span_and_no_secret_is_logged() {
-    let recorder = Recorder::default();
-    let subscriber = tracing_subscriber::registry().with(recorder.clone());
     // Global: lane threads and runtime workers must see it too. The only
     // test in this binary.
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let recorder = Recorder::install();
 
     let (transport, server) = MemoryTransport::new();
     let (handled, mut messages) = tokio::sync::mpsc::unbounded_channel();
@@ -140,7 +60,7 @@ async fn every_event_is_in_the_client_span_and_no_secret_is_logged() {
     let debug = format!("{client:?} {:?}", client.metrics());
     within("close", manager.shutdown()).await;
 
-    let logged = recorder.0.lock().unwrap().clone();
+    let logged = recorder.logged();
     let ours: Vec<&Logged> = logged
         .iter()
         .filter(|logged| logged.target.starts_with("hypersockets"))

@@ -19,6 +19,10 @@
 //! chunks go back to the reader to be reused, so steady traffic allocates
 //! nothing.
 //!
+//! Both kinds keep the memory budget's books (`budget.rs`): a bounded lane
+//! per message, an unbounded one per chunk (the reader adds a chunk's bytes
+//! when it hands the chunk over, the lane subtracts them when it takes it).
+//!
 //! A chunk keeps a small slot per message and parsed values in a queue of
 //! their own: with `classify` nearly every message is a raw frame (48
 //! bytes), while a parsed type can be hundreds of bytes (an order book delta
@@ -28,9 +32,12 @@
 
 use std::collections::VecDeque;
 
+use std::sync::Arc;
+
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use hypersockets_core::WsMessage;
 
+use crate::lane::budget::Budget;
 use crate::lane::envelope::{Envelope, Payload};
 
 /// The most messages a chunk holds before the reader releases it (the
@@ -42,13 +49,13 @@ const RECYCLED: usize = 4;
 
 /// The reader's end of the queue of a lane of messages `M` routed by `K`.
 pub(crate) enum LaneSender<M, K> {
-    Bounded(Sender<Envelope<M, K>>),
+    Bounded(Sender<Envelope<M, K>>, Arc<Budget>),
     Chunked(ChunkSender<M, K>),
 }
 
 /// The lane's end.
 pub(crate) enum LaneReceiver<M, K> {
-    Bounded(Receiver<Envelope<M, K>>),
+    Bounded(Receiver<Envelope<M, K>>, Arc<Budget>),
     Chunked(ChunkReceiver<M, K>),
 }
 
@@ -66,6 +73,8 @@ struct Chunk<M, K> {
     slots: VecDeque<(Slot<K>, u64)>,
     /// The values of the `Parsed` slots, in the same order.
     parsed: VecDeque<M>,
+    /// The payload bytes of its messages, for the memory budget.
+    bytes: usize,
 }
 
 impl<M, K> Chunk<M, K> {
@@ -74,6 +83,7 @@ impl<M, K> Chunk<M, K> {
         Self {
             slots: VecDeque::new(),
             parsed: VecDeque::new(),
+            bytes: 0,
         }
     }
 
@@ -81,11 +91,13 @@ impl<M, K> Chunk<M, K> {
         Self {
             slots: VecDeque::with_capacity(CHUNK),
             parsed: VecDeque::new(),
+            bytes: 0,
         }
     }
 
     #[inline]
-    fn push(&mut self, payload: Payload<M, K>, queued_at: u64) {
+    fn push(&mut self, payload: Payload<M, K>, queued_at: u64, bytes: usize) {
+        self.bytes += bytes;
         let slot = match payload {
             Payload::Raw(raw) => Slot::Raw(raw),
             Payload::RawKeyed(raw, key) => Slot::RawKeyed(raw, key),
@@ -106,7 +118,12 @@ impl<M, K> Chunk<M, K> {
             // Pushed together with its slot, so it is there.
             Slot::Parsed => Payload::Parsed(self.parsed.pop_front()?),
         };
-        Some(Envelope { payload, queued_at })
+        // The chunk's bytes were released when the lane took it.
+        Some(Envelope {
+            payload,
+            queued_at,
+            bytes: 0,
+        })
     }
 
     fn len(&self) -> usize {
@@ -126,22 +143,29 @@ pub(crate) struct ChunkSender<M, K> {
     chunks: Sender<Chunk<M, K>>,
     open: Chunk<M, K>,
     recycled: Receiver<Chunk<M, K>>,
+    budget: Arc<Budget>,
 }
 
 pub(crate) struct ChunkReceiver<M, K> {
     chunks: Receiver<Chunk<M, K>>,
     current: Chunk<M, K>,
     recycle: Sender<Chunk<M, K>>,
+    budget: Arc<Budget>,
 }
 
-/// A lane's queue: bounded to `capacity` messages, or unbounded.
+/// A lane's queue: bounded to `capacity` messages, or unbounded; its
+/// bytes counted against `budget`.
 pub(crate) fn lane_channel<M, K>(
     capacity: Option<usize>,
+    budget: Arc<Budget>,
 ) -> (LaneSender<M, K>, LaneReceiver<M, K>) {
     match capacity {
         Some(capacity) => {
             let (tx, rx) = crossbeam_channel::bounded(capacity);
-            (LaneSender::Bounded(tx), LaneReceiver::Bounded(rx))
+            (
+                LaneSender::Bounded(tx, Arc::clone(&budget)),
+                LaneReceiver::Bounded(rx, budget),
+            )
         }
         None => {
             let (chunks_tx, chunks_rx) = crossbeam_channel::unbounded();
@@ -151,11 +175,13 @@ pub(crate) fn lane_channel<M, K>(
                     chunks: chunks_tx,
                     open: Chunk::new(),
                     recycled: recycle_rx,
+                    budget: Arc::clone(&budget),
                 }),
                 LaneReceiver::Chunked(ChunkReceiver {
                     chunks: chunks_rx,
                     current: Chunk::new(),
                     recycle: recycle_tx,
+                    budget,
                 }),
             )
         }
@@ -170,11 +196,16 @@ impl<M, K> LaneSender<M, K> {
         &mut self,
         payload: Payload<M, K>,
         queued_at: u64,
+        bytes: usize,
     ) -> Result<(), TrySendError<Envelope<M, K>>> {
         match self {
-            Self::Bounded(sender) => sender.try_send(Envelope { payload, queued_at }),
+            Self::Bounded(..) => self.try_send_envelope(Envelope {
+                payload,
+                queued_at,
+                bytes,
+            }),
             Self::Chunked(chunked) => {
-                chunked.open.push(payload, queued_at);
+                chunked.open.push(payload, queued_at, bytes);
                 Ok(())
             }
         }
@@ -187,11 +218,26 @@ impl<M, K> LaneSender<M, K> {
         envelope: Envelope<M, K>,
     ) -> Result<(), TrySendError<Envelope<M, K>>> {
         match self {
-            Self::Bounded(sender) => sender.try_send(envelope),
-            Self::Chunked(chunked) => {
-                chunked.open.push(envelope.payload, envelope.queued_at);
+            Self::Bounded(sender, budget) => {
+                let bytes = envelope.bytes;
+                sender.try_send(envelope)?;
+                budget.add(bytes);
                 Ok(())
             }
+            Self::Chunked(chunked) => {
+                chunked
+                    .open
+                    .push(envelope.payload, envelope.queued_at, envelope.bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// The reader took a message out of a bounded lane to drop it
+    /// (`DropOldest`, `KeepLatest`): its bytes leave the budget.
+    pub(crate) fn release_evicted(&self, bytes: usize) {
+        if let Self::Bounded(_, budget) = self {
+            budget.release(bytes);
         }
     }
 
@@ -200,7 +246,7 @@ impl<M, K> LaneSender<M, K> {
     #[inline]
     pub(crate) fn release(&mut self) -> usize {
         match self {
-            Self::Bounded(_) => 0,
+            Self::Bounded(..) => 0,
             Self::Chunked(chunked) => chunked.release(),
         }
     }
@@ -216,9 +262,15 @@ impl<M, K> ChunkSender<M, K> {
             .try_recv()
             .unwrap_or_else(|_| Chunk::with_capacity());
         let chunk = std::mem::replace(&mut self.open, fresh);
+        // Counted before it can be taken, so the total never misses it.
+        let bytes = chunk.bytes;
+        self.budget.add(bytes);
         match self.chunks.send(chunk) {
             Ok(()) => 0,
-            Err(lost) => lost.0.len(),
+            Err(lost) => {
+                self.budget.release(bytes);
+                lost.0.len()
+            }
         }
     }
 }
@@ -236,7 +288,7 @@ impl<M, K> LaneReceiver<M, K> {
     /// evict the oldest message; `None` for an unbounded lane.
     pub(crate) fn evictor(&self) -> Option<Receiver<Envelope<M, K>>> {
         match self {
-            Self::Bounded(receiver) => Some(receiver.clone()),
+            Self::Bounded(receiver, _) => Some(receiver.clone()),
             Self::Chunked(_) => None,
         }
     }
@@ -246,7 +298,11 @@ impl<M, K> LaneReceiver<M, K> {
     #[inline]
     pub(crate) fn try_recv(&mut self) -> Result<Envelope<M, K>, TryRecvError> {
         match self {
-            Self::Bounded(receiver) => receiver.try_recv(),
+            Self::Bounded(receiver, budget) => {
+                let envelope = receiver.try_recv()?;
+                budget.release(envelope.bytes);
+                Ok(envelope)
+            }
             Self::Chunked(chunked) => chunked.try_recv(),
         }
     }
@@ -259,7 +315,8 @@ impl<M, K> ChunkReceiver<M, K> {
             if let Some(envelope) = self.current.pop() {
                 return Ok(envelope);
             }
-            let next = self.chunks.try_recv()?;
+            let mut next = self.chunks.try_recv()?;
+            self.budget.release(std::mem::take(&mut next.bytes));
             let emptied = std::mem::replace(&mut self.current, next);
             if emptied.has_storage() {
                 // The reader may have enough spare chunks: then it is dropped.

@@ -1,5 +1,6 @@
 //! Handler lanes: one per route key, each with its own FIFO queue.
 
+pub(crate) mod budget;
 pub(crate) mod channel;
 pub(crate) mod envelope;
 pub(crate) mod inline;

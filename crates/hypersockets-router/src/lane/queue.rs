@@ -106,21 +106,26 @@ impl<M, K> LaneQueue<M, K> {
 
     /// The envelope `payload` travels in, stamped if it is to be timed
     /// (for a message the dispatcher holds before queueing it).
-    pub(crate) fn envelope(&mut self, payload: Payload<M, K>) -> Envelope<M, K> {
+    pub(crate) fn envelope(&mut self, payload: Payload<M, K>, bytes: usize) -> Envelope<M, K> {
         Envelope {
             payload,
             queued_at: self.stamp(),
+            bytes,
         }
     }
 
     /// Queues a message without waiting: [`Dispatch::Queued`],
     /// [`Dropped`](Dispatch::Dropped) or [`Closed`](Dispatch::Closed). A
     /// full `Block` lane hands the envelope back (`Err`), for the dispatcher
-    /// to hold.
+    /// to hold. `bytes` count against the memory budget.
     #[inline]
-    pub(crate) fn try_push(&mut self, payload: Payload<M, K>) -> Result<Dispatch, Envelope<M, K>> {
+    pub(crate) fn try_push(
+        &mut self,
+        payload: Payload<M, K>,
+        bytes: usize,
+    ) -> Result<Dispatch, Envelope<M, K>> {
         let queued_at = self.stamp();
-        let sent = self.sender.try_send(payload, queued_at);
+        let sent = self.sender.try_send(payload, queued_at, bytes);
         self.after_send(sent)
     }
 
@@ -164,8 +169,9 @@ impl<M, K> LaneQueue<M, K> {
             OverflowPolicy::DropOldest | OverflowPolicy::KeepLatest => loop {
                 // The lane may take the oldest first; then there is room anyway.
                 if let Some(evictor) = &self.evictor
-                    && evictor.try_recv().is_ok()
+                    && let Ok(evicted) = evictor.try_recv()
                 {
+                    self.sender.release_evicted(evicted.bytes);
                     self.evicted += 1;
                     bump(&self.shared.counters.reader.evicted, 1);
                     tracing::trace!(lane = %self.shared.key, "lane full: dropped the oldest message");

@@ -43,6 +43,11 @@ pub(crate) struct LaneShared {
     reader_waiting: AtomicBool,
     /// Signalled by the lane when it takes a message while the reader waits.
     pub(crate) room: Notify,
+    /// Set (and `end` signalled) when a thread lane's thread is done, so
+    /// that a shutdown can wait for it with a deadline instead of blocking
+    /// on `join`.
+    ended: AtomicBool,
+    end: Notify,
 }
 
 impl LaneShared {
@@ -56,6 +61,26 @@ impl LaneShared {
             waker,
             reader_waiting: AtomicBool::new(false),
             room: Notify::new(),
+            ended: AtomicBool::new(false),
+            end: Notify::new(),
+        }
+    }
+
+    /// Lane thread: it is done (the handler dropped).
+    pub(crate) fn mark_ended(&self) {
+        self.ended.store(true, Ordering::Release);
+        self.end.notify_waiters();
+    }
+
+    /// Waits until [`mark_ended`](Self::mark_ended).
+    pub(crate) async fn ended(&self) {
+        loop {
+            let mut end = std::pin::pin!(self.end.notified());
+            end.as_mut().enable();
+            if self.ended.load(Ordering::Acquire) {
+                return;
+            }
+            end.await;
         }
     }
 

@@ -15,7 +15,7 @@ use hypersockets_core::{MessageHandler, MessageRouter};
 
 use crate::lane::channel::LaneReceiver;
 use crate::lane::next::Next;
-use crate::lane::shared::LaneWaker;
+use crate::lane::shared::{LaneShared, LaneWaker};
 use crate::lane::worker::LaneWorker;
 
 /// Wakes a parked lane thread.
@@ -52,6 +52,8 @@ where
         .name(name)
         .stack_size(stack_size)
         .spawn(move || {
+            // Dropped last, even on a panic: tells a shutdown the thread is done.
+            let _ended = Ended(Arc::clone(&worker.shared));
             let _span = span.enter();
             let _runtime = runtime.as_ref().map(tokio::runtime::Handle::enter);
             if let LaneWaker::Thread(cell) = worker.shared.waker() {
@@ -62,7 +64,18 @@ where
             let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
             let mut cx = Context::from_waker(&waker);
             run(&mut worker, &mut queue, &mut cx);
+            drop(queue);
+            drop(worker);
         })
+}
+
+/// Marks the lane ended when dropped.
+struct Ended(Arc<LaneShared>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.mark_ended();
+    }
 }
 
 fn run<R, H>(

@@ -13,7 +13,7 @@ use hypersockets_core::{BoxError, ClientEvent, MessageHandler, MessageRouter, Ws
 
 use crate::clock::now_ns;
 use crate::events::EventSink;
-use crate::excerpt::{excerpt, panic_message};
+use crate::excerpt::{log_parse_failure, panic_message};
 use crate::lane::envelope::{Envelope, Payload};
 use crate::lane::shared::LaneShared;
 use crate::metrics::{bump, raise};
@@ -163,7 +163,7 @@ pub(crate) fn parse_in_lane<R: MessageRouter>(
         Ok(Ok(message)) => Some(message),
         Ok(Err(error)) => {
             bump(&shared.counters.lane.parse_errors, 1);
-            tracing::warn!(lane = %shared.key, %error, payload = %excerpt(raw), "parse failed in lane");
+            log_parse_failure(Some(&shared.key), &error, raw);
             None
         }
         Err(panic) => {

@@ -71,6 +71,11 @@ metrics! {
     reconnects, inc_reconnects;
     /// Connection attempts, first and re-, successful or not.
     connect_attempts, inc_connect_attempts;
+    /// Panics caught in user code run on the connection task: the passive
+    /// ping detector, the router's code on the reader, the auth and header
+    /// providers, the reconnection strategy (see
+    /// [`ClientEvent::CallbackPanicked`](crate::ClientEvent::CallbackPanicked)).
+    callback_panics, inc_callback_panics;
 }
 
 impl ConnectionCounters {

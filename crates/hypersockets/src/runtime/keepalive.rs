@@ -1,7 +1,8 @@
 //! Keepalive, in one place: answering the server's application pings
 //! (the passive detector), consuming the answers to our heartbeat, sending
-//! the heartbeat, and judging the connection dead when nothing arrives.
-//! Protocol Pings need nothing here: the transport answers them.
+//! the heartbeat, sending a protocol Ping after a silence, and judging the
+//! connection dead when nothing arrives. The server's protocol Pings need
+//! nothing here: the transport answers them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,15 +10,29 @@ use std::time::Duration;
 use hypersockets_core::{PassivePingDetector, WsMessage};
 use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at};
 
-use crate::Heartbeat;
+use crate::runtime::Shared;
+use crate::{Heartbeat, ProtocolPing};
 
 /// The client's keepalive settings (the builder's `ping_detector`,
-/// `heartbeat` and `liveness_timeout`).
-#[derive(Clone, Default)]
+/// `heartbeat`, `protocol_ping` and `liveness_timeout`).
+#[derive(Clone)]
 pub(crate) struct KeepaliveConfig {
     pub(crate) ping_detector: Option<Arc<dyn PassivePingDetector>>,
     pub(crate) heartbeat: Option<Heartbeat>,
+    /// On by default: a peer that vanished must not look open forever.
+    pub(crate) protocol_ping: Option<ProtocolPing>,
     pub(crate) liveness_timeout: Option<Duration>,
+}
+
+impl Default for KeepaliveConfig {
+    fn default() -> Self {
+        Self {
+            ping_detector: None,
+            heartbeat: None,
+            protocol_ping: Some(ProtocolPing::default()),
+            liveness_timeout: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for KeepaliveConfig {
@@ -25,6 +40,7 @@ impl std::fmt::Debug for KeepaliveConfig {
         f.debug_struct("KeepaliveConfig")
             .field("ping_detector", &self.ping_detector.is_some())
             .field("heartbeat", &self.heartbeat)
+            .field("protocol_ping", &self.protocol_ping)
             .field("liveness_timeout", &self.liveness_timeout)
             .finish()
     }
@@ -42,6 +58,8 @@ pub(crate) enum Answer {
 pub(crate) enum Due {
     /// Send the heartbeat message.
     Heartbeat(WsMessage),
+    /// Silent for the protocol ping interval: send a protocol Ping.
+    Ping,
     /// Nothing arrived for this long: the connection is dead.
     Dead(Duration),
 }
@@ -50,16 +68,24 @@ pub(crate) enum Due {
 pub(crate) struct Keepalive {
     config: KeepaliveConfig,
     heartbeat: Option<Interval>,
-    liveness: Option<Liveness>,
+    silence: Option<Silence>,
 }
 
-/// Dead when nothing arrives for `timeout`: checked every quarter of it, so
-/// a received frame costs a flag, not a clock read.
-struct Liveness {
-    timeout: Duration,
+/// Watches for silence: a Ping after the protocol ping interval, dead
+/// after its timeout more or after the liveness timeout, whichever comes
+/// first. Checked on a ticker (a quarter of the shortest of those
+/// durations), so a received frame costs a flag, not a clock read.
+struct Silence {
     ticker: Interval,
     heard: bool,
-    quiet_ticks: u8,
+    /// Ticks in a row without a frame.
+    quiet: u32,
+    /// Quiet ticks before the Ping, if there is one.
+    ping_at: Option<u32>,
+    pinged: bool,
+    /// Quiet ticks before the connection is dead, and the silence that is.
+    dead_at: u32,
+    dead_after: Duration,
 }
 
 impl Keepalive {
@@ -69,33 +95,28 @@ impl Keepalive {
             .heartbeat
             .as_ref()
             .map(|heartbeat| ticker(heartbeat.interval));
-        let liveness = config.liveness_timeout.map(|timeout| Liveness {
-            timeout,
-            ticker: ticker(timeout / 4),
-            heard: false,
-            quiet_ticks: 0,
-        });
         Self {
             config: config.clone(),
             heartbeat,
-            liveness,
+            silence: Silence::new(config.protocol_ping, config.liveness_timeout),
         }
     }
 
     /// Any frame arrived: the connection is alive.
     #[inline]
     pub(crate) fn heard(&mut self) {
-        if let Some(liveness) = &mut self.liveness {
-            liveness.heard = true;
+        if let Some(silence) = &mut self.silence {
+            silence.heard = true;
         }
     }
 
     /// Whether a received data message is keepalive traffic, and what to do
     /// with it; `None` for a message to route.
     #[inline]
-    pub(crate) fn answer(&self, message: &WsMessage) -> Option<Answer> {
+    /// A panicking detector is reported and its message taken as no ping.
+    pub(crate) fn answer(&self, message: &WsMessage, shared: &Shared) -> Option<Answer> {
         if let Some(detector) = &self.config.ping_detector
-            && let Some(reply) = detector.detect(message)
+            && let Some(Some(reply)) = shared.caught("ping detector", || detector.detect(message))
         {
             return Some(Answer::Reply(reply));
         }
@@ -107,8 +128,8 @@ impl Keepalive {
         }
     }
 
-    /// Waits until a heartbeat is due or the connection is found dead;
-    /// never returns when neither is configured.
+    /// Waits until a heartbeat or a Ping is due or the connection is found
+    /// dead; never returns when none is configured.
     ///
     /// Cancel safe: a tick's effect is recorded before the next await.
     pub(crate) async fn due(&mut self) -> Due {
@@ -119,11 +140,9 @@ impl Keepalive {
                         return Due::Heartbeat(heartbeat.message.clone());
                     }
                 }
-                _ = tick(self.liveness.as_mut().map(|l| &mut l.ticker)) => {
-                    if let Some(liveness) = &mut self.liveness
-                        && liveness.quiet_tick()
-                    {
-                        return Due::Dead(liveness.timeout);
+                _ = tick(self.silence.as_mut().map(|s| &mut s.ticker)) => {
+                    if let Some(due) = self.silence.as_mut().and_then(Silence::quiet_tick) {
+                        return due;
                     }
                 }
             }
@@ -131,15 +150,55 @@ impl Keepalive {
     }
 }
 
-impl Liveness {
-    /// One check: true when four checks in a row heard nothing.
-    fn quiet_tick(&mut self) -> bool {
+impl Silence {
+    fn new(ping: Option<ProtocolPing>, liveness: Option<Duration>) -> Option<Self> {
+        let shortest = [ping.map(|p| p.interval), ping.map(|p| p.timeout), liveness]
+            .into_iter()
+            .flatten()
+            .min()?;
+        let period = (shortest / 4).max(Duration::from_nanos(1));
+        let ticks = |after: Duration| {
+            u32::try_from(after.as_nanos().div_ceil(period.as_nanos())).unwrap_or(u32::MAX)
+        };
+        let ping_at = ping.map(|p| ticks(p.interval));
+        let by_ping = ping.map(|p| {
+            let at = ticks(p.interval).saturating_add(ticks(p.timeout));
+            (at, p.interval.saturating_add(p.timeout))
+        });
+        let by_liveness = liveness.map(|after| (ticks(after), after));
+        let (dead_at, dead_after) = [by_ping, by_liveness]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at)?;
+        Some(Self {
+            ticker: ticker(period),
+            heard: false,
+            quiet: 0,
+            ping_at: ping_at.filter(|at| *at < dead_at),
+            pinged: false,
+            dead_at,
+            dead_after,
+        })
+    }
+
+    /// One check: a Ping once silent long enough, dead once silent longer.
+    fn quiet_tick(&mut self) -> Option<Due> {
         if std::mem::take(&mut self.heard) {
-            self.quiet_ticks = 0;
-            return false;
+            self.quiet = 0;
+            self.pinged = false;
+            return None;
         }
-        self.quiet_ticks += 1;
-        self.quiet_ticks >= 4
+        self.quiet = self.quiet.saturating_add(1);
+        if self.quiet >= self.dead_at {
+            return Some(Due::Dead(self.dead_after));
+        }
+        match self.ping_at {
+            Some(at) if !self.pinged && self.quiet >= at => {
+                self.pinged = true;
+                Some(Due::Ping)
+            }
+            _ => None,
+        }
     }
 }
 

@@ -1,16 +1,18 @@
 //! The client's background machinery: one connection task that connects,
 //! runs a session per connection, and reconnects; a writer task per session.
 
+mod caught;
 mod connection_task;
 pub(crate) mod counters;
 mod keepalive;
 mod lifecycle;
+mod outbox;
 mod session;
 mod writer;
 
-use hypersockets_core::{BoxFuture, ClientEvent, MessageRouter, Result, WsMessage};
+use hypersockets_core::{BoxFuture, ClientEvent, MessageRouter};
 use hypersockets_router::{Dispatcher, RouterStats, ShutdownMode};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::ClientConfig;
 use crate::subscription::{Subscription, SubscriptionRegistry};
@@ -19,6 +21,8 @@ pub(crate) use connection_task::run;
 pub(crate) use counters::ConnectionCounters;
 pub(crate) use keepalive::KeepaliveConfig;
 pub(crate) use lifecycle::{Lifecycle, Transition};
+pub(crate) use outbox::Outbox;
+pub(crate) use writer::Outgoing;
 
 /// State shared by the client handles and the background tasks.
 #[derive(Debug)]
@@ -26,10 +30,13 @@ pub(crate) struct Shared {
     /// Where the client is and why it stopped; only
     /// [`enter`](Self::enter) writes it.
     pub(crate) lifecycle: watch::Sender<Lifecycle>,
-    pub(crate) counters: ConnectionCounters,
+    /// Shared with the lanes' event sink, which counts router panics.
+    pub(crate) counters: std::sync::Arc<ConnectionCounters>,
     pub(crate) subscriptions: SubscriptionRegistry,
     pub(crate) events: broadcast::Sender<ClientEvent>,
     pub(crate) router_stats: RouterStats,
+    /// The live connection's queue for user sends.
+    pub(crate) outbox: Outbox,
 }
 
 impl Shared {
@@ -42,11 +49,6 @@ impl Shared {
 /// What the client handles ask of the connection task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// Write a message; answered once it is on the wire (or not).
-    Send {
-        message: WsMessage,
-        done: oneshot::Sender<Result<()>>,
-    },
     /// A subscription was added to the registry: send it if connected.
     Subscribe(Subscription),
     /// A subscription was removed: send its unsubscribe message if connected.
@@ -78,6 +80,10 @@ impl<R: MessageRouter> PendingRuntime for Runtime<R> {
     }
 
     fn discard(self: Box<Self>, mode: ShutdownMode) -> BoxFuture<'static, ()> {
-        Box::pin(self.dispatcher.shutdown(mode))
+        let close = self.config.timeouts.close;
+        Box::pin(
+            self.dispatcher
+                .shutdown_until(mode, tokio::time::sleep(close)),
+        )
     }
 }

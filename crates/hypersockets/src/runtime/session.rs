@@ -11,13 +11,14 @@ use std::task::{Context, Poll, Waker};
 
 use futures_util::{FutureExt, StreamExt};
 use hypersockets_core::{
-    AuthProvider, AuthVerdict, ClientEvent, Connection, DisconnectReason, HyperSocketError,
-    MessageRouter, MessageStream, Result, WsMessage,
+    AuthProvider, AuthVerdict, BoxError, ClientEvent, Connection, DisconnectReason,
+    HyperSocketError, MessageRouter, MessageStream, Result, WsMessage,
 };
 use hypersockets_router::{Dispatch, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 
+use crate::runtime::connection_task::answer_offline;
 use crate::runtime::keepalive::{Answer, Due, Keepalive};
 use crate::runtime::writer::{self, Outgoing};
 use crate::runtime::{Command, Runtime, Transition};
@@ -25,6 +26,11 @@ use crate::runtime::{Command, Runtime, Transition};
 /// Messages read straight from the socket's buffer before commands and
 /// timers get a look in.
 const BURST: u32 = 64;
+
+/// Least room in the writer's control queue (pongs, heartbeats, pings,
+/// subscriptions, Close), whatever the user-send queue's size: only a
+/// stuck writer fills it.
+const CONTROL_QUEUE_MIN: usize = 64;
 
 /// How a session ended.
 #[derive(Debug)]
@@ -83,11 +89,18 @@ struct Session<'a, R: MessageRouter> {
     phase: Phase,
     reconnect: bool,
     stream: MessageStream,
+    /// The writer's control queue: the session's own traffic.
     writer: mpsc::Sender<Outgoing>,
+    /// The writer's queue for user sends, handed to the outbox when the
+    /// connection goes live.
+    user_sends: Option<mpsc::Sender<Outgoing>>,
     writer_failed: oneshot::Receiver<HyperSocketError>,
     keepalive: Keepalive,
     /// Subscriptions sent on this connection.
     sent: HashSet<String>,
+    /// Our Close frame is queued: frames still go through `on_message`,
+    /// but nothing more is written.
+    closing: bool,
     burst: u32,
 }
 
@@ -100,11 +113,15 @@ pub(crate) async fn run<R: MessageRouter>(
 ) -> SessionEnd {
     let Connection { sink, stream, .. } = connection;
     let timeouts = rt.config.timeouts;
-    let (writer_tx, writer_rx) = mpsc::channel(rt.config.writer_queue);
+    let (control_tx, control_rx) = mpsc::channel(rt.config.writer_queue.max(CONTROL_QUEUE_MIN));
+    let (data_tx, data_rx) = mpsc::channel(rt.config.writer_queue);
     let (failed_tx, failed_rx) = oneshot::channel();
     let writer_task = tokio::spawn(writer::run(
         sink,
-        writer_rx,
+        writer::Queues {
+            control: control_rx,
+            data: data_rx,
+        },
         timeouts.write,
         timeouts.close,
         Arc::clone(&rt.shared),
@@ -116,15 +133,31 @@ pub(crate) async fn run<R: MessageRouter>(
         phase: Phase::Live,
         reconnect,
         stream,
-        writer: writer_tx,
+        writer: control_tx,
+        user_sends: Some(data_tx),
         writer_failed: failed_rx,
         keepalive,
         sent: HashSet::new(),
+        closing: false,
         burst: 0,
     };
     let end = session.drive().await;
-    let Session { writer, .. } = session;
-    // Closing the queue makes the writer close the sink (a Close frame).
+    let Session { rt, writer, .. } = session;
+    // No user send may wait for this connection any more.
+    rt.shared.outbox.shut();
+    // A peer that broke the protocol is told how (1002, 1007, 1009) before
+    // the socket closes; otherwise the sink's close sends a bare Close.
+    if let SessionEnd::Lost(DisconnectReason::Error(error)) = &end
+        && let Some(code) = error.close_code()
+    {
+        let message = WsMessage::close(code, "");
+        let _ = writer.try_send(Outgoing {
+            message,
+            done: None,
+        });
+    }
+    // Closing the control queue makes the writer refuse what users still
+    // queued and close the sink (a Close frame).
     drop(writer);
     let mut writer_task = writer_task;
     if timeout(timeouts.close + timeouts.write, &mut writer_task)
@@ -181,7 +214,14 @@ impl<R: MessageRouter> Session<'_, R> {
         let Some(auth) = self.rt.config.auth.clone() else {
             return self.go_live().await;
         };
-        let messages = auth.login_messages().await.map_err(|source| {
+        let Some(messages) = self
+            .login_messages(&*auth)
+            .await
+            .map_err(SessionEnd::Closed)?
+        else {
+            return Err(auth_panicked());
+        };
+        let messages = messages.map_err(|source| {
             let reason = source.to_string();
             self.rt.shared.emit(ClientEvent::AuthFailed {
                 reason: reason.clone(),
@@ -195,7 +235,14 @@ impl<R: MessageRouter> Session<'_, R> {
         for message in messages {
             self.write(message).await?;
         }
-        if !auth.awaits_response() {
+        let Some(awaits_response) = self
+            .rt
+            .shared
+            .caught("auth provider", || auth.awaits_response())
+        else {
+            return Err(auth_panicked());
+        };
+        if !awaits_response {
             return self.go_live().await;
         }
         self.phase = Phase::Authenticating {
@@ -203,6 +250,27 @@ impl<R: MessageRouter> Session<'_, R> {
             deadline: Instant::now() + self.rt.config.timeouts.auth,
         };
         Ok(())
+    }
+
+    /// Asks the auth provider for its login, answering commands meanwhile
+    /// (the provider may wait on a REST call): `Err` when the client is to
+    /// close.
+    async fn login_messages(
+        &mut self,
+        auth: &dyn AuthProvider,
+    ) -> std::result::Result<Option<std::result::Result<Vec<WsMessage>, BoxError>>, ShutdownMode>
+    {
+        let shared = Arc::clone(&self.rt.shared);
+        let mut login = std::pin::pin!(shared.caught_async("auth provider", auth.login_messages()));
+        loop {
+            let command = tokio::select! {
+                messages = &mut login => return Ok(messages),
+                command = self.rt.commands.recv() => command,
+            };
+            if let Some(mode) = answer_offline(command.as_ref()) {
+                return Err(mode);
+            }
+        }
     }
 
     /// Restores every subscription, then announces the connection.
@@ -213,6 +281,9 @@ impl<R: MessageRouter> Session<'_, R> {
             self.sent.insert(subscription.id().to_owned());
         }
         let shared = &self.rt.shared;
+        if let Some(user_sends) = self.user_sends.take() {
+            shared.outbox.open(user_sends);
+        }
         if !self.sent.is_empty() {
             shared.emit(ClientEvent::SubscriptionsRestored {
                 count: self.sent.len(),
@@ -242,8 +313,9 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// Queues a control answer without waiting. A writer so far behind
-    /// that its queue is full is stuck: the connection is dropped.
+    /// Queues a control message without waiting. User sends have their own
+    /// queue, so a full control queue means the writer is stuck: the
+    /// connection is dropped.
     fn write_now(&mut self, message: WsMessage) -> Flow {
         match self.writer.try_send(Outgoing {
             message,
@@ -328,7 +400,13 @@ impl<R: MessageRouter> Session<'_, R> {
             }
         }
         self.rt.shared.counters.record_received(message.len());
-        match self.keepalive.answer(&message) {
+        match self.keepalive.answer(&message, &self.rt.shared) {
+            Some(Answer::Reply(_)) if self.closing => {
+                // Kept from the handlers as when live, but not answered:
+                // no data frame may follow our Close frame (RFC 6455 §5.5.1).
+                tracing::debug!("application ping while closing: not answered");
+                return Flow::Continue;
+            }
             Some(Answer::Reply(reply)) => {
                 tracing::debug!("application ping answered");
                 self.rt.shared.counters.inc_pings_answered();
@@ -341,7 +419,14 @@ impl<R: MessageRouter> Session<'_, R> {
             None => {}
         }
         if let Phase::Authenticating { auth, .. } = &self.phase {
-            match auth.verdict(&message) {
+            let Some(verdict) = self
+                .rt
+                .shared
+                .caught("auth provider", || auth.verdict(&message))
+            else {
+                return Flow::End(auth_panicked());
+            };
+            match verdict {
                 AuthVerdict::Accepted => {
                     tracing::info!("authenticated");
                     self.rt.shared.emit(ClientEvent::Authenticated);
@@ -369,13 +454,27 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// Waits for room in a full `Block` lane: backpressure reaches the
-    /// socket.
+    /// Waits for room in a full `Block` lane or under the memory budget:
+    /// backpressure reaches the socket. Commands are still answered, so a
+    /// `close` is heard even while a handler is stuck.
     #[cold]
     async fn wait_for_lane(&mut self) -> Option<SessionEnd> {
-        match Box::pin(self.rt.dispatcher.ready()).await {
-            Dispatch::Closed => Some(lanes_shut_down()),
-            _ => None,
+        loop {
+            let Runtime {
+                dispatcher,
+                commands,
+                ..
+            } = &mut *self.rt;
+            // `ready` is cancel safe: what is held stays held.
+            let command = tokio::select! {
+                ready = Box::pin(dispatcher.ready()) => {
+                    return (ready == Dispatch::Closed).then(lanes_shut_down);
+                }
+                command = commands.recv() => command,
+            };
+            if let Flow::End(end) = Box::pin(self.on_command(command)).await {
+                return Some(end);
+            }
         }
     }
 
@@ -384,6 +483,10 @@ impl<R: MessageRouter> Session<'_, R> {
             Due::Heartbeat(message) => {
                 tracing::debug!("heartbeat sent");
                 self.write_now(message)
+            }
+            Due::Ping => {
+                tracing::debug!("silent for the ping interval: protocol ping sent");
+                self.write_now(WsMessage::ping(Vec::new()))
             }
             Due::Dead(after) => {
                 tracing::warn!(?after, "nothing received: connection is dead");
@@ -401,27 +504,12 @@ impl<R: MessageRouter> Session<'_, R> {
                 Some(end) => Flow::End(end),
                 None => Flow::End(SessionEnd::Closed(mode)),
             },
-            Some(Command::Send { message, done }) => {
-                if !live {
-                    let _ = done.send(Err(HyperSocketError::NotConnected));
-                    return Flow::Continue;
-                }
-                let outgoing = Outgoing {
-                    message,
-                    done: Some(done),
-                };
-                // Backpressure for the user's sends only: wait for room.
-                if let Err(mpsc::error::SendError(outgoing)) = self.writer.send(outgoing).await
-                    && let Some(done) = outgoing.done
-                {
-                    let _ = done.send(Err(HyperSocketError::ConnectionClosed));
-                }
-                Flow::Continue
-            }
             Some(Command::Subscribe(subscription)) => {
                 // Before going live the restore sends it; after, send it
-                // now unless this connection already has it.
-                if live && self.sent.insert(subscription.id().to_owned()) {
+                // now, even when it replaces one this connection has: the
+                // new request is what the user wants on the wire.
+                if live {
+                    self.sent.insert(subscription.id().to_owned());
                     return self.write_now(subscription.subscribe().clone());
                 }
                 Flow::Continue
@@ -438,9 +526,14 @@ impl<R: MessageRouter> Session<'_, R> {
     }
 
     /// Sends a Close frame and waits (within the close timeout) for the
-    /// server's answer, handing over what arrives meanwhile. `Some` only
-    /// if the lanes shut down under it.
+    /// server's answer. What arrives meanwhile takes the live path
+    /// (`on_message`: keepalive, heartbeat replies, router), except that
+    /// an application ping is not answered. `Some` only if the lanes shut
+    /// down under it.
     async fn close_politely(&mut self) -> Option<SessionEnd> {
+        // Closing: user sends are refused from now on.
+        self.rt.shared.outbox.shut();
+        self.closing = true;
         if let Flow::End(_) = self.write_now(WsMessage::close(1000u16, "")) {
             return None;
         }
@@ -455,9 +548,15 @@ impl<R: MessageRouter> Session<'_, R> {
             };
             match self.on_message(message) {
                 Flow::Continue | Flow::Authenticated => {}
+                // Room for it within the deadline, or the lanes' share of
+                // the close begins (what is held is theirs to finish).
                 Flow::Blocked => {
-                    if let Some(end) = self.wait_for_lane().await {
-                        return Some(end);
+                    match tokio::time::timeout_at(deadline, Box::pin(self.rt.dispatcher.ready()))
+                        .await
+                    {
+                        Ok(Dispatch::Closed) => return Some(lanes_shut_down()),
+                        Ok(_) => {}
+                        Err(_) => return None,
                     }
                 }
                 // The server's Close (or a failure): done.
@@ -493,11 +592,18 @@ async fn control_step(
 }
 
 /// Sleeps until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<Instant>) {
+pub(super) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
+}
+
+/// Nothing can log in without the auth provider: the client shuts down.
+fn auth_panicked() -> SessionEnd {
+    SessionEnd::Fatal(HyperSocketError::Panicked {
+        what: "auth provider",
+    })
 }
 
 /// The lanes end only when the client does.

@@ -40,6 +40,21 @@ pub async fn events_until(
     seen
 }
 
+/// Waits for the next `Disconnected` event and returns the silence of its
+/// `LivenessTimeout`; panics on any other reason.
+pub async fn liveness_timeout(events: &mut EventStream) -> Duration {
+    let event = crate::support::wait_event(events, "disconnect", |e| {
+        matches!(e, ClientEvent::Disconnected { .. })
+    })
+    .await;
+    match event {
+        ClientEvent::Disconnected {
+            reason: DisconnectReason::LivenessTimeout(after),
+        } => after,
+        other => panic!("expected a liveness timeout, got {other:?}"),
+    }
+}
+
 /// The events already delivered, without waiting.
 pub fn events_so_far(events: &mut EventStream) -> Vec<ClientEvent> {
     std::iter::from_fn(|| events.try_recv())

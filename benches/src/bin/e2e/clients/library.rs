@@ -5,7 +5,9 @@
 use std::convert::Infallible;
 use std::sync::mpsc;
 
-use hypersockets::{ClientEvent, EventStreamError, MessageRouter, NeverReconnect, WebSocketClient};
+use hypersockets::{
+    ClientEvent, EventStreamError, MemoryBudget, MessageRouter, NeverReconnect, WebSocketClient,
+};
 
 use crate::clients::{Finished, Meter, Setup};
 use crate::feed::Kind;
@@ -37,7 +39,8 @@ where
         .url(setup.url.as_str())
         .router(router)
         .reconnect(NeverReconnect)
-        .lane_defaults(setup.lanes.clone());
+        .lane_defaults(setup.lanes.clone())
+        .memory_budget(memory_budget());
     for kind in Kind::ALL {
         let tally = Tally::new(setup.expected.of_kind(kind), setup.paced);
         let mut reporter = Reporter::new(tally, tallies_tx.clone());
@@ -93,4 +96,17 @@ where
         high_water,
         queued_peak,
     })
+}
+
+/// The client's memory budget: the library's default, or what
+/// `E2E_MEMORY_BUDGET` says (`unbounded`, or a number of bytes), to compare
+/// runs with and without it.
+fn memory_budget() -> MemoryBudget {
+    match std::env::var("E2E_MEMORY_BUDGET").as_deref() {
+        Ok("unbounded") => MemoryBudget::Unbounded,
+        Ok(bytes) => bytes
+            .parse()
+            .map_or_else(|_| MemoryBudget::default(), MemoryBudget::Bytes),
+        Err(_) => MemoryBudget::default(),
+    }
 }
