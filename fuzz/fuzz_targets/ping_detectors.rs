@@ -29,7 +29,8 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         // What was answered is a JSON object whose only member is the ping
-        // key with an integer; the answer carries the same digits.
+        // key with an integer; the answer carries the same digits (serde_json
+        // with `arbitrary_precision`, so integers of any length compare).
         let asked: serde_json::Value =
             serde_json::from_slice(payload).expect("an answered ping is JSON");
         let object = asked.as_object().expect("an answered ping is an object");
