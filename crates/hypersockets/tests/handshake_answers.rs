@@ -78,6 +78,9 @@ async fn waits_for_retry_after(refusal: HandshakeResponse, status: u16) {
     let client = client(&exchange, FixedInterval::new(Duration::from_millis(1)));
     let mut events = client.events();
     within("connect", client.connect()).await.unwrap();
+    // The exchange links a handshake to its connection once its side of
+    // the handshake ends, which may be after `connect` returned.
+    control.wait_for_connections(1, WAIT).await.unwrap();
 
     let handshakes = control.handshakes();
     assert_eq!(handshakes.len(), 2, "{handshakes:?}");
@@ -141,6 +144,9 @@ async fn server_errors_back_off_per_the_strategy() {
     let client = client(&exchange, backoff);
     let mut events = client.events();
     within("connect", client.connect()).await.unwrap();
+    // The exchange links a handshake to its connection once its side of
+    // the handshake ends, which may be after `connect` returned.
+    control.wait_for_connections(1, WAIT).await.unwrap();
 
     let handshakes = control.handshakes();
     assert_eq!(handshakes.len(), 3, "{handshakes:?}");
