@@ -169,6 +169,7 @@ fn report_figures(
     let added_per_client_kib = (get("peak_kib") - get("baseline_kib")) / clients;
     let active_cpu_pct = get("active_cpu_ms") / 10.0 / get("active_secs").max(0.001);
     let idle_cpu_pct = get("idle_cpu_ms") / 10.0 / get("idle_secs").max(0.001);
+    let cpu_us_per_message = get("active_cpu_ms") * 1000.0 / get("delivered").max(1.0);
     println!("faults: {drops} dropped TCP, {closes} server closes 1012, {half_open} half-open");
     println!(
         "delivered {} messages in {:.1} s; reconnects {}; connect of all clients {:.2} s",
@@ -191,8 +192,9 @@ fn report_figures(
         get("threads"),
     );
     println!(
-        "client CPU: {active_cpu_pct:.1}% of one core while active ({:.1} ms per s), \
-         {idle_cpu_pct:.2}% idle over {} s ({} messages then)",
+        "client CPU: {active_cpu_pct:.1}% of one core while active ({:.1} ms per s, \
+         {cpu_us_per_message:.1} us per message), {idle_cpu_pct:.2}% idle over {} s \
+         ({} messages then)",
         get("active_cpu_ms") / get("active_secs").max(0.001),
         get("idle_secs"),
         get("idle_messages"),
@@ -201,7 +203,7 @@ fn report_figures(
         "RESULT clients={} lanes={} secs={} rate={} fault_every={} faults={} delivered={} \
          reconnects={} losses={losses} parse_errors={} open={open} peak_rss_kib={} \
          rss_per_client_kib={per_client_kib:.1} active_cpu_pct={active_cpu_pct:.1} \
-         idle_cpu_pct={idle_cpu_pct:.2}",
+         cpu_us_per_msg={cpu_us_per_message:.1} idle_cpu_pct={idle_cpu_pct:.2}",
         options.clients,
         lane_name(options),
         options.secs,
