@@ -1,29 +1,12 @@
 //! Child processes: the server and each client run. A child is killed and
 //! reaped when its guard is dropped, on success, error or panic alike.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::io::Read;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Kills and reaps its child when dropped.
-#[derive(Debug)]
-pub(crate) struct ChildGuard(Child);
-
-impl ChildGuard {
-    /// The child.
-    pub(crate) fn child(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        // Killing a child that has already exited is a harmless error.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use hypersockets_bench::child::{ChildGuard, forward_lines};
 
 /// This program, run again with `args`.
 fn this_program(args: &[String]) -> Result<Command, String> {
@@ -58,14 +41,7 @@ impl ServerProcess {
         let stdout = child.stdout.take().ok_or("server stdout")?;
         let guard = ChildGuard(child);
         let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        forward_lines(stdout, move |line| tx.send(line).is_ok());
         let first = lines
             .recv_timeout(Duration::from_secs(60))
             .map_err(|_| "the server did not start")?;
