@@ -22,6 +22,10 @@
 //!   UTF-8, oversized frames, garbage bytes; refused connections; and
 //!   [`Scenario`]s that script them deterministically ("after 500 messages
 //!   drop the connection, then refuse the next 2 connects").
+//! - **Chaos** ([`ChaosProxy`]): a TCP proxy in front of the exchange (or
+//!   any server) that adds latency and jitter, limits bandwidth, slices
+//!   writes into tiny segments, black-holes one direction or both, and
+//!   resets connections, all changeable at run time and seeded for replay.
 //! - **Records** ([`Control`]) for assertions: every message each connection
 //!   received, and the exact sequence of market data messages the server
 //!   fully wrote to it ([`SentRecord`]), so a test can check exactly-once,
@@ -111,6 +115,7 @@ mod fault;
 mod handshake;
 mod io;
 mod keepalive;
+mod proxy;
 mod record;
 mod scenario;
 mod server;
@@ -126,6 +131,7 @@ pub use error::{Result, TestkitError};
 pub use fault::{Fault, Target};
 pub use handshake::HandshakeResponse;
 pub use keepalive::{ClientPings, KeepaliveConfig, KeepaliveStats, PingStyle, ServerPing};
+pub use proxy::{ChaosProxy, Direction, ProxyConnectionId, Toxics};
 pub use record::{
     CloseCause, ConnectionId, ConnectionInfo, ConnectionStatus, DeliveryError, DeliveryReport,
     HandshakeRecord, SentRecord, StreamDelivery,
@@ -154,5 +160,6 @@ mod tests {
         send_sync::<DeliveryError>();
         send_sync::<ExchangeConfig>();
         send_sync::<Scenario>();
+        send_sync::<ChaosProxy>();
     }
 }
