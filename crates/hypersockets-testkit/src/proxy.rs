@@ -121,7 +121,19 @@ struct Pair {
     id: ProxyConnectionId,
     /// Set to `true` to reset both sockets of the pair.
     cut: Arc<watch::Sender<bool>>,
+    /// The proxy's end of its connection to the server, once connected.
+    upstream: Option<SocketAddr>,
+    /// Neither reset nor ended.
     open: bool,
+}
+
+impl Pair {
+    /// Resets the pair; `false` when it was no longer open.
+    fn cut(&mut self) -> bool {
+        let was_open = std::mem::replace(&mut self.open, false);
+        self.cut.send_replace(true);
+        was_open
+    }
 }
 
 struct ProxyShared {
@@ -262,7 +274,7 @@ impl ChaosProxy {
         self.shared.pairs().len()
     }
 
-    /// The connections still open, oldest first.
+    /// The connections still open (neither reset nor ended), oldest first.
     pub fn connections(&self) -> Vec<ProxyConnectionId> {
         self.shared
             .pairs()
@@ -272,21 +284,35 @@ impl ChaosProxy {
             .collect()
     }
 
-    /// Resets both sockets of one connection (an RST to the client and to
-    /// the server; bytes the proxy still holds are lost). Returns whether
-    /// it was still open.
-    pub fn reset(&self, id: ProxyConnectionId) -> bool {
+    /// The address the server sees connection `id` come from (the proxy's
+    /// end of it), once the proxy is connected to the server: it tells
+    /// which of the server's connections `id` is, e.g. with the mock
+    /// exchange's [`ConnectionInfo::peer`](crate::ConnectionInfo::peer).
+    pub fn upstream_addr(&self, id: ProxyConnectionId) -> Option<SocketAddr> {
         self.shared
             .pairs()
             .iter()
             .find(|p| p.id == id)
-            .is_some_and(|p| p.open && !p.cut.send_replace(true))
+            .and_then(|p| p.upstream)
     }
 
-    /// Resets every open connection.
+    /// Resets both sockets of one connection (an RST to the client and to
+    /// the server; bytes the proxy still holds are lost). From this call on
+    /// it is no longer among the [`connections`](Self::connections).
+    /// Returns whether it was still open.
+    pub fn reset(&self, id: ProxyConnectionId) -> bool {
+        self.shared
+            .pairs()
+            .iter_mut()
+            .find(|p| p.id == id)
+            .is_some_and(Pair::cut)
+    }
+
+    /// Resets every open connection: each is no longer among the
+    /// [`connections`](Self::connections) from this call on.
     pub fn reset_all(&self) {
-        for pair in self.shared.pairs().iter() {
-            pair.cut.send_replace(true);
+        for pair in self.shared.pairs().iter_mut() {
+            pair.cut();
         }
     }
 }
@@ -316,6 +342,7 @@ async fn accept(listener: TcpListener, target: SocketAddr, shared: Arc<ProxyShar
             pairs.push(Pair {
                 id,
                 cut: Arc::clone(&cut),
+                upstream: None,
                 open: true,
             });
             id
@@ -344,6 +371,10 @@ async fn forward(
         let _ = client.set_zero_linger();
         return;
     };
+    let upstream = server.local_addr().ok();
+    if let Some(pair) = shared.pairs().iter_mut().find(|p| p.id == id) {
+        pair.upstream = upstream;
+    }
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let (client_read, client_write) = client.into_split();
