@@ -98,7 +98,8 @@ pub enum ClientEvent {
     /// budget, so the client stopped reading (the server's writes back up
     /// in TCP; nothing is dropped) until the queues are down to half of it.
     MemoryBudgetReached {
-        /// Payload bytes queued when reading stopped.
+        /// Bytes queued when reading stopped, as the budget counts them
+        /// (payloads plus a fixed overhead per message).
         queued_bytes: usize,
         /// The budget.
         limit: usize,

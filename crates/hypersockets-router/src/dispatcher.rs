@@ -12,7 +12,7 @@ use futures_util::FutureExt;
 
 use hypersockets_core::{ClientEvent, MessageRouter, WsMessage};
 
-use crate::config::ShutdownMode;
+use crate::config::{MemoryBudget, ShutdownMode};
 use crate::events::EventSink;
 use crate::excerpt::{log_parse_failure, panic_message};
 use crate::lane::budget::Budget;
@@ -311,7 +311,7 @@ impl<R: MessageRouter> Dispatcher<R> {
         };
         let routed = catch_unwind(AssertUnwindSafe(move || {
             // What the message counts against the memory budget.
-            let bytes = message.len();
+            let bytes = message.len() + MemoryBudget::MESSAGE_OVERHEAD;
             if let Some(key) = router.classify(&message) {
                 return match table.get(&key) {
                     Some(index) => to.deliver(index, Payload::Raw(message), bytes),

@@ -12,7 +12,7 @@
 //!   ([`RouterBuilder::inline_handler`]: lowest latency, no isolation).
 //! - Queues are unbounded by default, or bounded with an
 //!   [`OverflowPolicy`]; every dropped message is counted. All lanes
-//!   together hold at most a [`MemoryBudget`] of payload bytes (64 MiB by
+//!   together hold at most a [`MemoryBudget`] of queued bytes (64 MiB by
 //!   default): past it the reader waits, and nothing is dropped.
 //! - Nothing blocks a tokio worker: lanes never call a blocking `recv()`
 //!   inside async code, dispatching never waits (a message for a full

@@ -145,7 +145,9 @@ pub struct RouterMetricsSnapshot {
     pub parse_errors: u64,
     /// Messages whose key had no lane (sent to the fallback when there is one).
     pub unrouted: u64,
-    /// Payload bytes waiting in the lanes' queues now, all lanes together.
+    /// Bytes waiting in the lanes' queues now, all lanes together, as the
+    /// [`MemoryBudget`](crate::MemoryBudget) counts them (payloads plus
+    /// [`MESSAGE_OVERHEAD`](crate::MemoryBudget::MESSAGE_OVERHEAD) each).
     pub queued_bytes: u64,
     /// The [`MemoryBudget`](crate::MemoryBudget) on
     /// [`queued_bytes`](Self::queued_bytes); `None` when unbounded.

@@ -412,7 +412,10 @@ impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
         self.lanes(|lanes| lanes.lane_defaults(config))
     }
 
-    /// The most payload bytes all lanes together may hold queued; past it
+    /// The most bytes all lanes together may hold queued (each message
+    /// counts its payload plus
+    /// [`MemoryBudget::MESSAGE_OVERHEAD`](crate::MemoryBudget::MESSAGE_OVERHEAD));
+    /// past it
     /// the client stops reading until the handlers have worked the queues
     /// down to half of it (TCP backpressure reaches the server; nothing is
     /// dropped), and reports it

@@ -73,7 +73,7 @@ struct Chunk<M, K> {
     slots: VecDeque<(Slot<K>, u64)>,
     /// The values of the `Parsed` slots, in the same order.
     parsed: VecDeque<M>,
-    /// The payload bytes of its messages, for the memory budget.
+    /// What its messages count against the memory budget.
     bytes: usize,
 }
 

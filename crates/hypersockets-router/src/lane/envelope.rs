@@ -15,7 +15,8 @@ pub(crate) enum Payload<M, K> {
 
 /// A payload plus, for sampled messages, when it was queued
 /// ([`now_ns`](crate::clock::now_ns); 0 when not timed), and the bytes it
-/// counts against the memory budget (its raw payload's length; 0 once the
+/// counts against the memory budget (its raw payload's length plus
+/// `MemoryBudget::MESSAGE_OVERHEAD`; 0 once the
 /// lane has accounted for it, as with a message taken out of a chunk).
 pub(crate) struct Envelope<M, K> {
     pub(crate) payload: Payload<M, K>,
