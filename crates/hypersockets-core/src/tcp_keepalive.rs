@@ -27,11 +27,13 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TcpKeepalive {
-    /// Idle time before the first probe. Default: 30 s.
+    /// Idle time before the first probe, 1 s to 32767 s in whole seconds
+    /// (what operating systems take; the client's `build` checks it).
+    /// Default: 30 s.
     pub idle: Duration,
-    /// Time between probes. Default: 10 s.
+    /// Time between probes, 1 s to 32767 s. Default: 10 s.
     pub interval: Duration,
-    /// Unanswered probes before the connection fails. Default: 3.
+    /// Unanswered probes before the connection fails, 1 to 127. Default: 3.
     pub retries: u32,
 }
 

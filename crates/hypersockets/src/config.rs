@@ -107,7 +107,11 @@ impl ClientConfig {
             .strip_prefix("ws://")
             .or_else(|| url.strip_prefix("wss://"))
             .ok_or_else(|| invalid("url", "not a ws:// or wss:// URL"))?;
-        if rest.is_empty() || rest.starts_with('/') {
+        // The authority ends at the path or query; a userinfo before its
+        // last `@` is no host.
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit('@').next().unwrap_or_default();
+        if host.is_empty() {
             return Err(invalid("url", "no host"));
         }
         let timeouts = &self.timeouts;
@@ -133,6 +137,21 @@ impl ClientConfig {
             }
             if value > MAX_QUEUE {
                 return Err(invalid(name, format!("must be at most {MAX_QUEUE}")));
+            }
+        }
+        if let Some(tcp) = &self.tcp_keepalive {
+            // What the OS takes (Linux: whole seconds from 1 to 32767, at
+            // most 127 probes); anything else would fail every connect.
+            for (name, value) in [
+                ("tcp_keepalive.idle", tcp.idle),
+                ("tcp_keepalive.interval", tcp.interval),
+            ] {
+                if value < Duration::from_secs(1) || value > Duration::from_secs(32_767) {
+                    return Err(invalid(name, "must be from 1 s to 32767 s"));
+                }
+            }
+            if !(1..=127).contains(&tcp.retries) {
+                return Err(invalid("tcp_keepalive.retries", "must be from 1 to 127"));
             }
         }
         let keepalive = &self.keepalive;

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use hypersockets::{
     AuthProvider, BoxError, BoxFuture, ClientEvent, FixedInterval, HasUrl, HyperSocketError,
-    LaneConfig, LaneKind, MemoryBudget, MessageHandler, PassThrough, WebSocketClient,
-    WebSocketClientBuilder, WithRouter, WsMessage, async_handler_fn, handler_fn,
+    LaneConfig, LaneKind, MemoryBudget, MemoryTransport, MessageHandler, PassThrough,
+    WebSocketClient, WebSocketClientBuilder, WithRouter, WsMessage, async_handler_fn, handler_fn,
 };
 use hypersockets_testkit::{ExchangeConfig, Fault, MockExchange, Rate, StreamConfig};
 use support::{WAIT, subscription, wait_event, within};
@@ -270,4 +270,41 @@ async fn while_the_auth_provider_hangs() {
         .unwrap();
     let connected = within("connect's answer", connecting).await.unwrap();
     assert!(connected.is_err(), "{connected:?}");
+}
+
+/// A peer that never reads: the writer is stuck sending a user message
+/// (with an hour's write timeout) when `close` comes, and `close` still
+/// returns once its own timeout is over, not the write timeout's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_with_the_writer_stuck_on_a_peer_that_never_reads() {
+    // Room for one message toward the server, which never takes it.
+    let (transport, server) = MemoryTransport::with_capacity(1, 16);
+    let client = WebSocketClient::builder()
+        .url("wss://exchange.test/ws")
+        .transport(transport)
+        .router(PassThrough)
+        .writer_queue(1)
+        .write_timeout(FOREVER)
+        .close_timeout(CLOSE)
+        .build()
+        .unwrap();
+    within("connect", client.connect()).await.unwrap();
+    let _peer = within("accept", server.accept()).await;
+    // One message in the channel, one in the writer's hands, then the
+    // queue fills: the writer is stuck for as long as the peer is.
+    let mut refused = false;
+    for _ in 0..16 {
+        match client.try_send(WsMessage::text("order")) {
+            Ok(()) => {}
+            Err(HyperSocketError::WriteQueueFull) => {
+                refused = true;
+                break;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(refused, "the queue never filled");
+    within("close with the writer stuck", client.close())
+        .await
+        .unwrap();
 }

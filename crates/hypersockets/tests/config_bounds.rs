@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hypersockets::{
     ClientEvent, FixedInterval, Heartbeat, HyperSocketError, LaneConfig, PassThrough, Result,
-    WebSocketClient, WebSocketClientBuilder, WithRouter,
+    TcpKeepalive, WebSocketClient, WebSocketClientBuilder, WithRouter,
 };
 use hypersockets_testkit::{ExchangeConfig, MockExchange};
 use proptest::prelude::*;
@@ -93,6 +93,69 @@ async fn queue_sizes_have_bounds() {
             assert_eq!(got, (!valid).then_some(name), "{name} = {value}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_keepalive_takes_only_what_the_os_takes() {
+    let secs = Duration::from_secs;
+    let cases = [
+        (TcpKeepalive::default(), None),
+        (
+            TcpKeepalive::default()
+                .idle(secs(1))
+                .interval(secs(32_767))
+                .retries(127),
+            None,
+        ),
+        (
+            TcpKeepalive::default().idle(Duration::from_millis(500)),
+            Some("tcp_keepalive.idle"),
+        ),
+        (
+            TcpKeepalive::default().idle(secs(32_768)),
+            Some("tcp_keepalive.idle"),
+        ),
+        (
+            TcpKeepalive::default().interval(Duration::ZERO),
+            Some("tcp_keepalive.interval"),
+        ),
+        (
+            TcpKeepalive::default().interval(Duration::MAX),
+            Some("tcp_keepalive.interval"),
+        ),
+        (
+            TcpKeepalive::default().retries(0),
+            Some("tcp_keepalive.retries"),
+        ),
+        (
+            TcpKeepalive::default().retries(128),
+            Some("tcp_keepalive.retries"),
+        ),
+        (
+            TcpKeepalive::default().retries(u32::MAX),
+            Some("tcp_keepalive.retries"),
+        ),
+    ];
+    for (keepalive, expected) in cases {
+        let got = outcome(builder().tcp_keepalive(keepalive).build()).await;
+        assert_eq!(got, expected, "{keepalive:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_with_userinfo_but_no_host_is_refused() {
+    for url in ["ws://user:pw@/ws", "wss://@", "ws://user@?q=1", "ws:///ws"] {
+        let built = WebSocketClient::builder()
+            .url(url)
+            .router(PassThrough)
+            .build();
+        assert_eq!(outcome(built).await, Some("url"), "{url}");
+    }
+    let built = WebSocketClient::builder()
+        .url("ws://user:pw@127.0.0.1:1/ws")
+        .router(PassThrough)
+        .build();
+    assert_eq!(outcome(built).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

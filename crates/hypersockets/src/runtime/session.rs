@@ -16,7 +16,7 @@ use hypersockets_core::{
 };
 use hypersockets_router::{Dispatch, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, timeout_at};
 
 use crate::runtime::connection_task::answer_offline;
 use crate::runtime::keepalive::{Answer, Due, Keepalive};
@@ -101,6 +101,8 @@ struct Session<'a, R: MessageRouter> {
     /// Our Close frame is queued: frames still go through `on_message`,
     /// but nothing more is written.
     closing: bool,
+    /// When the user's close must be over: the writer gets no longer.
+    close_deadline: Option<Instant>,
     burst: u32,
 }
 
@@ -139,10 +141,16 @@ pub(crate) async fn run<R: MessageRouter>(
         keepalive,
         sent: HashSet::new(),
         closing: false,
+        close_deadline: None,
         burst: 0,
     };
     let end = session.drive().await;
-    let Session { rt, writer, .. } = session;
+    let Session {
+        rt,
+        writer,
+        close_deadline,
+        ..
+    } = session;
     // No user send may wait for this connection any more.
     rt.shared.outbox.shut();
     // A peer that broke the protocol is told how (1002, 1007, 1009) before
@@ -159,11 +167,15 @@ pub(crate) async fn run<R: MessageRouter>(
     // Closing the control queue makes the writer refuse what users still
     // queued and close the sink (a Close frame).
     drop(writer);
+    // A user's close is bounded by its deadline, even with the writer
+    // stuck on a peer that stopped reading; otherwise the writer gets its
+    // write timeout to fail and the Close frame's time.
+    let writer_deadline = match (&end, close_deadline) {
+        (SessionEnd::Closed(_), Some(deadline)) => deadline,
+        _ => Instant::now() + timeouts.close + timeouts.write,
+    };
     let mut writer_task = writer_task;
-    if timeout(timeouts.close + timeouts.write, &mut writer_task)
-        .await
-        .is_err()
-    {
+    if timeout_at(writer_deadline, &mut writer_task).await.is_err() {
         writer_task.abort();
     }
     end
@@ -531,13 +543,14 @@ impl<R: MessageRouter> Session<'_, R> {
     /// an application ping is not answered. `Some` only if the lanes shut
     /// down under it.
     async fn close_politely(&mut self) -> Option<SessionEnd> {
+        let deadline = Instant::now() + self.rt.config.timeouts.close;
+        self.close_deadline = Some(deadline);
         // Closing: user sends are refused from now on.
         self.rt.shared.outbox.shut();
         self.closing = true;
         if let Flow::End(_) = self.write_now(WsMessage::close(1000u16, "")) {
             return None;
         }
-        let deadline = Instant::now() + self.rt.config.timeouts.close;
         loop {
             let item = tokio::select! {
                 item = self.stream.next() => item,
@@ -551,9 +564,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 // Room for it within the deadline, or the lanes' share of
                 // the close begins (what is held is theirs to finish).
                 Flow::Blocked => {
-                    match tokio::time::timeout_at(deadline, Box::pin(self.rt.dispatcher.ready()))
-                        .await
-                    {
+                    match timeout_at(deadline, Box::pin(self.rt.dispatcher.ready())).await {
                         Ok(Dispatch::Closed) => return Some(lanes_shut_down()),
                         Ok(_) => {}
                         Err(_) => return None,
