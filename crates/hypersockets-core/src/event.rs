@@ -72,11 +72,13 @@ pub enum ClientEvent {
         /// How many subscription messages were sent.
         count: usize,
     },
-    /// A handler panicked; its lane caught it and carries on.
+    /// A handler (or the router's parse, run in the lane) panicked; its
+    /// lane caught it and carries on.
     HandlerPanicked {
         /// The lane's route key, formatted with `Debug`.
         lane: String,
-        /// The panic message, when it was a string.
+        /// What panicked, and for a handler its panic message when it was
+        /// a string (a parse's is left out: it can quote the payload).
         message: String,
     },
     /// User code run on the connection task panicked; the panic was

@@ -334,9 +334,11 @@ impl<R: MessageRouter> Dispatcher<R> {
             }
         }));
         routed.unwrap_or_else(|panic| {
-            let message = panic_message(panic.as_ref());
             bump(&self.reader.parse_errors, 1);
-            tracing::error!(%message, "router panicked; message skipped");
+            // The panic's text can quote the payload (a private channel's
+            // data): only at DEBUG, never in the event.
+            tracing::error!("router panicked; message skipped");
+            tracing::debug!(message = %panic_message(panic.as_ref()), "router panic");
             (self.events)(ClientEvent::CallbackPanicked { callback: "router" });
             Dispatch::ParseFailed
         })

@@ -7,6 +7,7 @@
 mod event_log;
 mod support;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use hypersockets::{
@@ -15,10 +16,27 @@ use hypersockets::{
     PassivePingDetector, ReconnectionStrategy, Transport, WebSocketClient, WsMessage, handler_fn,
 };
 use hypersockets_testkit::{ExchangeConfig, MockExchange};
+use support::recorder::Recorder;
 use support::{Collected, WAIT, client_for, within};
+use tracing::Level;
 
-/// In every panic message: it must never reach an event or an error.
+/// In every panic message: it must never reach an event, an error, or a
+/// log line above DEBUG.
 const SECRET: &str = "secret-listen-key";
+
+/// Everything this binary's tests log (one global subscriber for all).
+fn recorder() -> &'static Recorder {
+    static RECORDER: OnceLock<Recorder> = OnceLock::new();
+    RECORDER.get_or_init(Recorder::install)
+}
+
+/// No panic's text was logged at INFO or above.
+fn secret_not_logged_above_debug() {
+    for logged in recorder().logged() {
+        let loud = matches!(logged.level, Level::ERROR | Level::WARN | Level::INFO);
+        assert!(!(loud && logged.fields.contains(SECRET)), "{logged:?}");
+    }
+}
 
 /// Panics on messages containing "boom"; no other message is a ping.
 #[derive(Debug)]
@@ -146,6 +164,7 @@ async fn shuts_down_for(client: &WebSocketClient, what: &'static str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_ping_detector_counts_as_no_ping_and_the_client_goes_on() {
+    recorder();
     let exchange = exchange().await;
     let control = exchange.control();
     let handled = Collected::default();
@@ -167,6 +186,7 @@ async fn a_panicking_ping_detector_counts_as_no_ping_and_the_client_goes_on() {
     let seen = event_log::events_so_far(&mut events);
     assert_eq!(panicked_events(&seen), ["ping detector"]);
     assert!(!format!("{seen:?}").contains(SECRET));
+    secret_not_logged_above_debug();
     assert_eq!(client.metrics().connection.callback_panics, 1);
     assert_eq!(client.state(), ConnectionState::Connected);
     client.close().await.unwrap();
@@ -175,6 +195,7 @@ async fn a_panicking_ping_detector_counts_as_no_ping_and_the_client_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_router_on_the_reader_counts_a_parse_failure_and_goes_on() {
+    recorder();
     let exchange = exchange().await;
     let control = exchange.control();
     let handled = Collected::default();
@@ -204,6 +225,7 @@ async fn a_panicking_router_on_the_reader_counts_a_parse_failure_and_goes_on() {
     assert_eq!(metrics.connection.callback_panics, 1);
     assert_eq!(metrics.router.all_parse_errors(), 1);
     assert_eq!(client.state(), ConnectionState::Connected);
+    secret_not_logged_above_debug();
     client.close().await.unwrap();
     exchange.shutdown().await;
 }

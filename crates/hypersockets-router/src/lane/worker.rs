@@ -191,7 +191,10 @@ pub(crate) fn record_result(shared: &LaneShared, events: &EventSink, result: Han
     }
 }
 
-/// Logs a caught panic and reports it as an event.
+/// Logs a caught panic and reports it as an event. The panic's text is
+/// logged at DEBUG only (it can quote a payload); the event carries it for
+/// the user's own handler, not for the router's parse, whose panics can
+/// quote what the venue sent (as on the reader).
 pub(crate) fn report_panic(
     shared: &LaneShared,
     events: &EventSink,
@@ -199,9 +202,15 @@ pub(crate) fn report_panic(
     panic: &(dyn Any + Send),
 ) {
     let message = panic_message(panic);
-    tracing::error!(lane = %shared.key, %message, "{what} panicked; the lane goes on");
+    tracing::error!(lane = %shared.key, "{what} panicked; the lane goes on");
+    tracing::debug!(lane = %shared.key, %message, "{what} panic");
+    let message = if what == "handler" {
+        format!("{what} panicked: {message}")
+    } else {
+        format!("{what} panicked")
+    };
     events(ClientEvent::HandlerPanicked {
         lane: shared.key.clone(),
-        message: format!("{what} panicked: {message}"),
+        message,
     });
 }
