@@ -118,3 +118,75 @@ async fn a_send_flood_to_a_peer_that_stops_reading_never_freezes_the_reader() {
     }
     client.close().await.unwrap();
 }
+
+/// The reader is parked behind a stuck handler (a full `Block` lane) when
+/// the writer fails on a peer that stopped reading: the connection is
+/// given up at once, not once the handler lets go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_writer_is_noticed_while_the_reader_waits_for_a_stuck_handler() {
+    use hypersockets::{
+        BoxError, ClientEvent, DisconnectReason, FixedInterval, LaneConfig, MemoryTransport,
+        OverflowPolicy, PassThrough, WebSocketClient, WsMessage, async_handler_fn,
+    };
+    use tokio::sync::watch;
+
+    // One message fits toward the peer, which never reads.
+    let (transport, server) = MemoryTransport::with_capacity(1, 64);
+    let (open, gate) = watch::channel(false);
+    let client = WebSocketClient::builder()
+        .url("wss://exchange.test/ws")
+        .transport(transport)
+        .router(PassThrough)
+        .handler_with_config(
+            (),
+            async_handler_fn(move |_: WsMessage| {
+                let mut gate = gate.clone();
+                async move {
+                    gate.wait_for(|open| *open).await?;
+                    Ok::<_, BoxError>(())
+                }
+            }),
+            LaneConfig::default()
+                .capacity(1)
+                .overflow(OverflowPolicy::Block),
+        )
+        .writer_queue(1)
+        .write_timeout(Duration::from_millis(200))
+        .reconnect(FixedInterval::new(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    let mut events = client.events();
+    within("connect", client.connect()).await.unwrap();
+    let peer = within("accept", server.accept()).await;
+    // The handler holds the first, the lane the second, the dispatcher the
+    // third: the reader waits for room.
+    for n in 0..4 {
+        peer.send(WsMessage::text(format!("tick {n}")))
+            .await
+            .unwrap();
+    }
+    // Sends pile up behind the peer that never reads; the write times out.
+    let sender = client.clone();
+    let sending = tokio::spawn(async move {
+        for _ in 0..4 {
+            if sender.send(WsMessage::text("order")).await.is_err() {
+                break;
+            }
+        }
+    });
+    let event = support::wait_event(&mut events, "the disconnect", |e| {
+        matches!(e, ClientEvent::Disconnected { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            &event,
+            ClientEvent::Disconnected { reason: DisconnectReason::Error(error) }
+                if matches!(**error, HyperSocketError::Timeout { .. })
+        ),
+        "{event:?}"
+    );
+    within("the sender", sending).await.unwrap();
+    open.send(true).unwrap();
+    within("close", client.close()).await.unwrap();
+}

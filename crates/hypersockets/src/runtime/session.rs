@@ -468,7 +468,9 @@ impl<R: MessageRouter> Session<'_, R> {
 
     /// Waits for room in a full `Block` lane or under the memory budget:
     /// backpressure reaches the socket. Commands are still answered, so a
-    /// `close` is heard even while a handler is stuck.
+    /// `close` is heard even while a handler is stuck, and a failed writer
+    /// ends the connection at once. (Silence is not judged meanwhile: the
+    /// client is the one not reading.)
     #[cold]
     async fn wait_for_lane(&mut self) -> Option<SessionEnd> {
         loop {
@@ -477,10 +479,15 @@ impl<R: MessageRouter> Session<'_, R> {
                 commands,
                 ..
             } = &mut *self.rt;
+            let writer_failed = &mut self.writer_failed;
             // `ready` is cancel safe: what is held stays held.
             let command = tokio::select! {
                 ready = Box::pin(dispatcher.ready()) => {
                     return (ready == Dispatch::Closed).then(lanes_shut_down);
+                }
+                failed = &mut *writer_failed, if !writer_failed.is_terminated() => {
+                    let error = failed.unwrap_or(HyperSocketError::ConnectionClosed);
+                    return Some(SessionEnd::Lost(DisconnectReason::Error(Arc::new(error))));
                 }
                 command = commands.recv() => command,
             };
