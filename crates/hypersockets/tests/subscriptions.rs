@@ -70,3 +70,47 @@ async fn replacing_a_subscription_while_connected_sends_the_new_request_now() {
     client.close().await.unwrap();
     exchange.shutdown().await;
 }
+
+/// A burst of subscriptions faster than the writer can write them (the
+/// peer reads nothing until the burst is over) waits for room instead of
+/// passing for a stuck writer: every request arrives, in order, on the one
+/// connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_subscriptions_waits_for_the_writer_and_loses_nothing() {
+    use hypersockets::{ClientEvent, MemoryTransport, PassThrough, WebSocketClient};
+
+    const BURST: usize = 200;
+    // Room for one message toward the peer until it reads.
+    let (transport, server) = MemoryTransport::with_capacity(1, 16);
+    let client = WebSocketClient::builder()
+        .url("wss://exchange.test/ws")
+        .transport(transport)
+        .router(PassThrough)
+        .writer_queue(1)
+        .build()
+        .unwrap();
+    let mut events = client.events();
+    within("connect", client.connect()).await.unwrap();
+    let peer = within("accept", server.accept()).await;
+    for n in 0..BURST {
+        let stream = format!("s{n}@trade");
+        within(
+            "subscribe",
+            client.subscribe(Subscription::new(&stream, binance_subscribe(&stream))),
+        )
+        .await
+        .unwrap();
+    }
+    for n in 0..BURST {
+        let got = within("a request", peer.recv()).await;
+        assert_eq!(got, Some(binance_subscribe(&format!("s{n}@trade"))));
+    }
+    while let Some(Ok(event)) = events.try_recv() {
+        assert!(
+            !matches!(event, ClientEvent::Disconnected { .. }),
+            "{event:?}"
+        );
+    }
+    assert_eq!(client.metrics().connection.reconnects, 0);
+    client.close().await.unwrap();
+}

@@ -28,8 +28,9 @@ use crate::runtime::{Command, Runtime, Transition};
 const BURST: u32 = 64;
 
 /// Least room in the writer's control queue (pongs, heartbeats, pings,
-/// subscriptions, Close), whatever the user-send queue's size: only a
-/// stuck writer fills it.
+/// subscriptions, Close), whatever the user-send queue's size. The
+/// client's own messages never fill it but with a stuck writer; the
+/// user's subscription changes wait for room in it.
 const CONTROL_QUEUE_MIN: usize = 64;
 
 /// How a session ended.
@@ -325,9 +326,10 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// Queues a control message without waiting. User sends have their own
-    /// queue, so a full control queue means the writer is stuck: the
-    /// connection is dropped.
+    /// Queues a control message of the client's own (a pong, a heartbeat,
+    /// a Ping, the Close) without waiting. User sends have their own queue,
+    /// and subscription changes wait for room (`queue`), so a full control
+    /// queue means the writer is stuck: the connection is dropped.
     fn write_now(&mut self, message: WsMessage) -> Flow {
         match self.writer.try_send(Outgoing {
             message,
@@ -335,6 +337,23 @@ impl<R: MessageRouter> Session<'_, R> {
         }) {
             Ok(()) => Flow::Continue,
             Err(_) => Flow::End(SessionEnd::from_error(HyperSocketError::WriteQueueFull)),
+        }
+    }
+
+    /// Queues a user's subscription change on the control path, waiting for
+    /// room: a burst of them slows the reader down (the writer has its
+    /// write timeout to fail) instead of passing for a stuck writer.
+    async fn queue(&mut self, message: WsMessage) -> Flow {
+        let queued = self
+            .writer
+            .send(Outgoing {
+                message,
+                done: None,
+            })
+            .await;
+        match queued {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::End(SessionEnd::from_error(HyperSocketError::ConnectionClosed)),
         }
     }
 
@@ -529,7 +548,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 // new request is what the user wants on the wire.
                 if live {
                     self.sent.insert(subscription.id().to_owned());
-                    return self.write_now(subscription.subscribe().clone());
+                    return self.queue(subscription.subscribe().clone()).await;
                 }
                 Flow::Continue
             }
@@ -537,7 +556,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 if self.sent.remove(subscription.id())
                     && let Some(message) = subscription.unsubscribe()
                 {
-                    return self.write_now(message.clone());
+                    return self.queue(message.clone()).await;
                 }
                 Flow::Continue
             }
