@@ -496,7 +496,10 @@ impl WebSocketClient {
     /// share of the close timeout is abandoned (its thread detached, its
     /// task aborted) and reported as
     /// [`ClientEvent::LaneAbandoned`](crate::ClientEvent::LaneAbandoned).
-    /// Closing twice is fine.
+    /// Closing twice is fine. (One thing may outlive it, by design: the
+    /// closed socket is read and discarded for at most 2 s more in a task
+    /// of its own, so that unread bytes from the server do not make the
+    /// kernel reset the connection and destroy our Close frame.)
     ///
     /// # Cancel safety
     ///

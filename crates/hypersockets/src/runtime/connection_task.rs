@@ -144,11 +144,7 @@ async fn connect(config: &ClientConfig, shared: &Shared) -> Result<Connection> {
             .ok_or(HyperSocketError::Panicked {
                 what: "header provider",
             })?
-            .map_err(|source| HyperSocketError::Handshake {
-                status: None,
-                retry_after: None,
-                source: Some(source.into()),
-            })?,
+            .map_err(|source| HyperSocketError::handshake(source.into()))?,
         None => Vec::new(),
     };
     tracing::debug!("connecting");

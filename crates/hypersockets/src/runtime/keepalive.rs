@@ -78,13 +78,15 @@ pub(crate) struct Keepalive {
 struct Silence {
     ticker: Interval,
     heard: bool,
-    /// Ticks in a row without a frame.
-    quiet: u32,
+    /// Ticks in a row without a frame. 64 bits: a year of 1 ms ticks does
+    /// not saturate it, so a long interval and a short timeout keep their
+    /// order.
+    quiet: u64,
     /// Quiet ticks before the Ping, if there is one.
-    ping_at: Option<u32>,
+    ping_at: Option<u64>,
     pinged: bool,
     /// Quiet ticks before the connection is dead, and the silence that is.
-    dead_at: u32,
+    dead_at: u64,
     dead_after: Duration,
 }
 
@@ -111,9 +113,9 @@ impl Keepalive {
     }
 
     /// Whether a received data message is keepalive traffic, and what to do
-    /// with it; `None` for a message to route.
+    /// with it; `None` for a message to route. A panicking detector is
+    /// reported and its message taken as no ping.
     #[inline]
-    /// A panicking detector is reported and its message taken as no ping.
     pub(crate) fn answer(&self, message: &WsMessage, shared: &Shared) -> Option<Answer> {
         if let Some(detector) = &self.config.ping_detector
             && let Some(Some(reply)) = shared.caught("ping detector", || detector.detect(message))
@@ -158,7 +160,7 @@ impl Silence {
             .min()?;
         let period = (shortest / 4).max(Duration::from_nanos(1));
         let ticks = |after: Duration| {
-            u32::try_from(after.as_nanos().div_ceil(period.as_nanos())).unwrap_or(u32::MAX)
+            u64::try_from(after.as_nanos().div_ceil(period.as_nanos())).unwrap_or(u64::MAX)
         };
         let ping_at = ping.map(|p| ticks(p.interval));
         let by_ping = ping.map(|p| {
