@@ -86,6 +86,11 @@ pub enum HyperSocketError {
     /// A received text frame was not valid UTF-8.
     InvalidUtf8(ErrorSource),
 
+    /// A compressed frame could not be inflated (not the configured
+    /// format, corrupt, truncated, or a checksum that does not match); the
+    /// client answered 1007 (invalid payload data) and reconnects.
+    Decompression(ErrorSource),
+
     /// The server closed with a code no endpoint may send (e.g. 999, 1005,
     /// 5000); the client answered 1002 (protocol error), as RFC 6455 says.
     InvalidCloseCode {
@@ -159,6 +164,7 @@ impl fmt::Display for HyperSocketError {
             Self::NotConnected => f.write_str("not connected"),
             Self::ShutDown => f.write_str("client is shut down"),
             Self::InvalidUtf8(_) => f.write_str("invalid utf-8 in text frame"),
+            Self::Decompression(_) => f.write_str("compressed frame could not be inflated"),
             Self::InvalidCloseCode { code } => {
                 write!(f, "server closed with invalid code {code}; answered 1002")
             }
@@ -186,6 +192,7 @@ impl std::error::Error for HyperSocketError {
             Self::WebSocket(source)
             | Self::Tls(source)
             | Self::InvalidUtf8(source)
+            | Self::Decompression(source)
             | Self::Handshake {
                 source: Some(source),
                 ..
@@ -269,7 +276,8 @@ impl HyperSocketError {
 
     /// The close code the client answers this error with, when the peer
     /// broke the protocol and is still there to be told: 1002 for a
-    /// protocol violation, 1007 for invalid UTF-8, 1009 for a message or
+    /// protocol violation, 1007 for invalid UTF-8 or a frame that does not
+    /// inflate, 1009 for a message (inflated or not) or
     /// frame over the limit. `None` for everything else (a lost socket
     /// cannot be told anything).
     ///
@@ -283,7 +291,7 @@ impl HyperSocketError {
     pub fn close_code(&self) -> Option<crate::CloseCode> {
         match self {
             Self::WebSocket(_) => Some(crate::CloseCode::PROTOCOL),
-            Self::InvalidUtf8(_) => Some(crate::CloseCode::INVALID),
+            Self::InvalidUtf8(_) | Self::Decompression(_) => Some(crate::CloseCode::INVALID),
             Self::MessageTooLarge { .. } => Some(crate::CloseCode::SIZE),
             _ => None,
         }

@@ -15,7 +15,7 @@ use crate::client::WebSocketClient;
 use crate::config::ClientConfig;
 use crate::runtime::{ConnectionCounters, Lifecycle, Outbox, Runtime, Shared};
 use crate::subscription::{Subscription, SubscriptionRegistry};
-use crate::{Heartbeat, ProtocolPing};
+use crate::{Decompression, Heartbeat, ProtocolPing};
 
 /// Builder state: no URL given yet. See [`WebSocketClientBuilder`].
 ///
@@ -819,6 +819,56 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// ```
     pub fn limits(mut self, limits: TransportLimits) -> Self {
         self.config.limits = limits;
+        self
+    }
+
+    /// Inflates compressed binary frames (gzip, zlib, raw deflate, or
+    /// gzip and zlib recognised by their headers) before the ping
+    /// detector, the auth provider and the router see them, each held to
+    /// the maximum message size. Default: [`Decompression::Off`]. See
+    /// [`Decompression`].
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use std::io::Write;
+    ///
+    /// use hypersockets::{Decompression, JsonPing, MemoryTransport};
+    ///
+    /// let gzip = |text: &str| -> std::io::Result<Vec<u8>> {
+    ///     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    ///     encoder.write_all(text.as_bytes())?;
+    ///     encoder.finish()
+    /// };
+    /// let (transport, server) = MemoryTransport::new();
+    /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://api.huobi.pro/ws").transport(transport)
+    ///     .router(PassThrough)
+    ///     .handler((), handler_fn(move |message: WsMessage| {
+    ///         tx.send(message)?;
+    ///         Ok::<_, BoxError>(())
+    ///     }))
+    ///     .decompression(Decompression::Gzip)
+    ///     .ping_detector(JsonPing::new("ping", "pong"))
+    ///     .build()?;
+    /// client.connect().await?;
+    /// let peer = server.accept().await;
+    /// peer.send(WsMessage::binary(gzip(r#"{"ping":1492420473027}"#)?)).await?;
+    /// peer.send(WsMessage::binary(gzip(r#"{"ch":"market.btcusdt.trade.detail"}"#)?)).await?;
+    /// // The ping is answered in plain text; the handler sees the text.
+    /// assert_eq!(peer.recv().await, Some(WsMessage::text(r#"{"pong":1492420473027}"#)));
+    /// assert_eq!(
+    ///     rx.recv().await.unwrap().as_text(),
+    ///     Some(r#"{"ch":"market.btcusdt.trade.detail"}"#)
+    /// );
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn decompression(mut self, decompression: Decompression) -> Self {
+        self.config.decompression = decompression;
         self
     }
 

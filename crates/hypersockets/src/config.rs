@@ -10,6 +10,7 @@ use hypersockets_core::{
 };
 use hypersockets_transport::TungsteniteTransport;
 
+use crate::Decompression;
 use crate::runtime::KeepaliveConfig;
 use crate::subscription::Subscription;
 
@@ -33,6 +34,8 @@ pub(crate) struct ClientConfig {
     pub(crate) keepalive: KeepaliveConfig,
     pub(crate) reconnect: Arc<dyn ReconnectionStrategy>,
     pub(crate) limits: TransportLimits,
+    /// Which binary frames are inflated before anything sees them.
+    pub(crate) decompression: Decompression,
     /// OS TCP keepalive on the socket; on by default.
     pub(crate) tcp_keepalive: Option<TcpKeepalive>,
     pub(crate) timeouts: Timeouts,
@@ -56,6 +59,7 @@ impl Default for ClientConfig {
             keepalive: KeepaliveConfig::default(),
             reconnect: Arc::new(ExponentialBackoff::default()),
             limits: TransportLimits::default(),
+            decompression: Decompression::Off,
             tcp_keepalive: Some(TcpKeepalive::default()),
             timeouts: Timeouts::default(),
             stable_after: Duration::from_secs(30),

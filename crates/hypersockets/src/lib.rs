@@ -48,6 +48,7 @@
 mod builder;
 mod client;
 mod config;
+mod decompression;
 mod events;
 mod heartbeat;
 mod manager;
@@ -59,6 +60,7 @@ mod weak;
 
 pub use builder::{HasUrl, NoRouter, NoUrl, WebSocketClientBuilder, WithRouter};
 pub use client::WebSocketClient;
+pub use decompression::Decompression;
 pub use events::{EventStream, EventStreamError};
 pub use heartbeat::Heartbeat;
 pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetrics};

@@ -4,6 +4,7 @@
 mod caught;
 mod connection_task;
 pub(crate) mod counters;
+mod inflater;
 mod keepalive;
 mod lifecycle;
 mod outbox;

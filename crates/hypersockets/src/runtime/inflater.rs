@@ -1,0 +1,236 @@
+//! The decompression stage: one per connection, so that the inflate state
+//! (tens of KiB) is allocated once and reset per message; the output
+//! buffer, which the message then owns, is the only allocation per message.
+//!
+//! Gzip (RFC 1952) is a small header and trailer around raw deflate: both
+//! are read here, so that one raw inflater serves gzip and deflate alike
+//! (flate2's gzip decoder is a reader that allocates per member).
+
+use std::sync::Arc;
+
+use flate2::{Crc, Decompress, FlushDecompress, Status};
+use hypersockets_core::{BoxError, HyperSocketError, WsMessage};
+
+use crate::Decompression;
+
+/// Inflates the binary frames of one connection.
+pub(crate) struct Inflater {
+    mode: Decompression,
+    /// For raw deflate and gzip's body.
+    raw: Decompress,
+    /// For zlib; created on the first zlib frame.
+    zlib: Option<Decompress>,
+    /// The most bytes a message may inflate to.
+    limit: usize,
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("mode", &self.mode)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a frame is, by the configured mode and its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Gzip,
+    Zlib,
+    Deflate,
+    Plain,
+}
+
+impl Inflater {
+    /// `None` when decompression is off.
+    pub(crate) fn new(mode: Decompression, limit: usize) -> Option<Self> {
+        (mode != Decompression::Off).then(|| Self {
+            mode,
+            raw: Decompress::new(false),
+            zlib: None,
+            limit,
+        })
+    }
+
+    /// The message as the venue meant it: binary frames inflated, text
+    /// frames and control frames as they are.
+    ///
+    /// # Errors
+    ///
+    /// [`HyperSocketError::MessageTooLarge`] past the limit (inflating
+    /// stops there), [`HyperSocketError::Decompression`] for a frame that
+    /// does not inflate.
+    pub(crate) fn inflate(&mut self, message: WsMessage) -> Result<WsMessage, HyperSocketError> {
+        let WsMessage::Binary(data) = &message else {
+            return Ok(message);
+        };
+        let inflated = match self.format(data) {
+            Format::Plain => return Ok(message),
+            Format::Gzip => self.gzip(data)?,
+            Format::Zlib => {
+                let zlib = self.zlib.get_or_insert_with(|| Decompress::new(true));
+                inflate(zlib, true, data, 0, self.limit)?.0
+            }
+            Format::Deflate => inflate(&mut self.raw, false, data, 0, self.limit)?.0,
+        };
+        Ok(match String::from_utf8(inflated) {
+            Ok(text) => WsMessage::text(text),
+            Err(not_text) => WsMessage::binary(not_text.into_bytes()),
+        })
+    }
+
+    fn format(&self, data: &[u8]) -> Format {
+        match self.mode {
+            Decompression::Gzip => Format::Gzip,
+            Decompression::Zlib => Format::Zlib,
+            Decompression::Deflate => Format::Deflate,
+            Decompression::Off => Format::Plain,
+            _ if data.starts_with(&GZIP_MAGIC) => Format::Gzip,
+            _ if is_zlib_header(data) => Format::Zlib,
+            _ => Format::Plain,
+        }
+    }
+
+    /// One gzip member: header, raw deflate, then CRC-32 and length.
+    fn gzip(&mut self, data: &[u8]) -> Result<Vec<u8>, HyperSocketError> {
+        let body = gzip_body(data).map_err(corrupt)?;
+        // The trailer's length (modulo 2^32) sizes the buffer in one go
+        // when it is honest; the limit bounds it when it is not.
+        let size_hint = data
+            .len()
+            .checked_sub(4)
+            .and_then(|at| data.get(at..))
+            .map_or(0, |isize| u32_le(isize) as usize);
+        let (out, used) = inflate(&mut self.raw, false, &data[body..], size_hint, self.limit)?;
+        let trailer = &data[body + used..];
+        let [c0, c1, c2, c3, l0, l1, l2, l3] = *trailer else {
+            return Err(corrupt(if trailer.len() < 8 {
+                "gzip trailer cut short"
+            } else {
+                "bytes after the gzip member"
+            }));
+        };
+        let mut crc = Crc::new();
+        crc.update(&out);
+        if crc.sum() != u32::from_le_bytes([c0, c1, c2, c3]) {
+            return Err(corrupt("gzip crc-32 mismatch"));
+        }
+        if u32::from_le_bytes([l0, l1, l2, l3]) != out.len() as u32 {
+            return Err(corrupt("gzip length mismatch"));
+        }
+        Ok(out)
+    }
+}
+
+const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 8];
+
+/// A zlib header (RFC 1950 §2.2): deflate, a window of at most 32 KiB, no
+/// preset dictionary, and the check bits right.
+fn is_zlib_header(data: &[u8]) -> bool {
+    match data {
+        [cmf, flg, ..] => {
+            cmf & 0x0f == 8
+                && cmf >> 4 <= 7
+                && flg & 0x20 == 0
+                && ((u16::from(*cmf) << 8) | u16::from(*flg)) % 31 == 0
+        }
+        _ => false,
+    }
+}
+
+/// Where the deflate body of a gzip member starts (RFC 1952 §2.3).
+fn gzip_body(data: &[u8]) -> Result<usize, &'static str> {
+    const FHCRC: u8 = 0x02;
+    const FEXTRA: u8 = 0x04;
+    const FNAME: u8 = 0x08;
+    const FCOMMENT: u8 = 0x10;
+    const RESERVED: u8 = 0xe0;
+    let cut = "gzip header cut short";
+    if !data.starts_with(&GZIP_MAGIC) {
+        return Err("not gzip (no gzip header)");
+    }
+    let flags = *data.get(3).ok_or(cut)?;
+    if flags & RESERVED != 0 {
+        return Err("gzip header with reserved flags");
+    }
+    // ID1 ID2 CM FLG MTIME(4) XFL OS
+    let mut at = 10;
+    if flags & FEXTRA != 0 {
+        let len = data.get(at..at + 2).ok_or(cut)?;
+        at += 2 + usize::from(u16::from_le_bytes([len[0], len[1]]));
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            let rest = data.get(at..).ok_or(cut)?;
+            at += rest.iter().position(|&b| b == 0).ok_or(cut)? + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        at += 2;
+    }
+    if at > data.len() {
+        return Err(cut);
+    }
+    Ok(at)
+}
+
+fn u32_le(bytes: &[u8]) -> u32 {
+    match bytes {
+        [a, b, c, d, ..] => u32::from_le_bytes([*a, *b, *c, *d]),
+        _ => 0,
+    }
+}
+
+/// Inflates one whole stream from `input` into a new buffer of at most
+/// `limit` bytes; returns it and how many input bytes the stream took.
+/// `size_hint` is the expected size (0: unknown).
+fn inflate(
+    decompress: &mut Decompress,
+    zlib_header: bool,
+    input: &[u8],
+    size_hint: usize,
+    limit: usize,
+) -> Result<(Vec<u8>, usize), HyperSocketError> {
+    decompress.reset(zlib_header);
+    // A guess of 4× the input when no size is known; one more byte than
+    // the limit tells a message over it.
+    let first = if size_hint > 0 {
+        size_hint
+    } else {
+        input.len().saturating_mul(4).max(256)
+    };
+    let mut out = Vec::with_capacity(first.min(limit.saturating_add(1)));
+    loop {
+        let used = usize::try_from(decompress.total_in()).unwrap_or(usize::MAX);
+        let rest = input.get(used..).unwrap_or_default();
+        let before = (used, out.len());
+        let status = decompress
+            .decompress_vec(rest, &mut out, FlushDecompress::Finish)
+            .map_err(|error| HyperSocketError::Decompression(Arc::new(error)))?;
+        if out.len() > limit {
+            return Err(HyperSocketError::MessageTooLarge {
+                size: out.len(),
+                limit,
+            });
+        }
+        let used = usize::try_from(decompress.total_in()).unwrap_or(usize::MAX);
+        match status {
+            Status::StreamEnd => return Ok((out, used)),
+            _ if out.len() == out.capacity() => {
+                // Full: grow (doubling, up to one past the limit).
+                let room = out.len().max(256).min(limit.saturating_add(1) - out.len());
+                out.reserve_exact(room);
+            }
+            // Room left and nothing moved: the input ended mid-stream.
+            _ if (used, out.len()) == before || used >= input.len() => {
+                return Err(corrupt("compressed stream cut short"));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn corrupt(why: &'static str) -> HyperSocketError {
+    HyperSocketError::Decompression(Arc::from(BoxError::from(why)))
+}
