@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use hypersockets::{
     BoxError, ClientEvent, CloseCode, Decompression, DisconnectReason, HyperSocketError, JsonPing,
-    MemoryTransport, PassThrough, TransportLimits, WebSocketClient, WsMessage, handler_fn,
+    MemoryTransport, PassThrough, WebSocketClient, WsMessage, handler_fn,
 };
 use hypersockets_testkit::{
-    CloseCause, Compression, ConnectionId, Control, ExchangeConfig, KeepaliveConfig, MockExchange,
-    Rate, ServerPing, StreamConfig,
+    CloseCause, Compression, ExchangeConfig, KeepaliveConfig, MockExchange, Rate, ServerPing,
+    StreamConfig,
 };
+use support::inflate::{gzip_client, gzip_zeros};
 use support::{Collected, WAIT, client_for, wait_event, within};
 
 const TRADES: &str = "btcusdt@trade";
@@ -129,22 +130,6 @@ async fn text_frames_pass_as_they_are_when_decompressing() {
 /// The client's limit on messages, inflated or not, in the hostile tests.
 const LIMIT: usize = 1 << 20;
 
-/// A client (gzip, `LIMIT`) on a plain exchange, for the
-/// hostile frames the tests send by hand.
-async fn hostile_setup() -> (MockExchange, Control, WebSocketClient, ConnectionId) {
-    let exchange = MockExchange::start(ExchangeConfig::new()).await.unwrap();
-    let control = exchange.control();
-    let (data, other) = (Collected::default(), Collected::default());
-    let client = client_for(&exchange, &[], &data, &other)
-        .decompression(Decompression::Gzip)
-        .limits(TransportLimits::default().max_message_size(LIMIT))
-        .build()
-        .unwrap();
-    within("connect", client.connect()).await.unwrap();
-    let conn = control.wait_for_connections(1, WAIT).await.unwrap();
-    (exchange, control, client, conn)
-}
-
 fn gzip(data: &[u8]) -> Vec<u8> {
     Compression::Gzip.compress(data).unwrap()
 }
@@ -152,7 +137,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 /// Sends `frame` on `conn`: the client answers with `code` and a
 /// `Disconnected` whose error `matches`, then reconnects.
 async fn frame_closes_with(frame: Vec<u8>, code: u16, matches: impl Fn(&HyperSocketError) -> bool) {
-    let (exchange, control, client, conn) = hostile_setup().await;
+    let (exchange, control, client, conn) = gzip_client(LIMIT).await;
     let mut events = client.events();
     control.send(conn, WsMessage::binary(frame)).unwrap();
     let cause = control.wait_for_close(conn, WAIT).await.unwrap();
@@ -180,7 +165,7 @@ async fn frame_closes_with(frame: Vec<u8>, code: u16, matches: impl Fn(&HyperSoc
 async fn a_gzip_bomb_is_cut_at_the_limit_with_1009() {
     // 256 MiB of zeros in about 256 KiB: the frame itself is within the
     // limit, what it inflates to is not. Inflating stops one byte past it.
-    let bomb = support::bomb::gzip_zeros(256 << 20);
+    let bomb = gzip_zeros(256 << 20);
     assert!(bomb.len() < LIMIT, "{}", bomb.len());
     frame_closes_with(bomb, 1009, |error| {
         matches!(

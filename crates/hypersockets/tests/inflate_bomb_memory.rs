@@ -4,10 +4,10 @@
 
 mod support;
 
-use hypersockets::{ClientEvent, Decompression, DisconnectReason, HyperSocketError};
-use hypersockets::{TransportLimits, WsMessage};
-use hypersockets_testkit::{CloseCause, ExchangeConfig, MockExchange};
-use support::{Collected, WAIT, client_for, wait_event, within};
+use hypersockets::{ClientEvent, DisconnectReason, HyperSocketError, WsMessage};
+use hypersockets_testkit::CloseCause;
+use support::inflate::{gzip_client, gzip_zeros};
+use support::{WAIT, wait_event};
 
 const LIMIT: usize = 1 << 20;
 const BOMB: usize = 256 << 20;
@@ -22,18 +22,9 @@ fn peak_rss_kib() -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::print_stdout, reason = "says why the check was skipped")]
 async fn a_gzip_bomb_leaves_the_peak_rss_flat() {
-    let bomb = support::bomb::gzip_zeros(BOMB);
-    let exchange = MockExchange::start(ExchangeConfig::new()).await.unwrap();
-    let control = exchange.control();
-    let (data, other) = (Collected::default(), Collected::default());
-    let client = client_for(&exchange, &[], &data, &other)
-        .decompression(Decompression::Gzip)
-        .limits(TransportLimits::default().max_message_size(LIMIT))
-        .build()
-        .unwrap();
+    let bomb = gzip_zeros(BOMB);
+    let (exchange, control, client, conn) = gzip_client(LIMIT).await;
     let mut events = client.events();
-    within("connect", client.connect()).await.unwrap();
-    let conn = control.wait_for_connections(1, WAIT).await.unwrap();
     let Some(before) = peak_rss_kib() else {
         println!("no /proc/self/status here: peak RSS not checked");
         return;

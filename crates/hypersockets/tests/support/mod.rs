@@ -3,7 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-pub mod bomb;
+pub mod inflate;
 pub mod raw;
 pub mod recorder;
 
