@@ -50,6 +50,8 @@ mod client;
 mod config;
 mod decompression;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod heartbeat;
 mod manager;
 mod metrics;

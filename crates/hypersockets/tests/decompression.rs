@@ -12,14 +12,15 @@ use std::time::Duration;
 
 use hypersockets::{
     BoxError, ClientEvent, CloseCode, Decompression, DisconnectReason, HyperSocketError, JsonPing,
-    MemoryTransport, PassThrough, WebSocketClient, WsMessage, handler_fn,
+    MemoryPeer, MemoryTransport, PassThrough, WebSocketClient, WsMessage, handler_fn,
 };
 use hypersockets_testkit::{
     CloseCause, Compression, ExchangeConfig, KeepaliveConfig, MockExchange, Rate, ServerPing,
     StreamConfig,
 };
-use support::inflate::{gzip_client, gzip_zeros};
+use support::inflate::{gzip_zeros, inflating_client};
 use support::{Collected, WAIT, client_for, wait_event, within};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const TRADES: &str = "btcusdt@trade";
 const BOOK: &str = "btcusdt@depth";
@@ -134,10 +135,15 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     Compression::Gzip.compress(data).unwrap()
 }
 
-/// Sends `frame` on `conn`: the client answers with `code` and a
-/// `Disconnected` whose error `matches`, then reconnects.
-async fn frame_closes_with(frame: Vec<u8>, code: u16, matches: impl Fn(&HyperSocketError) -> bool) {
-    let (exchange, control, client, conn) = gzip_client(LIMIT).await;
+/// Sends `frame` to a client inflating as `mode` says: the client answers
+/// with `code` and a `Disconnected` whose error `matches`, then reconnects.
+async fn frame_closes_with(
+    mode: Decompression,
+    frame: Vec<u8>,
+    code: u16,
+    matches: impl Fn(&HyperSocketError) -> bool,
+) {
+    let (exchange, control, client, conn) = inflating_client(mode, LIMIT).await;
     let mut events = client.events();
     control.send(conn, WsMessage::binary(frame)).unwrap();
     let cause = control.wait_for_close(conn, WAIT).await.unwrap();
@@ -167,7 +173,7 @@ async fn a_gzip_bomb_is_cut_at_the_limit_with_1009() {
     // limit, what it inflates to is not. Inflating stops one byte past it.
     let bomb = gzip_zeros(256 << 20);
     assert!(bomb.len() < LIMIT, "{}", bomb.len());
-    frame_closes_with(bomb, 1009, |error| {
+    frame_closes_with(Decompression::Gzip, bomb, 1009, |error| {
         matches!(
             error,
             HyperSocketError::MessageTooLarge { size, limit: LIMIT } if *size == LIMIT + 1
@@ -193,28 +199,44 @@ async fn frames_that_do_not_inflate_close_with_1007() {
     let not_gzip = Compression::Zlib.compress(text).unwrap();
     let mut reserved_flags = good.clone();
     reserved_flags[3] = 0x20;
-    for frame in [
-        bad_crc,
-        bad_length,
-        trailing,
-        cut,
-        body_cut,
-        not_gzip,
-        reserved_flags,
-        b"plain binary".to_vec(),
-        Vec::new(),
-    ] {
-        frame_closes_with(frame, 1007, |error| {
+    let mut zlib_trailing = Compression::Zlib.compress(text).unwrap();
+    zlib_trailing.push(0);
+    let mut zlib_bad_adler = Compression::Zlib.compress(text).unwrap();
+    *zlib_bad_adler.last_mut().unwrap() ^= 1;
+    let mut deflate_trailing = Compression::Deflate.compress(text).unwrap();
+    deflate_trailing.push(0);
+    let deflate = Compression::Deflate.compress(text).unwrap();
+    let deflate_cut = deflate[..deflate.len() - 2].to_vec();
+    let cases = [
+        (Decompression::Gzip, bad_crc),
+        (Decompression::Gzip, bad_length),
+        (Decompression::Gzip, trailing),
+        (Decompression::Gzip, cut),
+        (Decompression::Gzip, body_cut),
+        (Decompression::Gzip, not_gzip),
+        (Decompression::Gzip, reserved_flags),
+        (Decompression::Gzip, b"plain binary".to_vec()),
+        (Decompression::Gzip, Vec::new()),
+        (Decompression::Zlib, zlib_trailing),
+        (Decompression::Zlib, zlib_bad_adler),
+        (Decompression::Deflate, deflate_trailing),
+        (Decompression::Deflate, deflate_cut),
+    ];
+    for (mode, frame) in cases {
+        frame_closes_with(mode, frame, 1007, |error| {
             matches!(error, HyperSocketError::Decompression(_))
         })
         .await;
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_inflates_what_has_a_header_and_passes_the_rest() {
+/// A connected client on the in-memory transport inflating as `mode`
+/// says, its peer, and what its handler got.
+async fn memory_client(
+    mode: Decompression,
+) -> (WebSocketClient, MemoryPeer, UnboundedReceiver<WsMessage>) {
     let (transport, server) = MemoryTransport::new();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let client = WebSocketClient::builder()
         .url("wss://exchange.test/ws")
         .transport(transport)
@@ -226,11 +248,49 @@ async fn auto_inflates_what_has_a_header_and_passes_the_rest() {
                 Ok::<_, BoxError>(())
             }),
         )
-        .decompression(Decompression::Auto)
+        .decompression(mode)
         .build()
         .unwrap();
     within("connect", client.connect()).await.unwrap();
     let peer = within("accept", server.accept()).await;
+    (client, peer, rx)
+}
+
+/// Raw deflate as Python's `zlib` or an RFC 7692 sender leaves it: a sync
+/// flush and no final block.
+fn sync_flushed_deflate(text: &[u8]) -> Vec<u8> {
+    let mut compress = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut out = Vec::with_capacity(text.len() + 64);
+    compress
+        .compress_vec(text, &mut out, flate2::FlushCompress::Sync)
+        .unwrap();
+    assert!(out.ends_with(&[0, 0, 0xff, 0xff]), "{out:?}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_deflate_may_end_with_a_sync_flush() {
+    let (client, peer, mut rx) = memory_client(Decompression::Deflate).await;
+    let sent = ["first, sync flushed", "second, finished"];
+    peer.send(WsMessage::binary(sync_flushed_deflate(sent[0].as_bytes())))
+        .await
+        .unwrap();
+    peer.send(WsMessage::binary(
+        Compression::Deflate.compress(sent[1].as_bytes()).unwrap(),
+    ))
+    .await
+    .unwrap();
+    for text in sent {
+        let got = within("a message", rx.recv()).await.unwrap();
+        assert_eq!(got.as_text(), Some(text));
+    }
+    assert_eq!(client.metrics().connection.reconnects, 0);
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_inflates_what_has_a_header_and_passes_the_rest() {
+    let (client, peer, mut rx) = memory_client(Decompression::Auto).await;
     let plain_binary = WsMessage::binary(&b"\x00\x01 not compressed"[..]);
     // Binary that is not UTF-8 once inflated stays binary.
     let inflated_binary = vec![0xff, 0xfe, 0x00];

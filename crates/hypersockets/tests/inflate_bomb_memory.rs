@@ -4,9 +4,9 @@
 
 mod support;
 
-use hypersockets::{ClientEvent, DisconnectReason, HyperSocketError, WsMessage};
+use hypersockets::{ClientEvent, Decompression, DisconnectReason, HyperSocketError, WsMessage};
 use hypersockets_testkit::CloseCause;
-use support::inflate::{gzip_client, gzip_zeros};
+use support::inflate::{gzip_zeros, inflating_client};
 use support::{WAIT, wait_event};
 
 const LIMIT: usize = 1 << 20;
@@ -23,7 +23,7 @@ fn peak_rss_kib() -> Option<u64> {
 #[allow(clippy::print_stdout, reason = "says why the check was skipped")]
 async fn a_gzip_bomb_leaves_the_peak_rss_flat() {
     let bomb = gzip_zeros(BOMB);
-    let (exchange, control, client, conn) = gzip_client(LIMIT).await;
+    let (exchange, control, client, conn) = inflating_client(Decompression::Gzip, LIMIT).await;
     let mut events = client.events();
     let Some(before) = peak_rss_kib() else {
         println!("no /proc/self/status here: peak RSS not checked");

@@ -14,7 +14,7 @@ use hypersockets_core::{BoxError, HyperSocketError, WsMessage};
 use crate::Decompression;
 
 /// Inflates the binary frames of one connection.
-pub(crate) struct Inflater {
+pub struct Inflater {
     mode: Decompression,
     /// For raw deflate and gzip's body.
     raw: Decompress,
@@ -44,7 +44,7 @@ enum Format {
 
 impl Inflater {
     /// `None` when decompression is off.
-    pub(crate) fn new(mode: Decompression, limit: usize) -> Option<Self> {
+    pub fn new(mode: Decompression, limit: usize) -> Option<Self> {
         (mode != Decompression::Off).then(|| Self {
             mode,
             raw: Decompress::new(false),
@@ -61,7 +61,7 @@ impl Inflater {
     /// [`HyperSocketError::MessageTooLarge`] past the limit (inflating
     /// stops there), [`HyperSocketError::Decompression`] for a frame that
     /// does not inflate.
-    pub(crate) fn inflate(&mut self, message: WsMessage) -> Result<WsMessage, HyperSocketError> {
+    pub fn inflate(&mut self, message: WsMessage) -> Result<WsMessage, HyperSocketError> {
         let WsMessage::Binary(data) = &message else {
             return Ok(message);
         };
@@ -70,9 +70,12 @@ impl Inflater {
             Format::Gzip => self.gzip(data)?,
             Format::Zlib => {
                 let zlib = self.zlib.get_or_insert_with(|| Decompress::new(true));
-                inflate(zlib, true, data, 0, self.limit)?.0
+                whole(inflate(zlib, Stream::Zlib, data, 0, self.limit)?, data)?
             }
-            Format::Deflate => inflate(&mut self.raw, false, data, 0, self.limit)?.0,
+            Format::Deflate => whole(
+                inflate(&mut self.raw, Stream::Deflate, data, 0, self.limit)?,
+                data,
+            )?,
         };
         Ok(match String::from_utf8(inflated) {
             Ok(text) => WsMessage::text(text),
@@ -102,7 +105,13 @@ impl Inflater {
             .checked_sub(4)
             .and_then(|at| data.get(at..))
             .map_or(0, |isize| u32_le(isize) as usize);
-        let (out, used) = inflate(&mut self.raw, false, &data[body..], size_hint, self.limit)?;
+        let (out, used) = inflate(
+            &mut self.raw,
+            Stream::GzipBody,
+            &data[body..],
+            size_hint,
+            self.limit,
+        )?;
         let trailer = &data[body + used..];
         let [c0, c1, c2, c3, l0, l1, l2, l3] = *trailer else {
             return Err(corrupt(if trailer.len() < 8 {
@@ -175,6 +184,28 @@ fn gzip_body(data: &[u8]) -> Result<usize, &'static str> {
     Ok(at)
 }
 
+/// The inflated bytes of a stream that must take the whole frame.
+fn whole((out, used): (Vec<u8>, usize), data: &[u8]) -> Result<Vec<u8>, HyperSocketError> {
+    if used < data.len() {
+        return Err(corrupt("bytes after the compressed stream"));
+    }
+    Ok(out)
+}
+
+/// What is being inflated, for where it may end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stream {
+    Zlib,
+    /// Raw deflate: may also end with a sync flush (an empty stored block,
+    /// `00 00 ff ff`) and no final block, as Python's `zlib` and RFC 7692
+    /// senders leave it; nothing else tells such a stream from a cut one.
+    Deflate,
+    GzipBody,
+}
+
+/// The empty stored block a sync flush ends with.
+const SYNC_FLUSH: [u8; 4] = [0, 0, 0xff, 0xff];
+
 fn u32_le(bytes: &[u8]) -> u32 {
     match bytes {
         [a, b, c, d, ..] => u32::from_le_bytes([*a, *b, *c, *d]),
@@ -187,12 +218,12 @@ fn u32_le(bytes: &[u8]) -> u32 {
 /// `size_hint` is the expected size (0: unknown).
 fn inflate(
     decompress: &mut Decompress,
-    zlib_header: bool,
+    stream: Stream,
     input: &[u8],
     size_hint: usize,
     limit: usize,
 ) -> Result<(Vec<u8>, usize), HyperSocketError> {
-    decompress.reset(zlib_header);
+    decompress.reset(stream == Stream::Zlib);
     // A guess of 4× the input when no size is known; one more byte than
     // the limit tells a message over it.
     let first = if size_hint > 0 {
@@ -222,9 +253,17 @@ fn inflate(
                 let room = out.len().max(256).min(limit.saturating_add(1) - out.len());
                 out.reserve_exact(room);
             }
-            // Room left and nothing moved: the input ended mid-stream.
-            _ if (used, out.len()) == before || used >= input.len() => {
+            // Room left and the input all taken: it ended without a final
+            // block, after a sync flush or cut short.
+            _ if used >= input.len() => {
+                if stream == Stream::Deflate && input.ends_with(&SYNC_FLUSH) {
+                    return Ok((out, used));
+                }
                 return Err(corrupt("compressed stream cut short"));
+            }
+            // Room left, input left, and nothing moved.
+            _ if (used, out.len()) == before => {
+                return Err(corrupt("compressed stream stuck"));
             }
             _ => {}
         }

@@ -4,7 +4,7 @@
 mod caught;
 mod connection_task;
 pub(crate) mod counters;
-mod inflater;
+pub(crate) mod inflater;
 mod keepalive;
 mod lifecycle;
 mod outbox;

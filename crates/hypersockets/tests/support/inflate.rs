@@ -9,14 +9,17 @@ use hypersockets_testkit::{ConnectionId, Control, ExchangeConfig, MockExchange};
 
 use super::{Collected, WAIT, client_for, within};
 
-/// A plain exchange and a connected client that inflates gzip, holding
-/// messages to `limit`: for the frames a test sends by hand.
-pub async fn gzip_client(limit: usize) -> (MockExchange, Control, WebSocketClient, ConnectionId) {
+/// A plain exchange and a connected client that inflates as `mode` says,
+/// holding messages to `limit`: for the frames a test sends by hand.
+pub async fn inflating_client(
+    mode: Decompression,
+    limit: usize,
+) -> (MockExchange, Control, WebSocketClient, ConnectionId) {
     let exchange = MockExchange::start(ExchangeConfig::new()).await.unwrap();
     let control = exchange.control();
     let (data, other) = (Collected::default(), Collected::default());
     let client = client_for(&exchange, &[], &data, &other)
-        .decompression(Decompression::Gzip)
+        .decompression(mode)
         .limits(TransportLimits::default().max_message_size(limit))
         .build()
         .unwrap();
