@@ -1,6 +1,9 @@
 //! The decompression stage: one per connection, so that the inflate state
-//! (tens of KiB) is allocated once and reset per message; the output
-//! buffer, which the message then owns, is the only allocation per message.
+//! (tens of KiB) is allocated once and reset per message. It inflates into
+//! a scratch buffer of its own, with the room to spare zlib-rs's fast loop
+//! needs (an exact-size buffer never takes that loop), then copies the
+//! message out exactly: the message's buffer is the only allocation per
+//! message.
 //!
 //! Gzip (RFC 1952) is a small header and trailer around raw deflate: both
 //! are read here, so that one raw inflater serves gzip and deflate alike
@@ -20,6 +23,8 @@ pub struct Inflater {
     raw: Decompress,
     /// For zlib; created on the first zlib frame.
     zlib: Option<Decompress>,
+    /// Where messages are inflated before they are copied out.
+    scratch: Vec<u8>,
     /// The most bytes a message may inflate to.
     limit: usize,
 }
@@ -49,6 +54,7 @@ impl Inflater {
             mode,
             raw: Decompress::new(false),
             zlib: None,
+            scratch: Vec::new(),
             limit,
         })
     }
@@ -65,18 +71,28 @@ impl Inflater {
         let WsMessage::Binary(data) = &message else {
             return Ok(message);
         };
-        let inflated = match self.format(data) {
+        let format = self.format(data);
+        let scratch = &mut self.scratch;
+        match format {
             Format::Plain => return Ok(message),
-            Format::Gzip => self.gzip(data)?,
+            Format::Gzip => gzip(&mut self.raw, data, self.limit, scratch)?,
             Format::Zlib => {
                 let zlib = self.zlib.get_or_insert_with(|| Decompress::new(true));
-                whole(inflate(zlib, Stream::Zlib, data, 0, self.limit)?, data)?
+                let used = inflate(zlib, Stream::Zlib, data, 0, self.limit, scratch)?;
+                whole(used, data)?;
             }
-            Format::Deflate => whole(
-                inflate(&mut self.raw, Stream::Deflate, data, 0, self.limit)?,
-                data,
-            )?,
-        };
+            Format::Deflate => {
+                let used = inflate(&mut self.raw, Stream::Deflate, data, 0, self.limit, scratch)?;
+                whole(used, data)?;
+            }
+        }
+        let inflated = scratch.to_vec();
+        // A rare huge message does not keep its room for the connection's
+        // whole life.
+        if scratch.capacity() > SCRATCH_KEPT {
+            scratch.clear();
+            scratch.shrink_to(SCRATCH_KEPT);
+        }
         Ok(match String::from_utf8(inflated) {
             Ok(text) => WsMessage::text(text),
             Err(not_text) => WsMessage::binary(not_text.into_bytes()),
@@ -94,9 +110,17 @@ impl Inflater {
             _ => Format::Plain,
         }
     }
+}
 
-    /// One gzip member: header, raw deflate, then CRC-32 and length.
-    fn gzip(&mut self, data: &[u8]) -> Result<Vec<u8>, HyperSocketError> {
+/// One gzip member (header, raw deflate, then CRC-32 and length), inflated
+/// into `out`.
+fn gzip(
+    raw: &mut Decompress,
+    data: &[u8],
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), HyperSocketError> {
+    {
         let body = gzip_body(data).map_err(corrupt)?;
         // The trailer's length (modulo 2^32) sizes the buffer in one go
         // when it is honest; the limit bounds it when it is not.
@@ -105,13 +129,7 @@ impl Inflater {
             .checked_sub(4)
             .and_then(|at| data.get(at..))
             .map_or(0, |isize| u32_le(isize) as usize);
-        let (out, used) = inflate(
-            &mut self.raw,
-            Stream::GzipBody,
-            &data[body..],
-            size_hint,
-            self.limit,
-        )?;
+        let used = inflate(raw, Stream::GzipBody, &data[body..], size_hint, limit, out)?;
         let trailer = &data[body + used..];
         let [c0, c1, c2, c3, l0, l1, l2, l3] = *trailer else {
             return Err(corrupt(if trailer.len() < 8 {
@@ -121,14 +139,14 @@ impl Inflater {
             }));
         };
         let mut crc = Crc::new();
-        crc.update(&out);
+        crc.update(out);
         if crc.sum() != u32::from_le_bytes([c0, c1, c2, c3]) {
             return Err(corrupt("gzip crc-32 mismatch"));
         }
         if u32::from_le_bytes([l0, l1, l2, l3]) != out.len() as u32 {
             return Err(corrupt("gzip length mismatch"));
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -184,13 +202,20 @@ fn gzip_body(data: &[u8]) -> Result<usize, &'static str> {
     Ok(at)
 }
 
-/// The inflated bytes of a stream that must take the whole frame.
-fn whole((out, used): (Vec<u8>, usize), data: &[u8]) -> Result<Vec<u8>, HyperSocketError> {
+/// A stream that must take the whole frame did.
+fn whole(used: usize, data: &[u8]) -> Result<(), HyperSocketError> {
     if used < data.len() {
         return Err(corrupt("bytes after the compressed stream"));
     }
-    Ok(out)
+    Ok(())
 }
+
+/// Room zlib-rs's fast inflate loop wants past the output (the longest
+/// match); without it the slow loop runs to the end.
+const SPARE: usize = 258;
+
+/// The scratch buffer's largest capacity kept between messages.
+const SCRATCH_KEPT: usize = 1 << 20;
 
 /// What is being inflated, for where it may end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,8 +238,8 @@ fn u32_le(bytes: &[u8]) -> u32 {
     }
 }
 
-/// Inflates one whole stream from `input` into a new buffer of at most
-/// `limit` bytes; returns it and how many input bytes the stream took.
+/// Inflates one whole stream from `input` into `out` (emptied first), at
+/// most `limit` bytes; returns how many input bytes the stream took.
 /// `size_hint` is the expected size (0: unknown).
 fn inflate(
     decompress: &mut Decompress,
@@ -222,8 +247,10 @@ fn inflate(
     input: &[u8],
     size_hint: usize,
     limit: usize,
-) -> Result<(Vec<u8>, usize), HyperSocketError> {
+    out: &mut Vec<u8>,
+) -> Result<usize, HyperSocketError> {
     decompress.reset(stream == Stream::Zlib);
+    out.clear();
     // A guess of 4× the input when no size is known; one more byte than
     // the limit tells a message over it.
     let first = if size_hint > 0 {
@@ -231,13 +258,15 @@ fn inflate(
     } else {
         input.len().saturating_mul(4).max(256)
     };
-    let mut out = Vec::with_capacity(first.min(limit.saturating_add(1)));
+    // Never room past one byte more than the limit.
+    let most = limit.saturating_add(1);
+    out.reserve_exact(first.saturating_add(SPARE).min(most));
     loop {
         let used = usize::try_from(decompress.total_in()).unwrap_or(usize::MAX);
         let rest = input.get(used..).unwrap_or_default();
         let before = (used, out.len());
         let status = decompress
-            .decompress_vec(rest, &mut out, FlushDecompress::Finish)
+            .decompress_vec(rest, out, FlushDecompress::Finish)
             .map_err(|error| HyperSocketError::Decompression(Arc::new(error)))?;
         if out.len() > limit {
             return Err(HyperSocketError::MessageTooLarge {
@@ -247,17 +276,19 @@ fn inflate(
         }
         let used = usize::try_from(decompress.total_in()).unwrap_or(usize::MAX);
         match status {
-            Status::StreamEnd => return Ok((out, used)),
+            Status::StreamEnd => return Ok(used),
             _ if out.len() == out.capacity() => {
                 // Full: grow (doubling, up to one past the limit).
-                let room = out.len().max(256).min(limit.saturating_add(1) - out.len());
-                out.reserve_exact(room);
+                let target = (out.len() + out.len().max(256))
+                    .saturating_add(SPARE)
+                    .min(most);
+                out.reserve_exact(target - out.len());
             }
             // Room left and the input all taken: it ended without a final
             // block, after a sync flush or cut short.
             _ if used >= input.len() => {
                 if stream == Stream::Deflate && input.ends_with(&SYNC_FLUSH) {
-                    return Ok((out, used));
+                    return Ok(used);
                 }
                 return Err(corrupt("compressed stream cut short"));
             }
