@@ -10,8 +10,8 @@ use std::sync::Arc;
 use hypersockets_core::{ErrorSource, HyperSocketError, Proxy, ProxyKind, Result, TcpKeepalive};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_socks::TargetAddr;
 use tokio_socks::tcp::Socks5Stream;
+use tokio_socks::{IntoTargetAddr, TargetAddr};
 
 use crate::tungstenite_transport::tcp_connect;
 
@@ -70,7 +70,8 @@ pub(crate) async fn tunnel(
                 })?;
             socks5(tcp, proxy, TargetAddr::Ip(addr)).await?
         }
-        ProxyKind::Socks5h => socks5(tcp, proxy, TargetAddr::Domain(host.into(), port)).await?,
+        // An IP address goes as one, a name as a name (at most 255 bytes).
+        ProxyKind::Socks5h => socks5(tcp, proxy, (host, port)).await?,
         _ => {
             return Err(HyperSocketError::invalid_config(
                 "proxy",
@@ -84,7 +85,11 @@ pub(crate) async fn tunnel(
 
 /// SOCKS5 `CONNECT` to `target`, with RFC 1929 username/password when the
 /// proxy has credentials.
-async fn socks5(tcp: TcpStream, proxy: &Proxy, target: TargetAddr<'_>) -> Result<TcpStream> {
+async fn socks5<'t>(
+    tcp: TcpStream,
+    proxy: &Proxy,
+    target: impl IntoTargetAddr<'t>,
+) -> Result<TcpStream> {
     let stream = match (proxy.username(), proxy.password()) {
         (Some(username), Some(password)) => {
             Socks5Stream::connect_with_password_and_socket(tcp, target, username, password).await

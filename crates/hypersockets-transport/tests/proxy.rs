@@ -18,7 +18,7 @@ use hypersockets_transport::{TlsConfig, TungsteniteTransport};
 use tokio::time::timeout;
 
 use support::proxies::{self, ProxyProcess, free_port};
-use support::{WAIT, silent_server};
+use support::{WAIT, raw_http_server, refused_port, silent_server};
 
 /// A mock exchange, over TLS when `tls`.
 async fn exchange(tls: bool) -> MockExchange {
@@ -262,5 +262,68 @@ async fn a_proxy_that_never_answers_hits_the_connect_timeout() {
         );
         assert!(started.elapsed() >= limit, "{:?}", started.elapsed());
         assert!(error.is_retryable());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_that_cannot_reach_the_exchange_is_retryable() {
+    let (Some(http), Some(socks)) = (proxies::tinyproxy(None).await, proxies::danted(false).await)
+    else {
+        return;
+    };
+    let nobody = refused_port().await;
+    for (scheme, process) in [("http", &http), ("socks5", &socks), ("socks5h", &socks)] {
+        let request = ConnectRequest::new(format!("ws://127.0.0.1:{nobody}/ws"))
+            .proxy(Some(proxy_url(scheme, process, None)));
+        let error = timeout(WAIT, TungsteniteTransport::new().connect(request))
+            .await
+            .expect("connect hung")
+            .expect_err("nothing listens there");
+        // tinyproxy answers 5xx; Dante replies "connection refused".
+        let HyperSocketError::Proxy {
+            status,
+            fatal: false,
+            ..
+        } = error
+        else {
+            panic!("{scheme}: {error:?}");
+        };
+        match scheme {
+            "http" => assert!(matches!(status, Some(500..=599)), "{error:?}"),
+            _ => assert_eq!(status, None),
+        }
+        assert!(error.is_retryable());
+    }
+}
+
+/// Answers no real proxy gives, from a raw TCP server: over the 8 KiB
+/// cap without ending, not HTTP, and bytes after a 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_answers_that_break_the_rules_are_retryable_proxy_errors() {
+    let endless: &'static [u8] = format!("HTTP/1.1 200 OK\r\nX-Pad: {}", "a".repeat(16 << 10))
+        .into_bytes()
+        .leak();
+    for answer in [
+        endless,
+        b"SSH-2.0-OpenSSH_9.2\r\n\r\n".as_slice(),
+        b"HTTP/1.1 200 OK\r\n\r\nearly".as_slice(),
+    ] {
+        let server = raw_http_server(answer).await;
+        let error = connect_error(
+            Proxy::from_url(&format!("http://{}", server.addr())).unwrap(),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(
+            matches!(
+                error,
+                HyperSocketError::Proxy {
+                    status: None,
+                    fatal: false,
+                    source: Some(_),
+                }
+            ),
+            "{error:?}"
+        );
     }
 }
