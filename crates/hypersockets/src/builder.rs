@@ -720,7 +720,10 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// are fatal. The credentials appear in no log line, error, event
     /// or `Debug` output. Applied by the built-in transport; a custom
     /// [`Transport`] gets it in its
-    /// [`ConnectRequest`](crate::ConnectRequest).
+    /// [`ConnectRequest`](crate::ConnectRequest). A proxy without a host
+    /// or with port 0 makes [`build`](Self::build) fail with
+    /// [`InvalidConfiguration`](crate::HyperSocketError::InvalidConfiguration)
+    /// for the setting `proxy`.
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -733,6 +736,16 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     ///     .proxy(Proxy::from_url("socks5h://trader:secret@10.0.0.2:1080")?)
     ///     .build()?;
     /// assert!(!format!("{client:?}").contains("secret"));
+    ///
+    /// let nowhere = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .proxy(Proxy::http("", 3128))
+    ///     .build();
+    /// assert!(matches!(
+    ///     nowhere,
+    ///     Err(HyperSocketError::InvalidConfiguration { setting: "proxy", .. })
+    /// ));
     /// # Ok(())
     /// # }
     /// ```
@@ -1144,8 +1157,9 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     ///
     /// [`HyperSocketError::InvalidConfiguration`](crate::HyperSocketError::InvalidConfiguration) naming the setting: a URL
     /// that is not `ws://` or `wss://`, a handler key given twice, a zero
-    /// timeout or capacity, a duration over a year, a proxy variable that
-    /// is no proxy URL (with [`proxy_from_env`](Self::proxy_from_env)), a writer queue or event
+    /// timeout or capacity, a duration over a year, a proxy without a host
+    /// or with port 0, a proxy variable that is no proxy URL (with
+    /// [`proxy_from_env`](Self::proxy_from_env)), a writer queue or event
     /// capacity over 1 048 576, a lane capacity over
     /// [`LaneConfig::capacity`](crate::LaneConfig::capacity)'s bound, a liveness timeout not
     /// longer than the heartbeat interval, a protocol ping interval or

@@ -124,6 +124,14 @@ impl ClientConfig {
         if rest.is_empty() || rest.starts_with('/') {
             return Err(invalid("url", "no host"));
         }
+        if let Some(proxy) = &self.proxy {
+            if proxy.host().is_empty() {
+                return Err(invalid("proxy", "no host"));
+            }
+            if proxy.port() == 0 {
+                return Err(invalid("proxy", "port 0"));
+            }
+        }
         let timeouts = &self.timeouts;
         for (name, value) in [
             ("connect_timeout", timeouts.connect),
