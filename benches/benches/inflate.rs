@@ -31,7 +31,7 @@ fn push(seq: usize, trades: usize) -> String {
                 (id * 7919) % 10_000,
                 60_000 + (id * 31) % 500,
                 id % 100,
-                if id % 3 == 0 { "sell" } else { "buy" },
+                if id.is_multiple_of(3) { "sell" } else { "buy" },
             )
         })
         .collect();

@@ -78,9 +78,9 @@ pub use hypersockets_core::{
     CloseFrame, ConnectRequest, Connection, ConnectionState, DisconnectReason, ErrorSource,
     ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError, JsonPing,
     MAX_RETRY_AFTER, MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect,
-    ParseError, PassThrough, PassivePingDetector, ReconnectionStrategy, Result, StaticHeaders,
-    TcpKeepalive, TextPing, Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn,
-    handler_fn,
+    ParseError, PassThrough, PassivePingDetector, Proxy, ProxyKind, ReconnectionStrategy, Result,
+    StaticHeaders, TcpKeepalive, TextPing, Transport, TransportLimits, Utf8Bytes, WsMessage,
+    async_handler_fn, handler_fn,
 };
 #[doc(inline)]
 pub use hypersockets_router::{
