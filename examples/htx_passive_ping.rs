@@ -10,8 +10,12 @@
 //! - one without: the pings reach its router as data, go unanswered, and
 //!   the server closes the connection (1008 `ping timeout`) again and again.
 //!
-//! (HTX subscribes with `{"sub":…}` and gzips its messages; the mock speaks
-//! Binance-style subscriptions and plain text, which changes nothing here.)
+//! HTX gzips every message, its pings included, and so does the mock: both
+//! clients inflate with [`Decompression::Gzip`] before anything else sees a
+//! frame (without it the pings are binary gzip, which no detector can
+//! read). The answers go out as plain text, as HTX expects. (HTX subscribes
+//! with `{"sub":…}`; the mock speaks Binance-style subscriptions, which
+//! changes nothing here.)
 //!
 //! ```sh
 //! cargo run --release --example htx_passive_ping
@@ -22,11 +26,11 @@
 use std::time::Duration;
 
 use hypersockets::prelude::*;
-use hypersockets::{DisconnectReason, FixedInterval};
+use hypersockets::{Decompression, DisconnectReason, FixedInterval};
 use hypersockets_examples::{EventLog, binance_subscription, ensure, parse_json, wait_until};
 use hypersockets_testkit::{
-    CloseCause, ConnectionId, ConnectionStatus, Control, ExchangeConfig, KeepaliveConfig,
-    KeepaliveStats, MockExchange, Rate, ServerPing, StreamConfig,
+    CloseCause, Compression, ConnectionId, ConnectionStatus, Control, ExchangeConfig,
+    KeepaliveConfig, KeepaliveStats, MockExchange, Rate, ServerPing, StreamConfig,
 };
 use serde::Deserialize;
 
@@ -155,6 +159,7 @@ fn client(
             }),
         )
         .subscribe(binance_subscription(1, &[TRADES]))
+        .decompression(Decompression::Gzip)
         .reconnect(FixedInterval::new(Duration::from_millis(150)));
     match detector {
         Some(detector) => builder.ping_detector(detector).build(),
@@ -185,6 +190,7 @@ fn keepalive(control: &Control, conn: Option<ConnectionId>) -> KeepaliveStats {
 async fn main() -> Result<(), BoxError> {
     let exchange = MockExchange::start(
         ExchangeConfig::new()
+            .compression(Compression::Gzip)
             .stream(StreamConfig::custom(TRADES, htx_trade).rate(Rate::PerSecond(200)))
             .keepalive(
                 KeepaliveConfig::new().server_ping(
@@ -196,7 +202,7 @@ async fn main() -> Result<(), BoxError> {
     )
     .await?;
     let control = exchange.control();
-    println!("mock HTX on {}", exchange.url());
+    println!("mock HTX (every message gzipped) on {}", exchange.url());
 
     let passive = client(&exchange.url(), "passive", Some(JsonPing::default()))?;
     let bare = client(&exchange.url(), "bare", None)?;

@@ -53,6 +53,29 @@ pub enum HyperSocketError {
         source: Option<ErrorSource>,
     },
 
+    /// The proxy the connection goes through could not be reached, or
+    /// refused or failed the tunnel to the server. Never carries the
+    /// proxy's credentials.
+    ///
+    /// Fatal (see [`is_retryable`](Self::is_retryable)) when the same
+    /// attempt would be refused again: credentials refused or missing
+    /// (HTTP 407, or 401 as some proxies answer wrong credentials; a
+    /// SOCKS5 authentication failure or no acceptable authentication
+    /// method), or the tunnel forbidden by the proxy's rules (HTTP 400,
+    /// 403 or 405, SOCKS5 "not allowed by ruleset").
+    /// A proxy that refuses TCP, is unreachable, answers 5xx or cannot
+    /// reach the server is retried with the client's usual backoff.
+    Proxy {
+        /// The HTTP status an HTTP CONNECT proxy refused the tunnel with;
+        /// `None` for SOCKS5, or when the proxy gave no answer.
+        status: Option<u16>,
+        /// Whether retrying the same attempt is pointless.
+        fatal: bool,
+        /// What went wrong: the I/O error reaching the proxy, the SOCKS5
+        /// failure, the malformed answer.
+        source: Option<ErrorSource>,
+    },
+
     /// Authentication was rejected or could not be produced.
     Auth {
         /// Why, as the server or the provider put it.
@@ -85,6 +108,11 @@ pub enum HyperSocketError {
 
     /// A received text frame was not valid UTF-8.
     InvalidUtf8(ErrorSource),
+
+    /// A compressed frame could not be inflated (not the configured
+    /// format, corrupt, truncated, or a checksum that does not match); the
+    /// client answered 1007 (invalid payload data) and reconnects.
+    Decompression(ErrorSource),
 
     /// The server closed with a code no endpoint may send (e.g. 999, 1005,
     /// 5000); the client answered 1002 (protocol error), as RFC 6455 says.
@@ -152,6 +180,11 @@ impl fmt::Display for HyperSocketError {
                 ..
             } => write!(f, "handshake failed with http status {status}"),
             Self::Handshake { status: None, .. } => f.write_str("handshake failed"),
+            Self::Proxy {
+                status: Some(status),
+                ..
+            } => write!(f, "proxy refused the tunnel with http status {status}"),
+            Self::Proxy { status: None, .. } => f.write_str("proxy failed"),
             Self::Auth { reason, .. } => write!(f, "authentication failed: {reason}"),
             Self::UnknownClient { key } => write!(f, "no client under key {key}"),
             Self::WriteQueueFull => f.write_str("write queue full"),
@@ -159,6 +192,7 @@ impl fmt::Display for HyperSocketError {
             Self::NotConnected => f.write_str("not connected"),
             Self::ShutDown => f.write_str("client is shut down"),
             Self::InvalidUtf8(_) => f.write_str("invalid utf-8 in text frame"),
+            Self::Decompression(_) => f.write_str("compressed frame could not be inflated"),
             Self::InvalidCloseCode { code } => {
                 write!(f, "server closed with invalid code {code}; answered 1002")
             }
@@ -186,7 +220,12 @@ impl std::error::Error for HyperSocketError {
             Self::WebSocket(source)
             | Self::Tls(source)
             | Self::InvalidUtf8(source)
+            | Self::Decompression(source)
             | Self::Handshake {
+                source: Some(source),
+                ..
+            }
+            | Self::Proxy {
                 source: Some(source),
                 ..
             } => Some(&**source),
@@ -235,7 +274,8 @@ impl HyperSocketError {
     }
 
     /// Whether reconnecting could help: false for configuration errors,
-    /// fatal auth rejections, a shut-down client, and a handshake refused
+    /// fatal auth rejections, fatal proxy refusals (credentials refused,
+    /// see [`Proxy`](Self::Proxy)), a shut-down client, and a handshake refused
     /// with a status that the same request would get again (400 Bad
     /// Request, 401 Unauthorized, 403 Forbidden, 404 Not Found, 405 Method
     /// Not Allowed, 410 Gone). Other refusals (429, 5xx, and 418, which
@@ -251,12 +291,18 @@ impl HyperSocketError {
     /// };
     /// assert!(!refused(404).is_retryable());
     /// assert!(refused(429).is_retryable() && refused(503).is_retryable());
+    ///
+    /// let proxy = |status, fatal| HyperSocketError::Proxy { status, fatal, source: None };
+    /// assert!(!proxy(Some(407), true).is_retryable());
+    /// assert!(proxy(Some(502), false).is_retryable() && proxy(None, false).is_retryable());
+    /// assert_eq!(proxy(Some(407), true).to_string(), "proxy refused the tunnel with http status 407");
     /// ```
     pub fn is_retryable(&self) -> bool {
         !matches!(
             self,
             Self::InvalidConfiguration { .. }
                 | Self::Auth { fatal: true, .. }
+                | Self::Proxy { fatal: true, .. }
                 | Self::ShutDown
                 | Self::ReconnectExhausted { .. }
                 | Self::Panicked { .. }
@@ -269,7 +315,8 @@ impl HyperSocketError {
 
     /// The close code the client answers this error with, when the peer
     /// broke the protocol and is still there to be told: 1002 for a
-    /// protocol violation, 1007 for invalid UTF-8, 1009 for a message or
+    /// protocol violation, 1007 for invalid UTF-8 or a frame that does not
+    /// inflate, 1009 for a message (inflated or not) or
     /// frame over the limit. `None` for everything else (a lost socket
     /// cannot be told anything).
     ///
@@ -283,7 +330,7 @@ impl HyperSocketError {
     pub fn close_code(&self) -> Option<crate::CloseCode> {
         match self {
             Self::WebSocket(_) => Some(crate::CloseCode::PROTOCOL),
-            Self::InvalidUtf8(_) => Some(crate::CloseCode::INVALID),
+            Self::InvalidUtf8(_) | Self::Decompression(_) => Some(crate::CloseCode::INVALID),
             Self::MessageTooLarge { .. } => Some(crate::CloseCode::SIZE),
             _ => None,
         }

@@ -21,6 +21,7 @@ mod headers;
 mod message;
 
 mod ping;
+mod proxy;
 mod reconnect;
 mod router;
 mod state;
@@ -35,6 +36,7 @@ pub use headers::{HeaderProvider, StaticHeaders};
 pub use message::{CloseCode, CloseFrame, Utf8Bytes, WsMessage};
 
 pub use ping::{JsonPing, PassivePingDetector, TextPing};
+pub use proxy::{Proxy, ProxyKind};
 pub use reconnect::{
     ExponentialBackoff, FixedInterval, MAX_RETRY_AFTER, NeverReconnect, ReconnectionStrategy,
 };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use crate::{BoxFuture, Result, TcpKeepalive, WsMessage};
+use crate::{BoxFuture, Proxy, Result, TcpKeepalive, WsMessage};
 
 /// Size limits on what a connection reads and buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,13 +86,17 @@ pub struct ConnectRequest {
     pub headers: Vec<(String, String)>,
     /// Size limits. Default: [`TransportLimits::default`].
     pub limits: TransportLimits,
-    /// Limit on TCP connect (and TLS). Default: 10 s.
+    /// Limit on TCP connect, the proxy's negotiation (with a proxy) and
+    /// TLS. Default: 10 s.
     pub connect_timeout: Duration,
     /// Limit on the WebSocket handshake once connected. Default: 10 s.
     pub handshake_timeout: Duration,
     /// OS TCP keepalive on the socket, `None` for none. Default:
     /// [`TcpKeepalive::default`] (on).
     pub tcp_keepalive: Option<TcpKeepalive>,
+    /// The proxy to connect through, `None` to connect directly. Default:
+    /// `None` (the environment is not read: see [`Proxy::from_env`]).
+    pub proxy: Option<Proxy>,
 }
 
 impl Debug for ConnectRequest {
@@ -105,6 +109,8 @@ impl Debug for ConnectRequest {
             .field("connect_timeout", &self.connect_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("tcp_keepalive", &self.tcp_keepalive)
+            // Its Debug shows no credentials.
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -119,6 +125,7 @@ impl ConnectRequest {
             connect_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             tcp_keepalive: Some(TcpKeepalive::default()),
+            proxy: None,
         }
     }
 
@@ -140,7 +147,8 @@ impl ConnectRequest {
         self
     }
 
-    /// Sets the TCP (and TLS) connect timeout (default 10 s).
+    /// Sets the connect timeout (default 10 s): TCP, the proxy's
+    /// negotiation when there is a proxy, and TLS.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -187,6 +195,25 @@ impl ConnectRequest {
     /// ```
     pub fn tcp_keepalive(mut self, keepalive: Option<TcpKeepalive>) -> Self {
         self.tcp_keepalive = keepalive;
+        self
+    }
+
+    /// Sets the proxy to connect through, `None` for a direct connection
+    /// (default: `None`).
+    ///
+    /// ```
+    /// use hypersockets_core::{ConnectRequest, Proxy};
+    ///
+    /// let proxy = Proxy::from_url("socks5h://user:SECRET@127.0.0.1:1080")?;
+    /// let request = ConnectRequest::new("wss://stream.example.com/ws").proxy(Some(proxy));
+    /// assert_eq!(request.proxy.as_ref().map(|p| p.port()), Some(1080));
+    /// // Debug shows the proxy's address, never its credentials.
+    /// let shown = format!("{request:?}");
+    /// assert!(shown.contains("127.0.0.1") && !shown.contains("SECRET") && !shown.contains("user"));
+    /// # Ok::<(), hypersockets_core::HyperSocketError>(())
+    /// ```
+    pub fn proxy(mut self, proxy: Option<Proxy>) -> Self {
+        self.proxy = proxy;
         self
     }
 }
@@ -245,7 +272,8 @@ impl Debug for Connection {
 /// }
 /// ```
 pub trait Transport: Send + Sync + Debug + 'static {
-    /// Opens a connection: TCP, TLS for `wss://`, then the handshake with
-    /// the request's headers, within the request's timeouts.
+    /// Opens a connection: TCP (to the request's proxy and through it,
+    /// when it names one), TLS for `wss://`, then the handshake with the
+    /// request's headers, within the request's timeouts.
     fn connect(&self, request: ConnectRequest) -> BoxFuture<'static, Result<Connection>>;
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{AuthConfig, KeepaliveConfig, StreamConfig, SubscriptionProtocol};
+use crate::{AuthConfig, Compression, KeepaliveConfig, StreamConfig, SubscriptionProtocol};
 
 /// How a [`MockExchange`](crate::MockExchange) behaves.
 ///
@@ -33,6 +33,7 @@ pub struct ExchangeConfig {
     pub(crate) handshake_timeout: Duration,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) close_grace: Duration,
+    pub(crate) compression: Compression,
 }
 
 impl Default for ExchangeConfig {
@@ -47,6 +48,7 @@ impl Default for ExchangeConfig {
             handshake_timeout: Duration::from_secs(10),
             write_timeout: None,
             close_grace: Duration::from_secs(1),
+            compression: Compression::None,
         }
     }
 }
@@ -119,6 +121,13 @@ impl ExchangeConfig {
     /// its own. Default: 1 s.
     pub fn close_grace(mut self, grace: Duration) -> Self {
         self.close_grace = grace;
+        self
+    }
+
+    /// Compresses every data message it sends (see [`Compression`]).
+    /// Default: [`Compression::None`].
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
         self
     }
 

@@ -235,8 +235,18 @@ impl Connection {
 
     // ---- writing ----
 
-    /// Writes and flushes one message; nothing is recorded.
+    /// Writes and flushes one message, compressed when the exchange
+    /// compresses; nothing is recorded.
     async fn send(&mut self, message: WsMessage) -> Flow {
+        let message = match &message {
+            WsMessage::Text(_) | WsMessage::Binary(_) => self
+                .shared
+                .config
+                .compression
+                .compress(message.as_bytes())
+                .map_or(message, WsMessage::binary),
+            _ => message,
+        };
         let message = to_tungstenite(message);
         let result = match self.shared.config.write_timeout {
             Some(limit) => match timeout(limit, self.ws.send(message)).await {

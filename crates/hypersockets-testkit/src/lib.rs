@@ -107,6 +107,7 @@
 )]
 
 mod auth;
+mod compression;
 mod config;
 mod connection;
 mod control;
@@ -125,6 +126,7 @@ mod subscribe;
 mod tls;
 
 pub use auth::{AuthConfig, LoginRequest};
+pub use compression::Compression;
 pub use config::ExchangeConfig;
 pub use control::Control;
 pub use error::{Result, TestkitError};

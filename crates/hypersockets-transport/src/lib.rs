@@ -3,7 +3,8 @@
 //!
 //! - [`TungsteniteTransport`] connects with tokio-tungstenite: TCP with
 //!   `TCP_NODELAY`, TLS with rustls (ring provider) for `wss://`, then the
-//!   WebSocket handshake, each phase under the request's timeouts. Which
+//!   WebSocket handshake, each phase under the request's timeouts; through
+//!   an HTTP CONNECT or SOCKS5 proxy when the request names one. Which
 //!   certificates it trusts is a [`TlsConfig`]: by default the roots the
 //!   crate features enable, or given roots, or a complete rustls
 //!   configuration.
@@ -53,6 +54,7 @@ pub mod fuzzing;
 mod linger;
 #[cfg(feature = "test-util")]
 mod memory;
+mod proxy;
 mod retry_after;
 mod tls;
 mod tungstenite_transport;

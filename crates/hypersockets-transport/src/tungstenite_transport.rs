@@ -1,6 +1,6 @@
-//! The real transport: TCP (with TCP_NODELAY), TLS with rustls for
-//! `wss://`, then the WebSocket handshake via tokio-tungstenite, each phase
-//! under its timeout.
+//! The real transport: TCP (with TCP_NODELAY), through a proxy when asked,
+//! TLS with rustls for `wss://`, then the WebSocket handshake via
+//! tokio-tungstenite, each phase under its timeout.
 
 use futures_util::StreamExt;
 use hypersockets_core::{
@@ -32,18 +32,27 @@ use crate::upgrade_stream::UpgradeStream;
 ///    `wss://` unless the URL names one) and sets `TCP_NODELAY`, so small
 ///    messages (subscriptions, pongs, orders) leave at once, and the
 ///    request's OS TCP keepalive (`SO_KEEPALIVE`, on by default);
+///    with a [`Proxy`](hypersockets_core::Proxy) in the request, it opens
+///    TCP to the proxy instead (same socket options) and asks it for a
+///    tunnel to the URL's host and port: HTTP `CONNECT` (with
+///    `Proxy-Authorization: Basic` when the proxy has credentials; the
+///    answer's headers are capped at 8 KiB) or SOCKS5 (with RFC 1929
+///    username/password when it has credentials);
 /// 2. for `wss://`, runs the TLS handshake with rustls (the *ring* crypto
 ///    provider), checking the certificate against the URL's host, a DNS name
 ///    or an IP address, and the roots of its [`TlsConfig`];
 /// 3. runs the WebSocket handshake with the request's headers, then enforces
 ///    the request's size limits on every frame and message.
 ///
-/// TCP and TLS together must finish within the request's `connect_timeout`,
+/// TCP, the proxy's negotiation and TLS together must finish within the
+/// request's `connect_timeout`,
 /// and the WebSocket handshake within its `handshake_timeout` (tungstenite
 /// has neither); when one passes, connect fails with
 /// [`HyperSocketError::Timeout`] whose `operation` is `"connect"` or
 /// `"handshake"`. Certificate, protocol and alert failures are
-/// [`HyperSocketError::Tls`], with the rustls error as the source.
+/// [`HyperSocketError::Tls`], with the rustls error as the source. A proxy
+/// that cannot be reached, or refuses or fails the tunnel, is
+/// [`HyperSocketError::Proxy`] (fatal for refused credentials).
 ///
 /// The trusted roots default to those the crate features enable: Mozilla's
 /// (`TlsConfig::webpki_roots`, feature `rustls-webpki-roots`, on by
@@ -140,19 +149,16 @@ async fn connect(request: ConnectRequest, tls: Option<TlsConfig>) -> Result<Conn
             None => TlsConfig::from_features()?,
         };
         let stream = timeout(connect_timeout, async {
-            let tcp = tcp_connect(&host, port, request.tcp_keepalive).await?;
+            let tcp = open_tcp(&request, &host, port).await?;
             tls::handshake(&tls, &host, tcp).await
         })
         .await
         .map_err(timed_out)??;
         websocket(http_request, stream, &request).await
     } else {
-        let tcp = timeout(
-            connect_timeout,
-            tcp_connect(&host, port, request.tcp_keepalive),
-        )
-        .await
-        .map_err(timed_out)??;
+        let tcp = timeout(connect_timeout, open_tcp(&request, &host, port))
+            .await
+            .map_err(timed_out)??;
         websocket(http_request, tcp, &request).await
     }
 }
@@ -176,8 +182,20 @@ pub(crate) fn client_request(request: &ConnectRequest) -> Result<Request> {
     Ok(http_request)
 }
 
+/// TCP to `host:port`, directly or through the request's proxy.
+async fn open_tcp(request: &ConnectRequest, host: &str, port: u16) -> Result<TcpStream> {
+    match &request.proxy {
+        Some(proxy) => crate::proxy::tunnel(proxy, host, port, request.tcp_keepalive).await,
+        None => tcp_connect(host, port, request.tcp_keepalive).await,
+    }
+}
+
 /// TCP to `host:port`, with `TCP_NODELAY` set and OS keepalive as asked.
-async fn tcp_connect(host: &str, port: u16, keepalive: Option<TcpKeepalive>) -> Result<TcpStream> {
+pub(crate) async fn tcp_connect(
+    host: &str,
+    port: u16,
+    keepalive: Option<TcpKeepalive>,
+) -> Result<TcpStream> {
     let tcp = TcpStream::connect((host, port)).await?;
     tcp.set_nodelay(true)?;
     if let Some(keepalive) = keepalive {

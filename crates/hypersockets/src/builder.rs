@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hypersockets_core::{
     AuthProvider, ClientEvent, HeaderProvider, MessageHandler, MessageRouter, PassivePingDetector,
-    ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
+    Proxy, ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
 };
 use hypersockets_router::{LaneConfig, MemoryBudget, RouterBuilder};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -15,7 +15,7 @@ use crate::client::WebSocketClient;
 use crate::config::ClientConfig;
 use crate::runtime::{ConnectionCounters, Lifecycle, Outbox, Runtime, Shared};
 use crate::subscription::{Subscription, SubscriptionRegistry};
-use crate::{Heartbeat, ProtocolPing};
+use crate::{Decompression, Heartbeat, ProtocolPing};
 
 /// Builder state: no URL given yet. See [`WebSocketClientBuilder`].
 ///
@@ -706,6 +706,80 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
+    /// Connects (and reconnects) through a proxy: HTTP CONNECT or SOCKS5,
+    /// with or without credentials (see [`Proxy`]). Default: none, a
+    /// direct connection; the environment is read only with
+    /// [`proxy_from_env`](Self::proxy_from_env). The later of the two
+    /// calls wins.
+    ///
+    /// The connect timeout covers TCP to the proxy and its negotiation
+    /// (and TLS); `wss://` is TLS end to end, checked against the
+    /// exchange's host name. A proxy that cannot be reached or fails
+    /// is a [`HyperSocketError::Proxy`](crate::HyperSocketError::Proxy)
+    /// the client retries with its usual backoff; refused credentials
+    /// are fatal. The credentials appear in no log line, error, event
+    /// or `Debug` output. Applied by the built-in transport; a custom
+    /// [`Transport`] gets it in its
+    /// [`ConnectRequest`](crate::ConnectRequest). A proxy without a host
+    /// or with port 0 makes [`build`](Self::build) fail with
+    /// [`InvalidConfiguration`](crate::HyperSocketError::InvalidConfiguration)
+    /// for the setting `proxy`.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// use hypersockets::Proxy;
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .proxy(Proxy::from_url("socks5h://trader:secret@10.0.0.2:1080")?)
+    ///     .build()?;
+    /// assert!(!format!("{client:?}").contains("secret"));
+    ///
+    /// let nowhere = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .proxy(Proxy::http("", 3128))
+    ///     .build();
+    /// assert!(matches!(
+    ///     nowhere,
+    ///     Err(HyperSocketError::InvalidConfiguration { setting: "proxy", .. })
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.config.proxy = Some(proxy);
+        self.config.proxy_from_env = false;
+        self
+    }
+
+    /// Takes the proxy from the environment when the client is built,
+    /// as curl does: `https_proxy` / `HTTPS_PROXY` for `wss://`,
+    /// `http_proxy` / `HTTP_PROXY` for `ws://`, else `all_proxy` /
+    /// `ALL_PROXY`, and none when `no_proxy` / `NO_PROXY` names the
+    /// URL's host (see [`Proxy::from_lookup`]). Off by default: nothing
+    /// reads the environment unless asked. The later of this and
+    /// [`proxy`](Self::proxy) wins.
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # fn main() -> Result<(), BoxError> {
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .proxy_from_env()
+    ///     .build()?; // fails if the variable that applies is no proxy URL
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn proxy_from_env(mut self) -> Self {
+        self.config.proxy = None;
+        self.config.proxy_from_env = true;
+        self
+    }
+
     /// How long to wait before each reconnection attempt. Default:
     /// [`ExponentialBackoff::default`](crate::ExponentialBackoff::default) (first retry within a random
     /// 0–0.5 s, then 0.5 s doubling to 30 s, with jitter, forever). A
@@ -819,6 +893,56 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// ```
     pub fn limits(mut self, limits: TransportLimits) -> Self {
         self.config.limits = limits;
+        self
+    }
+
+    /// Inflates compressed binary frames (gzip, zlib, raw deflate, or
+    /// gzip and zlib recognised by their headers) before the ping
+    /// detector, the auth provider and the router see them, each held to
+    /// the maximum message size. Default: [`Decompression::Off`]. See
+    /// [`Decompression`].
+    ///
+    /// ```
+    /// # use hypersockets::prelude::*;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use std::io::Write;
+    ///
+    /// use hypersockets::{Decompression, JsonPing, MemoryTransport};
+    ///
+    /// let gzip = |text: &str| -> std::io::Result<Vec<u8>> {
+    ///     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    ///     encoder.write_all(text.as_bytes())?;
+    ///     encoder.finish()
+    /// };
+    /// let (transport, server) = MemoryTransport::new();
+    /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://api.huobi.pro/ws").transport(transport)
+    ///     .router(PassThrough)
+    ///     .handler((), handler_fn(move |message: WsMessage| {
+    ///         tx.send(message)?;
+    ///         Ok::<_, BoxError>(())
+    ///     }))
+    ///     .decompression(Decompression::Gzip)
+    ///     .ping_detector(JsonPing::new("ping", "pong"))
+    ///     .build()?;
+    /// client.connect().await?;
+    /// let peer = server.accept().await;
+    /// peer.send(WsMessage::binary(gzip(r#"{"ping":1492420473027}"#)?)).await?;
+    /// peer.send(WsMessage::binary(gzip(r#"{"ch":"market.btcusdt.trade.detail"}"#)?)).await?;
+    /// // The ping is answered in plain text; the handler sees the text.
+    /// assert_eq!(peer.recv().await, Some(WsMessage::text(r#"{"pong":1492420473027}"#)));
+    /// assert_eq!(
+    ///     rx.recv().await.unwrap().as_text(),
+    ///     Some(r#"{"ch":"market.btcusdt.trade.detail"}"#)
+    /// );
+    /// # client.close().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn decompression(mut self, decompression: Decompression) -> Self {
+        self.config.decompression = decompression;
         self
     }
 
@@ -1033,7 +1157,9 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     ///
     /// [`HyperSocketError::InvalidConfiguration`](crate::HyperSocketError::InvalidConfiguration) naming the setting: a URL
     /// that is not `ws://` or `wss://`, a handler key given twice, a zero
-    /// timeout or capacity, a duration over a year, a writer queue or event
+    /// timeout or capacity, a duration over a year, a proxy without a host
+    /// or with port 0, a proxy variable that is no proxy URL (with
+    /// [`proxy_from_env`](Self::proxy_from_env)), a writer queue or event
     /// capacity over 1 048 576, a lane capacity over
     /// [`LaneConfig::capacity`](crate::LaneConfig::capacity)'s bound, a liveness timeout not
     /// longer than the heartbeat interval, a protocol ping interval or
@@ -1046,6 +1172,9 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         } = self;
         config.url = url;
         config.validate()?;
+        if config.proxy_from_env {
+            config.proxy = Proxy::from_env(&config.url)?;
+        }
         let (events, _) = broadcast::channel(config.event_capacity);
         let lane_events = events.clone();
         let counters = Arc::new(ConnectionCounters::default());

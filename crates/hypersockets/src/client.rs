@@ -193,7 +193,8 @@ impl WebSocketClient {
     ///
     /// The error that made the client give up: a fatal auth rejection, a
     /// configuration error, a handshake refused for good (e.g. 401, 403,
-    /// 404: [`HyperSocketError::is_retryable`]), or
+    /// 404: [`HyperSocketError::is_retryable`]), a proxy that refused the
+    /// credentials ([`HyperSocketError::Proxy`] with `fatal`), or
     /// [`HyperSocketError::ReconnectExhausted`].
     ///
     /// # Cancel safety

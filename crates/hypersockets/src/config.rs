@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hypersockets_core::{
-    AuthProvider, ConnectRequest, ExponentialBackoff, HeaderProvider, HyperSocketError,
+    AuthProvider, ConnectRequest, ExponentialBackoff, HeaderProvider, HyperSocketError, Proxy,
     ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
 };
 use hypersockets_transport::TungsteniteTransport;
 
+use crate::Decompression;
 use crate::runtime::KeepaliveConfig;
 use crate::subscription::Subscription;
 
@@ -33,8 +34,15 @@ pub(crate) struct ClientConfig {
     pub(crate) keepalive: KeepaliveConfig,
     pub(crate) reconnect: Arc<dyn ReconnectionStrategy>,
     pub(crate) limits: TransportLimits,
+    /// Which binary frames are inflated before anything sees them.
+    pub(crate) decompression: Decompression,
     /// OS TCP keepalive on the socket; on by default.
     pub(crate) tcp_keepalive: Option<TcpKeepalive>,
+    /// The proxy every connect goes through; none by default.
+    pub(crate) proxy: Option<Proxy>,
+    /// Whether `build` takes the proxy from the environment (replacing
+    /// `proxy`); off by default.
+    pub(crate) proxy_from_env: bool,
     pub(crate) timeouts: Timeouts,
     /// A connection that stayed up this long resets the attempt count.
     pub(crate) stable_after: Duration,
@@ -56,7 +64,10 @@ impl Default for ClientConfig {
             keepalive: KeepaliveConfig::default(),
             reconnect: Arc::new(ExponentialBackoff::default()),
             limits: TransportLimits::default(),
+            decompression: Decompression::Off,
             tcp_keepalive: Some(TcpKeepalive::default()),
+            proxy: None,
+            proxy_from_env: false,
             timeouts: Timeouts::default(),
             stable_after: Duration::from_secs(30),
             writer_queue: 1024,
@@ -78,6 +89,8 @@ impl std::fmt::Debug for ClientConfig {
             .field("reconnect", &self.reconnect)
             .field("limits", &self.limits)
             .field("tcp_keepalive", &self.tcp_keepalive)
+            // Address and kind only: its Debug shows no credentials.
+            .field("proxy", &self.proxy)
             .field("timeouts", &self.timeouts)
             .field("subscriptions", &self.subscriptions.len())
             .finish_non_exhaustive()
@@ -92,6 +105,7 @@ impl ClientConfig {
             .connect_timeout(self.timeouts.connect)
             .handshake_timeout(self.timeouts.handshake)
             .tcp_keepalive(self.tcp_keepalive)
+            .proxy(self.proxy.clone())
     }
 
     /// The URL's host (and port), for logs and spans: never the path or
@@ -113,6 +127,14 @@ impl ClientConfig {
         let host = authority.rsplit('@').next().unwrap_or_default();
         if host.is_empty() {
             return Err(invalid("url", "no host"));
+        }
+        if let Some(proxy) = &self.proxy {
+            if proxy.host().is_empty() {
+                return Err(invalid("proxy", "no host"));
+            }
+            if proxy.port() == 0 {
+                return Err(invalid("proxy", "port 0"));
+            }
         }
         let timeouts = &self.timeouts;
         for (name, value) in [

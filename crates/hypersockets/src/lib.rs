@@ -48,7 +48,10 @@
 mod builder;
 mod client;
 mod config;
+mod decompression;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod heartbeat;
 mod manager;
 mod metrics;
@@ -59,6 +62,7 @@ mod weak;
 
 pub use builder::{HasUrl, NoRouter, NoUrl, WebSocketClientBuilder, WithRouter};
 pub use client::WebSocketClient;
+pub use decompression::Decompression;
 pub use events::{EventStream, EventStreamError};
 pub use heartbeat::Heartbeat;
 pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetrics};
@@ -74,9 +78,9 @@ pub use hypersockets_core::{
     CloseFrame, ConnectRequest, Connection, ConnectionState, DisconnectReason, ErrorSource,
     ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError, JsonPing,
     MAX_RETRY_AFTER, MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect,
-    ParseError, PassThrough, PassivePingDetector, ReconnectionStrategy, Result, StaticHeaders,
-    TcpKeepalive, TextPing, Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn,
-    handler_fn,
+    ParseError, PassThrough, PassivePingDetector, Proxy, ProxyKind, ReconnectionStrategy, Result,
+    StaticHeaders, TcpKeepalive, TextPing, Transport, TransportLimits, Utf8Bytes, WsMessage,
+    async_handler_fn, handler_fn,
 };
 #[doc(inline)]
 pub use hypersockets_router::{

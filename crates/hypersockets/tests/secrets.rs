@@ -3,7 +3,10 @@
 //! mock exchange over a real socket: a listen key in the URL's path, query
 //! and userinfo, an API key in a handshake header, a login message signed
 //! with a secret, a dropped connection and a reconnect, a handshake
-//! refused with 401, a connect that fails, and a URL without a host.
+//! refused with 401, a connect that fails, and a URL without a host; and
+//! through a real HTTP CONNECT proxy (tinyproxy) with the secret as its
+//! password: a session with a reconnect, and the secret as a password the
+//! proxy refuses.
 //!
 //! A payload that fails to parse is logged as an excerpt at DEBUG only
 //! (a private channel's data): never at WARN or above.
@@ -15,7 +18,7 @@ use std::time::Duration;
 
 use hypersockets::{
     AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ConnectRequest, NeverReconnect,
-    StaticHeaders, WebSocketClient, WsMessage,
+    Proxy, StaticHeaders, WebSocketClient, WsMessage,
 };
 use hypersockets_testkit::{
     AuthConfig, ExchangeConfig, Fault, HandshakeResponse, MockExchange, Rate, StreamConfig,
@@ -177,12 +180,75 @@ async fn no_secret_reaches_a_log_an_error_or_an_event() {
     .build()
     .unwrap_err();
     shown.push(format!("{no_host} {no_host:?}"));
-    // And a transport request's Debug.
-    let request = ConnectRequest::new(url).header("X-MBX-APIKEY", SECRET);
+    // Through a proxy whose password is the secret: a session with a
+    // reconnect, then the secret as a password the proxy refuses.
+    let mut proxied_events = Vec::new();
+    if let Some(proxy) = support::proxies::tinyproxy(Some(("trader", SECRET))).await {
+        let through = |password: &str| {
+            Proxy::from_url(&format!(
+                "http://trader:{password}@127.0.0.1:{}",
+                proxy.port()
+            ))
+            .unwrap()
+        };
+        let proxied = client_builder(url.clone(), &[STREAM], &data, &answers)
+            .headers(StaticHeaders::new([("X-MBX-APIKEY", SECRET)]))
+            .proxy(through(SECRET))
+            .build()
+            .unwrap();
+        proxied_events.push(gather_events(&proxied));
+        let mut watch = proxied.events();
+        let before = control.connection_count();
+        within("proxied connect", proxied.connect()).await.unwrap();
+        let id = control
+            .wait_for_connections(before + 1, support::WAIT)
+            .await
+            .unwrap();
+        control.inject(id, Fault::DropTcp).unwrap();
+        wait_event(&mut watch, "reconnected through the proxy", |e| {
+            matches!(e, ClientEvent::Connected { reconnect: true })
+        })
+        .await;
+        shown.push(format!("{proxied:?} {:?}", proxied.metrics()));
+        within("proxied close", proxied.close()).await.unwrap();
+
+        let refused = client_builder(url.clone(), &[STREAM], &data, &answers)
+            .proxy(
+                Proxy::from_url(&format!(
+                    "http://{SECRET}:{SECRET}@127.0.0.1:{}",
+                    proxy.port()
+                ))
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        proxied_events.push(gather_events(&refused));
+        let error = within("proxy refused", refused.connect())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                hypersockets::HyperSocketError::Proxy { fatal: true, .. }
+            ),
+            "{error:?}"
+        );
+        shown.push(format!("{error} {error:?} {refused:?}"));
+    }
+
+    // And a transport request's Debug, through a proxy with credentials.
+    let request = ConnectRequest::new(url)
+        .header("X-MBX-APIKEY", SECRET)
+        .proxy(Some(
+            Proxy::from_url(&format!("socks5h://{SECRET}:{SECRET}@proxy.test:1080")).unwrap(),
+        ));
     shown.push(format!("{request:?}"));
 
     exchange.shutdown().await;
-    for gathered in [events, refused_events, failed_events] {
+    for gathered in [events, refused_events, failed_events]
+        .into_iter()
+        .chain(proxied_events)
+    {
         shown.extend(gathered.lock().unwrap().iter().cloned());
     }
     let logged = recorder.logged();

@@ -28,11 +28,17 @@ pub(crate) struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `e2e serve` and waits for its port. It gets a pipe as stdin and
-    /// exits when that closes, so it dies with this process however this
-    /// process ends.
-    pub(crate) fn start() -> Result<Self, String> {
-        let mut child = this_program(&["serve".to_owned()])?
+    /// Starts `e2e serve`, its gzip feed encoded for up to `gzip_messages`
+    /// messages a connection, and waits for its port. It gets a pipe as
+    /// stdin and exits when that closes, so it dies with this process
+    /// however this process ends.
+    pub(crate) fn start(gzip_messages: u64) -> Result<Self, String> {
+        let args = [
+            "serve".to_owned(),
+            "--n".to_owned(),
+            gzip_messages.to_string(),
+        ];
+        let mut child = this_program(&args)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -42,8 +48,9 @@ impl ServerProcess {
         let guard = ChildGuard(child);
         let (tx, lines) = mpsc::channel();
         forward_lines(stdout, move |line| tx.send(line).is_ok());
+        // Encoding the gzip feed takes a few seconds per million messages.
         let first = lines
-            .recv_timeout(Duration::from_secs(60))
+            .recv_timeout(Duration::from_secs(60 + gzip_messages / 50_000))
             .map_err(|_| "the server did not start")?;
         let (port, sizes) = first
             .strip_prefix("LISTENING ")

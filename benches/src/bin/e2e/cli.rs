@@ -23,8 +23,9 @@ pub(crate) struct Options {
 pub(crate) enum Invocation {
     /// The bench (the parent process).
     Bench(Options),
-    /// The blast server (a child).
-    Serve,
+    /// The blast server (a child), its gzip feed encoded for up to
+    /// `gzip_messages` messages a connection (`serve --n`).
+    Serve { gzip_messages: u64 },
     /// One client run (a child) against the server on `port`.
     Client { job: Job, port: u16 },
     /// `--help`.
@@ -36,9 +37,15 @@ pub(crate) const USAGE: &str = "\
 usage: e2e [--n N] [--rate R] [--runs K] [--lanes default|task|thread]
 
 End-to-end bench of HyperSockets against a hand-written tokio-tungstenite
-client, with a blast server in a separate process on 127.0.0.1.
+client, with a blast server in a separate process on 127.0.0.1. Two feeds of
+the same messages: plain JSON text frames (baseline, seed-style, classified,
+best, inline) and one gzip member per binary frame, HTX's way
+(baseline-gzip, classified-gzip, inline-gzip; blast and allocation runs,
+not the paced ones, whose send stamp cannot be patched into compressed
+bytes). Each -gzip client's ratio is against baseline-gzip.
 
-  --n N      messages per blast run (default 1000000); memory runs send 2N
+  --n N      messages per blast run (default 1000000); memory runs send 2N;
+             the server gzips ceil(N / 100000) cycles of the feed at start
   --rate R   msg/s of the paced latency runs (default 100000; 0 skips them);
              a paced run sends min(N, 2R) messages
   --runs K   runs per client, alternating clients (default 5)
@@ -96,7 +103,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation
             }
             Ok(Invocation::Bench(options))
         }
-        Some("serve") => Ok(Invocation::Serve),
+        Some("serve") => Ok(Invocation::Serve {
+            gzip_messages: options.messages,
+        }),
         Some("client") => Ok(Invocation::Client {
             job: Job {
                 kind: kind.ok_or("client needs --kind")?,

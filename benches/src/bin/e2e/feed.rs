@@ -47,6 +47,36 @@ impl Kind {
     }
 }
 
+/// How the server sends the messages: the request's `feed=` parameter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Feed {
+    /// Text frames of plain JSON, Binance's way.
+    #[default]
+    Plain,
+    /// Binary frames of one gzip member each, HTX's way.
+    Gzip,
+}
+
+impl Feed {
+    /// The request's query parameter for this feed: none for the plain one,
+    /// so that its URL (and the handshake's bytes) stay as they were.
+    pub(crate) fn query(self) -> &'static str {
+        match self {
+            Self::Plain => "",
+            Self::Gzip => "&feed=gzip",
+        }
+    }
+
+    /// The feed a request's `feed=` value names.
+    pub(crate) fn from_query(value: &str) -> Option<Self> {
+        match value {
+            "plain" => Some(Self::Plain),
+            "gzip" => Some(Self::Gzip),
+            _ => None,
+        }
+    }
+}
+
 /// The symbols of the feed; a stream is (kind, symbol).
 pub(crate) const SYMBOLS: [&str; 16] = [
     "BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "AVAXUSDT",

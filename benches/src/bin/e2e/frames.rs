@@ -161,10 +161,15 @@ fn encode(spec: &Spec) -> Json {
     j
 }
 
-/// A text frame's header for a payload of `len` bytes (server to client:
-/// no mask).
-fn frame_header(len: usize, out: &mut Vec<u8>) {
-    out.push(0x81); // FIN + text
+/// The first byte of a whole (FIN) text frame.
+const TEXT: u8 = 0x81;
+/// The first byte of a whole (FIN) binary frame.
+pub(crate) const BINARY: u8 = 0x82;
+
+/// A frame's header (`first`: FIN and opcode) for a payload of `len` bytes
+/// (server to client: no mask).
+pub(crate) fn frame_header(first: u8, len: usize, out: &mut Vec<u8>) {
+    out.push(first);
     if len < 126 {
         out.push(len as u8);
     } else if len <= usize::from(u16::MAX) {
@@ -201,7 +206,7 @@ impl Frames {
         let mut layout = Vec::with_capacity(crate::dataset::DISTINCT);
         let catalog = Catalog::build(|spec, _| {
             let json = encode(spec);
-            frame_header(json.text.len(), &mut bytes);
+            frame_header(TEXT, json.text.len(), &mut bytes);
             let base = bytes.len();
             bytes.extend_from_slice(json.text.as_bytes());
             let first = base + json.seq_at[0];
@@ -222,6 +227,15 @@ impl Frames {
     /// Where frame `index` starts.
     pub(crate) fn start(&self, index: usize) -> usize {
         index.checked_sub(1).map_or(0, |prev| self.layout[prev].end)
+    }
+
+    /// The JSON text of frame `index` in `buf` (a copy of
+    /// [`bytes`](Self::bytes)): the frame without its header, which is 2
+    /// bytes or, with a 16-bit length, 4 (no message is 64 KiB).
+    pub(crate) fn payload<'b>(&self, buf: &'b [u8], index: usize) -> &'b [u8] {
+        let start = self.start(index);
+        let header = if buf[start + 1] == 126 { 4 } else { 2 };
+        &buf[start + header..self.layout[index].end]
     }
 
     /// Writes the sequence number of frame `index` for `cycle` into `buf`
@@ -273,9 +287,7 @@ mod tests {
         for index in [0, 1, 2, 3, 500, 99_999] {
             let seq = frames.patch_seq(&mut buf, index, 3);
             frames.patch_stamp(&mut buf, index, 123_456_789);
-            let start = frames.start(index);
-            let header = if buf[start + 1] == 126 { 4 } else { 2 };
-            let text = std::str::from_utf8(&buf[start + header..frames.layout[index].end]).unwrap();
+            let text = std::str::from_utf8(frames.payload(&buf, index)).unwrap();
             let kind = Kind::from_tag(peek_json_str(text, &["e"]).unwrap()).unwrap();
             let tagged: Event = serde_json::from_str(text).unwrap();
             let fast = FastEvent::parse(kind, text).unwrap();

@@ -1,7 +1,8 @@
 //! End-to-end bench of HyperSockets (issue 7): a blast server in its own
 //! process writes a Binance-like feed of pre-encoded frames on 127.0.0.1,
-//! and five clients read it in turn, each in a fresh process, each checking
-//! every message (per-stream counts, order, a checksum):
+//! and eight clients read it in turn, each in a fresh process, each checking
+//! every message (per-stream counts, order, a checksum). Five read the plain
+//! feed, JSON text frames:
 //!
 //! - `baseline`: a hand-written tokio-tungstenite loop, a tagged serde
 //!   parse, handled inline: what a user writes without HyperSockets;
@@ -10,10 +11,19 @@
 //! - `best`: `classify` plus a concrete, borrowing parse in the lanes;
 //! - `inline`: `inline_handler`s, parse and handler on the reader.
 //!
+//! Three read the gzip feed (issue 13): the same messages, each a binary
+//! frame holding one gzip member, as HTX sends them (see [`gzip`]):
+//!
+//! - `baseline-gzip`: the baseline loop plus flate2's `GzDecoder` per
+//!   message, as exchange adapters do it;
+//! - `classified-gzip`: `classified` with `Decompression::Gzip`;
+//! - `inline-gzip`: `inline` with `Decompression::Gzip`.
+//!
 //! It reports throughput (median, min, max over runs), CPU per million
-//! messages, peak RSS, paced latency percentiles, library allocations per
-//! message and the memory of bounded and unbounded lanes, and ends with one
-//! machine-readable `RESULT` line. See `docs/performance.md`.
+//! messages, peak RSS, paced latency percentiles (plain feed), library
+//! allocations per message and the memory of bounded and unbounded lanes,
+//! and ends with one machine-readable `RESULT` line; the gzip clients'
+//! ratios are against `baseline-gzip`. See `docs/performance.md`.
 //!
 //! ```text
 //! cargo run --release -p hypersockets-bench --bin e2e -- [--n N] [--rate R] [--runs K]
@@ -29,6 +39,7 @@ mod concrete;
 mod dataset;
 mod feed;
 mod frames;
+mod gzip;
 mod machine;
 mod orchestrator;
 mod report;
@@ -53,7 +64,7 @@ fn main() -> ExitCode {
         Ok(Invocation::Bench(options)) => orchestrator::run(&options).map(|figures| {
             println!("{}", report::summary(&figures));
         }),
-        Ok(Invocation::Serve) => server::serve(),
+        Ok(Invocation::Serve { gzip_messages }) => server::serve(gzip_messages),
         Ok(Invocation::Client { job, port }) => clients::run(&job, port).and_then(|report| {
             let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
             println!("REPORT {json}");

@@ -111,7 +111,7 @@ fn thousands(value: f64) -> String {
 /// A progress line for a blast run.
 pub(crate) fn blast_line(run: usize, runs: usize, report: &RunReport) -> String {
     format!(
-        "run {run}/{runs} {:<11} {:>10} msg/s  cpu {:.2} s/M msgs  peak RSS {:.1} MiB",
+        "run {run}/{runs} {:<15} {:>10} msg/s  cpu {:.2} s/M msgs  peak RSS {:.1} MiB",
         report.client,
         thousands(rate_of(report)),
         cpu_per_million(report),
@@ -123,7 +123,7 @@ pub(crate) fn blast_line(run: usize, runs: usize, report: &RunReport) -> String 
 pub(crate) fn paced_line(run: usize, runs: usize, rate: u64, report: &RunReport) -> String {
     let latency = report.latency.unwrap_or_default();
     format!(
-        "paced {run}/{runs} {:<11} at {} msg/s: p50 {:.1} µs  p90 {:.1} µs  p99 {:.1} µs  \
+        "paced {run}/{runs} {:<15} at {} msg/s: p50 {:.1} µs  p90 {:.1} µs  p99 {:.1} µs  \
          p99.9 {:.1} µs  max {:.1} µs",
         report.client,
         thousands(rate as f64),
@@ -138,7 +138,7 @@ pub(crate) fn paced_line(run: usize, runs: usize, rate: u64, report: &RunReport)
 /// A progress line for an allocation-counting run.
 pub(crate) fn alloc_line(report: &RunReport) -> String {
     format!(
-        "allocations {:<11} library {:.3}/msg  user parse {:.2}/msg",
+        "allocations {:<15} library {:.3}/msg  user parse {:.2}/msg",
         report.client,
         library_allocs(report).unwrap_or(f64::NAN),
         user_allocs(report).unwrap_or(f64::NAN)
@@ -174,7 +174,11 @@ fn median_of(reports: Option<&Vec<RunReport>>, figure: impl Fn(&RunReport) -> f6
 /// The closing figures: the table, the targets, and the `RESULT` line last.
 pub(crate) fn summary(figures: &Figures) -> String {
     let mut out = String::new();
-    let baseline_rate = median_of(figures.throughput.get(&ClientKind::Baseline), rate_of);
+    // Each client against the baseline of its own feed.
+    let ratio = |kind: ClientKind| {
+        median_of(figures.throughput.get(&kind), rate_of)
+            / median_of(figures.throughput.get(&kind.baseline()), rate_of)
+    };
     let p99 = |kind: ClientKind| {
         median_of(figures.paced.get(&kind), |r| {
             r.latency.map_or(f64::NAN, |l| l.p99 as f64)
@@ -201,7 +205,7 @@ pub(crate) fn summary(figures: &Figures) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<11} {:>10} {:>10} {:>10} {:>7} {:>6} {:>9} {:>8} {:>9}",
+        "{:<15} {:>10} {:>10} {:>10} {:>7} {:>6} {:>9} {:>8} {:>9}",
         "client", "msg/s med", "min", "max", "ns/msg", "ratio", "cpu s/M", "RSS MiB", "lib al/m"
     );
     for kind in ClientKind::ALL {
@@ -214,18 +218,22 @@ pub(crate) fn summary(figures: &Figures) -> String {
             .map_or("-".to_owned(), |a| format!("{a:.3}"));
         let _ = writeln!(
             out,
-            "{:<11} {:>10} {:>10} {:>10} {:>7.0} {:>6.2} {:>9.2} {:>8.1} {:>9}",
+            "{:<15} {:>10} {:>10} {:>10} {:>7.0} {:>6.2} {:>9.2} {:>8.1} {:>9}",
             kind.name(),
             thousands(spread.median),
             thousands(spread.min),
             thousands(spread.max),
             1e9 / spread.median,
-            spread.median / baseline_rate,
+            ratio(kind),
             median_of(runs, cpu_per_million),
             median_of(runs, |r| mib(r.peak_rss_kib)),
             allocs,
         );
     }
+    let _ = writeln!(
+        out,
+        "(ratio: against the baseline of the client's feed, baseline-gzip for the -gzip clients)"
+    );
     if !figures.paced.is_empty() {
         let _ = writeln!(
             out,
@@ -236,7 +244,7 @@ pub(crate) fn summary(figures: &Figures) -> String {
         );
         let _ = writeln!(
             out,
-            "{:<11} {:>9} {:>9} {:>9} {:>16} {:>9} {:>9} {:>9}",
+            "{:<15} {:>9} {:>9} {:>9} {:>16} {:>9} {:>9} {:>9}",
             "client",
             "p50 µs",
             "p90 µs",
@@ -247,7 +255,7 @@ pub(crate) fn summary(figures: &Figures) -> String {
             "p99 ratio"
         );
         let base_p99 = p99(ClientKind::Baseline);
-        for kind in ClientKind::ALL {
+        for kind in ClientKind::PLAIN {
             let runs = figures.paced.get(&kind);
             let pick = |f: fn(&crate::stats::Percentiles) -> u64| {
                 median_of(runs, |r| r.latency.map_or(f64::NAN, |l| f(&l) as f64)) / 1e3
@@ -259,7 +267,7 @@ pub(crate) fn summary(figures: &Figures) -> String {
             );
             let _ = writeln!(
                 out,
-                "{:<11} {:>9.1} {:>9.1} {:>9.1} {:>16} {:>9.1} {:>9.1} {:>9.2}",
+                "{:<15} {:>9.1} {:>9.1} {:>9.1} {:>16} {:>9.1} {:>9.1} {:>9.2}",
                 kind.name(),
                 pick(|l| l.p50),
                 pick(|l| l.p90),
@@ -282,8 +290,6 @@ pub(crate) fn summary(figures: &Figures) -> String {
         unbounded_mib.unwrap_or(f64::NAN),
     );
 
-    let ratio =
-        |kind: ClientKind| median_of(figures.throughput.get(&kind), rate_of) / baseline_rate;
     let lane_clients = [
         ClientKind::SeedStyle,
         ClientKind::Classified,
@@ -303,6 +309,11 @@ pub(crate) fn summary(figures: &Figures) -> String {
     .iter()
     .filter_map(|kind| figures.allocations.get(kind).and_then(library_allocs))
     .fold(f64::NAN, f64::max);
+    let gzip_allocs = figures
+        .allocations
+        .get(&ClientKind::InlineGzip)
+        .and_then(library_allocs)
+        .unwrap_or(f64::NAN);
     let targets = [
         (
             "classified >= 1.2x baseline",
@@ -324,6 +335,18 @@ pub(crate) fn summary(figures: &Figures) -> String {
             true,
         ),
         (
+            "inline-gzip >= 1.0x baseline-gzip",
+            ratio(ClientKind::InlineGzip),
+            1.0,
+            true,
+        ),
+        (
+            "classified-gzip >= 1.3x baseline-gzip",
+            ratio(ClientKind::ClassifiedGzip),
+            1.3,
+            true,
+        ),
+        (
             "lanes p99 <= 1.5x baseline p99 (worst lane client)",
             lanes_p99_ratio,
             1.5,
@@ -336,7 +359,7 @@ pub(crate) fn summary(figures: &Figures) -> String {
             false,
         ),
         (
-            "library allocations <= 1 per message (worst client)",
+            "library allocations <= 1 per message (worst plain-feed client)",
             allocs,
             1.0,
             false,
@@ -368,13 +391,14 @@ pub(crate) fn summary(figures: &Figures) -> String {
         } else {
             "MISSED"
         };
-        let _ = writeln!(out, "  {name:<52} {value:>8.2}  {verdict}");
+        let _ = writeln!(out, "  {name:<62} {value:>8.2}  {verdict}");
     }
     let _ = write!(
         out,
         "RESULT classified_ratio={:.3} best_ratio={:.3} seed_style_ratio={:.3} inline_ratio={:.3} \
          p99_ratio={:.3} inline_p99_ratio={:.3} allocs_per_msg={:.3} bounded_peak_rss_mib={:.1} \
-         unbounded_peak_rss_mib={:.1}",
+         unbounded_peak_rss_mib={:.1} gzip_ratio={:.3} gzip_lanes_ratio={:.3} \
+         gzip_allocs_per_msg={:.3}",
         ratio(ClientKind::Classified),
         ratio(ClientKind::Best),
         ratio(ClientKind::SeedStyle),
@@ -384,6 +408,9 @@ pub(crate) fn summary(figures: &Figures) -> String {
         allocs,
         bounded_mib.unwrap_or(f64::NAN),
         unbounded_mib.unwrap_or(f64::NAN),
+        ratio(ClientKind::InlineGzip),
+        ratio(ClientKind::ClassifiedGzip),
+        gzip_allocs,
     );
     out
 }

@@ -2,14 +2,18 @@
 //! WebSocket connection after another on 127.0.0.1 and writes the feed as
 //! pre-encoded frames, so that it is never the bottleneck.
 //!
-//! It prints `LISTENING <port> <kind>=<mean payload bytes>…` once, then one line per connection:
+//! It prints `LISTENING <port> <kind>=<mean payload bytes>… gzip=<mean
+//! payload bytes>` once, then one line per connection:
 //! `SENT conn=<id> n=<messages> checksum=<hex>` once the feed and a Close
 //! frame are written, or `FAILED conn=<id> <error>`. It exits when its
 //! standard input closes, so it never outlives the bench.
 //!
-//! The request path says what to send: `/feed?n=<messages>&rate=<msg/s>`.
-//! `rate=0` is a blast: the frames are written in chunks as fast as the
-//! socket takes them. A rate paces the feed: each message is stamped with
+//! The request path says what to send:
+//! `/feed?n=<messages>&rate=<msg/s>[&feed=gzip]`. `rate=0` is a blast: the
+//! frames are written in chunks as fast as the socket takes them.
+//! `feed=gzip` sends the same messages as binary frames of one gzip member
+//! each (see [`crate::gzip`]), blasts only, at most as many messages as
+//! `serve --n` pre-encoded. A rate paces the feed: each message is stamped with
 //! `CLOCK_MONOTONIC` at its write. Waiting between messages is a sleep, not
 //! a spin (a spinning server would take one of the two cores from the
 //! client), so messages that fell due during a sleep go out together, each
@@ -17,6 +21,7 @@
 
 use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,8 +29,9 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::clock;
 use crate::dataset::DISTINCT;
-use crate::feed::checksum_term;
+use crate::feed::{Feed, checksum_term};
 use crate::frames::{CLOSE_FRAME, Frames};
+use crate::gzip::GzipFrames;
 
 /// Frames written per `write` call in a blast (~54 KiB).
 const BLAST_CHUNK: usize = 256;
@@ -37,21 +43,34 @@ const PACED_BATCH: usize = 1024;
 struct Request {
     messages: u64,
     rate: u64,
+    feed: Feed,
 }
 
-/// Runs the server until standard input closes.
-pub(crate) fn serve() -> Result<(), String> {
-    let frames = Arc::new(Frames::build());
+/// Both feeds, encoded.
+#[derive(Debug)]
+struct Encoded {
+    plain: Frames,
+    gzip: GzipFrames,
+}
+
+/// Runs the server until standard input closes; the gzip feed is encoded
+/// for up to `gzip_messages` messages a connection.
+pub(crate) fn serve(gzip_messages: u64) -> Result<(), String> {
+    let plain = Frames::build();
+    let gzip = GzipFrames::build(&plain, gzip_messages);
+    let encoded = Arc::new(Encoded { plain, gzip });
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let port = listener
         .local_addr()
         .map_err(|e| format!("local address: {e}"))?
         .port();
-    let sizes: Vec<String> = frames
+    let mut sizes: Vec<String> = encoded
+        .plain
         .mean_sizes()
         .iter()
         .map(|(kind, bytes)| format!("{}={bytes}", kind.tag()))
         .collect();
+    sizes.push(format!("gzip={}", encoded.gzip.mean_size()));
     println!("LISTENING {port} {}", sizes.join(" "));
     let _ = std::io::stdout().flush();
     std::thread::spawn(|| {
@@ -61,8 +80,8 @@ pub(crate) fn serve() -> Result<(), String> {
     });
     for (id, stream) in listener.incoming().enumerate() {
         let Ok(stream) = stream else { continue };
-        let frames = Arc::clone(&frames);
-        std::thread::spawn(move || match serve_connection(stream, &frames) {
+        let encoded = Arc::clone(&encoded);
+        std::thread::spawn(move || match serve_connection(stream, &encoded) {
             Ok((messages, checksum)) => {
                 println!("SENT conn={id} n={messages} checksum={checksum:#x}");
             }
@@ -73,17 +92,34 @@ pub(crate) fn serve() -> Result<(), String> {
 }
 
 /// Handshake, feed, Close frame, then waits for the client to hang up.
-fn serve_connection(mut stream: TcpStream, frames: &Frames) -> Result<(u64, u64), String> {
+fn serve_connection(mut stream: TcpStream, encoded: &Encoded) -> Result<(u64, u64), String> {
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
     let request = handshake(&mut stream)?;
-    let mut buf = frames.bytes.clone();
-    let sent = if request.rate == 0 {
-        blast(&mut stream, frames, &mut buf, request.messages)
-    } else {
-        paced(&mut stream, frames, &mut buf, request)
+    let frames = &encoded.plain;
+    let sent = match request.feed {
+        Feed::Plain => {
+            let mut buf = frames.bytes.clone();
+            if request.rate == 0 {
+                blast_plain(&mut stream, frames, &mut buf, request.messages)
+            } else {
+                paced(&mut stream, frames, &mut buf, request)
+            }
+        }
+        Feed::Gzip => {
+            if request.rate != 0 {
+                return Err("the gzip feed is blast only".to_owned());
+            }
+            if request.messages > encoded.gzip.capacity() {
+                return Err(format!(
+                    "the gzip feed is encoded for {} messages (serve --n)",
+                    encoded.gzip.capacity()
+                ));
+            }
+            blast_gzip(&mut stream, frames, &encoded.gzip, request.messages)
+        }
     }
     .map_err(|e| format!("write: {e}"))?;
     stream
@@ -123,11 +159,13 @@ fn handshake(stream: &mut TcpStream) -> Result<Request, String> {
     let mut request = Request {
         messages: 0,
         rate: 0,
+        feed: Feed::Plain,
     };
     for pair in query.split('&') {
         match pair.split_once('=') {
             Some(("n", n)) => request.messages = n.parse().map_err(|_| "bad n")?,
             Some(("rate", rate)) => request.rate = rate.parse().map_err(|_| "bad rate")?,
+            Some(("feed", feed)) => request.feed = Feed::from_query(feed).ok_or("bad feed")?,
             _ => {}
         }
     }
@@ -156,12 +194,12 @@ impl Sent {
     }
 }
 
-/// Writes `count` messages as fast as the socket takes them.
+/// Writes `count` messages as fast as the socket takes them, in chunks of
+/// consecutive catalog messages: `write_chunk(cycle, indices, sent)` writes
+/// one chunk and records each of its messages in `sent`.
 fn blast(
-    stream: &mut TcpStream,
-    frames: &Frames,
-    buf: &mut [u8],
     count: u64,
+    mut write_chunk: impl FnMut(u64, Range<usize>, &mut Sent) -> std::io::Result<()>,
 ) -> std::io::Result<(u64, u64)> {
     let mut sent = Sent::default();
     let mut cycle = 0;
@@ -170,16 +208,49 @@ fn blast(
         while index < DISTINCT && sent.messages < count {
             let left = usize::try_from(count - sent.messages).unwrap_or(usize::MAX);
             let end = (index + BLAST_CHUNK).min(DISTINCT).min(index + left);
-            for i in index..end {
-                let seq = frames.patch_seq(buf, i, cycle);
-                sent.add(seq, frames.catalog.entries[i].value);
-            }
-            stream.write_all(&buf[frames.start(index)..frames.layout[end - 1].end])?;
+            write_chunk(cycle, index..end, &mut sent)?;
             index = end;
         }
         cycle += 1;
     }
     Ok((sent.messages, sent.checksum))
+}
+
+/// A blast of the plain feed: sequence numbers patched into `buf` (a copy
+/// of the frames) chunk by chunk.
+fn blast_plain(
+    stream: &mut TcpStream,
+    frames: &Frames,
+    buf: &mut [u8],
+    count: u64,
+) -> std::io::Result<(u64, u64)> {
+    blast(count, |cycle, indices, sent| {
+        for i in indices.clone() {
+            let seq = frames.patch_seq(buf, i, cycle);
+            sent.add(seq, frames.catalog.entries[i].value);
+        }
+        stream.write_all(&buf[frames.start(indices.start)..frames.layout[indices.end - 1].end])
+    })
+}
+
+/// A blast of the gzip feed: each cycle's frames were encoded with their
+/// sequence numbers, so they go out as they are.
+fn blast_gzip(
+    stream: &mut TcpStream,
+    frames: &Frames,
+    gzip: &GzipFrames,
+    count: u64,
+) -> std::io::Result<(u64, u64)> {
+    let catalog = &frames.catalog;
+    blast(count, |cycle, indices, sent| {
+        let encoded = &gzip.cycles[cycle as usize];
+        for i in indices.clone() {
+            let entry = &catalog.entries[i];
+            sent.add(entry.seq(catalog, cycle), entry.value);
+        }
+        stream
+            .write_all(&encoded.bytes[encoded.start(indices.start)..encoded.ends[indices.end - 1]])
+    })
 }
 
 /// Writes `request.messages` messages at `request.rate` per second, each

@@ -4,6 +4,7 @@
 mod caught;
 mod connection_task;
 pub(crate) mod counters;
+pub(crate) mod inflater;
 mod keepalive;
 mod lifecycle;
 mod outbox;

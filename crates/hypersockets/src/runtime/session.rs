@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
 use crate::runtime::connection_task::answer_offline;
+use crate::runtime::inflater::Inflater;
 use crate::runtime::keepalive::{Answer, Due, Keepalive};
 use crate::runtime::writer::{self, Outgoing};
 use crate::runtime::{Command, Runtime, Transition};
@@ -97,6 +98,8 @@ struct Session<'a, R: MessageRouter> {
     user_sends: Option<mpsc::Sender<Outgoing>>,
     writer_failed: oneshot::Receiver<HyperSocketError>,
     keepalive: Keepalive,
+    /// Inflates compressed frames, when asked for.
+    inflater: Option<Inflater>,
     /// Subscriptions sent on this connection.
     sent: HashSet<String>,
     /// Our Close frame is queued: frames still go through `on_message`,
@@ -131,6 +134,7 @@ pub(crate) async fn run<R: MessageRouter>(
         failed_tx,
     ));
     let keepalive = Keepalive::start(&rt.config.keepalive);
+    let inflater = Inflater::new(rt.config.decompression, rt.config.limits.max_message_size);
     let mut session = Session {
         rt,
         phase: Phase::Live,
@@ -140,6 +144,7 @@ pub(crate) async fn run<R: MessageRouter>(
         user_sends: Some(data_tx),
         writer_failed: failed_rx,
         keepalive,
+        inflater,
         sent: HashSet::new(),
         closing: false,
         close_deadline: None,
@@ -431,6 +436,13 @@ impl<R: MessageRouter> Session<'_, R> {
             }
         }
         self.rt.shared.counters.record_received(message.len());
+        let message = match &mut self.inflater {
+            Some(inflater) => match inflater.inflate(message) {
+                Ok(message) => message,
+                Err(error) => return Flow::End(SessionEnd::from_error(error)),
+            },
+            None => message,
+        };
         match self.keepalive.answer(&message, &self.rt.shared) {
             Some(Answer::Reply(_)) if self.closing => {
                 // Kept from the handlers as when live, but not answered:

@@ -3,6 +3,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod inflate;
+/// The transport's tests' real proxies (tinyproxy, danted): one copy.
+#[path = "../../../hypersockets-transport/tests/support/proxies.rs"]
+pub mod proxies;
 pub mod raw;
 pub mod recorder;
 

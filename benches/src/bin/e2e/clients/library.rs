@@ -1,6 +1,8 @@
 //! The HyperSockets clients: one router or another, a checking handler per
 //! kind (four lanes, or four inline handlers), the rest left at its defaults
-//! except that the client must not reconnect once the server has closed.
+//! except that the client must not reconnect once the server has closed and
+//! that it inflates the gzip feed (`Decompression::Gzip`; `Off`, the
+//! default, for the plain one).
 
 use std::convert::Infallible;
 use std::sync::mpsc;
@@ -40,6 +42,7 @@ where
         .router(router)
         .reconnect(NeverReconnect)
         .lane_defaults(setup.lanes.clone())
+        .decompression(setup.decompression)
         .memory_budget(memory_budget());
     for kind in Kind::ALL {
         let tally = Tally::new(setup.expected.of_kind(kind), setup.paced);

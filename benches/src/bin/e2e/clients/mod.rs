@@ -1,7 +1,8 @@
-//! The five clients, and what a client run (a child process, `e2e client`)
-//! measures and reports.
+//! The eight clients (five on the plain feed, three on the gzip feed), and
+//! what a client run (a child process, `e2e client`) measures and reports.
 
 mod baseline;
+mod baseline_gzip;
 mod job;
 mod library;
 mod meter;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alloc_count::Allocations;
 use crate::dataset::Expected;
+use crate::feed::Feed;
 use crate::stats::Percentiles;
 use crate::tally::Merged;
 use hypersockets_bench::procfs;
@@ -35,16 +37,35 @@ pub(crate) enum ClientKind {
     Best,
     /// HyperSockets with `inline_handler`s: parse and handler on the reader.
     Inline,
+    /// The gzip feed: the baseline loop with flate2's `GzDecoder` per
+    /// message.
+    BaselineGzip,
+    /// The gzip feed: `classified` with `Decompression::Gzip`.
+    ClassifiedGzip,
+    /// The gzip feed: `inline` with `Decompression::Gzip`.
+    InlineGzip,
 }
 
 impl ClientKind {
-    /// Every client, in run order.
-    pub(crate) const ALL: [Self; 5] = [
+    /// The clients of the plain feed, in run order (the paced runs').
+    pub(crate) const PLAIN: [Self; 5] = [
         Self::Baseline,
         Self::SeedStyle,
         Self::Classified,
         Self::Best,
         Self::Inline,
+    ];
+
+    /// Every client, in run order: the plain feed's, then the gzip feed's.
+    pub(crate) const ALL: [Self; 8] = [
+        Self::Baseline,
+        Self::SeedStyle,
+        Self::Classified,
+        Self::Best,
+        Self::Inline,
+        Self::BaselineGzip,
+        Self::ClassifiedGzip,
+        Self::InlineGzip,
     ];
 
     /// The name on the command line and in the report.
@@ -55,6 +76,25 @@ impl ClientKind {
             Self::Classified => "classified",
             Self::Best => "best",
             Self::Inline => "inline",
+            Self::BaselineGzip => "baseline-gzip",
+            Self::ClassifiedGzip => "classified-gzip",
+            Self::InlineGzip => "inline-gzip",
+        }
+    }
+
+    /// The feed it reads.
+    pub(crate) fn feed(self) -> Feed {
+        match self {
+            Self::BaselineGzip | Self::ClassifiedGzip | Self::InlineGzip => Feed::Gzip,
+            _ => Feed::Plain,
+        }
+    }
+
+    /// The baseline of its feed, which its ratio is against.
+    pub(crate) fn baseline(self) -> Self {
+        match self.feed() {
+            Feed::Plain => Self::Baseline,
+            Feed::Gzip => Self::BaselineGzip,
         }
     }
 
@@ -75,6 +115,8 @@ pub(crate) struct Setup {
     pub(crate) paced: bool,
     /// The lanes' settings.
     pub(crate) lanes: hypersockets::LaneConfig,
+    /// What the HyperSockets clients inflate: gzip on the gzip feed.
+    pub(crate) decompression: hypersockets::Decompression,
 }
 
 /// What a client returns once the server has closed and every handler is done.
@@ -125,11 +167,19 @@ pub(crate) fn run(job: &Job, port: u16) -> Result<RunReport, String> {
         lanes,
         count_allocs,
     } = *job;
+    let feed = kind.feed();
     let setup = Setup {
-        url: format!("ws://127.0.0.1:{port}/feed?n={messages}&rate={rate}"),
+        url: format!(
+            "ws://127.0.0.1:{port}/feed?n={messages}&rate={rate}{}",
+            feed.query()
+        ),
         expected: Expected::of(messages),
         paced: rate > 0,
         lanes: lanes.config(bounded),
+        decompression: match feed {
+            Feed::Plain => hypersockets::Decompression::Off,
+            Feed::Gzip => hypersockets::Decompression::Gzip,
+        },
     };
     // Generous: a blast takes about a second per million messages.
     let limit =
@@ -146,7 +196,7 @@ pub(crate) fn run(job: &Job, port: u16) -> Result<RunReport, String> {
                 ClientKind::SeedStyle => {
                     library::run(routers::SeedRouter, Handlers::Lanes, &setup, &mut meter).await
                 }
-                ClientKind::Classified => {
+                ClientKind::Classified | ClientKind::ClassifiedGzip => {
                     library::run(
                         routers::ClassifiedRouter,
                         Handlers::Lanes,
@@ -158,9 +208,10 @@ pub(crate) fn run(job: &Job, port: u16) -> Result<RunReport, String> {
                 ClientKind::Best => {
                     library::run(routers::FastRouter, Handlers::Lanes, &setup, &mut meter).await
                 }
-                ClientKind::Inline => {
+                ClientKind::Inline | ClientKind::InlineGzip => {
                     library::run(routers::SeedRouter, Handlers::Inline, &setup, &mut meter).await
                 }
+                ClientKind::BaselineGzip => baseline_gzip::run(&setup, &mut meter).await,
             }
         };
         tokio::time::timeout(limit, run)
