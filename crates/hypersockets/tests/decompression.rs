@@ -11,15 +11,15 @@ mod support;
 use std::time::Duration;
 
 use hypersockets::{
-    BoxError, ClientEvent, CloseCode, Decompression, DisconnectReason, HyperSocketError, JsonPing,
-    MemoryPeer, MemoryTransport, PassThrough, WebSocketClient, WsMessage, handler_fn,
+    BoxError, ClientEvent, CloseCode, Decompression, HyperSocketError, JsonPing, MemoryPeer,
+    MemoryTransport, PassThrough, WebSocketClient, WsMessage, handler_fn,
 };
 use hypersockets_testkit::{
     CloseCause, Compression, ExchangeConfig, KeepaliveConfig, MockExchange, Rate, ServerPing,
     StreamConfig,
 };
 use support::inflate::{gzip_zeros, inflating_client};
-use support::{Collected, WAIT, client_for, wait_event, within};
+use support::{Collected, WAIT, client_for, disconnect_error, within};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const TRADES: &str = "btcusdt@trade";
@@ -151,16 +151,8 @@ async fn frame_closes_with(
         CloseCause::ClientClosed(Some(frame)) => assert_eq!(frame.code, CloseCode::from(code)),
         other => panic!("expected the client's {code}, got {other:?}"),
     }
-    let event = wait_event(&mut events, "the disconnect", |e| {
-        matches!(e, ClientEvent::Disconnected { .. })
-    })
-    .await;
-    match event {
-        ClientEvent::Disconnected {
-            reason: DisconnectReason::Error(error),
-        } => assert!(matches(&error), "{error:?}"),
-        other => panic!("{other:?}"),
-    }
+    let error = disconnect_error(&mut events).await;
+    assert!(matches(&error), "{error:?}");
     // And it reconnects.
     control.wait_for_connections(2, WAIT).await.unwrap();
     client.close().await.unwrap();

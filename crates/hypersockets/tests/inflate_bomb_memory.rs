@@ -4,10 +4,10 @@
 
 mod support;
 
-use hypersockets::{ClientEvent, Decompression, DisconnectReason, HyperSocketError, WsMessage};
+use hypersockets::{Decompression, HyperSocketError, WsMessage};
 use hypersockets_testkit::CloseCause;
 use support::inflate::{gzip_zeros, inflating_client};
-use support::{WAIT, wait_event};
+use support::{WAIT, disconnect_error};
 
 const LIMIT: usize = 1 << 20;
 const BOMB: usize = 256 << 20;
@@ -36,17 +36,10 @@ async fn a_gzip_bomb_leaves_the_peak_rss_flat() {
         matches!(&cause, CloseCause::ClientClosed(Some(frame)) if frame.code.as_u16() == 1009),
         "{cause:?}"
     );
-    let event = wait_event(&mut events, "the disconnect", |e| {
-        matches!(e, ClientEvent::Disconnected { .. })
-    })
-    .await;
+    let error = disconnect_error(&mut events).await;
     assert!(
-        matches!(
-            &event,
-            ClientEvent::Disconnected { reason: DisconnectReason::Error(error) }
-                if matches!(**error, HyperSocketError::MessageTooLarge { .. })
-        ),
-        "{event:?}"
+        matches!(error, HyperSocketError::MessageTooLarge { .. }),
+        "{error:?}"
     );
     let after = peak_rss_kib().unwrap();
     // Inflating it all would take 256 MiB; the limit is 1 MiB. 32 MiB

@@ -125,8 +125,8 @@ async fn a_send_flood_to_a_peer_that_stops_reading_never_freezes_the_reader() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_writer_is_noticed_while_the_reader_waits_for_a_stuck_handler() {
     use hypersockets::{
-        BoxError, ClientEvent, DisconnectReason, FixedInterval, LaneConfig, MemoryTransport,
-        OverflowPolicy, PassThrough, WebSocketClient, WsMessage, async_handler_fn,
+        BoxError, FixedInterval, LaneConfig, MemoryTransport, OverflowPolicy, PassThrough,
+        WebSocketClient, WsMessage, async_handler_fn,
     };
     use tokio::sync::watch;
 
@@ -174,17 +174,10 @@ async fn a_failed_writer_is_noticed_while_the_reader_waits_for_a_stuck_handler()
             }
         }
     });
-    let event = support::wait_event(&mut events, "the disconnect", |e| {
-        matches!(e, ClientEvent::Disconnected { .. })
-    })
-    .await;
+    let error = support::disconnect_error(&mut events).await;
     assert!(
-        matches!(
-            &event,
-            ClientEvent::Disconnected { reason: DisconnectReason::Error(error) }
-                if matches!(**error, HyperSocketError::Timeout { .. })
-        ),
-        "{event:?}"
+        matches!(error, HyperSocketError::Timeout { .. }),
+        "{error:?}"
     );
     within("the sender", sending).await.unwrap();
     open.send(true).unwrap();

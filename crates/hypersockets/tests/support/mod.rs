@@ -199,6 +199,21 @@ pub async fn wait_event(
     }
 }
 
+/// The error of the next `Disconnected` event; panics when its reason is
+/// not an error, or after `WAIT`.
+pub async fn disconnect_error(events: &mut EventStream) -> hypersockets::HyperSocketError {
+    let event = wait_event(events, "the disconnect", |e| {
+        matches!(e, ClientEvent::Disconnected { .. })
+    })
+    .await;
+    match event {
+        ClientEvent::Disconnected {
+            reason: hypersockets::DisconnectReason::Error(error),
+        } => (*error).clone(),
+        other => panic!("expected a disconnect by error, got {other:?}"),
+    }
+}
+
 /// Waits for a future with `WAIT` as the bound.
 pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
     tokio::time::timeout(WAIT, future)
