@@ -20,7 +20,7 @@ pub(crate) struct ReceiveHalf<S> {
     inner: SplitStream<WebSocketStream<S>>,
     state: ReadState,
     /// The code of the server's Close frame as it sent it, when followed.
-    sent_close: Option<SentCloseCode>,
+    sent_close: SentCloseCode,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,10 +36,7 @@ enum ReadState {
 }
 
 impl<S> ReceiveHalf<S> {
-    pub(crate) fn new(
-        inner: SplitStream<WebSocketStream<S>>,
-        sent_close: Option<SentCloseCode>,
-    ) -> Self {
+    pub(crate) fn new(inner: SplitStream<WebSocketStream<S>>, sent_close: SentCloseCode) -> Self {
         Self {
             inner,
             state: ReadState::Open,
@@ -53,7 +50,7 @@ impl<S> ReceiveHalf<S> {
         let WsMessage::Close(Some(frame)) = message else {
             return None;
         };
-        let sent = self.sent_close.as_ref()?.get()?;
+        let sent = self.sent_close.get()?;
         (frame.code != CloseCode::from(sent))
             .then_some(HyperSocketError::InvalidCloseCode { code: sent })
     }

@@ -17,6 +17,7 @@ pub async fn connect_over<S>(stream: S, request: ConnectRequest) -> Result<Conne
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let http_request = crate::tungstenite_transport::client_request(&request)?;
-    crate::tungstenite_transport::websocket(http_request, stream, &request).await
+    let limits = request.limits;
+    let upgraded = crate::upgrade::upgrade_over(stream, request).await?;
+    Ok(crate::tungstenite_transport::connection(upgraded, limits).await)
 }

@@ -58,6 +58,8 @@ mod proxy;
 mod retry_after;
 mod tls;
 mod tungstenite_transport;
+#[doc(hidden)]
+pub mod upgrade;
 mod upgrade_stream;
 
 #[cfg(feature = "test-util")]

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio_socks::tcp::Socks5Stream;
 use tokio_socks::{IntoTargetAddr, TargetAddr};
 
-use crate::tungstenite_transport::tcp_connect;
+use crate::upgrade::tcp_connect;
 
 /// The most bytes an HTTP proxy's answer to CONNECT (status line and
 /// headers) may take.
