@@ -7,6 +7,11 @@
 //! socket are followed frame by frame (headers only: payloads are skipped
 //! without being looked at) and the code of the first Close frame is kept.
 //! The cost is a few branches per frame header.
+//!
+//! The same walk enforces a frame size limit for codecs that have none of
+//! their own (tokio-websockets limits whole messages only): the bytes up to
+//! an oversized frame's header are handed on, then the read fails with a
+//! [`FrameTooLarge`] before its payload is buffered.
 
 use std::io;
 use std::pin::Pin;
@@ -19,13 +24,13 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// The first Close frame's code, shared with the receiving half: 0 until
 /// seen, else `SEEN | code`.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct SentCloseCode(Arc<AtomicU32>);
+pub struct SentCloseCode(Arc<AtomicU32>);
 
 const SEEN: u32 = 1 << 16;
 
 impl SentCloseCode {
     /// The code of the server's first Close frame, once read.
-    pub(crate) fn get(&self) -> Option<u16> {
+    pub fn get(&self) -> Option<u16> {
         let value = self.0.load(Ordering::Acquire);
         (value & SEEN != 0).then_some(value as u16)
     }
@@ -63,6 +68,19 @@ struct PendingCode {
 pub(crate) struct FrameWalker {
     walk: Walk,
     sent: SentCloseCode,
+    /// Largest frame payload allowed.
+    max_frame: u64,
+}
+
+/// A frame longer than the connection's limit, as the source of the
+/// `io::Error` a [`CloseWatch`] read fails with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("frame of {size} bytes over the {limit}-byte limit")]
+pub struct FrameTooLarge {
+    /// The frame's payload length, as its header says.
+    pub size: u64,
+    /// The limit.
+    pub limit: u64,
 }
 
 impl FrameWalker {
@@ -73,15 +91,23 @@ impl FrameWalker {
                 have: 0,
             },
             sent,
+            max_frame: u64::MAX,
         }
     }
 
-    /// Takes in the next bytes read.
-    pub(crate) fn observe(&mut self, mut bytes: &[u8]) {
+    /// Takes in the next bytes read. When a frame's header says it is
+    /// longer than the limit: the offset in `bytes` where that header
+    /// started (0 when it started in earlier bytes), and the frame.
+    pub(crate) fn observe(&mut self, mut bytes: &[u8]) -> Option<(usize, FrameTooLarge)> {
+        let total = bytes.len();
+        let mut header_start = 0;
         while !bytes.is_empty() {
             match &mut self.walk {
-                Walk::Done => return,
+                Walk::Done => return None,
                 Walk::Header { header, have } => {
+                    if *have == 0 {
+                        header_start = total - bytes.len();
+                    }
                     let needed = header_len(&header[..*have]);
                     let take = (needed - *have).min(bytes.len());
                     header[*have..*have + take].copy_from_slice(&bytes[..take]);
@@ -90,6 +116,16 @@ impl FrameWalker {
                     // The first two bytes tell the full header's length.
                     if *have == header_len(&header[..*have]) {
                         let payload = start_payload(&header[..*have]);
+                        if let Walk::Payload { left, .. } = payload
+                            && left > self.max_frame
+                        {
+                            self.walk = Walk::Done;
+                            let frame = FrameTooLarge {
+                                size: left,
+                                limit: self.max_frame,
+                            };
+                            return Some((header_start, frame));
+                        }
                         self.walk = payload;
                         self.finish_empty_frame();
                     }
@@ -107,7 +143,7 @@ impl FrameWalker {
                         if code.have == 2 {
                             self.sent.set(u16::from_be_bytes(code.bytes));
                             self.walk = Walk::Done;
-                            return;
+                            return None;
                         }
                     }
                     *left -= take as u64;
@@ -116,6 +152,7 @@ impl FrameWalker {
                 }
             }
         }
+        None
     }
 
     /// After a payload ends: a Close frame ends the walk, anything else
@@ -179,17 +216,32 @@ fn start_payload(header: &[u8]) -> Walk {
 
 /// `S`, its bytes read followed by a [`FrameWalker`].
 #[derive(Debug)]
-pub(crate) struct CloseWatch<S> {
+pub struct CloseWatch<S> {
     inner: S,
     walker: FrameWalker,
+    /// An oversized frame was met: every read fails with it.
+    oversized: Option<FrameTooLarge>,
 }
 
 impl<S> CloseWatch<S> {
     /// Watches `inner`, whose first bytes are `read_ahead` (already read).
-    pub(crate) fn new(inner: S, read_ahead: &[u8], sent: SentCloseCode) -> Self {
+    pub fn new(inner: S, read_ahead: &[u8], sent: SentCloseCode) -> Self {
         let mut walker = FrameWalker::new(sent);
+        // No limit yet: nothing to refuse.
         walker.observe(read_ahead);
-        Self { inner, walker }
+        Self {
+            inner,
+            walker,
+            oversized: None,
+        }
+    }
+
+    /// Fails reads at the first frame longer than `limit` bytes (default:
+    /// no limit), with a [`FrameTooLarge`] as the `io::Error`'s source.
+    /// Only for bytes not yet read: give it before any.
+    pub fn max_frame_size(mut self, limit: usize) -> Self {
+        self.walker.max_frame = u64::try_from(limit).unwrap_or(u64::MAX);
+        self
     }
 }
 
@@ -199,11 +251,21 @@ impl<S: AsyncRead + Unpin> AsyncRead for CloseWatch<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Some(frame) = self.oversized {
+            return Poll::Ready(Err(io::Error::other(frame)));
+        }
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
-            let Self { walker, .. } = &mut *self;
-            walker.observe(&buf.filled()[before..]);
+            let this = &mut *self;
+            if let Some((at, frame)) = this.walker.observe(&buf.filled()[before..]) {
+                this.oversized = Some(frame);
+                // The frames before it are handed on; the read after them fails.
+                buf.set_filled(before + at);
+                if at == 0 {
+                    return Poll::Ready(Err(io::Error::other(frame)));
+                }
+            }
         }
         result
     }
@@ -267,6 +329,61 @@ mod tests {
             walker.observe(chunk);
         }
         sent.get()
+    }
+
+    /// What a reader of `bytes` through a `CloseWatch` limited to `limit`
+    /// gets, in reads of at most `piece` bytes: the bytes before the error,
+    /// and the error's frame.
+    async fn read_limited(
+        bytes: &[u8],
+        piece: usize,
+        limit: usize,
+    ) -> (Vec<u8>, Option<FrameTooLarge>) {
+        use tokio::io::AsyncReadExt;
+        let watch = CloseWatch::new(bytes, &[], SentCloseCode::default()).max_frame_size(limit);
+        let mut watch = Box::pin(watch);
+        let (mut got, mut chunk) = (Vec::new(), vec![0; piece]);
+        loop {
+            match watch.read(&mut chunk).await {
+                Ok(0) => return (got, None),
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+                Err(error) => {
+                    let frame = error
+                        .get_ref()
+                        .and_then(|e| e.downcast_ref::<FrameTooLarge>());
+                    return (got, frame.copied());
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn stops_at_the_header_of_a_frame_over_the_limit() {
+        let mut before = frame(0x1, None, b"hello");
+        before.extend(frame(0x2, None, &[7; 100]));
+        let mut bytes = before.clone();
+        bytes.extend(frame(0x2, None, &[0; 70_000]));
+        for piece in [1, 3, 64, 4096, bytes.len()] {
+            let (got, frame) = read_limited(&bytes, piece, 100).await;
+            // Header bytes read before the header was whole were handed on:
+            // the codec waits for the rest and gets the error.
+            assert!(
+                got.starts_with(&before) && got.len() < before.len() + 10,
+                "pieces of {piece}: {} bytes",
+                got.len()
+            );
+            assert_eq!(
+                frame,
+                Some(FrameTooLarge {
+                    size: 70_000,
+                    limit: 100
+                }),
+                "pieces of {piece}"
+            );
+        }
+        // At the limit is allowed.
+        let (got, frame) = read_limited(&before, 7, 100).await;
+        assert_eq!((got, frame), (before, None));
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub use hypersockets_router::{
 pub use hypersockets_transport::{MemoryPeer, MemoryServer, MemoryTransport};
 #[doc(inline)]
 pub use hypersockets_transport::{TlsConfig, TungsteniteTransport, rustls};
+#[cfg(feature = "tokio-websockets")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-websockets")))]
+#[doc(inline)]
+pub use hypersockets_transport_tokio_websockets::TokioWebsocketsTransport;
 
 /// The names most programs need: `use hypersockets::prelude::*;`.
 pub mod prelude {
