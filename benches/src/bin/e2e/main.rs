@@ -1,15 +1,17 @@
 //! End-to-end bench of HyperSockets (issue 7): a blast server in its own
 //! process writes a Binance-like feed of pre-encoded frames on 127.0.0.1,
-//! and eight clients read it in turn, each in a fresh process, each checking
-//! every message (per-stream counts, order, a checksum). Five read the plain
-//! feed, JSON text frames:
+//! and ten clients read it in turn, each in a fresh process, each checking
+//! every message (per-stream counts, order, a checksum). Seven read the
+//! plain feed, JSON text frames:
 //!
 //! - `baseline`: a hand-written tokio-tungstenite loop, a tagged serde
 //!   parse, handled inline: what a user writes without HyperSockets;
 //! - `seed-style`: HyperSockets, a router with `parse` + `route_key` only;
 //! - `classified`: the same parse, moved into the lanes by `classify`;
 //! - `best`: `classify` plus a concrete, borrowing parse in the lanes;
-//! - `inline`: `inline_handler`s, parse and handler on the reader.
+//! - `inline`: `inline_handler`s, parse and handler on the reader;
+//! - `best-tws`, `inline-tws`: `best` and `inline` on the second transport,
+//!   `TokioWebsocketsTransport` (issue 13).
 //!
 //! Three read the gzip feed (issue 13): the same messages, each a binary
 //! frame holding one gzip member, as HTX sends them (see [`gzip`]):

@@ -305,6 +305,8 @@ pub(crate) fn summary(figures: &Figures) -> String {
         ClientKind::Classified,
         ClientKind::Best,
         ClientKind::Inline,
+        ClientKind::BestTokioWebsockets,
+        ClientKind::InlineTokioWebsockets,
     ]
     .iter()
     .filter_map(|kind| figures.allocations.get(kind).and_then(library_allocs))
@@ -326,6 +328,18 @@ pub(crate) fn summary(figures: &Figures) -> String {
             "inline >= 0.97x baseline",
             ratio(ClientKind::Inline),
             0.97,
+            true,
+        ),
+        (
+            "inline-tws >= 1.05x baseline",
+            ratio(ClientKind::InlineTokioWebsockets),
+            1.05,
+            true,
+        ),
+        (
+            "best-tws >= 2.0x baseline",
+            ratio(ClientKind::BestTokioWebsockets),
+            2.0,
             true,
         ),
         (
@@ -398,7 +412,7 @@ pub(crate) fn summary(figures: &Figures) -> String {
         "RESULT classified_ratio={:.3} best_ratio={:.3} seed_style_ratio={:.3} inline_ratio={:.3} \
          p99_ratio={:.3} inline_p99_ratio={:.3} allocs_per_msg={:.3} bounded_peak_rss_mib={:.1} \
          unbounded_peak_rss_mib={:.1} gzip_ratio={:.3} gzip_lanes_ratio={:.3} \
-         gzip_allocs_per_msg={:.3}",
+         gzip_allocs_per_msg={:.3} inline_tws_ratio={:.3} best_tws_ratio={:.3}",
         ratio(ClientKind::Classified),
         ratio(ClientKind::Best),
         ratio(ClientKind::SeedStyle),
@@ -411,6 +425,8 @@ pub(crate) fn summary(figures: &Figures) -> String {
         ratio(ClientKind::InlineGzip),
         ratio(ClientKind::ClassifiedGzip),
         gzip_allocs,
+        ratio(ClientKind::InlineTokioWebsockets),
+        ratio(ClientKind::BestTokioWebsockets),
     );
     out
 }

@@ -2,16 +2,17 @@
 //! kind (four lanes, or four inline handlers), the rest left at its defaults
 //! except that the client must not reconnect once the server has closed and
 //! that it inflates the gzip feed (`Decompression::Gzip`; `Off`, the
-//! default, for the plain one).
+//! default, for the plain one) and runs on the transport its kind names.
 
 use std::convert::Infallible;
 use std::sync::mpsc;
 
 use hypersockets::{
-    ClientEvent, EventStreamError, MemoryBudget, MessageRouter, NeverReconnect, WebSocketClient,
+    ClientEvent, EventStreamError, MemoryBudget, MessageRouter, NeverReconnect,
+    TokioWebsocketsTransport, WebSocketClient,
 };
 
-use crate::clients::{Finished, Meter, Setup};
+use crate::clients::{Finished, Meter, Setup, TransportKind};
 use crate::feed::Kind;
 use crate::tally::{CheckingHandler, Merged, Observe, Reporter, Tally};
 
@@ -44,6 +45,10 @@ where
         .lane_defaults(setup.lanes.clone())
         .decompression(setup.decompression)
         .memory_budget(memory_budget());
+    builder = match setup.transport {
+        TransportKind::Tungstenite => builder,
+        TransportKind::TokioWebsockets => builder.transport(TokioWebsocketsTransport::new()),
+    };
     for kind in Kind::ALL {
         let tally = Tally::new(setup.expected.of_kind(kind), setup.paced);
         let mut reporter = Reporter::new(tally, tallies_tx.clone());

@@ -1,4 +1,4 @@
-//! The eight clients (five on the plain feed, three on the gzip feed), and
+//! The ten clients (seven on the plain feed, three on the gzip feed), and
 //! what a client run (a child process, `e2e client`) measures and reports.
 
 mod baseline;
@@ -44,25 +44,42 @@ pub(crate) enum ClientKind {
     ClassifiedGzip,
     /// The gzip feed: `inline` with `Decompression::Gzip`.
     InlineGzip,
+    /// `best` on `TokioWebsocketsTransport`.
+    BestTokioWebsockets,
+    /// `inline` on `TokioWebsocketsTransport`.
+    InlineTokioWebsockets,
+}
+
+/// The transport a HyperSockets client runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TransportKind {
+    /// The default, `TungsteniteTransport`.
+    Tungstenite,
+    /// `TokioWebsocketsTransport`.
+    TokioWebsockets,
 }
 
 impl ClientKind {
     /// The clients of the plain feed, in run order (the paced runs').
-    pub(crate) const PLAIN: [Self; 5] = [
+    pub(crate) const PLAIN: [Self; 7] = [
         Self::Baseline,
         Self::SeedStyle,
         Self::Classified,
         Self::Best,
         Self::Inline,
+        Self::BestTokioWebsockets,
+        Self::InlineTokioWebsockets,
     ];
 
     /// Every client, in run order: the plain feed's, then the gzip feed's.
-    pub(crate) const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 10] = [
         Self::Baseline,
         Self::SeedStyle,
         Self::Classified,
         Self::Best,
         Self::Inline,
+        Self::BestTokioWebsockets,
+        Self::InlineTokioWebsockets,
         Self::BaselineGzip,
         Self::ClassifiedGzip,
         Self::InlineGzip,
@@ -79,6 +96,18 @@ impl ClientKind {
             Self::BaselineGzip => "baseline-gzip",
             Self::ClassifiedGzip => "classified-gzip",
             Self::InlineGzip => "inline-gzip",
+            Self::BestTokioWebsockets => "best-tws",
+            Self::InlineTokioWebsockets => "inline-tws",
+        }
+    }
+
+    /// The transport it runs on (the baselines: tokio-tungstenite by hand).
+    pub(crate) fn transport(self) -> TransportKind {
+        match self {
+            Self::BestTokioWebsockets | Self::InlineTokioWebsockets => {
+                TransportKind::TokioWebsockets
+            }
+            _ => TransportKind::Tungstenite,
         }
     }
 
@@ -117,6 +146,8 @@ pub(crate) struct Setup {
     pub(crate) lanes: hypersockets::LaneConfig,
     /// What the HyperSockets clients inflate: gzip on the gzip feed.
     pub(crate) decompression: hypersockets::Decompression,
+    /// The transport the HyperSockets clients run on.
+    pub(crate) transport: TransportKind,
 }
 
 /// What a client returns once the server has closed and every handler is done.
@@ -180,6 +211,7 @@ pub(crate) fn run(job: &Job, port: u16) -> Result<RunReport, String> {
             Feed::Plain => hypersockets::Decompression::Off,
             Feed::Gzip => hypersockets::Decompression::Gzip,
         },
+        transport: kind.transport(),
     };
     // Generous: a blast takes about a second per million messages.
     let limit =
@@ -205,10 +237,10 @@ pub(crate) fn run(job: &Job, port: u16) -> Result<RunReport, String> {
                     )
                     .await
                 }
-                ClientKind::Best => {
+                ClientKind::Best | ClientKind::BestTokioWebsockets => {
                     library::run(routers::FastRouter, Handlers::Lanes, &setup, &mut meter).await
                 }
-                ClientKind::Inline | ClientKind::InlineGzip => {
+                ClientKind::Inline | ClientKind::InlineGzip | ClientKind::InlineTokioWebsockets => {
                     library::run(routers::SeedRouter, Handlers::Inline, &setup, &mut meter).await
                 }
                 ClientKind::BaselineGzip => baseline_gzip::run(&setup, &mut meter).await,
