@@ -55,9 +55,12 @@ impl Stream for ReceiveHalf {
                     None | Some(Err(_)) => self.state = ReadState::Done,
                 },
                 ReadState::Open => match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
-                    // The peer shut the socket between frames: the stream
-                    // ends (the client tells a missing Close apart).
-                    None => self.state = ReadState::Done,
+                    // The peer shut the socket without a Close frame: a
+                    // lost connection, not the end of the conversation.
+                    None => {
+                        self.state = ReadState::Done;
+                        return Poll::Ready(Some(Err(HyperSocketError::ConnectionClosed)));
+                    }
                     Some(Err(error)) => {
                         // The codec ends the connection after any error.
                         self.state = ReadState::Done;
@@ -66,7 +69,15 @@ impl Stream for ReceiveHalf {
                     Some(Ok(message)) => {
                         let message = from_codec(message);
                         self.state = match &message {
-                            Ok(WsMessage::Close(_)) => ReadState::Closing,
+                            Ok(WsMessage::Close(_)) => {
+                                // The codec has queued its answering Close:
+                                // sent now, while the caller may stop
+                                // reading once it has the peer's.
+                                match Pin::new(&mut self.inner).poll_next(cx) {
+                                    Poll::Pending => ReadState::Closing,
+                                    Poll::Ready(_) => ReadState::Done,
+                                }
+                            }
                             Ok(_) => ReadState::Open,
                             Err(_) => ReadState::Done,
                         };
@@ -81,8 +92,11 @@ impl Stream for ReceiveHalf {
 /// Sending half: takes our messages.
 pub(crate) struct SendHalf {
     inner: SplitSink<Socket, Message>,
-    /// A Close frame went out (ours, or the codec's answer to the peer's).
+    /// A Close frame went out (ours, or the codec's own).
     closed: bool,
+    /// A Close frame waits in the split sink's slot: it reaches the codec
+    /// on the next flush.
+    close_pending: bool,
 }
 
 impl SendHalf {
@@ -90,58 +104,66 @@ impl SendHalf {
         Self {
             inner,
             closed: false,
+            close_pending: false,
         }
     }
+}
+
+fn map_send_error(error: tokio_websockets::Error) -> HyperSocketError {
+    map_error(error, &SentCloseCode::default())
 }
 
 impl Sink<WsMessage> for SendHalf {
     type Error = HyperSocketError;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if self.close_pending {
+            // The slot is emptied by a flush, which knows about Closes.
+            ready!(self.as_mut().poll_flush(cx))?;
+        }
         Pin::new(&mut self.inner)
             .poll_ready(cx)
-            .map_err(|e| map_error(e, &SentCloseCode::default()))
+            .map_err(map_send_error)
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: WsMessage) -> Result<(), Self::Error> {
         let close = item.is_close();
         Pin::new(&mut self.inner)
             .start_send(to_codec(item)?)
-            .map_err(|e| map_error(e, &SentCloseCode::default()))?;
+            .map_err(map_send_error)?;
+        self.close_pending = close;
         self.closed |= close;
         Ok(())
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner)
-            .poll_flush(cx)
-            .map_err(|e| map_error(e, &SentCloseCode::default()))
-    }
-
-    /// Sends a Close frame (1000) unless one went out, and flushes. It does
-    /// not wait for the peer's answer, and does not read: what arrives
-    /// meanwhile is the receiving half's (the codec's own close would read
-    /// and drop it).
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        if !self.closed {
-            match ready!(Pin::new(&mut self.inner).poll_ready(cx)) {
-                Ok(()) => {}
-                Err(tokio_websockets::Error::AlreadyClosed) => return Poll::Ready(Ok(())),
-                Err(e) => return Poll::Ready(Err(map_error(e, &SentCloseCode::default()))),
-            }
-            match Pin::new(&mut self.inner).start_send(Message::close(
-                Some(tokio_websockets::CloseCode::NORMAL_CLOSURE),
-                "",
-            )) {
-                Ok(()) => self.closed = true,
-                // The peer's Close was answered already: the close is done.
-                Err(tokio_websockets::Error::AlreadyClosed) => return Poll::Ready(Ok(())),
-                Err(e) => return Poll::Ready(Err(map_error(e, &SentCloseCode::default()))),
+        loop {
+            let flushed = ready!(Pin::new(&mut self.inner).poll_flush(cx));
+            let close_pending = std::mem::replace(&mut self.close_pending, false);
+            match flushed {
+                // After a protocol error or the peer's Close, the codec
+                // refuses our Close: it has queued one of its own (1002,
+                // 1007, 1009, or the answer to the peer's), which the next
+                // flush sends.
+                Err(tokio_websockets::Error::AlreadyClosed) if close_pending => {}
+                flushed => return Poll::Ready(flushed.map_err(map_send_error)),
             }
         }
-        match ready!(Pin::new(&mut self.inner).poll_flush(cx)) {
-            Ok(()) | Err(tokio_websockets::Error::AlreadyClosed) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(map_error(e, &SentCloseCode::default()))),
+    }
+
+    /// Sends a Close frame (1000) unless one went out (ours, or the
+    /// codec's own), and flushes. It does not wait for the peer's answer,
+    /// and does not read: what arrives meanwhile is the receiving half's
+    /// (the codec's own close would read and drop it).
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if !self.closed {
+            ready!(self.as_mut().poll_ready(cx))?;
+            self.as_mut().start_send(WsMessage::close(1000, ""))?;
+        }
+        match ready!(self.poll_flush(cx)) {
+            // Closed already: nothing more to send.
+            Ok(()) | Err(HyperSocketError::ConnectionClosed) => Poll::Ready(Ok(())),
+            Err(error) => Poll::Ready(Err(error)),
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use hypersockets_core::HyperSocketError;
-use hypersockets_transport::upgrade::{FrameTooLarge, SentCloseCode, io_error};
+use hypersockets_transport::upgrade::{SentCloseCode, io_error};
 use tokio_websockets::Error;
 use tokio_websockets::proto::ProtocolError;
 
@@ -26,30 +26,24 @@ impl From<Unsendable> for HyperSocketError {
     }
 }
 
-/// Ours from the codec's. `sent` is the code of the server's Close frame,
-/// when one was read: the codec refuses an invalid one without saying
-/// which.
-pub(crate) fn map_error(error: Error, sent: &SentCloseCode) -> HyperSocketError {
+/// Ours from the codec's. `watch` has the code of the server's Close
+/// frame, when one was read (the codec refuses an invalid one without
+/// saying which), and whether the socket ended.
+pub(crate) fn map_error(error: Error, watch: &SentCloseCode) -> HyperSocketError {
     match error {
         Error::AlreadyClosed => HyperSocketError::ConnectionClosed,
         Error::PayloadTooLong { len, max_len } => HyperSocketError::MessageTooLarge {
             size: len,
             limit: max_len,
         },
-        Error::Io(error) => match error
-            .get_ref()
-            .and_then(|e| e.downcast_ref::<FrameTooLarge>())
-        {
-            Some(frame) => HyperSocketError::MessageTooLarge {
-                size: usize::try_from(frame.size).unwrap_or(usize::MAX),
-                limit: usize::try_from(frame.limit).unwrap_or(usize::MAX),
-            },
-            None => io_error(error),
-        },
+        // The socket ended inside a frame ("bytes remaining on stream"):
+        // a lost connection, as when it ends between frames.
+        Error::Io(_) if watch.ended() => HyperSocketError::ConnectionClosed,
+        Error::Io(error) => io_error(error),
         Error::Protocol(ProtocolError::InvalidUtf8) => {
             HyperSocketError::InvalidUtf8(Arc::new(ProtocolError::InvalidUtf8))
         }
-        Error::Protocol(ProtocolError::InvalidCloseCode) => match sent.get() {
+        Error::Protocol(ProtocolError::InvalidCloseCode) => match watch.get() {
             Some(code) => HyperSocketError::InvalidCloseCode { code },
             None => HyperSocketError::WebSocket(Arc::new(ProtocolError::InvalidCloseCode)),
         },

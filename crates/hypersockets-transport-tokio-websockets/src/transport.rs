@@ -19,10 +19,13 @@ use crate::connection::{ReceiveHalf, SendHalf};
 ///
 /// Limits: a message (one frame or reassembled fragments) longer than the
 /// request's `max_message_size` fails with
-/// [`HyperSocketError::MessageTooLarge`]; outgoing messages longer than
-/// `max_frame_size` are split into frames of that size; the sending half
-/// flushes once `write_buffer_size` bytes wait, and waits for the socket
-/// (back-pressure) rather than buffer more.
+/// [`HyperSocketError::MessageTooLarge`] (and the codec answers 1009).
+/// tokio-websockets limits messages, not frames, so `max_frame_size` holds
+/// whole messages too: with it below `max_message_size` (both 16 MiB by
+/// default) a fragmented message is refused past `max_frame_size`.
+/// Outgoing messages longer than `max_frame_size` are split into frames of
+/// that size; the sending half flushes once `write_buffer_size` bytes wait,
+/// and waits for the socket (back-pressure) rather than buffer more.
 ///
 /// [`TungsteniteTransport`]: hypersockets_transport::TungsteniteTransport
 /// [`HyperSocketError::MessageTooLarge`]: hypersockets_core::HyperSocketError::MessageTooLarge
@@ -79,10 +82,15 @@ async fn connect(request: ConnectRequest, tls: Option<TlsConfig>) -> Result<Conn
     // Follows the frames for the server's close code, which the codec does
     // not report when it refuses it.
     let sent = SentCloseCode::default();
-    let socket = CloseWatch::new(upgraded, &[], sent.clone()).max_frame_size(limits.max_frame_size);
+    let socket = CloseWatch::new(upgraded, &[], sent.clone());
     let (sink, stream) = ClientBuilder::new()
         .config(config(&limits))
-        .limits(Limits::default().max_payload_len(Some(limits.max_message_size)))
+        // The codec limits messages, not frames: a frame over
+        // `max_frame_size` is refused by holding every message to it too.
+        .limits(
+            Limits::default()
+                .max_payload_len(Some(limits.max_message_size.min(limits.max_frame_size))),
+        )
         .take_over(socket)
         .split();
     Ok(Connection::new(

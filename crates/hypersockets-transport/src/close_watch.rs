@@ -8,10 +8,9 @@
 //! without being looked at) and the code of the first Close frame is kept.
 //! The cost is a few branches per frame header.
 //!
-//! The same walk enforces a frame size limit for codecs that have none of
-//! their own (tokio-websockets limits whole messages only): the bytes up to
-//! an oversized frame's header are handed on, then the read fails with a
-//! [`FrameTooLarge`] before its payload is buffered.
+//! It also notes when the socket reached its end, which tells a codec's
+//! "bytes left over" error (a frame cut short) for the lost connection it
+//! is.
 
 use std::io;
 use std::pin::Pin;
@@ -21,12 +20,14 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The first Close frame's code, shared with the receiving half: 0 until
-/// seen, else `SEEN | code`.
+/// What the socket's reads showed, shared with the receiving half: the
+/// first Close frame's code (`SEEN | code`), and whether the socket ended
+/// (`ENDED`).
 #[derive(Clone, Debug, Default)]
 pub struct SentCloseCode(Arc<AtomicU32>);
 
 const SEEN: u32 = 1 << 16;
+const ENDED: u32 = 1 << 17;
 
 impl SentCloseCode {
     /// The code of the server's first Close frame, once read.
@@ -35,8 +36,17 @@ impl SentCloseCode {
         (value & SEEN != 0).then_some(value as u16)
     }
 
+    /// Whether a read found the end of the socket (the peer shut it).
+    pub fn ended(&self) -> bool {
+        self.0.load(Ordering::Acquire) & ENDED != 0
+    }
+
     fn set(&self, code: u16) {
-        self.0.store(SEEN | u32::from(code), Ordering::Release);
+        self.0.fetch_or(SEEN | u32::from(code), Ordering::AcqRel);
+    }
+
+    fn set_ended(&self) {
+        self.0.fetch_or(ENDED, Ordering::AcqRel);
     }
 }
 
@@ -68,19 +78,6 @@ struct PendingCode {
 pub(crate) struct FrameWalker {
     walk: Walk,
     sent: SentCloseCode,
-    /// Largest frame payload allowed.
-    max_frame: u64,
-}
-
-/// A frame longer than the connection's limit, as the source of the
-/// `io::Error` a [`CloseWatch`] read fails with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("frame of {size} bytes over the {limit}-byte limit")]
-pub struct FrameTooLarge {
-    /// The frame's payload length, as its header says.
-    pub size: u64,
-    /// The limit.
-    pub limit: u64,
 }
 
 impl FrameWalker {
@@ -91,23 +88,15 @@ impl FrameWalker {
                 have: 0,
             },
             sent,
-            max_frame: u64::MAX,
         }
     }
 
-    /// Takes in the next bytes read. When a frame's header says it is
-    /// longer than the limit: the offset in `bytes` where that header
-    /// started (0 when it started in earlier bytes), and the frame.
-    pub(crate) fn observe(&mut self, mut bytes: &[u8]) -> Option<(usize, FrameTooLarge)> {
-        let total = bytes.len();
-        let mut header_start = 0;
+    /// Takes in the next bytes read.
+    pub(crate) fn observe(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             match &mut self.walk {
-                Walk::Done => return None,
+                Walk::Done => return,
                 Walk::Header { header, have } => {
-                    if *have == 0 {
-                        header_start = total - bytes.len();
-                    }
                     let needed = header_len(&header[..*have]);
                     let take = (needed - *have).min(bytes.len());
                     header[*have..*have + take].copy_from_slice(&bytes[..take]);
@@ -116,16 +105,6 @@ impl FrameWalker {
                     // The first two bytes tell the full header's length.
                     if *have == header_len(&header[..*have]) {
                         let payload = start_payload(&header[..*have]);
-                        if let Walk::Payload { left, .. } = payload
-                            && left > self.max_frame
-                        {
-                            self.walk = Walk::Done;
-                            let frame = FrameTooLarge {
-                                size: left,
-                                limit: self.max_frame,
-                            };
-                            return Some((header_start, frame));
-                        }
                         self.walk = payload;
                         self.finish_empty_frame();
                     }
@@ -143,7 +122,7 @@ impl FrameWalker {
                         if code.have == 2 {
                             self.sent.set(u16::from_be_bytes(code.bytes));
                             self.walk = Walk::Done;
-                            return None;
+                            return;
                         }
                     }
                     *left -= take as u64;
@@ -152,7 +131,6 @@ impl FrameWalker {
                 }
             }
         }
-        None
     }
 
     /// After a payload ends: a Close frame ends the walk, anything else
@@ -219,29 +197,14 @@ fn start_payload(header: &[u8]) -> Walk {
 pub struct CloseWatch<S> {
     inner: S,
     walker: FrameWalker,
-    /// An oversized frame was met: every read fails with it.
-    oversized: Option<FrameTooLarge>,
 }
 
 impl<S> CloseWatch<S> {
     /// Watches `inner`, whose first bytes are `read_ahead` (already read).
     pub fn new(inner: S, read_ahead: &[u8], sent: SentCloseCode) -> Self {
         let mut walker = FrameWalker::new(sent);
-        // No limit yet: nothing to refuse.
         walker.observe(read_ahead);
-        Self {
-            inner,
-            walker,
-            oversized: None,
-        }
-    }
-
-    /// Fails reads at the first frame longer than `limit` bytes (default:
-    /// no limit), with a [`FrameTooLarge`] as the `io::Error`'s source.
-    /// Only for bytes not yet read: give it before any.
-    pub fn max_frame_size(mut self, limit: usize) -> Self {
-        self.walker.max_frame = u64::try_from(limit).unwrap_or(u64::MAX);
-        self
+        Self { inner, walker }
     }
 }
 
@@ -251,21 +214,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for CloseWatch<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Some(frame) = self.oversized {
-            return Poll::Ready(Err(io::Error::other(frame)));
-        }
         let before = buf.filled().len();
+        let room = buf.remaining() > 0;
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
-            let this = &mut *self;
-            if let Some((at, frame)) = this.walker.observe(&buf.filled()[before..]) {
-                this.oversized = Some(frame);
-                // The frames before it are handed on; the read after them fails.
-                buf.set_filled(before + at);
-                if at == 0 {
-                    return Poll::Ready(Err(io::Error::other(frame)));
-                }
+            let Self { walker, .. } = &mut *self;
+            let read = &buf.filled()[before..];
+            if read.is_empty() && room {
+                walker.sent.set_ended();
             }
+            walker.observe(read);
         }
         result
     }
@@ -331,59 +289,23 @@ mod tests {
         sent.get()
     }
 
-    /// What a reader of `bytes` through a `CloseWatch` limited to `limit`
-    /// gets, in reads of at most `piece` bytes: the bytes before the error,
-    /// and the error's frame.
-    async fn read_limited(
-        bytes: &[u8],
-        piece: usize,
-        limit: usize,
-    ) -> (Vec<u8>, Option<FrameTooLarge>) {
-        use tokio::io::AsyncReadExt;
-        let watch = CloseWatch::new(bytes, &[], SentCloseCode::default()).max_frame_size(limit);
-        let mut watch = Box::pin(watch);
-        let (mut got, mut chunk) = (Vec::new(), vec![0; piece]);
-        loop {
-            match watch.read(&mut chunk).await {
-                Ok(0) => return (got, None),
-                Ok(n) => got.extend_from_slice(&chunk[..n]),
-                Err(error) => {
-                    let frame = error
-                        .get_ref()
-                        .and_then(|e| e.downcast_ref::<FrameTooLarge>());
-                    return (got, frame.copied());
-                }
-            }
-        }
-    }
-
     #[tokio::test]
-    async fn stops_at_the_header_of_a_frame_over_the_limit() {
-        let mut before = frame(0x1, None, b"hello");
-        before.extend(frame(0x2, None, &[7; 100]));
-        let mut bytes = before.clone();
-        bytes.extend(frame(0x2, None, &[0; 70_000]));
-        for piece in [1, 3, 64, 4096, bytes.len()] {
-            let (got, frame) = read_limited(&bytes, piece, 100).await;
-            // Header bytes read before the header was whole were handed on:
-            // the codec waits for the rest and gets the error.
-            assert!(
-                got.starts_with(&before) && got.len() < before.len() + 10,
-                "pieces of {piece}: {} bytes",
-                got.len()
-            );
-            assert_eq!(
-                frame,
-                Some(FrameTooLarge {
-                    size: 70_000,
-                    limit: 100
-                }),
-                "pieces of {piece}"
-            );
-        }
-        // At the limit is allowed.
-        let (got, frame) = read_limited(&before, 7, 100).await;
-        assert_eq!((got, frame), (before, None));
+    async fn notes_the_end_of_the_socket_only_once_reached() {
+        use tokio::io::AsyncReadExt;
+        let bytes = frame(0x1, None, b"hello");
+        let sent = SentCloseCode::default();
+        let mut watch = CloseWatch::new(&bytes[..], &[], sent.clone());
+        let mut chunk = [0u8; 4];
+        assert_eq!(watch.read(&mut chunk).await.unwrap(), 4);
+        assert!(!sent.ended());
+        let mut rest = Vec::new();
+        watch.read_to_end(&mut rest).await.unwrap();
+        assert!(sent.ended());
+        // An empty buffer asks for nothing: no end seen.
+        let quiet = SentCloseCode::default();
+        let mut watch = CloseWatch::new(&bytes[..0], &[], quiet.clone());
+        assert_eq!(watch.read(&mut []).await.unwrap(), 0);
+        assert!(!quiet.ended());
     }
 
     #[test]
