@@ -41,7 +41,9 @@ macro_rules! conformance {
 
             /// The transport under test; `tls`: the roots `wss://` trusts,
             /// `None` for the transport's defaults.
-            pub(crate) fn transport(tls: Option<hypersockets::TlsConfig>) -> impl hypersockets::Transport {
+            pub(crate) fn transport(
+                tls: Option<hypersockets::TlsConfig>,
+            ) -> impl hypersockets::Transport {
                 let make = $make;
                 make(tls)
             }
