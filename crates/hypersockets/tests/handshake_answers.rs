@@ -1,8 +1,9 @@
-//! How the client takes a refused handshake, through a real socket: a
-//! status that the same request would get again (401, 403, 404) ends it at
-//! once with the status; 429 and 503 make it wait at least the server's
-//! `Retry-After`; other 5xx back off per the strategy; and the first
-//! reconnect after a drop is spread out across clients.
+//! How the client paces its attempts after a refused handshake, through a
+//! real socket: 5xx without `Retry-After` back off per the strategy, and
+//! the first reconnect after a drop is spread out across clients. (What the
+//! transport reports of a refusal, its status and `Retry-After`, and that
+//! fatal statuses end the client, is in the conformance suite's
+//! `handshake.rs`.)
 //!
 //! Gaps between attempts are read from the server's handshake records and
 //! checked as lower bounds only (the client must not come back earlier);
@@ -13,10 +14,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use hypersockets::{
-    ClientEvent, ClientManager, ExponentialBackoff, FixedInterval, HyperSocketError, PassThrough,
-    WebSocketClient,
-};
+use hypersockets::{ClientEvent, ClientManager, ExponentialBackoff, PassThrough, WebSocketClient};
 use hypersockets_testkit::{ExchangeConfig, Fault, HandshakeResponse, MockExchange, Target};
 use support::{WAIT, wait_event, within};
 
@@ -34,102 +32,6 @@ fn client(
         .reconnect(reconnect)
         .build()
         .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_for_good_end_the_client_at_once_with_the_status() {
-    for status in [401, 403, 404] {
-        let exchange = exchange().await;
-        let control = exchange.control();
-        control.set_handshake_response(HandshakeResponse::reject(status));
-        // A strategy that would retry forever, quickly: the status alone stops it.
-        let client = client(&exchange, FixedInterval::new(Duration::from_millis(1)));
-        let mut events = client.events();
-        let error = within("connect", client.connect()).await.unwrap_err();
-        assert!(
-            matches!(
-                error,
-                HyperSocketError::Handshake {
-                    status: Some(s),
-                    retry_after: None,
-                    ..
-                } if s == status
-            ),
-            "{status}: {error:?}"
-        );
-        assert!(!error.is_retryable());
-        wait_event(&mut events, "shut down", |e| {
-            matches!(e, ClientEvent::ShutDown)
-        })
-        .await;
-        assert_eq!(control.handshakes().len(), 1, "{status}: one attempt only");
-        assert_eq!(client.metrics().connection.connect_attempts, 1);
-        exchange.shutdown().await;
-    }
-}
-
-/// The first handshake is refused with `refusal` (which carries
-/// `Retry-After: 1`), the next accepted: the client comes back no sooner
-/// than a second later, though its strategy says 1 ms.
-async fn waits_for_retry_after(refusal: HandshakeResponse, status: u16) {
-    let exchange = exchange().await;
-    let control = exchange.control();
-    control.respond_next(1, refusal);
-    let client = client(&exchange, FixedInterval::new(Duration::from_millis(1)));
-    let mut events = client.events();
-    within("connect", client.connect()).await.unwrap();
-    // The exchange links a handshake to its connection once its side of
-    // the handshake ends, which may be after `connect` returned.
-    control.wait_for_connections(1, WAIT).await.unwrap();
-
-    let handshakes = control.handshakes();
-    assert_eq!(handshakes.len(), 2, "{handshakes:?}");
-    assert_eq!(handshakes[0].connection, None);
-    assert!(handshakes[1].connection.is_some());
-    let gap = handshakes[1].at - handshakes[0].at;
-    assert!(gap >= Duration::from_secs(1), "came back after {gap:?}");
-
-    let lost = wait_event(&mut events, "the refusal", |e| {
-        matches!(e, ClientEvent::Disconnected { .. })
-    })
-    .await;
-    let ClientEvent::Disconnected {
-        reason: hypersockets::DisconnectReason::Error(error),
-    } = lost
-    else {
-        panic!("{lost:?}");
-    };
-    assert!(
-        matches!(
-            *error,
-            HyperSocketError::Handshake {
-                status: Some(s),
-                retry_after: Some(after),
-                ..
-            } if s == status && after == Duration::from_secs(1)
-        ),
-        "{error:?}"
-    );
-    let announced = wait_event(&mut events, "reconnecting", |e| {
-        matches!(e, ClientEvent::Reconnecting { .. })
-    })
-    .await;
-    assert!(
-        matches!(announced, ClientEvent::Reconnecting { attempt: 1, delay } if delay == Duration::from_secs(1)),
-        "{announced:?}"
-    );
-    client.close().await.unwrap();
-    exchange.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn too_many_requests_waits_for_retry_after() {
-    waits_for_retry_after(HandshakeResponse::too_many_requests(), 429).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn service_unavailable_waits_for_retry_after() {
-    waits_for_retry_after(HandshakeResponse::service_unavailable(), 503).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

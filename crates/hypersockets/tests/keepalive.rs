@@ -1,6 +1,8 @@
-//! Keepalive against the mock exchange: every server ping style answered
-//! exactly and in time, client heartbeats answered with their replies
-//! consumed, and dead connections found by the liveness timeout.
+//! Keepalive against the mock exchange: every application ping style
+//! answered exactly and in time (protocol pings, which the transport
+//! answers, are in the conformance suite), client heartbeats answered with
+//! their replies consumed, and dead connections found by the liveness
+//! timeout.
 
 mod event_log;
 mod support;
@@ -8,133 +10,43 @@ mod support;
 use std::time::Duration;
 
 use hypersockets::{
-    ClientEvent, CloseCode, DisconnectReason, Heartbeat, HyperSocketError, JsonPing,
-    PassivePingDetector, TextPing, WsMessage,
+    ClientEvent, CloseCode, DisconnectReason, Heartbeat, HyperSocketError, JsonPing, TextPing,
+    TungsteniteTransport, WsMessage,
 };
 use hypersockets_testkit::{
-    CloseCause, ConnectionId, ConnectionStatus, Control, ExchangeConfig, Fault, KeepaliveConfig,
-    KeepaliveStats, MockExchange, PingStyle, ServerPing,
+    CloseCause, ConnectionId, ConnectionStatus, Control, Fault, KeepaliveConfig, MockExchange,
+    PingStyle, ServerPing,
+};
+use support::server_pings::{
+    exchange, only_the_marker_was_handled, server_pings_are_answered, stats,
 };
 use support::{Collected, WAIT, client_builder, client_for, wait_event, within};
 
-/// How often the server pings; each ping is due within this interval.
-/// Answering takes microseconds: the margin is for a machine so busy that
-/// the client's task waits its turn (an 80 ms interval missed once in 20
-/// loaded runs).
-const SERVER_PING: Duration = Duration::from_millis(400);
-/// Server pings that must be answered, in a row, on one connection.
-const ROUNDS: u64 = 4;
 /// How often the client sends its heartbeat.
 const HEARTBEAT: Duration = Duration::from_millis(100);
 /// The client's liveness timeout when it has a heartbeat.
 const LIVENESS: Duration = Duration::from_millis(500);
 /// The server's idle cutoff: far shorter than the heartbeats a test waits for.
 const IDLE: Duration = Duration::from_millis(500);
-/// A message that is no ping and no reply: once a handler has it, every
-/// message the server wrote before it has been through the client.
-const MARKER: &str = r#"{"marker":true}"#;
-
-fn stats(control: &Control, conn: ConnectionId) -> KeepaliveStats {
-    control
-        .connection(conn)
-        .map(|info| info.keepalive)
-        .unwrap_or_default()
-}
-
-async fn exchange(keepalive: KeepaliveConfig) -> MockExchange {
-    MockExchange::start(ExchangeConfig::new().keepalive(keepalive))
-        .await
-        .unwrap()
-}
-
-/// The exact answer the server expects to a ping it wrote, in any style.
-fn answer_to(ping: &WsMessage) -> Option<WsMessage> {
-    match ping {
-        WsMessage::Ping(payload) => Some(WsMessage::Pong(payload.clone())),
-        WsMessage::Text(text) if text.as_str() == "ping" => Some(WsMessage::text("pong")),
-        WsMessage::Text(text) => {
-            let value: serde_json::Value = serde_json::from_str(text.as_str()).ok()?;
-            let ms = value.get("ping")?.as_u64()?;
-            Some(WsMessage::text(format!(r#"{{"pong":{ms}}}"#)))
-        }
-        _ => None,
-    }
-}
-
-/// Sends the marker on `conn` and checks it is the only thing `handled`
-/// ever got: nothing before it (pings, pongs, replies) reached a handler.
-async fn only_the_marker_was_handled(control: &Control, conn: ConnectionId, handled: &Collected) {
-    control.send(conn, WsMessage::text(MARKER)).unwrap();
-    handled.wait_for(1).await;
-    assert_eq!(
-        handled.texts(),
-        [MARKER],
-        "only the marker may reach handlers"
-    );
-}
-
-/// A client with `detector` (or none) against a server pinging in `style`:
-/// every ping is answered exactly, by its deadline, and the connection stays.
-async fn server_pings_are_answered(style: PingStyle, detector: Option<impl PassivePingDetector>) {
-    let exchange = exchange(
-        KeepaliveConfig::new().server_ping(ServerPing::new(style, SERVER_PING).max_missed(1)),
-    )
-    .await;
-    let control = exchange.control();
-    let (data, handled) = (Collected::default(), Collected::default());
-    let mut builder = client_for(&exchange, &[], &data, &handled);
-    if let Some(detector) = detector {
-        builder = builder.ping_detector(detector);
-    }
-    let client = builder.build().unwrap();
-    let mut events = client.events();
-    within("connect", client.connect()).await.unwrap();
-    let conn = control.wait_for_connections(1, WAIT).await.unwrap();
-    control
-        .wait_until("pings answered", WAIT, |c| {
-            stats(c, conn).pongs_matched >= ROUNDS
-        })
-        .await
-        .unwrap();
-
-    // Answers first: every answer read has its ping among the written.
-    let answers = control.received(conn);
-    let expected: Vec<WsMessage> = control.written(conn).iter().filter_map(answer_to).collect();
-    assert!(answers.len() >= ROUNDS as usize, "{answers:?}");
-    assert_eq!(
-        Some(&answers[..]),
-        expected.get(..answers.len()),
-        "each ping answered once, exactly, in order"
-    );
-    let stats = stats(&control, conn);
-    assert_eq!(stats.pings_missed, 0, "{style:?}: {stats:?}");
-    assert_eq!(stats.pongs_mismatched, 0, "{style:?}: {stats:?}");
-    assert_eq!(control.status(conn), Some(ConnectionStatus::Open));
-    assert_eq!(control.connection_count(), 1, "never reconnected");
-    only_the_marker_was_handled(&control, conn, &handled).await;
-    // Counted as read, so certainly by the time the marker was handled.
-    assert!(client.metrics().connection.pings_answered >= ROUNDS);
-    assert!(
-        event_log::disconnect_reasons(&event_log::events_so_far(&mut events)).is_empty(),
-        "the connection stayed up"
-    );
-    client.close().await.unwrap();
-    exchange.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protocol_pings_get_the_exact_pong_from_the_transport() {
-    server_pings_are_answered(PingStyle::Protocol, None::<TextPing>).await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_pings_get_pong_from_the_text_detector() {
-    server_pings_are_answered(PingStyle::Text, Some(TextPing::default())).await;
+    server_pings_are_answered(
+        PingStyle::Text,
+        Some(TextPing::default()),
+        TungsteniteTransport::new(),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_pings_get_their_number_back_from_the_json_detector() {
-    server_pings_are_answered(PingStyle::Json, Some(JsonPing::default())).await;
+    server_pings_are_answered(
+        PingStyle::Json,
+        Some(JsonPing::default()),
+        TungsteniteTransport::new(),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

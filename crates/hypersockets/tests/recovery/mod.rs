@@ -1,4 +1,5 @@
-//! The recovery drill shared by `faults.rs` and `tls_and_limits.rs`: a
+//! The recovery drill of the conformance suite (`conformance/faults.rs`,
+//! `conformance/delivery.rs`), whose parts `chaos.rs` shares too: a
 //! client that logs in, subscribes to a public and a private stream from the
 //! builder and to a third at run time; a scripted fault in the middle of the
 //! streams; then proof that it reconnected, logged in again, restored every
@@ -15,7 +16,8 @@ use hypersockets::{
     HasUrl, HyperSocketError, WebSocketClientBuilder, WithRouter, WsMessage, handler_fn,
 };
 use hypersockets_testkit::{
-    AuthConfig, ConnectionId, Control, ExchangeConfig, MockExchange, Rate, Scenario, StreamConfig,
+    AuthConfig, CloseCause, ConnectionId, Control, ExchangeConfig, MockExchange, Rate, Scenario,
+    StreamConfig,
 };
 
 use crate::support::{
@@ -171,6 +173,12 @@ pub(crate) async fn survive(
         .await
         .unwrap();
     within("close", client.close()).await.unwrap();
+    // A normal close: our Close frame with 1000, answered.
+    let cause = control.wait_for_close(second, WAIT).await.unwrap();
+    assert!(
+        matches!(&cause, CloseCause::ClientClosed(Some(frame)) if frame.code.as_u16() == 1000),
+        "{cause:?}"
+    );
 
     assert_eq!(control.connection_count(), 2, "exactly one reconnection");
     for conn in [first, second] {
@@ -291,9 +299,4 @@ pub(crate) fn is_reset(reason: &DisconnectReason) -> bool {
         error_of(reason),
         Some(HyperSocketError::Io(error)) if error.kind() == std::io::ErrorKind::ConnectionReset
     )
-}
-
-/// Leaves the client as the drill made it.
-pub(crate) fn as_is(builder: Builder, _: &MockExchange) -> Builder {
-    builder
 }

@@ -3,12 +3,14 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod hostile;
 pub mod inflate;
 /// The transport's tests' real proxies (tinyproxy, danted): one copy.
 #[path = "../../../hypersockets-transport/tests/support/proxies.rs"]
 pub mod proxies;
 pub mod raw;
 pub mod recorder;
+pub mod server_pings;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -199,17 +201,23 @@ pub async fn wait_event(
     }
 }
 
+/// The reason of the next `Disconnected` event; panics after `WAIT`.
+pub async fn disconnect_reason(events: &mut EventStream) -> hypersockets::DisconnectReason {
+    match wait_event(events, "the disconnect", |e| {
+        matches!(e, ClientEvent::Disconnected { .. })
+    })
+    .await
+    {
+        ClientEvent::Disconnected { reason } => reason,
+        _ => unreachable!("filtered above"),
+    }
+}
+
 /// The error of the next `Disconnected` event; panics when its reason is
 /// not an error, or after `WAIT`.
 pub async fn disconnect_error(events: &mut EventStream) -> hypersockets::HyperSocketError {
-    let event = wait_event(events, "the disconnect", |e| {
-        matches!(e, ClientEvent::Disconnected { .. })
-    })
-    .await;
-    match event {
-        ClientEvent::Disconnected {
-            reason: hypersockets::DisconnectReason::Error(error),
-        } => (*error).clone(),
+    match disconnect_reason(events).await {
+        hypersockets::DisconnectReason::Error(error) => (*error).clone(),
         other => panic!("expected a disconnect by error, got {other:?}"),
     }
 }

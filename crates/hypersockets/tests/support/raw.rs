@@ -24,6 +24,7 @@ pub mod op {
     pub const BINARY: u8 = 0x2;
     pub const CLOSE: u8 = 0x8;
     pub const PING: u8 = 0x9;
+    pub const PONG: u8 = 0xA;
 }
 
 impl RawServer {
@@ -197,10 +198,12 @@ pub struct Frames {
 
 impl Frames {
     /// The next frame the client sent; `None` when it closed the socket
-    /// (FIN or reset) first. Within `WAIT`.
+    /// (FIN or reset) first. Within `WAIT`; panics on an unmasked frame.
     pub async fn next_frame(&mut self) -> Option<ClientFrame> {
         loop {
-            if let Some((frame, used)) = parse_client_frame(&self.read) {
+            if let Some((frame, masked, used)) = parse_client_frame(&self.read) {
+                // RFC 6455 §5.1: a client masks every frame it sends.
+                assert!(masked, "the client sent an unmasked frame: {frame:?}");
                 self.read.drain(..used);
                 return Some(frame);
             }
@@ -244,8 +247,9 @@ impl Frames {
     }
 }
 
-/// A masked client frame at the start of `bytes`, and its length.
-fn parse_client_frame(bytes: &[u8]) -> Option<(ClientFrame, usize)> {
+/// A client frame at the start of `bytes`, unmasked, whether it was
+/// masked, and its length.
+fn parse_client_frame(bytes: &[u8]) -> Option<(ClientFrame, bool, usize)> {
     let [first, second, ..] = *bytes else {
         return None;
     };
@@ -261,7 +265,8 @@ fn parse_client_frame(bytes: &[u8]) -> Option<(ClientFrame, usize)> {
         ),
         len => (len as usize, 2),
     };
-    let mask: [u8; 4] = if second & 0x80 != 0 {
+    let masked = second & 0x80 != 0;
+    let mask: [u8; 4] = if masked {
         let key = bytes.get(at..at + 4)?.try_into().ok()?;
         at += 4;
         key
@@ -274,5 +279,5 @@ fn parse_client_frame(bytes: &[u8]) -> Option<(ClientFrame, usize)> {
         .enumerate()
         .map(|(i, b)| b ^ mask[i % 4])
         .collect();
-    Some((ClientFrame { opcode, payload }, at + len))
+    Some((ClientFrame { opcode, payload }, masked, at + len))
 }
