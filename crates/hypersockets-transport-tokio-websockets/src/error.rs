@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use hypersockets_core::HyperSocketError;
-use hypersockets_transport::upgrade::{SentCloseCode, io_error};
+use hypersockets_transport::upgrade::{FrameTooLarge, SentCloseCode, io_error};
 use tokio_websockets::Error;
 use tokio_websockets::proto::ProtocolError;
 
@@ -39,7 +39,16 @@ pub(crate) fn map_error(error: Error, watch: &SentCloseCode) -> HyperSocketError
         // The socket ended inside a frame ("bytes remaining on stream"):
         // a lost connection, as when it ends between frames.
         Error::Io(_) if watch.ended() => HyperSocketError::ConnectionClosed,
-        Error::Io(error) => io_error(error),
+        Error::Io(error) => match error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<FrameTooLarge>())
+        {
+            Some(frame) => HyperSocketError::MessageTooLarge {
+                size: usize::try_from(frame.size).unwrap_or(usize::MAX),
+                limit: usize::try_from(frame.limit).unwrap_or(usize::MAX),
+            },
+            None => io_error(error),
+        },
         Error::Protocol(ProtocolError::InvalidUtf8) => {
             HyperSocketError::InvalidUtf8(Arc::new(ProtocolError::InvalidUtf8))
         }

@@ -18,11 +18,9 @@ use crate::connection::{ReceiveHalf, SendHalf};
 /// frame codec.
 ///
 /// Limits: a message (one frame or reassembled fragments) longer than the
-/// request's `max_message_size` fails with
-/// [`HyperSocketError::MessageTooLarge`] (and the codec answers 1009).
-/// tokio-websockets limits messages, not frames, so `max_frame_size` holds
-/// whole messages too: with it below `max_message_size` (both 16 MiB by
-/// default) a fragmented message is refused past `max_frame_size`.
+/// request's `max_message_size`, or a frame longer than its
+/// `max_frame_size`, fails with [`HyperSocketError::MessageTooLarge`] and is
+/// answered with a Close frame (1009), as with the default transport.
 /// Outgoing messages longer than `max_frame_size` are split into frames of
 /// that size; the sending half flushes once `write_buffer_size` bytes wait,
 /// and waits for the socket (back-pressure) rather than buffer more.
@@ -80,17 +78,13 @@ async fn connect(request: ConnectRequest, tls: Option<TlsConfig>) -> Result<Conn
     let limits = request.limits;
     let upgraded = upgrade(request, tls).await?;
     // Follows the frames for the server's close code, which the codec does
-    // not report when it refuses it.
+    // not report when it refuses it, and holds frames to `max_frame_size`,
+    // which the codec does not know (it limits messages).
     let sent = SentCloseCode::default();
-    let socket = CloseWatch::new(upgraded, &[], sent.clone());
+    let socket = CloseWatch::new(upgraded, &[], sent.clone()).max_frame_size(limits.max_frame_size);
     let (sink, stream) = ClientBuilder::new()
         .config(config(&limits))
-        // The codec limits messages, not frames: a frame over
-        // `max_frame_size` is refused by holding every message to it too.
-        .limits(
-            Limits::default()
-                .max_payload_len(Some(limits.max_message_size.min(limits.max_frame_size))),
-        )
+        .limits(Limits::default().max_payload_len(Some(limits.max_message_size)))
         .take_over(socket)
         .split();
     Ok(Connection::new(

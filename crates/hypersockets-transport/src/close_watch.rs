@@ -8,6 +8,13 @@
 //! without being looked at) and the code of the first Close frame is kept.
 //! The cost is a few branches per frame header.
 //!
+//! The same walk enforces a frame size limit for codecs that have none of
+//! their own (tokio-websockets limits whole messages only): the bytes up to
+//! an oversized frame's header are handed on, then the read fails with a
+//! [`FrameTooLarge`] before its payload is buffered, and the next flush
+//! writes the Close frame (1009) the codec, which only saw an I/O error,
+//! will not.
+//!
 //! It also notes when the socket reached its end, which tells a codec's
 //! "bytes left over" error (a frame cut short) for the lost connection it
 //! is.
@@ -16,7 +23,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -78,6 +85,19 @@ struct PendingCode {
 pub(crate) struct FrameWalker {
     walk: Walk,
     sent: SentCloseCode,
+    /// Largest frame payload allowed.
+    max_frame: u64,
+}
+
+/// A frame longer than the connection's limit, as the source of the
+/// `io::Error` a [`CloseWatch`] read fails with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("frame of {size} bytes over the {limit}-byte limit")]
+pub struct FrameTooLarge {
+    /// The frame's payload length, as its header says.
+    pub size: u64,
+    /// The limit.
+    pub limit: u64,
 }
 
 impl FrameWalker {
@@ -88,15 +108,23 @@ impl FrameWalker {
                 have: 0,
             },
             sent,
+            max_frame: u64::MAX,
         }
     }
 
-    /// Takes in the next bytes read.
-    pub(crate) fn observe(&mut self, mut bytes: &[u8]) {
+    /// Takes in the next bytes read. When a frame's header says it is
+    /// longer than the limit: the offset in `bytes` where that header
+    /// started (0 when it started in earlier bytes), and the frame.
+    pub(crate) fn observe(&mut self, mut bytes: &[u8]) -> Option<(usize, FrameTooLarge)> {
+        let total = bytes.len();
+        let mut header_start = 0;
         while !bytes.is_empty() {
             match &mut self.walk {
-                Walk::Done => return,
+                Walk::Done => return None,
                 Walk::Header { header, have } => {
+                    if *have == 0 {
+                        header_start = total - bytes.len();
+                    }
                     let needed = header_len(&header[..*have]);
                     let take = (needed - *have).min(bytes.len());
                     header[*have..*have + take].copy_from_slice(&bytes[..take]);
@@ -105,6 +133,16 @@ impl FrameWalker {
                     // The first two bytes tell the full header's length.
                     if *have == header_len(&header[..*have]) {
                         let payload = start_payload(&header[..*have]);
+                        if let Walk::Payload { left, .. } = payload
+                            && left > self.max_frame
+                        {
+                            self.walk = Walk::Done;
+                            let frame = FrameTooLarge {
+                                size: left,
+                                limit: self.max_frame,
+                            };
+                            return Some((header_start, frame));
+                        }
                         self.walk = payload;
                         self.finish_empty_frame();
                     }
@@ -122,7 +160,7 @@ impl FrameWalker {
                         if code.have == 2 {
                             self.sent.set(u16::from_be_bytes(code.bytes));
                             self.walk = Walk::Done;
-                            return;
+                            return None;
                         }
                     }
                     *left -= take as u64;
@@ -131,6 +169,7 @@ impl FrameWalker {
                 }
             }
         }
+        None
     }
 
     /// After a payload ends: a Close frame ends the walk, anything else
@@ -197,14 +236,48 @@ fn start_payload(header: &[u8]) -> Walk {
 pub struct CloseWatch<S> {
     inner: S,
     walker: FrameWalker,
+    /// An oversized frame was met: every read fails with it.
+    oversized: Option<FrameTooLarge>,
+    /// The Close frame (1009) owed for it, and how much of it is written.
+    close_owed: Option<([u8; 8], usize)>,
+}
+
+/// A client's Close frame with `code`: masked, as every client frame is.
+fn masked_close(code: u16) -> [u8; 8] {
+    let mask = fastrand::u32(..).to_be_bytes();
+    let code = code.to_be_bytes();
+    [
+        0x88,
+        0x80 | 2,
+        mask[0],
+        mask[1],
+        mask[2],
+        mask[3],
+        code[0] ^ mask[0],
+        code[1] ^ mask[1],
+    ]
 }
 
 impl<S> CloseWatch<S> {
     /// Watches `inner`, whose first bytes are `read_ahead` (already read).
     pub fn new(inner: S, read_ahead: &[u8], sent: SentCloseCode) -> Self {
         let mut walker = FrameWalker::new(sent);
+        // No limit yet: nothing to refuse.
         walker.observe(read_ahead);
-        Self { inner, walker }
+        Self {
+            inner,
+            walker,
+            oversized: None,
+            close_owed: None,
+        }
+    }
+
+    /// Fails reads at the first frame longer than `limit` bytes (default:
+    /// no limit), with a [`FrameTooLarge`] as the `io::Error`'s source.
+    /// Only for bytes not yet read: give it before any.
+    pub fn max_frame_size(mut self, limit: usize) -> Self {
+        self.walker.max_frame = u64::try_from(limit).unwrap_or(u64::MAX);
+        self
     }
 }
 
@@ -214,16 +287,27 @@ impl<S: AsyncRead + Unpin> AsyncRead for CloseWatch<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Some(frame) = self.oversized {
+            return Poll::Ready(Err(io::Error::other(frame)));
+        }
         let before = buf.filled().len();
         let room = buf.remaining() > 0;
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
-            let Self { walker, .. } = &mut *self;
+            let this = &mut *self;
             let read = &buf.filled()[before..];
             if read.is_empty() && room {
-                walker.sent.set_ended();
+                this.walker.sent.set_ended();
             }
-            walker.observe(read);
+            if let Some((at, frame)) = this.walker.observe(read) {
+                this.oversized = Some(frame);
+                this.close_owed = Some((masked_close(1009), 0));
+                // The frames before it are handed on; the read after them fails.
+                buf.set_filled(before + at);
+                if at == 0 {
+                    return Poll::Ready(Err(io::Error::other(frame)));
+                }
+            }
         }
         result
     }
@@ -250,8 +334,21 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CloseWatch<S> {
         self.inner.is_write_vectored()
     }
 
+    /// Writes the Close frame owed for an oversized frame first: the codec
+    /// flushes its socket only with its own frames all written, so the
+    /// Close starts on a frame boundary.
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let this = &mut *self;
+        if let Some((close, written)) = &mut this.close_owed {
+            while *written < close.len() {
+                let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &close[*written..]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                *written += n;
+            }
+        }
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -287,6 +384,87 @@ mod tests {
             walker.observe(chunk);
         }
         sent.get()
+    }
+
+    /// What a reader of `bytes` through a `CloseWatch` limited to `limit`
+    /// gets, in reads of at most `piece` bytes: the bytes before the error,
+    /// and the error's frame.
+    async fn read_limited(
+        bytes: &[u8],
+        piece: usize,
+        limit: usize,
+    ) -> (Vec<u8>, Option<FrameTooLarge>) {
+        use tokio::io::AsyncReadExt;
+        let watch = CloseWatch::new(bytes, &[], SentCloseCode::default()).max_frame_size(limit);
+        let mut watch = Box::pin(watch);
+        let (mut got, mut chunk) = (Vec::new(), vec![0; piece]);
+        loop {
+            match watch.read(&mut chunk).await {
+                Ok(0) => return (got, None),
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+                Err(error) => {
+                    let frame = error
+                        .get_ref()
+                        .and_then(|e| e.downcast_ref::<FrameTooLarge>());
+                    return (got, frame.copied());
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn stops_at_the_header_of_a_frame_over_the_limit() {
+        let mut before = frame(0x1, None, b"hello");
+        before.extend(frame(0x2, None, &[7; 100]));
+        let mut bytes = before.clone();
+        bytes.extend(frame(0x2, None, &[0; 70_000]));
+        for piece in [1, 3, 64, 4096, bytes.len()] {
+            let (got, frame) = read_limited(&bytes, piece, 100).await;
+            // Header bytes read before the header was whole were handed on:
+            // the codec waits for the rest and gets the error.
+            assert!(
+                got.starts_with(&before) && got.len() < before.len() + 10,
+                "pieces of {piece}: {} bytes",
+                got.len()
+            );
+            assert_eq!(
+                frame,
+                Some(FrameTooLarge {
+                    size: 70_000,
+                    limit: 100
+                }),
+                "pieces of {piece}"
+            );
+        }
+        // At the limit is allowed.
+        let (got, frame) = read_limited(&before, 7, 100).await;
+        assert_eq!((got, frame), (before, None));
+    }
+
+    #[tokio::test]
+    async fn owes_a_1009_close_for_an_oversized_frame_written_at_the_next_flush() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (client, mut server) = tokio::io::duplex(1 << 20);
+        server
+            .write_all(&frame(0x2, None, &[0; 300]))
+            .await
+            .unwrap();
+        let watch = CloseWatch::new(client, &[], SentCloseCode::default()).max_frame_size(100);
+        let mut watch = Box::pin(watch);
+        let mut chunk = [0u8; 64];
+        let error = watch.read(&mut chunk).await.unwrap_err();
+        assert!(error.get_ref().is_some_and(|e| e.is::<FrameTooLarge>()));
+        // Nothing is written until the codec flushes; then the Close, once.
+        watch.flush().await.unwrap();
+        watch.flush().await.unwrap();
+        drop(watch);
+        let mut written = Vec::new();
+        server.read_to_end(&mut written).await.unwrap();
+        assert_eq!(written.len(), 8, "{written:?}");
+        assert_eq!(&written[..2], &[0x88, 0x82]);
+        let mask = &written[2..6];
+        let code = [written[6] ^ mask[0], written[7] ^ mask[1]];
+        assert_eq!(u16::from_be_bytes(code), 1009);
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use tungstenite::handshake::client::Request;
 use tungstenite::http::{HeaderName, HeaderValue};
 use tungstenite::protocol::WebSocketConfig;
 
-pub use crate::close_watch::{CloseWatch, SentCloseCode};
+pub use crate::close_watch::{CloseWatch, FrameTooLarge, SentCloseCode};
 use crate::error::map_handshake_error;
 use crate::linger::Linger;
 use crate::tls::{self, TlsConfig};

@@ -24,7 +24,7 @@
 mod recovery;
 mod support;
 
-use hypersockets::{TlsConfig, TungsteniteTransport};
+use hypersockets::{TlsConfig, TokioWebsocketsTransport, TungsteniteTransport};
 
 /// One module per transport, named `$name`, holding every area of
 /// `conformance/` with `transport(tls)` built by `$make`: an expression
@@ -69,5 +69,9 @@ conformance! {
     tungstenite => |tls: Option<TlsConfig>| match tls {
         Some(tls) => TungsteniteTransport::new().tls(tls),
         None => TungsteniteTransport::new(),
+    },
+    tokio_websockets => |tls: Option<TlsConfig>| match tls {
+        Some(tls) => TokioWebsocketsTransport::new().tls(tls),
+        None => TokioWebsocketsTransport::new(),
     },
 }

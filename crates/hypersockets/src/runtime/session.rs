@@ -151,6 +151,9 @@ pub(crate) async fn run<R: MessageRouter>(
         burst: 0,
     };
     let end = session.drive().await;
+    // What was read before the end reaches the lanes now, not when the
+    // next connection first waits (after a backoff or a `Retry-After`).
+    session.rt.dispatcher.flush();
     let Session {
         rt,
         writer,

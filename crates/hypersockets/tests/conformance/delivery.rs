@@ -222,9 +222,6 @@ async fn every_length_form_and_fragmentation_arrives_exactly() {
 /// then, not once the next connection is up: here the server holds the
 /// reconnection's handshake until they have arrived.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "library bug: the session does not flush the dispatcher when it ends, so messages \
-            read just before a loss wait in the lanes' open chunk until the next connection's \
-            first idle moment (runtime/session.rs `run`, after `drive`)"]
 async fn messages_read_before_a_loss_reach_the_handlers_before_the_reconnect() {
     let server = RawServer::start().await;
     let data = Collected::default();
