@@ -35,6 +35,8 @@ macro_rules! conformance {
     ($($(#[$attr:meta])* $name:ident => $make:expr),+ $(,)?) => {$(
         $(#[$attr])*
         #[path = "conformance"]
+        // The same files in every transport's module: that is the point.
+        #[allow(clippy::duplicate_mod)]
         mod $name {
             #[allow(unused_imports)]
             use super::*;
