@@ -526,7 +526,12 @@ impl Sink<WsMessage> for SendHalf {
         };
         let mut writer = lock(&this.writer);
         if writer.close_sent {
-            return Err(FrameError::SendAfterClose.into());
+            // A second Close changes nothing (ours, or our answer to the
+            // server's, is out); anything else may not follow one.
+            return match opcode {
+                OpCode::Close => Ok(()),
+                _ => Err(FrameError::SendAfterClose.into()),
+            };
         }
         let (rsv1, payload) = match compressed {
             Some(compressed) => (true, compressed),

@@ -66,20 +66,12 @@
 //! when `client_no_context_takeover` is in force.
 //!
 //! ```
-//! use hypersockets::{PerMessageDeflate, SokettoTransport, WebSocketClient};
-//! # use hypersockets::{MessageRouter, ParseError, WsMessage};
-//! # struct Feed;
-//! # impl MessageRouter for Feed {
-//! #     type Message = WsMessage;
-//! #     type RouteKey = ();
-//! #     fn parse(&self, message: &WsMessage) -> Result<WsMessage, ParseError> { Ok(message.clone()) }
-//! #     fn route_key(&self, _: &WsMessage) {}
-//! # }
+//! use hypersockets::{PassThrough, PerMessageDeflate, SokettoTransport, WebSocketClient};
 //!
 //! # fn main() -> hypersockets::Result<()> {
 //! let client = WebSocketClient::builder()
 //!     .url("wss://ws.example.com/feed")
-//!     .router(Feed)
+//!     .router(PassThrough)
 //!     .transport(SokettoTransport::new().permessage_deflate(Some(PerMessageDeflate::new())))
 //!     .build()?;
 //! # drop(client);

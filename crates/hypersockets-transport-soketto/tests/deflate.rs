@@ -26,7 +26,7 @@ async fn echoes(connection: &mut hypersockets::Connection, message: WsMessage) {
 
 #[tokio::test]
 async fn negotiates_and_compresses_both_ways() {
-    let Some(server) = PythonServer::start(json!({})) else {
+    let Some(server) = PythonServer::start(&json!({})) else {
         return;
     };
     let (mut connection, negotiation) = open(&server, Some(PerMessageDeflate::new())).await;
@@ -88,7 +88,7 @@ const FEED: usize = 200;
 /// on the wire for a feed of similar 300-byte messages: the server's
 /// (`ours` false) or ours, echoed (`ours` true).
 async fn wire_per_message(deflate: PerMessageDeflate, ours: bool) -> Option<(String, u64)> {
-    let server = PythonServer::start(json!({}))?;
+    let server = PythonServer::start(&json!({}))?;
     let (mut connection, negotiation) = open(&server, Some(deflate)).await;
     let counter = if ours { "wire_in" } else { "wire_out" };
     let before = stats(&mut connection).await[counter].as_u64().unwrap();
@@ -159,7 +159,7 @@ async fn our_window_is_kept_when_asked() {
 #[tokio::test]
 async fn a_server_that_imposes_no_context_takeover_is_honoured() {
     let Some(server) = PythonServer::start(
-        json!({"server_no_context_takeover": true, "client_no_context_takeover": true}),
+        &json!({"server_no_context_takeover": true, "client_no_context_takeover": true}),
     ) else {
         return;
     };
@@ -201,7 +201,7 @@ fn far_repeats() -> Vec<u8> {
 #[tokio::test]
 async fn window_bits_are_offered_and_honoured() {
     // We ask the server for a 1 KiB window; it answers with it.
-    let Some(server) = PythonServer::start(json!({})) else {
+    let Some(server) = PythonServer::start(&json!({})) else {
         return;
     };
     let deflate = PerMessageDeflate::new().server_max_window_bits(Some(10));
@@ -224,7 +224,7 @@ async fn window_bits_are_offered_and_honoured() {
     // window any larger and its inflater would fail on our repeats 4 KiB
     // apart.
     let Some(server) =
-        PythonServer::start(json!({"client_max_window_bits": 9, "server_max_window_bits": 9}))
+        PythonServer::start(&json!({"client_max_window_bits": 9, "server_max_window_bits": 9}))
     else {
         return;
     };
@@ -242,7 +242,7 @@ async fn window_bits_are_offered_and_honoured() {
     drop(server);
 
     // We promise 9 bits ourselves, and the server holds us to it.
-    let Some(server) = PythonServer::start(json!({})) else {
+    let Some(server) = PythonServer::start(&json!({})) else {
         return;
     };
     let deflate = PerMessageDeflate::new().client_max_window_bits(Some(9));
@@ -257,7 +257,7 @@ async fn a_window_zlib_cannot_make_means_plain_sends() {
     // 256 bytes (8 bits): zlib's smallest is 512, so our messages go out
     // uncompressed, which RFC 7692 allows; the server's still come
     // compressed.
-    let Some(server) = PythonServer::start(json!({"client_max_window_bits": 8})) else {
+    let Some(server) = PythonServer::start(&json!({"client_max_window_bits": 8})) else {
         return;
     };
     let (mut connection, negotiation) = open(&server, Some(PerMessageDeflate::new())).await;
@@ -271,7 +271,7 @@ async fn a_window_zlib_cannot_make_means_plain_sends() {
 
 #[tokio::test]
 async fn a_server_without_deflate_gets_plain_frames() {
-    let Some(server) = PythonServer::start(json!({"compression": false})) else {
+    let Some(server) = PythonServer::start(&json!({"compression": false})) else {
         return;
     };
     let (mut connection, negotiation) = open(&server, Some(PerMessageDeflate::new())).await;
@@ -295,7 +295,7 @@ async fn a_server_without_deflate_gets_plain_frames() {
 
 #[tokio::test]
 async fn nothing_is_offered_by_default() {
-    let Some(server) = PythonServer::start(json!({})) else {
+    let Some(server) = PythonServer::start(&json!({})) else {
         return;
     };
     let (mut connection, negotiation) = open(&server, None).await;
@@ -305,7 +305,7 @@ async fn nothing_is_offered_by_default() {
 
 #[tokio::test]
 async fn an_inflation_bomb_stops_at_the_limit() {
-    let Some(server) = PythonServer::start(json!({})) else {
+    let Some(server) = PythonServer::start(&json!({})) else {
         return;
     };
     let limits = TransportLimits::default().max_message_size(MIB);
@@ -330,7 +330,7 @@ async fn an_inflation_bomb_stops_at_the_limit() {
 #[tokio::test]
 async fn close_codes_reach_us_and_end_the_stream() {
     for (code, reason) in [(1000, ""), (1001, "going away"), (4001, "bye")] {
-        let Some(server) = PythonServer::start(json!({})) else {
+        let Some(server) = PythonServer::start(&json!({})) else {
             return;
         };
         let (mut connection, _) = open(&server, Some(PerMessageDeflate::new())).await;
@@ -353,7 +353,7 @@ async fn close_codes_reach_us_and_end_the_stream() {
 
 #[tokio::test]
 async fn our_close_is_answered() {
-    let Some(server) = PythonServer::start(json!({})) else {
+    let Some(server) = PythonServer::start(&json!({})) else {
         return;
     };
     let (mut connection, _) = open(&server, Some(PerMessageDeflate::new())).await;
@@ -371,6 +371,7 @@ async fn our_close_is_answered() {
         .await
         .unwrap_err();
     assert!(matches!(error, HyperSocketError::WebSocket(_)), "{error:?}");
+    send(&mut connection, WsMessage::close(1000, "")).await;
     tokio::time::timeout(WAIT, connection.sink.close())
         .await
         .expect("closed within the wait")
@@ -379,7 +380,7 @@ async fn our_close_is_answered() {
 
 #[tokio::test]
 async fn pings_are_answered_and_handed_on() {
-    let Some(server) = PythonServer::start(json!({})) else {
+    let Some(server) = PythonServer::start(&json!({})) else {
         return;
     };
     let (mut connection, _) = open(&server, Some(PerMessageDeflate::new())).await;
@@ -432,7 +433,7 @@ async fn answers_that_cannot_be_honoured_fail_the_connect() {
         ),
     ];
     for (deflate, answer, why) in cases {
-        let Some(server) = PythonServer::start(json!({"raw_answer": answer})) else {
+        let Some(server) = PythonServer::start(&json!({"raw_answer": answer})) else {
             return;
         };
         let error = connect_with(&server, deflate, TransportLimits::default())

@@ -34,7 +34,7 @@ pub struct PythonServer {
 impl PythonServer {
     /// Starts `deflate_server.py` with `config`; `None` where no Python has
     /// `websockets` (a panic with `CI=true`).
-    pub fn start(config: serde_json::Value) -> Option<Self> {
+    pub fn start(config: &serde_json::Value) -> Option<Self> {
         let python = python()?;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/deflate_server.py");
         let mut child = Command::new(python)
