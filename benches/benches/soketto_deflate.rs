@@ -97,6 +97,7 @@ async fn serve(deflate: bool, feed: Vec<u8>) -> String {
     let url = format!("ws://{}/", listener.local_addr().expect("an address"));
     tokio::spawn(async move {
         let (socket, _) = listener.accept().await.expect("accepted");
+        #[allow(clippy::result_large_err, reason = "tungstenite's callback type")]
         let accept = move |_: &Request, mut response: Response| {
             if deflate {
                 response.headers_mut().insert(
