@@ -69,6 +69,11 @@ use crate::upgrade::{Upgraded, upgrade, websocket_config};
 /// # Ok(())
 /// # }
 /// ```
+///
+/// [`HyperSocketError::Timeout`]: hypersockets_core::HyperSocketError::Timeout
+/// [`HyperSocketError::Tls`]: hypersockets_core::HyperSocketError::Tls
+/// [`HyperSocketError::Proxy`]: hypersockets_core::HyperSocketError::Proxy
+/// [`HyperSocketError::InvalidConfiguration`]: hypersockets_core::HyperSocketError::InvalidConfiguration
 #[derive(Clone, Debug, Default)]
 pub struct TungsteniteTransport {
     /// `None`: the roots the crate features enable, resolved at connect.

@@ -54,12 +54,35 @@ pub struct Upgraded {
     pub(crate) read_ahead: Vec<u8>,
     /// How many of `read_ahead` were handed out.
     consumed: usize,
+    /// The answer's `Sec-WebSocket-Extensions`, its lines joined.
+    extensions: Option<String>,
+}
+
+impl Upgraded {
+    /// The server's `Sec-WebSocket-Extensions` answer (several header
+    /// lines joined with `", "`, as RFC 9110 §5.3 allows), `None` when it
+    /// named no extension.
+    ///
+    /// tungstenite does not check this header: a transport that offers an
+    /// extension reads the answer here, and must fail the connection when
+    /// it names one that was not offered (RFC 6455 §4.1).
+    pub fn extensions(&self) -> Option<&str> {
+        self.extensions.as_deref()
+    }
+}
+
+/// Ours from an I/O error on an upgraded socket: TLS failures (rustls
+/// errors inside the `io::Error`) become [`HyperSocketError::Tls`], the
+/// rest [`HyperSocketError::Io`].
+pub fn io_error(error: io::Error) -> HyperSocketError {
+    tls::io_error(error)
 }
 
 impl std::fmt::Debug for Upgraded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Upgraded")
             .field("read_ahead", &(self.read_ahead.len() - self.consumed))
+            .field("extensions", &self.extensions)
             .finish_non_exhaustive()
     }
 }
@@ -296,6 +319,7 @@ async fn handshake(
         status = response.status().as_u16(),
         "websocket handshake done"
     );
+    let extensions = joined_extensions(response.headers());
     let (socket, read_ahead) = ws.get_mut().take_back().ok_or_else(|| {
         // `UpgradeStream` never hands tungstenite a byte past the answer.
         HyperSocketError::handshake(std::sync::Arc::new(io::Error::other(
@@ -306,5 +330,22 @@ async fn handshake(
         socket: Box::new(socket),
         read_ahead,
         consumed: 0,
+        extensions,
     })
+}
+
+/// Every `Sec-WebSocket-Extensions` line of an answer, joined with
+/// `", "`; bytes that are not UTF-8 are kept as replacement characters,
+/// which no extension parser accepts.
+fn joined_extensions(headers: &tungstenite::http::HeaderMap) -> Option<String> {
+    let mut lines = headers
+        .get_all(tungstenite::http::header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .map(|value| String::from_utf8_lossy(value.as_bytes()));
+    let first = lines.next()?.into_owned();
+    Some(lines.fold(first, |mut all, line| {
+        all.push_str(", ");
+        all.push_str(&line);
+        all
+    }))
 }

@@ -97,6 +97,20 @@ pub use hypersockets_transport::{TlsConfig, TungsteniteTransport, rustls};
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-websockets")))]
 #[doc(inline)]
 pub use hypersockets_transport_tokio_websockets::TokioWebsocketsTransport;
+/// The second transport, on soketto's frame codec, which negotiates
+/// permessage-deflate (RFC 7692) when asked (feature `soketto`, off by
+/// default); and its offer.
+///
+/// ```
+/// use hypersockets::{PerMessageDeflate, SokettoTransport};
+///
+/// let transport = SokettoTransport::new().permessage_deflate(Some(PerMessageDeflate::new()));
+/// assert!(transport.permessage_deflate_config().is_some());
+/// ```
+#[cfg(feature = "soketto")]
+#[cfg_attr(docsrs, doc(cfg(feature = "soketto")))]
+#[doc(inline)]
+pub use hypersockets_transport_soketto::{PerMessageDeflate, SokettoTransport};
 
 /// The names most programs need: `use hypersockets::prelude::*;`.
 pub mod prelude {
