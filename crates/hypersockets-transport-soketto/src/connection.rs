@@ -445,14 +445,15 @@ impl ReceiveHalf {
     /// The server's Close: answered (its code echoed, or 1002 for a code no
     /// endpoint may send), then handed on.
     fn on_close(&mut self, payload: BytesMut) -> Result<WsMessage> {
-        self.state = ReadState::Closing;
+        // Errors leave the state open, so that `fail` reports them; the
+        // answer (1002, 1007) is queued all the same.
         if payload.is_empty() {
             self.answer(OpCode::Close, &[]);
+            self.state = ReadState::Closing;
             return Ok(WsMessage::Close(None));
         }
         if payload.len() < 2 {
             self.answer(OpCode::Close, &CloseCode::PROTOCOL.as_u16().to_be_bytes());
-            self.state = ReadState::Done;
             return Err(FrameError::ShortClose.into());
         }
         let code = u16::from_be_bytes([payload[0], payload[1]]);
@@ -460,11 +461,16 @@ impl ReceiveHalf {
             self.answer(OpCode::Close, &CloseCode::PROTOCOL.as_u16().to_be_bytes());
             return Err(HyperSocketError::InvalidCloseCode { code });
         }
+        let payload = payload.freeze();
+        let reason = match Utf8Bytes::try_from(payload.slice(2..)) {
+            Ok(reason) => reason,
+            Err(error) => {
+                self.answer(OpCode::Close, &CloseCode::INVALID.as_u16().to_be_bytes());
+                return Err(HyperSocketError::InvalidUtf8(Arc::new(error)));
+            }
+        };
         self.answer(OpCode::Close, &payload[..2]);
-        let reason = Utf8Bytes::try_from(payload.freeze().slice(2..)).map_err(|error| {
-            self.state = ReadState::Done;
-            HyperSocketError::InvalidUtf8(Arc::new(error))
-        })?;
+        self.state = ReadState::Closing;
         Ok(WsMessage::Close(Some(CloseFrame {
             code: CloseCode::from(code),
             reason,

@@ -27,13 +27,6 @@ use crate::linger::Linger;
 use crate::tls::{self, TlsConfig};
 use crate::upgrade_stream::UpgradeStream;
 
-/// An I/O error read through a TLS stream, as ours: TLS failures after the
-/// handshake reach a codec as I/O errors, and become
-/// [`HyperSocketError::Tls`] here.
-pub fn io_error(error: io::Error) -> HyperSocketError {
-    tls::io_error(error)
-}
-
 /// A byte stream a connection runs on: TCP, or TLS over TCP.
 pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send {}
 

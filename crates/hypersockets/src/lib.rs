@@ -93,10 +93,6 @@ pub use hypersockets_router::{
 pub use hypersockets_transport::{MemoryPeer, MemoryServer, MemoryTransport};
 #[doc(inline)]
 pub use hypersockets_transport::{TlsConfig, TungsteniteTransport, rustls};
-#[cfg(feature = "tokio-websockets")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio-websockets")))]
-#[doc(inline)]
-pub use hypersockets_transport_tokio_websockets::TokioWebsocketsTransport;
 /// The second transport, on soketto's frame codec, which negotiates
 /// permessage-deflate (RFC 7692) when asked (feature `soketto`, off by
 /// default); and its offer.
@@ -111,6 +107,10 @@ pub use hypersockets_transport_tokio_websockets::TokioWebsocketsTransport;
 #[cfg_attr(docsrs, doc(cfg(feature = "soketto")))]
 #[doc(inline)]
 pub use hypersockets_transport_soketto::{PerMessageDeflate, SokettoTransport};
+#[cfg(feature = "tokio-websockets")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-websockets")))]
+#[doc(inline)]
+pub use hypersockets_transport_tokio_websockets::TokioWebsocketsTransport;
 
 /// The names most programs need: `use hypersockets::prelude::*;`.
 pub mod prelude {

@@ -24,7 +24,9 @@
 mod recovery;
 mod support;
 
-use hypersockets::{TlsConfig, TokioWebsocketsTransport, TungsteniteTransport};
+use hypersockets::{
+    PerMessageDeflate, SokettoTransport, TlsConfig, TokioWebsocketsTransport, TungsteniteTransport,
+};
 
 /// One module per transport, named `$name`, holding every area of
 /// `conformance/` with `transport(tls)` built by `$make`: an expression
@@ -75,5 +77,14 @@ conformance! {
     tokio_websockets => |tls: Option<TlsConfig>| match tls {
         Some(tls) => TokioWebsocketsTransport::new().tls(tls),
         None => TokioWebsocketsTransport::new(),
+    },
+    // With permessage-deflate offered: the mock and the raw servers decline
+    // it, and everything else must hold as without it.
+    soketto => |tls: Option<TlsConfig>| {
+        let transport = SokettoTransport::new().permessage_deflate(Some(PerMessageDeflate::new()));
+        match tls {
+            Some(tls) => transport.tls(tls),
+            None => transport,
+        }
     },
 }
