@@ -39,7 +39,9 @@ usage: e2e [--n N] [--rate R] [--runs K] [--lanes default|task|thread]
 End-to-end bench of HyperSockets against a hand-written tokio-tungstenite
 client, with a blast server in a separate process on 127.0.0.1. Two feeds of
 the same messages: plain JSON text frames (baseline, seed-style, classified,
-best, inline, and best-tws, inline-tws on the tokio-websockets transport) and one gzip member per binary frame, HTX's way
+best, inline; best-tws, inline-tws on the tokio-websockets transport;
+best-soketto, inline-soketto on the soketto one) and one gzip member per
+binary frame, HTX's way
 (baseline-gzip, classified-gzip, inline-gzip; blast and allocation runs,
 not the paced ones, whose send stamp cannot be patched into compressed
 bytes). Each -gzip client's ratio is against baseline-gzip.

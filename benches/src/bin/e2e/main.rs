@@ -1,8 +1,8 @@
 //! End-to-end bench of HyperSockets (issue 7): a blast server in its own
 //! process writes a Binance-like feed of pre-encoded frames on 127.0.0.1,
-//! and ten clients read it in turn, each in a fresh process, each checking
-//! every message (per-stream counts, order, a checksum). Seven read the
-//! plain feed, JSON text frames:
+//! and twelve clients read it in turn, each in a fresh process, each
+//! checking every message (per-stream counts, order, a checksum). Nine read
+//! the plain feed, JSON text frames:
 //!
 //! - `baseline`: a hand-written tokio-tungstenite loop, a tagged serde
 //!   parse, handled inline: what a user writes without HyperSockets;
@@ -10,8 +10,9 @@
 //! - `classified`: the same parse, moved into the lanes by `classify`;
 //! - `best`: `classify` plus a concrete, borrowing parse in the lanes;
 //! - `inline`: `inline_handler`s, parse and handler on the reader;
-//! - `best-tws`, `inline-tws`: `best` and `inline` on the second transport,
-//!   `TokioWebsocketsTransport` (issue 13).
+//! - `best-tws`, `inline-tws`, `best-soketto`, `inline-soketto`: `best` and
+//!   `inline` on the other transports, `TokioWebsocketsTransport` and
+//!   `SokettoTransport` (issue 13).
 //!
 //! Three read the gzip feed (issue 13): the same messages, each a binary
 //! frame holding one gzip member, as HTX sends them (see [`gzip`]):

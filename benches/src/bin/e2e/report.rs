@@ -307,6 +307,8 @@ pub(crate) fn summary(figures: &Figures) -> String {
         ClientKind::Inline,
         ClientKind::BestTokioWebsockets,
         ClientKind::InlineTokioWebsockets,
+        ClientKind::BestSoketto,
+        ClientKind::InlineSoketto,
     ]
     .iter()
     .filter_map(|kind| figures.allocations.get(kind).and_then(library_allocs))
@@ -412,7 +414,8 @@ pub(crate) fn summary(figures: &Figures) -> String {
         "RESULT classified_ratio={:.3} best_ratio={:.3} seed_style_ratio={:.3} inline_ratio={:.3} \
          p99_ratio={:.3} inline_p99_ratio={:.3} allocs_per_msg={:.3} bounded_peak_rss_mib={:.1} \
          unbounded_peak_rss_mib={:.1} gzip_ratio={:.3} gzip_lanes_ratio={:.3} \
-         gzip_allocs_per_msg={:.3} inline_tws_ratio={:.3} best_tws_ratio={:.3}",
+         gzip_allocs_per_msg={:.3} inline_tws_ratio={:.3} best_tws_ratio={:.3} \
+         inline_soketto_ratio={:.3} best_soketto_ratio={:.3}",
         ratio(ClientKind::Classified),
         ratio(ClientKind::Best),
         ratio(ClientKind::SeedStyle),
@@ -427,6 +430,8 @@ pub(crate) fn summary(figures: &Figures) -> String {
         gzip_allocs,
         ratio(ClientKind::InlineTokioWebsockets),
         ratio(ClientKind::BestTokioWebsockets),
+        ratio(ClientKind::InlineSoketto),
+        ratio(ClientKind::BestSoketto),
     );
     out
 }

@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::sync::mpsc;
 
 use hypersockets::{
-    ClientEvent, EventStreamError, MemoryBudget, MessageRouter, NeverReconnect,
+    ClientEvent, EventStreamError, MemoryBudget, MessageRouter, NeverReconnect, SokettoTransport,
     TokioWebsocketsTransport, WebSocketClient,
 };
 
@@ -48,6 +48,7 @@ where
     builder = match setup.transport {
         TransportKind::Tungstenite => builder,
         TransportKind::TokioWebsockets => builder.transport(TokioWebsocketsTransport::new()),
+        TransportKind::Soketto => builder.transport(SokettoTransport::new()),
     };
     for kind in Kind::ALL {
         let tally = Tally::new(setup.expected.of_kind(kind), setup.paced);

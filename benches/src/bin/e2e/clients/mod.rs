@@ -1,4 +1,4 @@
-//! The ten clients (seven on the plain feed, three on the gzip feed), and
+//! The twelve clients (nine on the plain feed, three on the gzip feed), and
 //! what a client run (a child process, `e2e client`) measures and reports.
 
 mod baseline;
@@ -48,6 +48,10 @@ pub(crate) enum ClientKind {
     BestTokioWebsockets,
     /// `inline` on `TokioWebsocketsTransport`.
     InlineTokioWebsockets,
+    /// `best` on `SokettoTransport`.
+    BestSoketto,
+    /// `inline` on `SokettoTransport`.
+    InlineSoketto,
 }
 
 /// The transport a HyperSockets client runs on.
@@ -57,11 +61,13 @@ pub(crate) enum TransportKind {
     Tungstenite,
     /// `TokioWebsocketsTransport`.
     TokioWebsockets,
+    /// `SokettoTransport` (permessage-deflate not offered).
+    Soketto,
 }
 
 impl ClientKind {
     /// The clients of the plain feed, in run order (the paced runs').
-    pub(crate) const PLAIN: [Self; 7] = [
+    pub(crate) const PLAIN: [Self; 9] = [
         Self::Baseline,
         Self::SeedStyle,
         Self::Classified,
@@ -69,10 +75,12 @@ impl ClientKind {
         Self::Inline,
         Self::BestTokioWebsockets,
         Self::InlineTokioWebsockets,
+        Self::BestSoketto,
+        Self::InlineSoketto,
     ];
 
     /// Every client, in run order: the plain feed's, then the gzip feed's.
-    pub(crate) const ALL: [Self; 10] = [
+    pub(crate) const ALL: [Self; 12] = [
         Self::Baseline,
         Self::SeedStyle,
         Self::Classified,
@@ -80,6 +88,8 @@ impl ClientKind {
         Self::Inline,
         Self::BestTokioWebsockets,
         Self::InlineTokioWebsockets,
+        Self::BestSoketto,
+        Self::InlineSoketto,
         Self::BaselineGzip,
         Self::ClassifiedGzip,
         Self::InlineGzip,
@@ -98,6 +108,8 @@ impl ClientKind {
             Self::InlineGzip => "inline-gzip",
             Self::BestTokioWebsockets => "best-tws",
             Self::InlineTokioWebsockets => "inline-tws",
+            Self::BestSoketto => "best-soketto",
+            Self::InlineSoketto => "inline-soketto",
         }
     }
 
@@ -107,6 +119,7 @@ impl ClientKind {
             Self::BestTokioWebsockets | Self::InlineTokioWebsockets => {
                 TransportKind::TokioWebsockets
             }
+            Self::BestSoketto | Self::InlineSoketto => TransportKind::Soketto,
             _ => TransportKind::Tungstenite,
         }
     }
@@ -237,10 +250,13 @@ pub(crate) fn run(job: &Job, port: u16) -> Result<RunReport, String> {
                     )
                     .await
                 }
-                ClientKind::Best | ClientKind::BestTokioWebsockets => {
+                ClientKind::Best | ClientKind::BestTokioWebsockets | ClientKind::BestSoketto => {
                     library::run(routers::FastRouter, Handlers::Lanes, &setup, &mut meter).await
                 }
-                ClientKind::Inline | ClientKind::InlineGzip | ClientKind::InlineTokioWebsockets => {
+                ClientKind::Inline
+                | ClientKind::InlineGzip
+                | ClientKind::InlineTokioWebsockets
+                | ClientKind::InlineSoketto => {
                     library::run(routers::SeedRouter, Handlers::Inline, &setup, &mut meter).await
                 }
                 ClientKind::BaselineGzip => baseline_gzip::run(&setup, &mut meter).await,
