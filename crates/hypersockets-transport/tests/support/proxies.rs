@@ -12,6 +12,7 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -109,8 +110,16 @@ impl ProxyProcess {
     }
 
     /// Starts `program` with `args`, its output in `log`, and waits until
-    /// `port` accepts connections.
-    async fn spawn(program: &Path, args: &[&str], port: u16, dir: PathBuf) -> Self {
+    /// `port` answers as `kind` does. `Err` with its log when the process
+    /// exits first: another listener took the port after [`free_port`]
+    /// released it (the check then spoke to that one), or the proxy failed.
+    async fn spawn(
+        program: &Path,
+        args: &[&str],
+        kind: Kind,
+        port: u16,
+        dir: PathBuf,
+    ) -> Result<Self, String> {
         let log = dir.join("out.log");
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(program)
@@ -126,23 +135,21 @@ impl ProxyProcess {
             dir,
             log,
         };
-        proxy.wait_until_listening().await;
-        proxy
+        proxy.wait_until_listening(kind).await?;
+        Ok(proxy)
     }
 
-    /// Polls the port until it accepts, within [`START_WAIT`]; fails
-    /// with the proxy's log if the process exits or the time passes.
-    async fn wait_until_listening(&mut self) {
+    /// Polls the port until the proxy answers its own protocol there,
+    /// within [`START_WAIT`]; `Err` with the proxy's log if the process
+    /// exits; fails if the time passes.
+    async fn wait_until_listening(&mut self, kind: Kind) -> Result<(), String> {
         let deadline = Instant::now() + START_WAIT;
         loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
+            if kind.answers(self.port).await {
+                return Ok(());
             }
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("the proxy exited ({status}): {}", self.log());
+                return Err(format!("the proxy exited ({status}): {}", self.log()));
             }
             assert!(
                 Instant::now() < deadline,
@@ -154,6 +161,66 @@ impl ProxyProcess {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Which proxy a port should answer as.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// tinyproxy: an HTTP answer naming itself.
+    Tinyproxy,
+    /// A SOCKS5 server: a method selection (RFC 1928 §3).
+    Socks5,
+}
+
+impl Kind {
+    /// Whether what listens on `port` answers as this proxy does (a test's
+    /// own server on a port taken from under us does not).
+    async fn answers(self, port: u16) -> bool {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+            return false;
+        };
+        let probe: &[u8] = match self {
+            // Port 1 is refused: tinyproxy answers with an error page.
+            Self::Tinyproxy => b"CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n",
+            // Version 5, one method: "no authentication" or "username".
+            Self::Socks5 => &[5, 2, 0, 2],
+        };
+        let answer = tokio::time::timeout(START_WAIT, async {
+            stream.write_all(probe).await.ok()?;
+            let mut answer = vec![0u8; 1024];
+            let n = stream.read(&mut answer).await.ok()?;
+            answer.truncate(n);
+            Some(answer)
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        match self {
+            Self::Tinyproxy => String::from_utf8_lossy(&answer)
+                .to_ascii_lowercase()
+                .contains("tinyproxy"),
+            Self::Socks5 => answer.first() == Some(&5),
+        }
+    }
+}
+
+/// Starts a proxy on a free port with the configuration `start` writes for
+/// it, on another port when one was taken from under it.
+async fn start_on_free_port<F, Fut>(start: F) -> ProxyProcess
+where
+    F: Fn(u16) -> Fut,
+    Fut: Future<Output = Result<ProxyProcess, String>>,
+{
+    let mut failures = Vec::new();
+    for _ in 0..5 {
+        match start(free_port()).await {
+            Ok(proxy) => return proxy,
+            Err(log) => failures.push(log),
+        }
+    }
+    panic!("the proxy would not start: {failures:#?}");
 }
 
 impl Drop for ProxyProcess {
@@ -179,10 +246,13 @@ impl Drop for ProxyProcess {
 /// `tinyproxy` (HTTP CONNECT) on a random free port, with Basic
 /// `credentials` required when given.
 pub(crate) async fn tinyproxy(credentials: Option<(&str, &str)>) -> Option<ProxyProcess> {
-    tinyproxy_on(free_port(), credentials).await
+    let Some(binary) = find_binary("tinyproxy") else {
+        return skip("tinyproxy is not installed (apt-get install tinyproxy)");
+    };
+    Some(start_on_free_port(|port| start_tinyproxy(&binary, port, credentials)).await)
 }
 
-/// `tinyproxy` on `port`.
+/// `tinyproxy` on `port`, which the test chose.
 pub(crate) async fn tinyproxy_on(
     port: u16,
     credentials: Option<(&str, &str)>,
@@ -190,6 +260,15 @@ pub(crate) async fn tinyproxy_on(
     let Some(binary) = find_binary("tinyproxy") else {
         return skip("tinyproxy is not installed (apt-get install tinyproxy)");
     };
+    let started = start_tinyproxy(&binary, port, credentials).await;
+    Some(started.unwrap_or_else(|log| panic!("{log}")))
+}
+
+async fn start_tinyproxy(
+    binary: &Path,
+    port: u16,
+    credentials: Option<(&str, &str)>,
+) -> Result<ProxyProcess, String> {
     let dir = temp_dir("tinyproxy");
     let mut conf = format!(
         "Port {port}\nListen 127.0.0.1\nTimeout 60\nMaxClients 100\nAllow 127.0.0.1\n\
@@ -204,7 +283,7 @@ pub(crate) async fn tinyproxy_on(
     let path = dir.join("tinyproxy.conf");
     std::fs::write(&path, conf).unwrap();
     let path = path.to_str().unwrap().to_owned();
-    Some(ProxyProcess::spawn(&binary, &["-d", "-c", &path], port, dir).await)
+    ProxyProcess::spawn(binary, &["-d", "-c", &path], Kind::Tinyproxy, port, dir).await
 }
 
 /// `danted` (SOCKS5) on a random free port: without authentication, or
@@ -214,26 +293,36 @@ pub(crate) async fn danted(username: bool) -> Option<ProxyProcess> {
     let Some(binary) = find_binary("danted") else {
         return skip("danted is not installed (apt-get install dante-server)");
     };
-    let port = free_port();
-    let dir = temp_dir("danted");
-    let method = if username { "username" } else { "none" };
-    let mut conf = format!(
-        "logoutput: stderr\ninternal: 127.0.0.1 port = {port}\nexternal: 127.0.0.1\n\
-         socksmethod: {method}\nclientmethod: none\n"
-    );
-    if is_root() {
-        conf.push_str("user.privileged: root\nuser.unprivileged: nobody\n");
-    }
-    conf.push_str(
-        "client pass {\n  from: 127.0.0.0/8 to: 0.0.0.0/0\n}\n\
-         socks pass {\n  from: 127.0.0.0/8 to: 0.0.0.0/0\n  command: connect\n  log: connect error\n}\n",
-    );
-    let path = dir.join("danted.conf");
-    std::fs::write(&path, conf).unwrap();
-    let pid = dir.join("danted.pid");
-    let (path, pid) = (path.to_str().unwrap(), pid.to_str().unwrap());
-    let args = ["-f", path, "-p", pid];
-    Some(ProxyProcess::spawn(&binary, &args, port, dir.clone()).await)
+    Some(
+        start_on_free_port(|port| {
+            let dir = temp_dir("danted");
+            let method = if username { "username" } else { "none" };
+            let mut conf = format!(
+                "logoutput: stderr\ninternal: 127.0.0.1 port = {port}\nexternal: 127.0.0.1\n\
+                 socksmethod: {method}\nclientmethod: none\n"
+            );
+            if is_root() {
+                conf.push_str("user.privileged: root\nuser.unprivileged: nobody\n");
+            }
+            conf.push_str(
+                "client pass {\n  from: 127.0.0.0/8 to: 0.0.0.0/0\n}\n\
+                 socks pass {\n  from: 127.0.0.0/8 to: 0.0.0.0/0\n  command: connect\n  log: connect error\n}\n",
+            );
+            let path = dir.join("danted.conf");
+            std::fs::write(&path, conf).unwrap();
+            let pid = dir.join("danted.pid");
+            let (path, pid) = (
+                path.to_str().unwrap().to_owned(),
+                pid.to_str().unwrap().to_owned(),
+            );
+            let binary = binary.clone();
+            async move {
+                let args = ["-f", path.as_str(), "-p", pid.as_str()];
+                ProxyProcess::spawn(&binary, &args, Kind::Socks5, port, dir).await
+            }
+        })
+        .await,
+    )
 }
 
 /// The user and password Dante accepts, when this run may make sure the
