@@ -10,13 +10,17 @@
 //! 1–6: the size of the pieces the server writes in (1 to 64 bytes).
 #![no_main]
 
+#[path = "support/handshake.rs"]
+mod handshake;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use handshake::{accept_key, read_key, replace_accept};
 use hypersockets_core::{ConnectRequest, TransportLimits};
 use hypersockets_transport::fuzzing::connect_over;
 use libfuzzer_sys::fuzz_target;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// Frames and messages are capped at 64 KiB: the fuzzer's memory limit
 /// catches any allocation far past that.
@@ -86,39 +90,4 @@ async fn run(control: u8, bytes: Vec<u8>) {
         }
     };
     let _ = tokio::join!(serve, read);
-}
-
-/// The request's `Sec-WebSocket-Key`, once its headers have arrived.
-async fn read_key(server: &mut tokio::io::DuplexStream) -> Option<String> {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = server.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        request.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8(request).ok()?;
-    text.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("sec-websocket-key")
-            .then(|| value.trim().to_owned())
-    })
-}
-
-fn accept_key(key: &str) -> String {
-    tungstenite::handshake::derive_accept_key(key.as_bytes())
-}
-
-fn replace_accept(bytes: &[u8], accept: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    while let Some(at) = rest.windows(6).position(|w| w == b"ACCEPT") {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(accept);
-        rest = &rest[at + 6..];
-    }
-    out.extend_from_slice(rest);
-    out
 }

@@ -12,40 +12,47 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let piece = usize::from(piece).max(1);
-    RUNTIME.with(|runtime| runtime.block_on(async {
-        let (mut server, client) = tokio::io::duplex(wire.len().max(1));
-        server.write_all(wire).await.expect("room for the input");
-        drop(server);
-        let mut stream = UpgradeStream::new(client);
-        let mut handed = Vec::new();
-        let mut buf = vec![0u8; piece];
-        loop {
-            let n = stream.read(&mut buf).await.expect("an in-memory read");
-            if n == 0 {
-                break;
+    RUNTIME.with(|runtime| {
+        runtime.block_on(async {
+            let (mut server, client) = tokio::io::duplex(wire.len().max(1));
+            server.write_all(wire).await.expect("room for the input");
+            drop(server);
+            let mut stream = UpgradeStream::new(client);
+            let mut handed = Vec::new();
+            let mut buf = vec![0u8; piece];
+            loop {
+                let n = stream.read(&mut buf).await.expect("an in-memory read");
+                if n == 0 {
+                    break;
+                }
+                handed.extend_from_slice(&buf[..n]);
+                // Only the new bytes (and the two before them) can end it.
+                let from = handed.len().saturating_sub(n + 2);
+                if ends_headers(&handed, from) {
+                    break;
+                }
             }
-            handed.extend_from_slice(&buf[..n]);
-            // Only the new bytes (and the two before them) can end it.
-            let from = handed.len().saturating_sub(n + 2);
-            if ends_headers(&handed, from) {
-                break;
+            let blank_line = blank_line_end(wire);
+            match (blank_line, stream.take_back()) {
+                (Some(end), Some((_, after))) => {
+                    assert_eq!(handed, wire[..end], "exactly the response");
+                    // What was read past the blank line is given back; the rest
+                    // is still in the stream.
+                    assert!(
+                        wire[end..].starts_with(&after),
+                        "the bytes after it, in order"
+                    );
+                }
+                (Some(_), None) => {
+                    panic!("nothing was read past the response: it must be taken back")
+                }
+                (None, taken) => {
+                    assert!(taken.is_none(), "no response end, nothing to take back");
+                    assert_eq!(handed, wire, "everything handed over");
+                }
             }
-        }
-        let blank_line = blank_line_end(wire);
-        match (blank_line, stream.take_back()) {
-            (Some(end), Some((_, after))) => {
-                assert_eq!(handed, wire[..end], "exactly the response");
-                // What was read past the blank line is given back; the rest
-                // is still in the stream.
-                assert!(wire[end..].starts_with(&after), "the bytes after it, in order");
-            }
-            (Some(_), None) => panic!("nothing was read past the response: it must be taken back"),
-            (None, taken) => {
-                assert!(taken.is_none(), "no response end, nothing to take back");
-                assert_eq!(handed, wire, "everything handed over");
-            }
-        }
-    }));
+        })
+    });
 });
 
 thread_local! {
