@@ -17,7 +17,7 @@ use hypersockets_transport::rustls::pki_types::CertificateDer;
 use hypersockets_transport::{TlsConfig, TungsteniteTransport};
 use tokio::time::timeout;
 
-use support::proxies::{self, ProxyProcess, free_port};
+use support::proxies::{self, ProxyProcess, RefusingPort};
 use support::{WAIT, raw_http_server, refused_port, silent_server};
 
 /// A mock exchange, over TLS when `tls`.
@@ -219,7 +219,8 @@ async fn wrong_or_missing_socks5_credentials_are_fatal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_that_refuses_is_a_retryable_proxy_error() {
-    let port = free_port();
+    let refusing = RefusingPort::new();
+    let port = refusing.port();
     for scheme in ["http", "socks5", "socks5h"] {
         let proxy = Proxy::from_url(&format!("{scheme}://user:pw@127.0.0.1:{port}")).unwrap();
         let error = connect_error(proxy, Duration::from_secs(5)).await;

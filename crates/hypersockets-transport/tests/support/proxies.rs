@@ -58,6 +58,25 @@ fn is_root() -> bool {
         .is_ok_and(|out| out.stdout.trim_ascii() == b"0")
 }
 
+/// A port that refuses connections for as long as this lives: bound, not
+/// listening, so no other test (or proxy) can take it meanwhile.
+#[derive(Debug)]
+pub(crate) struct RefusingPort {
+    socket: tokio::net::TcpSocket,
+}
+
+impl RefusingPort {
+    pub(crate) fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        Self { socket }
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.socket.local_addr().unwrap().port()
+    }
+}
+
 /// A port nothing listens on right now: bound, then released.
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
