@@ -231,7 +231,7 @@ fn start_payload(header: &[u8]) -> Walk {
     }
 }
 
-/// `S`, its bytes read followed by a [`FrameWalker`].
+/// `S`, its bytes read followed frame by frame (see the module docs).
 #[derive(Debug)]
 pub struct CloseWatch<S> {
     inner: S,
