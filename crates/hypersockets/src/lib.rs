@@ -107,6 +107,26 @@ pub use hypersockets_transport::{TlsConfig, TungsteniteTransport, rustls};
 #[cfg_attr(docsrs, doc(cfg(feature = "soketto")))]
 #[doc(inline)]
 pub use hypersockets_transport_soketto::{PerMessageDeflate, SokettoTransport};
+/// The transport on tokio-websockets' frame codec (feature
+/// `tokio-websockets`, off by default): the default transport's connect
+/// path, another codec.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), hypersockets::BoxError> {
+/// use hypersockets::prelude::*;
+/// use hypersockets::TokioWebsocketsTransport;
+///
+/// let client = WebSocketClient::builder()
+///     .url("wss://stream.binance.com:9443/ws")
+///     .router(PassThrough)
+///     .handler((), handler_fn(|_: WsMessage| Ok::<_, std::convert::Infallible>(())))
+///     .transport(TokioWebsocketsTransport::new())
+///     .build()?;
+/// # drop(client);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg(feature = "tokio-websockets")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-websockets")))]
 #[doc(inline)]
