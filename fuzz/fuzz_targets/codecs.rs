@@ -20,13 +20,12 @@ mod handshake;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use handshake::{accept_key, read_key, replace_accept};
+use handshake::serve;
 use hypersockets::{
     ConnectRequest, PerMessageDeflate, SokettoTransport, TokioWebsocketsTransport, Transport,
     TransportLimits,
 };
 use libfuzzer_sys::fuzz_target;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 /// Frames and messages (inflated ones too) are capped at 64 KiB: the
@@ -69,31 +68,13 @@ async fn run(control: u8, bytes: Vec<u8>) {
         return;
     };
     let serve = async move {
-        let (mut server, _) = listener.accept().await.ok()?;
-        let key = read_key(&mut server).await?;
-        let accept = accept_key(&key);
-        let mut wire = if valid_answer {
-            let extensions = if transport == 3 {
-                "Sec-WebSocket-Extensions: permessage-deflate\r\n"
-            } else {
-                ""
-            };
-            format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                 Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{extensions}\r\n"
-            )
-            .into_bytes()
+        let (server, _) = listener.accept().await.ok()?;
+        let extensions = if transport == 3 {
+            "Sec-WebSocket-Extensions: permessage-deflate\r\n"
         } else {
-            Vec::new()
+            ""
         };
-        wire.extend(replace_accept(&bytes, accept.as_bytes()));
-        for chunk in wire.chunks(piece) {
-            server.write_all(chunk).await.ok()?;
-        }
-        // The end of the server's bytes, then the server hangs up.
-        server.shutdown().await.ok()?;
-        drop(server);
-        Some(())
+        serve(server, valid_answer, extensions, &bytes, piece).await
     };
     let limits = TransportLimits::default()
         .max_message_size(LIMIT)

@@ -16,11 +16,10 @@ mod handshake;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use handshake::{accept_key, read_key, replace_accept};
+use handshake::serve;
 use hypersockets_core::{ConnectRequest, TransportLimits};
 use hypersockets_transport::fuzzing::connect_over;
 use libfuzzer_sys::fuzz_target;
-use tokio::io::AsyncWriteExt;
 
 /// Frames and messages are capped at 64 KiB: the fuzzer's memory limit
 /// catches any allocation far past that.
@@ -47,30 +46,8 @@ thread_local! {
 async fn run(control: u8, bytes: Vec<u8>) {
     let valid_answer = control & 1 == 1;
     let piece = usize::from((control >> 1) & 63) + 1;
-    let (client, mut server) = tokio::io::duplex(LIMIT);
-    let serve = async move {
-        let key = read_key(&mut server).await?;
-        let accept = accept_key(&key);
-        let mut wire = if valid_answer {
-            format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                 Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-            )
-            .into_bytes()
-        } else {
-            Vec::new()
-        };
-        wire.extend(replace_accept(&bytes, accept.as_bytes()));
-        for chunk in wire.chunks(piece) {
-            server.write_all(chunk).await.ok()?;
-        }
-        // The end of the server's bytes, then the server hangs up: the
-        // client reads what is buffered, then the end, never waiting for
-        // its timeouts (its own writes fail, as to a peer that left).
-        server.shutdown().await.ok()?;
-        drop(server);
-        Some(())
-    };
+    let (client, server) = tokio::io::duplex(LIMIT);
+    let serve = async move { serve(server, valid_answer, "", &bytes, piece).await };
     let limits = TransportLimits::default()
         .max_message_size(LIMIT)
         .max_frame_size(LIMIT);
