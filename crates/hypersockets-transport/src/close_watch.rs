@@ -119,6 +119,10 @@ impl FrameWalker {
         let total = bytes.len();
         let mut header_start = 0;
         while !bytes.is_empty() {
+            bytes = self.skip_whole_frames(bytes);
+            if bytes.is_empty() {
+                break;
+            }
             match &mut self.walk {
                 Walk::Done => return None,
                 Walk::Header { header, have } => {
@@ -172,6 +176,40 @@ impl FrameWalker {
         None
     }
 
+    /// The common case, at a frame boundary: whole headers of data and
+    /// Ping/Pong frames read in place, their payloads skipped, without
+    /// going through the walk's states. Stops before a Close frame, a frame
+    /// over the limit, or a header cut short (the walk takes those), and
+    /// returns what is left; a payload cut short becomes the walk's.
+    #[inline]
+    fn skip_whole_frames<'b>(&mut self, mut bytes: &'b [u8]) -> &'b [u8] {
+        if !matches!(self.walk, Walk::Header { have: 0, .. }) {
+            return bytes;
+        }
+        while let [first, second, ..] = *bytes {
+            let needed = header_len(&[first, second]);
+            let Some(header) = bytes.get(..needed) else {
+                break;
+            };
+            let left = payload_len(header);
+            if first & 0x0F == 0x8 || left > self.max_frame {
+                break;
+            }
+            let rest = &bytes[needed..];
+            match usize::try_from(left) {
+                Ok(left) if left <= rest.len() => bytes = &rest[left..],
+                _ => {
+                    self.walk = Walk::Payload {
+                        left: left - rest.len() as u64,
+                        close: None,
+                    };
+                    return &[];
+                }
+            }
+        }
+        bytes
+    }
+
     /// After a payload ends: a Close frame ends the walk, anything else
     /// makes way for the next header.
     fn finish_empty_frame(&mut self) {
@@ -204,21 +242,27 @@ fn header_len(start: &[u8]) -> usize {
     2 + length + mask
 }
 
-/// The payload walk that follows a complete `header`.
-fn start_payload(header: &[u8]) -> Walk {
-    let masked = header[1] & 0x80 != 0;
-    let (left, at) = match header[1] & 0x7F {
-        126 => (u64::from(u16::from_be_bytes([header[2], header[3]])), 4),
+/// The payload length a complete `header` gives.
+#[inline]
+fn payload_len(header: &[u8]) -> u64 {
+    match header[1] & 0x7F {
+        126 => u64::from(u16::from_be_bytes([header[2], header[3]])),
         127 => {
             let mut length = [0; 8];
             length.copy_from_slice(&header[2..10]);
-            (u64::from_be_bytes(length), 10)
+            u64::from_be_bytes(length)
         }
-        length => (u64::from(length), 2),
-    };
+        length => u64::from(length),
+    }
+}
+
+/// The payload walk that follows a complete `header`.
+fn start_payload(header: &[u8]) -> Walk {
+    let left = payload_len(header);
     let mut mask = [0; 4];
-    if masked {
-        mask.copy_from_slice(&header[at..at + 4]);
+    if header[1] & 0x80 != 0 {
+        // The mask is the header's last four bytes.
+        mask.copy_from_slice(&header[header.len() - 4..]);
     }
     let is_close = header[0] & 0x0F == 0x8;
     Walk::Payload {
@@ -497,6 +541,80 @@ mod tests {
         bytes.extend(frame(0x8, None, &[0x03, 0xE8]));
         for piece in [1, 2, 3, 7, 64, 4096, bytes.len()] {
             assert_eq!(seen(&bytes, piece), Some(999), "pieces of {piece}");
+        }
+    }
+
+    /// What the walker should find in `frames` with `limit`.
+    #[derive(Debug, PartialEq)]
+    enum Finding {
+        /// The first frame over the limit, its header at this offset.
+        Oversized(usize, FrameTooLarge),
+        /// The first Close frame, with its code if it has one.
+        Close(Option<u16>),
+        Nothing,
+    }
+
+    proptest::proptest! {
+        /// However the bytes are cut into reads, the walker finds what the
+        /// frames hold: the first frame over the limit (where its header
+        /// starts), or else the first Close frame's code.
+        #[test]
+        fn finds_the_same_in_reads_of_any_size(
+            frames in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![0x0u8, 0x1, 0x2, 0x8, 0x9, 0xA]),
+                    proptest::prop_oneof![0usize..=125, 126usize..=300, 65_530usize..=65_540],
+                    proptest::option::of(proptest::array::uniform4(0u8..)),
+                ),
+                1..12,
+            ),
+            limit in proptest::prop_oneof![proptest::strategy::Just(u64::MAX), 0u64..70_000],
+            pieces in proptest::collection::vec(1usize..20_000, 1..40),
+        ) {
+            let mut bytes = Vec::new();
+            let mut expected = Finding::Nothing;
+            for (opcode, len, mask) in frames {
+                let start = bytes.len();
+                let payload: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+                bytes.extend(frame(opcode, mask, &payload));
+                if expected != Finding::Nothing {
+                    continue;
+                }
+                if len as u64 > limit {
+                    expected = Finding::Oversized(start, FrameTooLarge { size: len as u64, limit });
+                } else if opcode == 0x8 {
+                    let code = (len >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                    expected = Finding::Close(code);
+                }
+            }
+            let sent = SentCloseCode::default();
+            let mut walker = FrameWalker::new(sent.clone());
+            walker.max_frame = limit;
+            let (mut at, mut pieces) = (0, pieces.into_iter().cycle());
+            let mut found = Finding::Nothing;
+            while at < bytes.len() {
+                let end = (at + pieces.next().unwrap_or(1)).min(bytes.len());
+                if let Some((offset, frame)) = walker.observe(&bytes[at..end]) {
+                    // A header that began in an earlier read is reported at
+                    // this read's start: compare what the reads can tell.
+                    let start = match expected {
+                        Finding::Oversized(start, _) => start.max(at),
+                        _ => usize::MAX,
+                    };
+                    proptest::prop_assert_eq!(at + offset, start);
+                    found = Finding::Oversized(at + offset, frame);
+                    break;
+                }
+                at = end;
+            }
+            if let Finding::Close(code) = expected {
+                found = Finding::Close(sent.get());
+                proptest::prop_assert_eq!(found, Finding::Close(code));
+            } else if let Finding::Oversized(start, frame) = expected {
+                proptest::prop_assert_eq!(found, Finding::Oversized(start.max(at), frame));
+            } else {
+                proptest::prop_assert_eq!((found, sent.get()), (Finding::Nothing, None));
+            }
         }
     }
 

@@ -80,11 +80,21 @@ metrics! {
 
 impl ConnectionCounters {
     /// Counts one received data message of `bytes` payload bytes.
+    ///
+    /// Only the reader counts these, and one connection reads at a time:
+    /// a plain load and store, no locked instruction on the hot path.
+    /// Readers on other threads see each value whole, possibly a moment
+    /// late.
     #[inline]
     pub(crate) fn record_received(&self, bytes: usize) {
-        self.messages_received.fetch_add(1, Ordering::Relaxed);
-        self.bytes_received
-            .fetch_add(bytes as u64, Ordering::Relaxed);
+        let add = |counter: &AtomicU64, value: u64| {
+            counter.store(
+                counter.load(Ordering::Relaxed).wrapping_add(value),
+                Ordering::Relaxed,
+            );
+        };
+        add(&self.messages_received, 1);
+        add(&self.bytes_received, bytes as u64);
     }
 
     /// Counts one sent message of `bytes` payload bytes.
