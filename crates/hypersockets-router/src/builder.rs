@@ -15,9 +15,9 @@ use crate::lane::budget::Budget;
 use crate::lane::channel::lane_channel;
 use crate::lane::inline::{InlineFn, InlineLane};
 use crate::lane::queue::LaneQueue;
-use crate::lane::shared::{LaneShared, LaneWaker};
+use crate::lane::shared::{Ended, LaneShared, LaneWaker};
 use crate::lane::worker::LaneWorker;
-use crate::lane::{LaneJoin, LaneSlot, task_lane, thread_lane};
+use crate::lane::{LaneJoin, LaneSlot, pool, task_lane, thread_lane};
 use crate::metrics::ReaderCounters;
 use crate::stats::RouterStats;
 use crate::table::RouteTable;
@@ -284,7 +284,8 @@ impl<R: MessageRouter> RouterBuilder<R> {
                     let config = config.unwrap_or_else(|| defaults.clone());
                     let waker = match config.kind {
                         LaneKind::Thread => LaneWaker::Thread(Default::default()),
-                        LaneKind::Task => LaneWaker::Task(Default::default()),
+                        // A pool lane is a task lane's future on other threads.
+                        LaneKind::Task | LaneKind::Pool => LaneWaker::Task(Default::default()),
                     };
                     let lane_shared = Arc::new(LaneShared::new(name, waker, false));
                     shared.push(Arc::clone(&lane_shared));
@@ -415,7 +416,17 @@ where
                 "task lanes must be built inside a tokio runtime",
             ));
         }
-        (_, runtime) => LaneJoin::Thread(thread_lane::spawn(
+        (LaneKind::Pool, runtime) => {
+            let ended = Ended(Arc::clone(&worker.shared));
+            let lane = async move {
+                let _ended = ended;
+                task_lane::run(worker, receiver).await;
+            };
+            // In the builder's span (a client's), like everything it runs.
+            let lane = tracing::Instrument::in_current_span(lane);
+            LaneJoin::Pool(pool::shared_pool()?.spawn(lane, runtime))
+        }
+        (LaneKind::Thread, runtime) => LaneJoin::Thread(thread_lane::spawn(
             worker,
             receiver,
             config.thread_stack_size,

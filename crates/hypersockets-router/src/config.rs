@@ -7,13 +7,27 @@ pub(crate) const MAX_LANE_CAPACITY: usize = 1 << 20;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LaneKind {
-    /// A dedicated OS thread per lane (the default): the highest throughput
-    /// end to end when lanes do real work such as parsing (1.42–1.55× the
-    /// hand-written loop against 1.16× for task lanes in the e2e bench), and
-    /// a slow or blocking handler cannot starve the tokio workers; the thread
+    /// The lane runs on a pool of OS threads shared by every pool lane of
+    /// the process (the default; one thread per core, started with the
+    /// first pool lane and kept): the number of threads does not grow with
+    /// the number of lanes or clients, an idle lane costs no CPU and a few
+    /// hundred bytes, and a slow handler holds a pool thread, never a tokio
+    /// worker. Per key, messages are handled in order (a lane runs on one
+    /// pool thread at a time); different lanes run in parallel. A busy lane
+    /// makes way for the others every 128 messages. Throughput in the e2e
+    /// bench is that of thread lanes within noise. A handler that blocks
+    /// for long holds one of the few pool threads, and with it every lane
+    /// queued behind: give such a handler its own [`Thread`](Self::Thread)
+    /// lane. Handlers can use tokio (the lane enters the runtime it was
+    /// built in).
+    #[default]
+    Pool,
+    /// A dedicated OS thread per lane: for one hot feed whose handler must
+    /// never wait behind another lane's, or a handler that blocks (a
+    /// synchronous database call, a lock held for long); a slow or blocking
+    /// handler cannot starve the tokio workers or other lanes. The thread
     /// enters the runtime, so handlers can still use tokio. Costs a thread
     /// and its stack per lane, so not for thousands of lanes.
-    #[default]
     Thread,
     /// A tokio task per lane on the current runtime: idle lanes cost no CPU
     /// and about 3 KB, so thousands of them are fine (a `ClientManager` with
@@ -60,7 +74,7 @@ pub enum OverflowPolicy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LaneConfig {
-    /// Thread or task. Default: [`LaneKind::Thread`].
+    /// Where the handler runs. Default: [`LaneKind::Pool`].
     pub kind: LaneKind,
     /// Queue bound; `None` is unbounded. Default: `None` (the seed's choice:
     /// bursts never block the reader, memory grows instead).
@@ -78,7 +92,7 @@ pub struct LaneConfig {
 impl Default for LaneConfig {
     fn default() -> Self {
         Self {
-            kind: LaneKind::Thread,
+            kind: LaneKind::Pool,
             capacity: None,
             overflow: OverflowPolicy::Block,
             timing_sample_every: 64,
@@ -88,7 +102,7 @@ impl Default for LaneConfig {
 }
 
 impl LaneConfig {
-    /// Sets where the handler runs (default [`LaneKind::Thread`]).
+    /// Sets where the handler runs (default [`LaneKind::Pool`]).
     pub fn kind(mut self, kind: LaneKind) -> Self {
         self.kind = kind;
         self

@@ -413,6 +413,13 @@ impl<R: MessageRouter> Dispatcher<R> {
                         false
                     }
                 },
+                LaneJoin::Pool(lane_future) => {
+                    let ended = until.wait(lane.ended()).await.is_some();
+                    if !ended {
+                        lane_future.cancel();
+                    }
+                    ended
+                }
                 LaneJoin::Thread(handle) => {
                     // With a bound, waited for through a signal first, not
                     // `join`: a stuck thread must not hold a blocking thread

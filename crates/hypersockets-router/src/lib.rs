@@ -6,10 +6,12 @@
 //! one handler with its own FIFO queue: per key, the handler sees messages in
 //! the order the socket received them; different keys run in parallel.
 //!
-//! - Lanes run on a dedicated thread ([`LaneKind::Thread`], the default:
-//!   throughput) or as a tokio task ([`LaneKind::Task`]: thousands of idle
-//!   lanes cost nothing), or inline on the reader
-//!   ([`RouterBuilder::inline_handler`]: lowest latency, no isolation).
+//! - Lanes run on a pool of threads shared by the process
+//!   ([`LaneKind::Pool`], the default: one thread per core however many
+//!   lanes and clients), on a dedicated thread ([`LaneKind::Thread`]: a hot
+//!   feed, or a handler that blocks), as a tokio task ([`LaneKind::Task`]),
+//!   or inline on the reader ([`RouterBuilder::inline_handler`]: lowest
+//!   latency, no isolation).
 //! - Queues are unbounded by default, or bounded with an
 //!   [`OverflowPolicy`]; every dropped message is counted. All lanes
 //!   together hold at most a [`MemoryBudget`] of queued bytes (64 MiB by

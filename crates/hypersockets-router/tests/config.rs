@@ -308,7 +308,7 @@ fn thread_lanes_shut_down_without_a_runtime() {
 #[test]
 fn lane_config_defaults_and_setters() {
     let config = LaneConfig::default();
-    assert_eq!(config.kind, LaneKind::Thread);
+    assert_eq!(config.kind, LaneKind::Pool);
     assert_eq!(config.capacity, None);
     assert_eq!(config.overflow, OverflowPolicy::Block);
     assert_eq!(config.timing_sample_every, 64);

@@ -19,9 +19,10 @@ enum Site {
     Inline,
 }
 
-const SITES: [Site; 3] = [
+const SITES: [Site; 4] = [
     Site::Lane(LaneKind::Thread),
     Site::Lane(LaneKind::Task),
+    Site::Lane(LaneKind::Pool),
     Site::Inline,
 ];
 
@@ -72,6 +73,11 @@ async fn handler_errors_are_counted_and_the_lane_goes_on(site: Site) {
 #[tokio::test]
 async fn handler_errors_thread_lane() {
     handler_errors_are_counted_and_the_lane_goes_on(Site::Lane(LaneKind::Thread)).await;
+}
+
+#[tokio::test]
+async fn handler_errors_pool_lane() {
+    handler_errors_are_counted_and_the_lane_goes_on(Site::Lane(LaneKind::Pool)).await;
 }
 
 #[tokio::test]
@@ -140,6 +146,11 @@ async fn handler_panics_are_caught_reported_and_the_lane_goes_on(site: Site) {
 #[tokio::test]
 async fn handler_panics_thread_lane() {
     handler_panics_are_caught_reported_and_the_lane_goes_on(Site::Lane(LaneKind::Thread)).await;
+}
+
+#[tokio::test]
+async fn handler_panics_pool_lane() {
+    handler_panics_are_caught_reported_and_the_lane_goes_on(Site::Lane(LaneKind::Pool)).await;
 }
 
 #[tokio::test]

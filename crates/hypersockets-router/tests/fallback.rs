@@ -67,6 +67,11 @@ async fn unrouted_parsed_messages_reach_a_thread_fallback() {
 }
 
 #[tokio::test]
+async fn unrouted_parsed_messages_reach_a_pool_fallback() {
+    unrouted_parsed_messages_reach_the_fallback(LaneKind::Pool).await;
+}
+
+#[tokio::test]
 async fn unrouted_parsed_messages_reach_a_task_fallback() {
     unrouted_parsed_messages_reach_the_fallback(LaneKind::Task).await;
 }
@@ -182,6 +187,11 @@ async fn classified_unrouted_messages_are_parsed_by_the_fallback_with_their_key(
 #[tokio::test]
 async fn classified_unrouted_messages_reach_a_thread_fallback_with_their_key() {
     classified_unrouted_messages_are_parsed_by_the_fallback_with_their_key(LaneKind::Thread).await;
+}
+
+#[tokio::test]
+async fn classified_unrouted_messages_reach_a_pool_fallback_with_their_key() {
+    classified_unrouted_messages_are_parsed_by_the_fallback_with_their_key(LaneKind::Pool).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -138,6 +138,11 @@ async fn held_messages_are_queued_in_order_thread_lanes() {
 }
 
 #[tokio::test]
+async fn held_messages_are_queued_in_order_pool_lanes() {
+    held_messages_are_queued_in_order_by_ready(LaneKind::Pool).await;
+}
+
+#[tokio::test]
 async fn held_messages_are_queued_in_order_task_lanes() {
     held_messages_are_queued_in_order_by_ready(LaneKind::Task).await;
 }
@@ -194,6 +199,11 @@ async fn a_cancelled_ready_loses_nothing_thread_lanes() {
 }
 
 #[tokio::test]
+async fn a_cancelled_ready_loses_nothing_pool_lanes() {
+    a_cancelled_ready_loses_nothing(LaneKind::Pool).await;
+}
+
+#[tokio::test]
 async fn a_cancelled_ready_loses_nothing_task_lanes() {
     a_cancelled_ready_loses_nothing(LaneKind::Task).await;
 }
@@ -228,6 +238,11 @@ async fn a_graceful_shutdown_handles_held_messages_thread_lanes() {
     a_graceful_shutdown_handles_held_messages(LaneKind::Thread).await;
 }
 
+#[tokio::test]
+async fn a_graceful_shutdown_handles_held_messages_pool_lanes() {
+    a_graceful_shutdown_handles_held_messages(LaneKind::Pool).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_shutdown_handles_held_messages_task_lanes() {
     a_graceful_shutdown_handles_held_messages(LaneKind::Task).await;
@@ -260,6 +275,11 @@ async fn an_abort_drops_and_counts_held_messages(kind: LaneKind) {
 #[tokio::test]
 async fn an_abort_drops_and_counts_held_messages_thread_lanes() {
     an_abort_drops_and_counts_held_messages(LaneKind::Thread).await;
+}
+
+#[tokio::test]
+async fn an_abort_drops_and_counts_held_messages_pool_lanes() {
+    an_abort_drops_and_counts_held_messages(LaneKind::Pool).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,6 +320,11 @@ async fn a_dispatch_queues_held_messages_that_fit_first_thread_lanes() {
     a_dispatch_queues_held_messages_that_fit_first(LaneKind::Thread).await;
 }
 
+#[tokio::test]
+async fn a_dispatch_queues_held_messages_that_fit_first_pool_lanes() {
+    a_dispatch_queues_held_messages_that_fit_first(LaneKind::Pool).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatch_queues_held_messages_that_fit_first_task_lanes() {
     a_dispatch_queues_held_messages_that_fit_first(LaneKind::Task).await;
@@ -324,6 +349,11 @@ async fn dropping_the_dispatcher_drops_and_counts_held_messages(kind: LaneKind) 
 #[tokio::test]
 async fn dropping_the_dispatcher_drops_and_counts_held_messages_thread_lanes() {
     dropping_the_dispatcher_drops_and_counts_held_messages(LaneKind::Thread).await;
+}
+
+#[tokio::test]
+async fn dropping_the_dispatcher_drops_and_counts_held_messages_pool_lanes() {
+    dropping_the_dispatcher_drops_and_counts_held_messages(LaneKind::Pool).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,6 +77,11 @@ async fn thread_lanes_are_isolated() {
     a_stuck_lane_does_not_hold_back_another(LaneKind::Thread, LaneKind::Thread).await;
 }
 
+#[tokio::test]
+async fn pool_lanes_are_isolated() {
+    a_stuck_lane_does_not_hold_back_another(LaneKind::Pool, LaneKind::Pool).await;
+}
+
 /// One runtime worker, shared by the reader and both lanes: the stuck task
 /// awaits, so it does not take the worker.
 #[tokio::test(flavor = "current_thread")]

@@ -245,6 +245,8 @@ fn any_setup() -> impl Strategy<Value = Setup> {
         (1usize..=4).prop_map(|cap| Setup::Queued(LaneKind::Thread, Some(cap))),
         Just(Setup::Queued(LaneKind::Task, None)),
         (1usize..=4).prop_map(|cap| Setup::Queued(LaneKind::Task, Some(cap))),
+        Just(Setup::Queued(LaneKind::Pool, None)),
+        (1usize..=4).prop_map(|cap| Setup::Queued(LaneKind::Pool, Some(cap))),
         Just(Setup::Inline),
     ]
 }
@@ -273,6 +275,18 @@ proptest! {
     #[test]
     fn task_lanes_bounded_block_keep_per_key_order(scenario in scenario(), capacity in 1usize..=4) {
         let setups = uniform(&scenario, Setup::Queued(LaneKind::Task, Some(capacity)));
+        run_and_check(&scenario, &setups)?;
+    }
+
+    #[test]
+    fn pool_lanes_unbounded_keep_per_key_order(scenario in scenario()) {
+        let setups = uniform(&scenario, Setup::Queued(LaneKind::Pool, None));
+        run_and_check(&scenario, &setups)?;
+    }
+
+    #[test]
+    fn pool_lanes_bounded_block_keep_per_key_order(scenario in scenario(), capacity in 1usize..=4) {
+        let setups = uniform(&scenario, Setup::Queued(LaneKind::Pool, Some(capacity)));
         run_and_check(&scenario, &setups)?;
     }
 

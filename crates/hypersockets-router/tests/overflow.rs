@@ -229,6 +229,11 @@ async fn drop_newest_thread_lane() {
 }
 
 #[tokio::test]
+async fn drop_newest_pool_lane() {
+    drop_newest(LaneKind::Pool).await;
+}
+
+#[tokio::test]
 async fn drop_newest_task_lane() {
     drop_newest(LaneKind::Task).await;
 }
@@ -236,6 +241,11 @@ async fn drop_newest_task_lane() {
 #[tokio::test]
 async fn drop_oldest_thread_lane() {
     drop_oldest(LaneKind::Thread).await;
+}
+
+#[tokio::test]
+async fn drop_oldest_pool_lane() {
+    drop_oldest(LaneKind::Pool).await;
 }
 
 #[tokio::test]
@@ -249,6 +259,11 @@ async fn keep_latest_thread_lane() {
 }
 
 #[tokio::test]
+async fn keep_latest_pool_lane() {
+    keep_latest(LaneKind::Pool).await;
+}
+
+#[tokio::test]
 async fn keep_latest_task_lane() {
     keep_latest(LaneKind::Task).await;
 }
@@ -256,6 +271,11 @@ async fn keep_latest_task_lane() {
 #[tokio::test]
 async fn block_thread_lane() {
     block(LaneKind::Thread).await;
+}
+
+#[tokio::test]
+async fn block_pool_lane() {
+    block(LaneKind::Pool).await;
 }
 
 #[tokio::test]

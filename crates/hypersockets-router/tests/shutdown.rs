@@ -72,6 +72,11 @@ async fn graceful_drains_a_thread_lane() {
 }
 
 #[tokio::test]
+async fn graceful_drains_a_pool_lane() {
+    graceful_drains_the_queue_then_returns(LaneKind::Pool).await;
+}
+
+#[tokio::test]
 async fn graceful_drains_a_task_lane() {
     graceful_drains_the_queue_then_returns(LaneKind::Task).await;
 }
@@ -130,6 +135,11 @@ async fn abort_drops_what_is_queued(kind: LaneKind) {
 #[tokio::test]
 async fn abort_drops_the_queue_of_a_thread_lane() {
     abort_drops_what_is_queued(LaneKind::Thread).await;
+}
+
+#[tokio::test]
+async fn abort_drops_the_queue_of_a_pool_lane() {
+    abort_drops_what_is_queued(LaneKind::Pool).await;
 }
 
 #[tokio::test]
@@ -267,6 +277,11 @@ async fn dropping_the_dispatcher_lets_the_lanes_finish(kind: LaneKind) {
 #[tokio::test]
 async fn dropping_the_dispatcher_ends_thread_lanes() {
     dropping_the_dispatcher_lets_the_lanes_finish(LaneKind::Thread).await;
+}
+
+#[tokio::test]
+async fn dropping_the_dispatcher_ends_pool_lanes() {
+    dropping_the_dispatcher_lets_the_lanes_finish(LaneKind::Pool).await;
 }
 
 #[tokio::test]

@@ -208,20 +208,23 @@ async fn live_with_a_thread_lane_stuck_in_a_blocking_call() {
     .unwrap();
 }
 
-/// A task lane's handler that never finishes, with the reader waiting at
-/// the memory budget: `close` is still heard, and the lane is aborted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn live_with_a_task_lane_stuck_and_the_reader_at_the_budget() {
+/// A lane's handler that never finishes, with the reader waiting at the
+/// memory budget: `close` is still heard, and the lane is aborted (a task
+/// lane) or cancelled (a pool lane): the stuck handler's future is dropped.
+async fn live_with_a_lane_stuck_and_the_reader_at_the_budget(kind: LaneKind) {
     let exchange = MockExchange::start(flood()).await.unwrap();
     let never = Arc::new(tokio::sync::Notify::new());
+    let (dropped_tx, mut dropped) = tokio::sync::mpsc::unbounded_channel();
     let handler = async_handler_fn(move |_: WsMessage| {
         let never = Arc::clone(&never);
+        let on_drop = DropSignal(dropped_tx.clone());
         async move {
+            let _on_drop = on_drop;
             never.notified().await;
             Ok::<_, BoxError>(())
         }
     });
-    let client = flooded(&exchange, LaneKind::Task, handler)
+    let client = flooded(&exchange, kind, handler)
         .memory_budget(MemoryBudget::Bytes(16 << 10))
         .build()
         .unwrap();
@@ -237,6 +240,28 @@ async fn live_with_a_task_lane_stuck_and_the_reader_at_the_budget() {
     })
     .await;
     assert_eq!(client.metrics().router.abandoned_lanes, 1);
+    within("the stuck handler's future dropped", dropped.recv())
+        .await
+        .unwrap();
+}
+
+/// Sends on its channel when dropped.
+struct DropSignal(tokio::sync::mpsc::UnboundedSender<()>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_with_a_task_lane_stuck_and_the_reader_at_the_budget() {
+    live_with_a_lane_stuck_and_the_reader_at_the_budget(LaneKind::Task).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_with_a_pool_lane_stuck_and_the_reader_at_the_budget() {
+    live_with_a_lane_stuck_and_the_reader_at_the_budget(LaneKind::Pool).await;
 }
 
 /// A login that never comes (say, a REST call for a token that hangs).

@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use hypersockets::{
-    ClientEvent, FixedInterval, Heartbeat, HyperSocketError, LaneConfig, PassThrough, Result,
-    TcpKeepalive, WebSocketClient, WebSocketClientBuilder, WithRouter,
+    ClientEvent, FixedInterval, Heartbeat, HyperSocketError, LaneConfig, LaneKind, PassThrough,
+    Result, TcpKeepalive, WebSocketClient, WebSocketClientBuilder, WithRouter,
 };
 use hypersockets_testkit::{ExchangeConfig, MockExchange};
 use proptest::prelude::*;
@@ -172,11 +172,23 @@ async fn lane_settings_have_bounds() {
         (LaneConfig::default().capacity(MAX_QUEUE), None),
         (LaneConfig::default().capacity(0), Some("lane.capacity")),
         (
-            LaneConfig::default().thread_stack_size(usize::MAX),
+            LaneConfig::default()
+                .kind(LaneKind::Thread)
+                .thread_stack_size(usize::MAX),
             Some("io"),
         ),
-        (LaneConfig::default().thread_stack_size(1 << 50), Some("io")),
-        (LaneConfig::default().thread_stack_size(0), None),
+        (
+            LaneConfig::default()
+                .kind(LaneKind::Thread)
+                .thread_stack_size(1 << 50),
+            Some("io"),
+        ),
+        (
+            LaneConfig::default()
+                .kind(LaneKind::Thread)
+                .thread_stack_size(0),
+            None,
+        ),
         (LaneConfig::default().timing_sample_every(u32::MAX), None),
     ] {
         let built = builder()

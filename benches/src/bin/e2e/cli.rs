@@ -34,7 +34,7 @@ pub(crate) enum Invocation {
 
 /// The usage text.
 pub(crate) const USAGE: &str = "\
-usage: e2e [--n N] [--rate R] [--runs K] [--lanes default|task|thread]
+usage: e2e [--n N] [--rate R] [--runs K] [--lanes default|task|thread|pool]
 
 End-to-end bench of HyperSockets against a hand-written tokio-tungstenite
 client, with a blast server in a separate process on 127.0.0.1. Two feeds of
@@ -52,7 +52,7 @@ bytes). Each -gzip client's ratio is against baseline-gzip.
              a paced run sends min(N, 2R) messages
   --runs K   runs per client, alternating clients (default 5)
   --lanes L  lane kind of the HyperSockets clients: the library's default
-             (default), task or thread
+             (default), task, thread or pool
 
 The last line is machine-readable: RESULT key=value ...";
 

@@ -28,10 +28,7 @@ impl Options {
 
     /// The arguments that give the child these options.
     pub(crate) fn child_args(&self, url: &str) -> Vec<String> {
-        let lanes = match self.lanes {
-            LaneKind::Thread => "thread",
-            _ => "task",
-        };
+        let lanes = lane_name(self.lanes);
         [
             "clients",
             "--clients",
@@ -63,7 +60,7 @@ pub(crate) enum Invocation {
 
 /// The usage text.
 pub(crate) const USAGE: &str = "\
-usage: load [--clients N] [--secs S] [--rate R] [--fault-every F] [--lanes task|thread]
+usage: load [--clients N] [--secs S] [--rate R] [--fault-every F] [--lanes task|thread|pool]
 
 Load bench of HyperSockets: N clients in one ClientManager (in a child
 process) against one mock exchange on 127.0.0.1, with faults on random
@@ -78,8 +75,9 @@ connections, then a drain and 5 s idle.
   --fault-every F  seconds between faults (default 2; 0: none); each hits
                    1% of the open connections (at least one) with a dropped
                    TCP connection, a server close 1012 or a half-open silence
-  --lanes L        lane kind: task (default) or thread; 1000 clients with
-                   thread lanes means 1000 threads
+  --lanes L        lane kind: task (default), thread or pool; 1000 clients
+                   with thread lanes means 1000 threads, pool lanes share
+                   one thread per core
 
 The last line is machine-readable: RESULT key=value ...";
 
@@ -112,7 +110,8 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation
                 options.lanes = match args.next().as_deref() {
                     Some("task") => LaneKind::Task,
                     Some("thread") => LaneKind::Thread,
-                    _ => return Err("--lanes needs task or thread".to_owned()),
+                    Some("pool") => LaneKind::Pool,
+                    _ => return Err("--lanes needs task, thread or pool".to_owned()),
                 }
             }
             "--url" if child => options.url = args.next().ok_or("--url needs a URL")?,
@@ -127,4 +126,13 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation
     } else {
         Invocation::Bench(options)
     })
+}
+
+/// The name of a lane kind on the command line and in the report.
+pub(crate) fn lane_name(kind: LaneKind) -> &'static str {
+    match kind {
+        LaneKind::Thread => "thread",
+        LaneKind::Pool => "pool",
+        _ => "task",
+    }
 }

@@ -84,10 +84,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
 }
 
 fn lane_name(options: &Options) -> &'static str {
-    match options.lanes {
-        hypersockets::LaneKind::Thread => "thread",
-        _ => "task",
-    }
+    crate::cli::lane_name(options.lanes)
 }
 
 /// Every `fault_every` seconds for `secs`, 1 % of the open connections that

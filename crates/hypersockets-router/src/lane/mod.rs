@@ -5,6 +5,7 @@ pub(crate) mod channel;
 pub(crate) mod envelope;
 pub(crate) mod inline;
 pub(crate) mod next;
+pub(crate) mod pool;
 pub(crate) mod queue;
 pub(crate) mod shared;
 pub(crate) mod task_lane;
@@ -28,4 +29,6 @@ pub(crate) enum LaneSlot<M, K> {
 pub(crate) enum LaneJoin {
     Thread(std::thread::JoinHandle<()>),
     Task(tokio::task::JoinHandle<()>),
+    /// A pool lane, which reports its end through `LaneShared::ended`.
+    Pool(pool::PoolJoin),
 }

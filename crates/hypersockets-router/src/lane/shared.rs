@@ -43,11 +43,21 @@ pub(crate) struct LaneShared {
     reader_waiting: AtomicBool,
     /// Signalled by the lane when it takes a message while the reader waits.
     pub(crate) room: Notify,
-    /// Set (and `end` signalled) when a thread lane's thread is done, so
+    /// Set (and `end` signalled) when a thread or pool lane is done, so
     /// that a shutdown can wait for it with a deadline instead of blocking
     /// on `join`.
     ended: AtomicBool,
     end: Notify,
+}
+
+/// Marks its lane ended when dropped (a thread lane's thread returning or
+/// unwinding, a pool lane's future finishing or dropped).
+pub(crate) struct Ended(pub(crate) std::sync::Arc<LaneShared>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.mark_ended();
+    }
 }
 
 impl LaneShared {
@@ -66,7 +76,7 @@ impl LaneShared {
         }
     }
 
-    /// Lane thread: it is done (the handler dropped).
+    /// Thread or pool lane: it is done (the handler dropped).
     pub(crate) fn mark_ended(&self) {
         self.ended.store(true, Ordering::Release);
         self.end.notify_waiters();

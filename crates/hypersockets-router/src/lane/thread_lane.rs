@@ -15,7 +15,7 @@ use hypersockets_core::{MessageHandler, MessageRouter};
 
 use crate::lane::channel::LaneReceiver;
 use crate::lane::next::Next;
-use crate::lane::shared::{LaneShared, LaneWaker};
+use crate::lane::shared::{Ended, LaneWaker};
 use crate::lane::worker::LaneWorker;
 
 /// Wakes a parked lane thread.
@@ -67,15 +67,6 @@ where
             drop(queue);
             drop(worker);
         })
-}
-
-/// Marks the lane ended when dropped.
-struct Ended(Arc<LaneShared>);
-
-impl Drop for Ended {
-    fn drop(&mut self) {
-        self.0.mark_ended();
-    }
 }
 
 fn run<R, H>(

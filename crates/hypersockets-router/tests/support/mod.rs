@@ -246,7 +246,7 @@ impl GateWait {
     /// The natural way for a handler on a lane of `kind` to wait.
     pub(crate) fn for_kind(kind: LaneKind) -> Self {
         match kind {
-            LaneKind::Task => GateWait::Async,
+            LaneKind::Task | LaneKind::Pool => GateWait::Async,
             _ => GateWait::Blocking,
         }
     }

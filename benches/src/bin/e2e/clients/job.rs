@@ -16,6 +16,8 @@ pub(crate) enum Lanes {
     Task,
     /// `LaneKind::Thread`: an OS thread per lane.
     Thread,
+    /// `LaneKind::Pool`: the process's shared lane threads.
+    Pool,
 }
 
 impl Lanes {
@@ -25,12 +27,13 @@ impl Lanes {
             Self::Default => "default",
             Self::Task => "task",
             Self::Thread => "thread",
+            Self::Pool => "pool",
         }
     }
 
     /// The choice called `name`.
     pub(crate) fn from_name(name: &str) -> Option<Self> {
-        [Self::Default, Self::Task, Self::Thread]
+        [Self::Default, Self::Task, Self::Thread, Self::Pool]
             .into_iter()
             .find(|lanes| lanes.name() == name)
     }
@@ -42,6 +45,7 @@ impl Lanes {
             Self::Default => LaneConfig::default(),
             Self::Task => LaneConfig::default().kind(LaneKind::Task),
             Self::Thread => LaneConfig::default().kind(LaneKind::Thread),
+            Self::Pool => LaneConfig::default().kind(LaneKind::Pool),
         };
         match bounded {
             Some(capacity) => config.capacity(capacity),
