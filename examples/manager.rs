@@ -8,9 +8,10 @@
 //! client, sums their metrics, survives one connection being dropped,
 //! removes a client, and shuts the rest down.
 //!
-//! Every lane is a tokio task (`LaneKind::Task`), the choice for many
-//! clients. The OKX client routes by instrument, and its ticker lanes are
-//! bounded and conflating (`OverflowPolicy::KeepLatest`): their handler is
+//! Every lane is a tokio task (`LaneKind::Task`): these handlers only
+//! count and await, the cheapest hand-off (the default, pool lanes, would
+//! keep the thread count as flat). The OKX client routes by instrument,
+//! and its ticker lanes are bounded and conflating (`OverflowPolicy::KeepLatest`): their handler is
 //! slow on purpose, and only the newest ticker of each instrument waits
 //! for it. (One conflating lane for several instruments would be a bug:
 //! the newest ticker of one would keep replacing the other's.)

@@ -378,9 +378,9 @@ impl<U, R: MessageRouter> WebSocketClientBuilder<U, WithRouter<R>> {
         self.lanes(|lanes| lanes.fallback(handler))
     }
 
-    /// Settings for lanes added without their own (default: a thread per
-    /// lane, unbounded queue). Use [`LaneKind::Task`](crate::LaneKind::Task)
-    /// for many clients.
+    /// Settings for lanes added without their own (default: the process's
+    /// shared lane pool, unbounded queue; see [`LaneKind`](crate::LaneKind)
+    /// for when a thread or a task per lane is the better choice).
     ///
     /// ```
     /// # use hypersockets::prelude::*;

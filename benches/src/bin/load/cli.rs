@@ -14,7 +14,7 @@ pub(crate) struct Options {
     pub(crate) rate: u32,
     /// Seconds between faults (`--fault-every`, default 2; 0: no faults).
     pub(crate) fault_every: u64,
-    /// The clients' lane kind (`--lanes`, default task).
+    /// The clients' lane kind (`--lanes`, default: the library's, pool).
     pub(crate) lanes: LaneKind,
     /// The exchange's URL (the child only).
     pub(crate) url: String,
@@ -75,9 +75,9 @@ connections, then a drain and 5 s idle.
   --fault-every F  seconds between faults (default 2; 0: none); each hits
                    1% of the open connections (at least one) with a dropped
                    TCP connection, a server close 1012 or a half-open silence
-  --lanes L        lane kind: task (default), thread or pool; 1000 clients
-                   with thread lanes means 1000 threads, pool lanes share
-                   one thread per core
+  --lanes L        lane kind: pool (the library's default), task or thread;
+                   1000 clients with thread lanes means 1000 threads, pool
+                   lanes share one thread per core
 
 The last line is machine-readable: RESULT key=value ...";
 
@@ -96,7 +96,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation
         secs: 30,
         rate: 20,
         fault_every: 2,
-        lanes: LaneKind::Task,
+        lanes: hypersockets::LaneConfig::default().kind,
         url: String::new(),
     };
     while let Some(flag) = args.next() {

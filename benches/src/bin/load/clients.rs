@@ -43,6 +43,7 @@ async fn phases(
     mut commands: mpsc::UnboundedReceiver<String>,
 ) -> Result<(), String> {
     let baseline_kib = procfs::status_kib("VmRSS:");
+    let baseline_threads = procfs::status_kib("Threads:");
     let manager = ClientManager::<String>::new();
     let mut tallies = Vec::with_capacity(options.clients);
     let subscribe = format!(r#"{{"method":"SUBSCRIBE","params":["{STREAM}"],"id":1}}"#);
@@ -76,6 +77,7 @@ async fn phases(
 
     // Traffic, with faults, until the exchange's process says it is over.
     let (traffic_cpu, traffic_wall) = (procfs::cpu_time(), Instant::now());
+    let traffic_switches = procfs::context_switches();
     match commands.recv().await.as_deref() {
         Some("DRAIN") => {}
         other => return Err(format!("expected DRAIN, got {other:?}")),
@@ -97,6 +99,7 @@ async fn phases(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let active_cpu = procfs::cpu_time().saturating_sub(traffic_cpu);
+    let active_switches = procfs::context_switches().saturating_sub(traffic_switches);
     let active_secs = traffic_wall.elapsed().as_secs_f64();
 
     // Idle: every connection open, nothing to read but keepalive.
@@ -119,7 +122,7 @@ async fn phases(
          connect_attempts={} parse_errors={parse_errors} connect_secs={connect_secs:.2} \
          active_secs={active_secs:.1} active_cpu_ms={} idle_secs={} idle_cpu_ms={} \
          idle_messages={idle_messages} baseline_kib={baseline_kib} peak_kib={peak_kib} \
-         threads={}",
+         threads={} baseline_threads={baseline_threads} active_switches={active_switches}",
         sum(|t| t.delivered.load(Ordering::Relaxed)),
         sum(|t| t.violations.load(Ordering::Relaxed)),
         incomplete.len(),
@@ -132,8 +135,20 @@ async fn phases(
         procfs::status_kib("Threads:"),
     ));
     // Stay connected while the exchange's process checks its side.
-    while commands.recv().await.is_some() {}
+    match commands.recv().await.as_deref() {
+        Some("SHUTDOWN") => {}
+        other => return Err(format!("expected SHUTDOWN, got {other:?}")),
+    }
+    let started = Instant::now();
     manager.shutdown().await;
+    let shutdown_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // What is left once every client is gone: the runtime's workers, the
+    // lane pool's threads, the stdin reader.
+    say(&format!(
+        "SHUTDOWN shutdown_ms={shutdown_ms:.1} threads_after={}",
+        procfs::status_kib("Threads:")
+    ));
+    while commands.recv().await.is_some() {}
     Ok(())
 }
 

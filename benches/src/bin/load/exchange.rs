@@ -72,11 +72,14 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     let faults = runtime.block_on(inject_faults(&control, options));
     writeln!(stdin, "DRAIN").map_err(|e| format!("to the clients: {e}"))?;
     let report = expect("REPORT ", Duration::from_secs(options.secs + 300))?;
+    let (open, short) = exchange_side(&control, full);
+    writeln!(stdin, "SHUTDOWN").map_err(|e| format!("to the clients: {e}"))?;
+    let shutdown = expect("SHUTDOWN ", Duration::from_secs(60))?;
     let figures: HashMap<&str, &str> = report
         .split_whitespace()
+        .chain(shutdown.split_whitespace())
         .filter_map(|pair| pair.split_once('='))
         .collect();
-    let (open, short) = exchange_side(&control, full);
     drop(stdin);
     drop(guard);
     runtime.block_on(exchange.shutdown());
@@ -167,6 +170,7 @@ fn report_figures(
     let active_cpu_pct = get("active_cpu_ms") / 10.0 / get("active_secs").max(0.001);
     let idle_cpu_pct = get("idle_cpu_ms") / 10.0 / get("idle_secs").max(0.001);
     let cpu_us_per_message = get("active_cpu_ms") * 1000.0 / get("delivered").max(1.0);
+    let switches_per_message = get("active_switches") / get("delivered").max(1.0);
     println!("faults: {drops} dropped TCP, {closes} server closes 1012, {half_open} half-open");
     println!(
         "delivered {} messages in {:.1} s; reconnects {}; connect of all clients {:.2} s",
@@ -197,10 +201,19 @@ fn report_figures(
         get("idle_messages"),
     );
     println!(
+        "context switches: {switches_per_message:.3} per message while active; shutdown of \
+         every client {:.1} ms, threads {} before the clients, {} after the shutdown",
+        get("shutdown_ms"),
+        get("baseline_threads"),
+        get("threads_after"),
+    );
+    println!(
         "RESULT clients={} lanes={} secs={} rate={} fault_every={} faults={} delivered={} \
          reconnects={} losses={losses} parse_errors={} open={open} peak_rss_kib={} \
          rss_per_client_kib={per_client_kib:.1} active_cpu_pct={active_cpu_pct:.1} \
-         cpu_us_per_msg={cpu_us_per_message:.1} idle_cpu_pct={idle_cpu_pct:.2}",
+         cpu_us_per_msg={cpu_us_per_message:.1} idle_cpu_pct={idle_cpu_pct:.2} \
+         switches_per_msg={switches_per_message:.3} shutdown_ms={} threads={} \
+         threads_after_shutdown={}",
         options.clients,
         lane_name(options),
         options.secs,
@@ -211,6 +224,9 @@ fn report_figures(
         get("reconnects"),
         get("parse_errors"),
         get("peak_kib"),
+        get("shutdown_ms"),
+        get("threads"),
+        get("threads_after"),
     );
     if losses > 0.0 || open != options.clients {
         return Err(format!(
