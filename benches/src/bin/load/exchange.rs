@@ -73,11 +73,22 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     writeln!(stdin, "DRAIN").map_err(|e| format!("to the clients: {e}"))?;
     let report = expect("REPORT ", Duration::from_secs(options.secs + 300))?;
     let (open, short) = exchange_side(&control, full);
+    let storm = runtime.block_on(reconnect_storm(&control, options.clients))?;
+    println!(
+        "reconnect storm: every connection dropped at once; all {} back in {:.2} s, \
+         listen queue overflows {} (drops {})",
+        options.clients, storm.secs, storm.overflows, storm.drops
+    );
     writeln!(stdin, "SHUTDOWN").map_err(|e| format!("to the clients: {e}"))?;
     let shutdown = expect("SHUTDOWN ", Duration::from_secs(60))?;
+    let storm = format!(
+        "storm_secs={:.2} listen_overflows={} listen_drops={}",
+        storm.secs, storm.overflows, storm.drops
+    );
     let figures: HashMap<&str, &str> = report
         .split_whitespace()
         .chain(shutdown.split_whitespace())
+        .chain(storm.split_whitespace())
         .filter_map(|pair| pair.split_once('='))
         .collect();
     drop(stdin);
@@ -132,6 +143,66 @@ async fn inject_faults(control: &Control, options: &Options) -> Faults {
     }
     tokio::time::sleep_until(end.into()).await;
     faults
+}
+
+/// What a reconnect storm showed.
+struct Storm {
+    /// From the drop of every connection until as many are open again.
+    secs: f64,
+    /// The kernel's `ListenOverflows` and `ListenDrops` over the storm
+    /// (this network namespace: the bench's server is its only listener).
+    overflows: u64,
+    drops: u64,
+}
+
+/// Drops every open connection at once (as a server restart would) and
+/// waits until the clients have all reconnected.
+async fn reconnect_storm(control: &Control, clients: usize) -> Result<Storm, String> {
+    let before = listen_counters();
+    let dropped: std::collections::HashSet<ConnectionId> =
+        open_connections(control).into_iter().collect();
+    let started = Instant::now();
+    for &conn in &dropped {
+        let _ = control.inject(conn, Fault::DropTcp);
+    }
+    let deadline = started + Duration::from_secs(120);
+    loop {
+        let back = open_connections(control)
+            .into_iter()
+            .filter(|conn| !dropped.contains(conn))
+            .count();
+        if back >= clients {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("{back} of {clients} clients back after the storm"));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let after = listen_counters();
+    Ok(Storm {
+        secs,
+        overflows: after.0.saturating_sub(before.0),
+        drops: after.1.saturating_sub(before.1),
+    })
+}
+
+/// `ListenOverflows` and `ListenDrops` from `/proc/net/netstat` (0 where
+/// they cannot be read).
+fn listen_counters() -> (u64, u64) {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let mut lines = netstat.lines().filter(|line| line.starts_with("TcpExt:"));
+    let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
+        return (0, 0);
+    };
+    let figures: HashMap<&str, u64> = names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .filter_map(|(name, value)| Some((name, value.parse().ok()?)))
+        .collect();
+    let get = |name| figures.get(name).copied().unwrap_or(0);
+    (get("ListenOverflows"), get("ListenDrops"))
 }
 
 fn open_connections(control: &Control) -> Vec<ConnectionId> {
@@ -213,7 +284,7 @@ fn report_figures(
          rss_per_client_kib={per_client_kib:.1} active_cpu_pct={active_cpu_pct:.1} \
          cpu_us_per_msg={cpu_us_per_message:.1} idle_cpu_pct={idle_cpu_pct:.2} \
          switches_per_msg={switches_per_message:.3} shutdown_ms={} threads={} \
-         threads_after_shutdown={}",
+         threads_after_shutdown={} storm_secs={} listen_overflows={}",
         options.clients,
         lane_name(options),
         options.secs,
@@ -227,6 +298,8 @@ fn report_figures(
         get("shutdown_ms"),
         get("threads"),
         get("threads_after"),
+        get("storm_secs"),
+        get("listen_overflows") + get("listen_drops"),
     );
     if losses > 0.0 || open != options.clients {
         return Err(format!(
