@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::{AuthConfig, Compression, KeepaliveConfig, StreamConfig, SubscriptionProtocol};
+use crate::{
+    AuthConfig, Compression, KeepaliveConfig, Recording, StreamConfig, SubscriptionProtocol,
+};
 
 /// How a [`MockExchange`](crate::MockExchange) behaves.
 ///
@@ -34,6 +36,7 @@ pub struct ExchangeConfig {
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) close_grace: Duration,
     pub(crate) compression: Compression,
+    pub(crate) recording: Recording,
 }
 
 impl Default for ExchangeConfig {
@@ -49,6 +52,7 @@ impl Default for ExchangeConfig {
             write_timeout: None,
             close_grace: Duration::from_secs(1),
             compression: Compression::None,
+            recording: Recording::default(),
         }
     }
 }
@@ -56,7 +60,8 @@ impl Default for ExchangeConfig {
 impl ExchangeConfig {
     /// The defaults: no streams, Binance-style subscriptions, the default
     /// keepalive (no server pings, client pings answered, no idle cutoff), no
-    /// login, plain `ws://`.
+    /// login, plain `ws://`, the 1,024 most recent messages kept each way
+    /// per connection.
     pub fn new() -> Self {
         Self::default()
     }
@@ -128,6 +133,27 @@ impl ExchangeConfig {
     /// Default: [`Compression::None`].
     pub fn compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
+        self
+    }
+
+    /// How much of each connection's traffic is kept for assertions (see
+    /// [`Recording`]). Default: [`Recording::Recent`] with
+    /// [`Recording::DEFAULT_RECENT`] (1,024) messages each way, so the
+    /// exchange can run for hours; counts and checksums are always kept.
+    /// Tests that read whole lists past that ([`Control::sent`],
+    /// [`Control::check_delivery`], …) ask for [`Recording::All`].
+    ///
+    /// [`Control::sent`]: crate::Control::sent
+    /// [`Control::check_delivery`]: crate::Control::check_delivery
+    ///
+    /// ```
+    /// use hypersockets_testkit::{ExchangeConfig, Recording};
+    ///
+    /// let config = ExchangeConfig::new().recording(Recording::All);
+    /// # drop(config);
+    /// ```
+    pub fn recording(mut self, recording: Recording) -> Self {
+        self.recording = recording;
         self
     }
 

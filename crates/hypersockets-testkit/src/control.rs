@@ -7,19 +7,23 @@ use std::time::Duration;
 use hypersockets_core::WsMessage;
 use tokio::time::Instant;
 
+use crate::recording::Records;
 use crate::state::{Shared, State};
 use crate::{
     CloseCause, ConnectionId, ConnectionInfo, ConnectionStatus, DeliveryError, DeliveryReport,
-    Fault, HandshakeRecord, HandshakeResponse, Result, Scenario, ScenarioHandle, SentRecord,
-    StreamDelivery, Target, TestkitError,
+    Fault, HandshakeRecord, HandshakeResponse, RecordSummary, Recorded, Result, Scenario,
+    ScenarioHandle, SentRecord, StreamDelivery, Target, TestkitError,
 };
 
 /// A handle on a running [`MockExchange`](crate::MockExchange): what it saw,
 /// and commands. Cheap to clone; every clone sees the same exchange.
 ///
 /// Records are kept for every connection, open or closed, until the
-/// exchange and every handle are dropped. Methods taking a
-/// [`ConnectionId`] return empty records for an unknown id.
+/// exchange and every handle are dropped: counts and checksums always, the
+/// messages themselves as [`Recording`](crate::Recording) says (by default
+/// the 1,024 most recent each way). Lists asked for whole fail with
+/// [`TestkitError::Truncated`] rather than come back partial. Methods
+/// taking a [`ConnectionId`] return empty records for an unknown id.
 ///
 /// A message can reach the client a moment before the server records it as
 /// written (the record is made once the write has completed). After reading
@@ -92,46 +96,122 @@ impl Control {
         self.with(|s| s.handshakes.clone())
     }
 
+    /// The records of connection `id`, or `default` for an unknown id.
+    fn records<R>(&self, id: ConnectionId, default: R, f: impl FnOnce(&Records) -> R) -> R {
+        self.with(|s| s.slot(id).map_or(default, |c| f(&c.records)))
+    }
+
     /// Every message the connection received from its client, in order:
     /// text and binary messages, Pings, Pongs and the Close frame.
-    pub fn received(&self, id: ConnectionId) -> Vec<WsMessage> {
-        self.with(|s| s.slot(id).map(|c| c.received.clone()).unwrap_or_default())
+    ///
+    /// Fails with [`TestkitError::Truncated`] once the connection's ring has
+    /// dropped older messages (see [`Recording`](crate::Recording));
+    /// [`recent_received`](Self::recent_received) returns what is left.
+    pub fn received(&self, id: ConnectionId) -> Result<Vec<WsMessage>> {
+        self.recent_received(id).complete(id, "messages received")
     }
 
     /// The text messages the connection received from its client, in order.
-    pub fn received_text(&self, id: ConnectionId) -> Vec<String> {
-        self.with(|s| {
-            s.slot(id)
-                .map(|c| {
-                    c.received
-                        .iter()
-                        .filter_map(|m| m.as_text().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
+    ///
+    /// Fails like [`received`](Self::received).
+    pub fn received_text(&self, id: ConnectionId) -> Result<Vec<String>> {
+        Ok(self
+            .received(id)?
+            .iter()
+            .filter_map(|m| m.as_text().map(str::to_owned))
+            .collect())
     }
 
     /// The market data messages fully written to the connection, in the
     /// order written: all streams together. See [`SentRecord`].
-    pub fn sent(&self, id: ConnectionId) -> Vec<SentRecord> {
-        self.with(|s| s.slot(id).map(|c| c.sent.clone()).unwrap_or_default())
+    ///
+    /// Fails with [`TestkitError::Truncated`] once the connection's ring has
+    /// dropped older messages (see [`Recording`](crate::Recording));
+    /// [`recent_sent`](Self::recent_sent) returns what is left, and
+    /// [`summary`](Self::summary) the counts and checksums.
+    pub fn sent(&self, id: ConnectionId) -> Result<Vec<SentRecord>> {
+        self.recent_sent(id)
+            .complete(id, "market data messages written")
     }
 
     /// The market data messages of one stream fully written to the
     /// connection, in order (their sequence numbers are 1, 2, 3, …).
-    pub fn sent_on(&self, id: ConnectionId, stream: &str) -> Vec<SentRecord> {
-        self.with(|s| {
-            s.slot(id)
-                .map(|c| {
-                    c.sent
-                        .iter()
-                        .filter(|r| r.stream() == stream)
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
+    ///
+    /// Fails like [`sent`](Self::sent), when messages of this stream were
+    /// dropped.
+    pub fn sent_on(&self, id: ConnectionId, stream: &str) -> Result<Vec<SentRecord>> {
+        self.records(id, Recorded::new(Vec::new(), 0), |r| r.sent(Some(stream)))
+            .complete(id, &format!("{stream} messages written"))
+    }
+
+    /// The most recent messages the connection received from its client
+    /// (all of them with [`Recording::All`](crate::Recording::All)), and how
+    /// many older ones were dropped. See [`Recorded`] for a complete example.
+    ///
+    /// ```
+    /// # use hypersockets_testkit::{Control, ConnectionId};
+    /// # fn show(control: &Control, conn: ConnectionId) {
+    /// let recent = control.recent_received(conn);
+    /// let texts = recent.messages.iter().filter(|m| m.as_text().is_some()).count();
+    /// println!("{texts} texts among the last {}", recent.messages.len());
+    /// # }
+    /// ```
+    pub fn recent_received(&self, id: ConnectionId) -> Recorded<WsMessage> {
+        self.records(id, Recorded::new(Vec::new(), 0), Records::received)
+    }
+
+    /// The most recent messages fully written to the connection, and how
+    /// many older ones were dropped. See [`written`](Self::written) for what
+    /// is included.
+    ///
+    /// ```
+    /// # use hypersockets_testkit::{Control, ConnectionId};
+    /// # fn show(control: &Control, conn: ConnectionId) {
+    /// let recent = control.recent_written(conn);
+    /// // The last three, say, for a failure message.
+    /// let last: Vec<_> = recent.messages.iter().rev().take(3).collect();
+    /// println!("{} dropped, then … {last:?}", recent.dropped);
+    /// # }
+    /// ```
+    pub fn recent_written(&self, id: ConnectionId) -> Recorded<WsMessage> {
+        self.records(id, Recorded::new(Vec::new(), 0), Records::written)
+    }
+
+    /// The most recent market data messages fully written to the
+    /// connection (those still in its ring of written messages), and how
+    /// many older ones were dropped.
+    ///
+    /// ```
+    /// # use hypersockets_testkit::{Control, ConnectionId};
+    /// # fn show(control: &Control, conn: ConnectionId) {
+    /// let recent = control.recent_sent(conn);
+    /// if let Some(last) = recent.messages.last() {
+    ///     // Sequence numbers go on across the drop.
+    ///     assert!(last.seq() >= recent.messages.len() as u64);
+    /// }
+    /// # }
+    /// ```
+    pub fn recent_sent(&self, id: ConnectionId) -> Recorded<SentRecord> {
+        self.records(id, Recorded::new(Vec::new(), 0), |r| r.sent(None))
+    }
+
+    /// What the connection carried, counted whatever the
+    /// [`Recording`](crate::Recording) mode: messages and bytes each way,
+    /// and the count and [`Checksum`](crate::Checksum) of the market data
+    /// written, overall and per stream. `None` for an unknown id. See
+    /// [`RecordSummary`] for a complete example.
+    ///
+    /// ```
+    /// # use hypersockets_testkit::{Checksum, Control, ConnectionId};
+    /// # fn show(control: &Control, conn: ConnectionId, texts: &[String]) {
+    /// // What one connection's client got, checked without the messages.
+    /// let summary = control.summary(conn).unwrap();
+    /// assert_eq!(summary.data_messages_written, texts.len() as u64);
+    /// assert_eq!(summary.data_checksum, Checksum::of(texts));
+    /// # }
+    /// ```
+    pub fn summary(&self, id: ConnectionId) -> Option<RecordSummary> {
+        self.with(|s| s.slot(id).map(|c| c.records.summary.clone()))
     }
 
     /// Checks that `delivered` (the market data texts a client got, in the
@@ -146,16 +226,30 @@ impl Control {
     /// Texts are matched exactly; built-in streams write a text only once
     /// (see [`StreamKind`](crate::StreamKind)). Non-data texts must be left
     /// out.
+    ///
+    /// Needs every market data message written, on every connection: fails
+    /// with [`DeliveryError::Truncated`] once a connection's ring has
+    /// dropped some (see [`Recording`](crate::Recording)). Without
+    /// [`Recording::All`](crate::Recording::All), compare counts and
+    /// checksums from [`summary`](Self::summary) instead.
     pub fn check_delivery<S: AsRef<str>>(
         &self,
         delivered: &[S],
     ) -> Result<DeliveryReport, DeliveryError> {
         let records: Vec<SentRecord> = self.with(|s| {
-            s.conns
-                .iter()
-                .flat_map(|c| c.sent.iter().cloned())
-                .collect()
-        });
+            let mut records = Vec::new();
+            for c in &s.conns {
+                let sent = c.records.sent(None);
+                if !sent.is_complete() {
+                    return Err(DeliveryError::Truncated {
+                        connection: c.info.id,
+                        dropped: sent.dropped,
+                    });
+                }
+                records.extend(sent.messages);
+            }
+            Ok(records)
+        })?;
         // Per (connection, stream): the next sequence number expected, and
         // the count written, in the order first written.
         let mut keys: Vec<(ConnectionId, &str)> = Vec::new();
@@ -212,8 +306,12 @@ impl Control {
     /// Not included: raw bytes of faults (garbage, invalid UTF-8, cut
     /// frames) and the Pongs and Close replies the WebSocket layer sends by
     /// itself.
-    pub fn written(&self, id: ConnectionId) -> Vec<WsMessage> {
-        self.with(|s| s.slot(id).map(|c| c.written.clone()).unwrap_or_default())
+    ///
+    /// Fails with [`TestkitError::Truncated`] once the connection's ring has
+    /// dropped older messages (see [`Recording`](crate::Recording));
+    /// [`recent_written`](Self::recent_written) returns what is left.
+    pub fn written(&self, id: ConnectionId) -> Result<Vec<WsMessage>> {
+        self.recent_written(id).complete(id, "messages written")
     }
 
     /// The streams the connection is subscribed to now.
@@ -396,7 +494,8 @@ impl Control {
     }
 
     /// Waits until at least `count` market data messages have been fully
-    /// written to connection `id`.
+    /// written to connection `id`. Counted, so any
+    /// [`Recording`](crate::Recording) mode will do.
     ///
     /// Cancel safe: dropping the future has no effect.
     pub async fn wait_for_sent(
@@ -408,13 +507,18 @@ impl Control {
         self.wait_for_state(
             || format!("{count} message(s) written to connection {id}"),
             timeout,
-            |s| s.slot(id).filter(|c| c.sent.len() >= count).map(|_| ()),
+            |s| {
+                s.slot(id)
+                    .filter(|c| c.records.summary.data_messages_written >= count as u64)
+                    .map(|_| ())
+            },
         )
         .await
     }
 
     /// Waits until connection `id` has received at least `count` messages
-    /// from its client.
+    /// from its client. Counted, so any [`Recording`](crate::Recording)
+    /// mode will do.
     ///
     /// Cancel safe: dropping the future has no effect.
     pub async fn wait_for_received(
@@ -426,7 +530,11 @@ impl Control {
         self.wait_for_state(
             || format!("{count} message(s) received on connection {id}"),
             timeout,
-            |s| s.slot(id).filter(|c| c.received.len() >= count).map(|_| ()),
+            |s| {
+                s.slot(id)
+                    .filter(|c| c.records.summary.messages_received >= count as u64)
+                    .map(|_| ())
+            },
         )
         .await
     }

@@ -46,6 +46,25 @@ pub enum TestkitError {
     #[error("invalid target: {0}")]
     InvalidTarget(&'static str),
 
+    /// A list was asked for whole, but the connection's ring of recent
+    /// messages has dropped older ones (see [`Recording`](crate::Recording)):
+    /// [`Recording::All`](crate::Recording::All) keeps everything, and the
+    /// `Control::recent_*` accessors return what is left.
+    #[error(
+        "the record of {what} on connection {connection} is incomplete: the oldest {dropped} \
+         were dropped and {kept} kept (Recording::All keeps everything)"
+    )]
+    Truncated {
+        /// The connection.
+        connection: ConnectionId,
+        /// Which list (e.g. `messages received`).
+        what: String,
+        /// How many of the oldest were dropped.
+        dropped: u64,
+        /// How many of the most recent are kept.
+        kept: usize,
+    },
+
     /// The scenario was replaced by another one before it finished.
     #[error("scenario was replaced before it finished")]
     ScenarioReplaced,

@@ -292,4 +292,20 @@ pub enum DeliveryError {
         /// The sequence number delivered.
         got: u64,
     },
+    /// The exchange no longer has every market data message written to a
+    /// connection (its ring dropped the oldest, see
+    /// [`Recording`](crate::Recording)), so delivery cannot be checked
+    /// message by message: record everything with
+    /// [`Recording::All`](crate::Recording::All), or compare counts and
+    /// checksums ([`Control::summary`](crate::Control::summary)).
+    #[error(
+        "the market data written to connection {connection} is no longer all recorded \
+         ({dropped} dropped): check_delivery needs Recording::All"
+    )]
+    Truncated {
+        /// The connection.
+        connection: ConnectionId,
+        /// How many of its oldest market data messages were dropped.
+        dropped: u64,
+    },
 }

@@ -9,6 +9,7 @@ use hypersockets_core::WsMessage;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::recording::Records;
 use crate::scenario::ScenarioRun;
 use crate::{
     CloseCause, ConnectionId, ConnectionInfo, ConnectionStatus, ExchangeConfig, Fault,
@@ -40,10 +41,14 @@ impl Shared {
             .iter()
             .map(|s| (s.name().to_owned(), Arc::new(s.clone())))
             .collect();
+        let state = State {
+            keep: config.recording.limit(),
+            ..State::default()
+        };
         Self {
             config,
             streams,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             changed: watch::Sender::new(0),
             shutdown: watch::Sender::new(false),
         }
@@ -72,9 +77,8 @@ impl Shared {
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) info: ConnectionInfo,
-    pub(crate) received: Vec<WsMessage>,
-    pub(crate) sent: Vec<SentRecord>,
-    pub(crate) written: Vec<WsMessage>,
+    /// Counts, checksums and the ring (or all) of its messages.
+    pub(crate) records: Records,
     /// `None` once the connection has ended.
     pub(crate) commands: Option<mpsc::UnboundedSender<Command>>,
     /// A fault that ends it has been given to it: scenario steps look past it.
@@ -87,6 +91,8 @@ pub(crate) struct Slot {
 /// The mutable state.
 #[derive(Debug, Default)]
 pub(crate) struct State {
+    /// How many messages each way a connection's ring keeps (`None`: all).
+    pub(crate) keep: Option<usize>,
     pub(crate) conns: Vec<Slot>,
     pub(crate) handshakes: Vec<HandshakeRecord>,
     pub(crate) attempts: u64,
@@ -170,9 +176,7 @@ impl State {
                 data_messages_written: 0,
                 keepalive: KeepaliveStats::default(),
             },
-            received: Vec::new(),
-            sent: Vec::new(),
-            written: Vec::new(),
+            records: Records::default(),
             commands: Some(commands),
             doomed: false,
             arm: None,
@@ -277,25 +281,27 @@ impl State {
     }
 
     pub(crate) fn record_received(&mut self, id: ConnectionId, message: WsMessage) {
+        let keep = self.keep;
         if let Some(slot) = self.slot_mut(id) {
-            slot.received.push(message);
+            slot.records.record_received(message, keep);
         }
     }
 
     pub(crate) fn record_written(&mut self, id: ConnectionId, message: WsMessage) {
+        let keep = self.keep;
         if let Some(slot) = self.slot_mut(id) {
-            slot.written.push(message);
+            slot.records.record_written(message, keep);
         }
     }
 
     /// A market data message was fully written: records it, and returns the
     /// faults that are now due on this connection.
     pub(crate) fn record_data(&mut self, id: ConnectionId, record: SentRecord) -> Vec<Fault> {
+        let keep = self.keep;
         let Some(slot) = self.slot_mut(id) else {
             return Vec::new();
         };
-        slot.written.push(WsMessage::Text(record.text_bytes()));
-        slot.sent.push(record);
+        slot.records.record_data(record, keep);
         slot.info.data_messages_written += 1;
         let mut faults = Vec::new();
         if slot

@@ -61,7 +61,7 @@ async fn okx_private_stream_needs_login() {
     assert_eq!(seq_of(&next_text(&mut client).await), 1);
     assert_eq!(seq_of(&next_text(&mut client).await), 2);
 
-    let received = control.received_text(conn);
+    let received = control.received_text(conn).unwrap();
     assert_eq!(received.len(), 4);
     assert!(received[2].contains("sig-1"));
 }

@@ -59,6 +59,7 @@ async fn protocol_pings_are_answered_by_exact_pongs() {
     assert_eq!(info.keepalive.pings_missed, 0);
     let pongs: Vec<WsMessage> = control
         .received(conn)
+        .unwrap()
         .into_iter()
         .filter(|m| matches!(m, WsMessage::Pong(_)))
         .collect();
@@ -73,6 +74,7 @@ async fn protocol_pings_are_answered_by_exact_pongs() {
     assert!(
         control
             .written(conn)
+            .unwrap()
             .contains(&WsMessage::ping(&b"ping-1"[..]))
     );
     exchange.shutdown().await;
@@ -103,7 +105,7 @@ async fn wrong_pongs_do_not_count_and_misses_disconnect() {
     assert_eq!(stats.pings_missed, 2);
     assert_eq!(stats.pings_sent, 2);
     assert_eq!(
-        control.written(conn).last(),
+        control.written(conn).unwrap().last(),
         Some(&WsMessage::close(1008, "ping timeout"))
     );
 
@@ -208,7 +210,10 @@ async fn client_application_pings_are_answered() {
             .client_pings_answered,
         3
     );
-    assert_eq!(control.received(conn)[3], WsMessage::ping(&b"abc"[..]));
+    assert_eq!(
+        control.received(conn).unwrap()[3],
+        WsMessage::ping(&b"abc"[..])
+    );
 }
 
 #[tokio::test]

@@ -36,7 +36,7 @@ async fn a_graceful_close_delivers_exactly_what_was_written() {
 
     let conn = control.latest_connection().unwrap();
     control.wait_for_close(conn, WAIT).await.unwrap();
-    let sent = control.sent(conn);
+    let sent = control.sent(conn).unwrap();
     assert_eq!(sent.len(), 300);
     assert!(
         sent.iter()
@@ -54,7 +54,7 @@ async fn a_graceful_close_delivers_exactly_what_was_written() {
         assert_eq!(record.seq(), *expected);
         *expected += 1;
     }
-    let trades = control.sent_on(conn, "btcusdt@trade");
+    let trades = control.sent_on(conn, "btcusdt@trade").unwrap();
     assert!(!trades.is_empty());
     assert!(
         trades
@@ -64,7 +64,7 @@ async fn a_graceful_close_delivers_exactly_what_was_written() {
     );
 
     // Everything written, in order: the ack, the data, the Close frame.
-    let written = control.written(conn);
+    let written = control.written(conn).unwrap();
     assert_eq!(written.len(), 1 + 300 + 1);
     assert_eq!(written[0], WsMessage::text(r#"{"result":null,"id":1}"#));
     assert_eq!(written[301], WsMessage::close(1000, "done"));
@@ -102,7 +102,7 @@ async fn shutdown_closes_every_connection_cleanly() {
         control.status(conn),
         Some(ConnectionStatus::Closed(CloseCause::Shutdown))
     );
-    let sent = control.sent(conn);
+    let sent = control.sent(conn).unwrap();
     assert!(
         sent.iter()
             .map(|r| r.text())
@@ -145,7 +145,7 @@ async fn received_lists_every_client_message_in_order() {
         CloseCause::ClientClosed(None)
     );
     assert_eq!(
-        control.received(conn),
+        control.received(conn).unwrap(),
         [
             WsMessage::text("ping"),
             WsMessage::binary(vec![1u8, 2, 3]),
@@ -153,7 +153,7 @@ async fn received_lists_every_client_message_in_order() {
             WsMessage::Close(None),
         ]
     );
-    assert_eq!(control.written(conn), [WsMessage::text("pong")]);
+    assert_eq!(control.written(conn).unwrap(), [WsMessage::text("pong")]);
 }
 
 #[tokio::test]
@@ -233,8 +233,8 @@ async fn delivery_is_checked_across_reconnects() {
     ));
     // Messages of another connection are told apart: the same stream and
     // sequence number on connection 1 is a different text.
-    let first = control.sent(ConnectionId::new(0));
-    let later = control.sent(second);
+    let first = control.sent(ConnectionId::new(0)).unwrap();
+    let later = control.sent(second).unwrap();
     assert_eq!(first[0].seq(), later[0].seq());
     assert_ne!(first[0].text(), later[0].text());
 }

@@ -38,6 +38,7 @@ async fn drop_after_500_messages_then_refuse_the_next_two_connects() {
     );
     let sent: Vec<String> = control
         .sent(conn)
+        .unwrap()
         .iter()
         .map(|r| r.text().to_owned())
         .collect();

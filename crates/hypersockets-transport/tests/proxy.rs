@@ -60,7 +60,7 @@ async fn round_trip(tls: bool, proxy: Proxy, process: &ProxyProcess) {
     let up = r#"{"method":"up through the proxy"}"#;
     connection.sink.send(WsMessage::text(up)).await.unwrap();
     control.wait_for_received(id, 1, WAIT).await.unwrap();
-    assert_eq!(control.received_text(id), [up]);
+    assert_eq!(control.received_text(id).unwrap(), [up]);
     control
         .send(id, WsMessage::text("down through the proxy"))
         .unwrap();

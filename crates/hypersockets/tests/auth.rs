@@ -14,7 +14,9 @@ use hypersockets::{
     AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ConnectionState, FixedInterval,
     HeaderProvider, HyperSocketError, WsMessage,
 };
-use hypersockets_testkit::{AuthConfig, ExchangeConfig, Fault, MockExchange, Rate, StreamConfig};
+use hypersockets_testkit::{
+    AuthConfig, ExchangeConfig, Fault, MockExchange, Rate, Recording, StreamConfig,
+};
 use support::{Collected, WAIT, client_for, wait_event, within};
 
 const KEY: &str = "test-key";
@@ -112,6 +114,8 @@ impl HeaderProvider for CountingToken {
 async fn exchange() -> MockExchange {
     MockExchange::start(
         ExchangeConfig::new()
+            // `check_delivery` reads every message of an unlimited stream.
+            .recording(Recording::All)
             .auth(AuthConfig::new(KEY, SIGNATURE))
             .stream(
                 StreamConfig::trades(PRIVATE)
@@ -150,7 +154,7 @@ async fn login_is_accepted_before_the_private_stream_is_subscribed() {
     assert!(control.is_authenticated(conn));
     let report = control.check_delivery(&data.texts()).unwrap();
     assert!(report.delivered() >= 5, "{report:?}");
-    let requests = control.received_text(conn);
+    let requests = control.received_text(conn).unwrap();
     assert!(requests[0].contains("session.logon"), "{requests:?}");
     assert!(requests[1].contains("SUBSCRIBE"), "{requests:?}");
     assert_eq!(logon.asked(), 1);
@@ -338,7 +342,7 @@ async fn headers_and_login_are_asked_afresh_on_every_connect() {
     // Each connection logged in with its own request, then subscribed.
     control.wait_for_subscription(PRIVATE, WAIT).await.unwrap();
     for (n, &conn) in (1..).zip(&conns) {
-        let requests = control.received_text(conn);
+        let requests = control.received_text(conn).unwrap();
         assert!(
             requests[0].contains(&format!(r#""timestamp":{n}"#)),
             "{requests:?}"

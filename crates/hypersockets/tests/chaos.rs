@@ -201,13 +201,15 @@ async fn chaos_soak_delivers_a_prefix_and_restores_every_subscription() {
         "seed {seed}: all of the last connection {last} ({:?}, received {:?}, written {:?}): {:?}; events {:#?}",
         control.status(last),
         control
-            .received(last)
+            .recent_received(last)
+            .messages
             .iter()
             .rev()
             .take(3)
             .collect::<Vec<_>>(),
         control
-            .written(last)
+            .recent_written(last)
+            .messages
             .iter()
             .rev()
             .take(2)
@@ -309,7 +311,7 @@ async fn wait_last_serving(
 /// sent after its last SUBSCRIBE), and on the last connection. Returns
 /// whether all were checked to be there.
 fn check_restored(control: &Control, conn: ConnectionId, last: bool) -> bool {
-    let received = control.received(conn);
+    let received = control.received(conn).unwrap();
     let texts: Vec<&str> = received.iter().filter_map(WsMessage::as_text).collect();
     if let Some(first) = texts.first() {
         assert!(first.contains("session.logon"), "{conn}: {texts:?}");

@@ -81,6 +81,7 @@ async fn feed_is_inflated(compression: Compression, decompression: Decompression
     // The answers went out as plain text, the pings never reached a handler.
     let answers: Vec<WsMessage> = control
         .received(conn)
+        .unwrap()
         .into_iter()
         .filter(|m| m.as_text().is_some_and(|t| t.starts_with(r#"{"pong":"#)))
         .collect();

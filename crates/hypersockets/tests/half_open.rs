@@ -25,6 +25,7 @@ const PING_TIMEOUT: Duration = Duration::from_millis(300);
 fn pings_received(control: &Control, conn: ConnectionId) -> usize {
     control
         .received(conn)
+        .unwrap()
         .iter()
         .filter(|m| matches!(m, WsMessage::Ping(_)))
         .count()
@@ -142,7 +143,12 @@ async fn silent_exchange_pings(
     let conn = control.wait_for_connections(1, WAIT).await.unwrap();
     control
         .wait_until("heartbeats", WAIT, |c| {
-            c.received(conn).iter().filter(|m| m.is_binary()).count() >= heartbeats
+            c.received(conn)
+                .unwrap()
+                .iter()
+                .filter(|m| m.is_binary())
+                .count()
+                >= heartbeats
         })
         .await
         .unwrap();

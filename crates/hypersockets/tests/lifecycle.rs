@@ -9,7 +9,9 @@ use hypersockets::{
     ClientEvent, CloseCode, ConnectionState, DisconnectReason, HyperSocketError, LaneConfig,
     LaneKind, WsMessage,
 };
-use hypersockets_testkit::{CloseCause, ExchangeConfig, Fault, MockExchange, Rate, StreamConfig};
+use hypersockets_testkit::{
+    CloseCause, ExchangeConfig, Fault, MockExchange, Rate, Recording, StreamConfig,
+};
 use support::{Collected, WAIT, client_for, subscription, wait_event, within};
 
 fn burst(name: &str, limit: u64) -> StreamConfig {
@@ -22,6 +24,8 @@ fn burst(name: &str, limit: u64) -> StreamConfig {
 async fn delivers_every_message_in_order_then_closes_politely() {
     let exchange = MockExchange::start(
         ExchangeConfig::new()
+            // 1,000 messages checked one by one: close to the default ring.
+            .recording(Recording::All)
             .stream(burst("btcusdt@trade", 500))
             .stream(burst("ethusdt@trade", 500)),
     )
@@ -154,7 +158,10 @@ async fn sends_only_while_connected() {
         .wait_for_received(conn, 1, WAIT)
         .await
         .unwrap();
-    assert_eq!(exchange.control().received_text(conn), [r#"{"hello":1}"#]);
+    assert_eq!(
+        exchange.control().received_text(conn).unwrap(),
+        [r#"{"hello":1}"#]
+    );
     assert_eq!(client.metrics().connection.messages_sent, 1);
     client.close().await.unwrap();
     exchange.shutdown().await;
@@ -240,6 +247,7 @@ async fn run_time_subscriptions_are_sent_and_restored() {
     assert_eq!(control.subscriptions(second), ["ethusdt@trade"]);
     let subscribes: Vec<String> = control
         .received_text(second)
+        .unwrap()
         .into_iter()
         .filter(|text| text.contains("SUBSCRIBE"))
         .collect();

@@ -120,7 +120,10 @@ async fn manages_clients_of_different_routers() {
         .wait_for_received(conn, 2, WAIT)
         .await
         .unwrap();
-    assert_eq!(second.control().received_text(conn), ["to lines", "to all"]);
+    assert_eq!(
+        second.control().received_text(conn).unwrap(),
+        ["to lines", "to all"]
+    );
     assert!(matches!(
         manager.send(&"nothing".to_owned(), "x").await,
         Err(HyperSocketError::UnknownClient { .. })

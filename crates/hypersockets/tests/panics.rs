@@ -251,7 +251,7 @@ async fn a_panic_in_the_auth_verdict_shuts_the_client_down() {
     shuts_down_for(&client, "auth provider").await;
     // The verdict ran on the exchange's answer to the login.
     let conn = exchange.control().latest_connection().unwrap();
-    assert_eq!(exchange.control().received_text(conn)[0], "hello");
+    assert_eq!(exchange.control().received_text(conn).unwrap()[0], "hello");
     exchange.shutdown().await;
 }
 

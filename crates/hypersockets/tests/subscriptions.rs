@@ -51,6 +51,7 @@ async fn replacing_a_subscription_while_connected_sends_the_new_request_now() {
     assert_eq!(control.connection_count(), 1, "no reconnect needed");
     let requests: Vec<String> = control
         .received_text(conn)
+        .unwrap()
         .into_iter()
         .filter(|text| text.contains("SUBSCRIBE"))
         .collect();

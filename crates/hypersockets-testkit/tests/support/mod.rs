@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use hypersockets_testkit::{ExchangeConfig, MockExchange};
+use hypersockets_testkit::{ConnectionId, ExchangeConfig, MockExchange};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -146,6 +146,28 @@ where
         next_text(ws).await,
         format!(r#"{{"result":null,"id":{id}}}"#)
     );
+}
+
+/// Starts an exchange, connects a client, subscribes it Binance style to
+/// `streams` and reads `count` market data texts; returns them once the
+/// server has recorded all of them as written.
+pub(crate) async fn read_feed(
+    config: ExchangeConfig,
+    streams: &[&str],
+    count: u64,
+) -> (MockExchange, Client, ConnectionId, Vec<String>) {
+    let exchange = start(config).await;
+    let mut client = connect(&exchange.url()).await;
+    subscribe_binance(&mut client, streams, 1).await;
+    let mut texts = Vec::new();
+    for _ in 0..count {
+        texts.push(next_text(&mut client).await);
+    }
+    let control = exchange.control();
+    let conn = control.wait_for_connections(1, WAIT).await.unwrap();
+    let count = usize::try_from(count).unwrap();
+    control.wait_for_sent(conn, count, WAIT).await.unwrap();
+    (exchange, client, conn, texts)
 }
 
 /// How a client's stream ended.

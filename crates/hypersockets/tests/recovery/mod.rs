@@ -16,8 +16,8 @@ use hypersockets::{
     HasUrl, HyperSocketError, WebSocketClientBuilder, WithRouter, WsMessage, handler_fn,
 };
 use hypersockets_testkit::{
-    AuthConfig, CloseCause, ConnectionId, Control, ExchangeConfig, MockExchange, Rate, Scenario,
-    StreamConfig,
+    AuthConfig, CloseCause, ConnectionId, Control, ExchangeConfig, MockExchange, Rate, Recording,
+    Scenario, StreamConfig,
 };
 
 use crate::support::{
@@ -91,6 +91,9 @@ impl AuthProvider for Login {
 pub(crate) fn exchange_config() -> ExchangeConfig {
     let every_ms = Rate::Every(Duration::from_millis(1));
     ExchangeConfig::new()
+        // `check_delivery` reads every message: a burst of 2,000, then
+        // unlimited streams (for as long as a chaos soak runs).
+        .recording(Recording::All)
         .auth(AuthConfig::new(API_KEY, SIGNATURE))
         .stream(
             StreamConfig::trades(PUBLIC)
@@ -166,9 +169,10 @@ pub(crate) async fn survive(
     wait_subscribed(&control, second).await;
     control
         .wait_until("data of every stream on the new connection", WAIT, |c| {
-            STREAMS
-                .iter()
-                .all(|stream| c.sent_on(second, stream).len() >= AFTER_RECOVERY)
+            STREAMS.iter().all(|stream| {
+                c.summary(second)
+                    .is_some_and(|s| s.data_messages_written_on(stream) >= AFTER_RECOVERY as u64)
+            })
         })
         .await
         .unwrap();
@@ -186,6 +190,7 @@ pub(crate) async fn survive(
     }
     let subscribes = control
         .received_text(second)
+        .unwrap()
         .into_iter()
         .filter(|text| text.contains(r#""method":"SUBSCRIBE""#))
         .count();
@@ -270,7 +275,7 @@ async fn disconnects_until_reconnected(events: &mut EventStream) -> Vec<Disconne
 
 fn assert_logged_in_before_subscribing(control: &Control, conn: ConnectionId) {
     assert!(control.is_authenticated(conn), "{conn} logged in");
-    let received = control.received_text(conn);
+    let received = control.received_text(conn).unwrap();
     assert!(
         received
             .first()

@@ -97,8 +97,13 @@ pub async fn server_pings_are_answered(
         .unwrap();
 
     // Answers first: every answer read has its ping among the written.
-    let answers = control.received(conn);
-    let expected: Vec<WsMessage> = control.written(conn).iter().filter_map(answer_to).collect();
+    let answers = control.received(conn).unwrap();
+    let expected: Vec<WsMessage> = control
+        .written(conn)
+        .unwrap()
+        .iter()
+        .filter_map(answer_to)
+        .collect();
     assert!(answers.len() >= ROUNDS as usize, "{answers:?}");
     assert_eq!(
         Some(&answers[..]),
