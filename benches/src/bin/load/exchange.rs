@@ -86,8 +86,11 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     writeln!(stdin, "SHUTDOWN").map_err(|e| format!("to the clients: {e}"))?;
     let shutdown = expect("SHUTDOWN ", Duration::from_secs(60))?;
     let storm = format!(
-        "storm_secs={:.2} listen_overflows={} listen_drops={}",
-        storm.secs, storm.overflows, storm.drops
+        "storm_secs={:.2} listen_overflows={} listen_drops={} exchange_peak_kib={}",
+        storm.secs,
+        storm.overflows,
+        storm.drops,
+        hypersockets_bench::procfs::peak_rss_kib()
     );
     let figures: HashMap<&str, &str> = report
         .split_whitespace()
@@ -295,7 +298,8 @@ fn report_figures(
          rss_per_client_kib={per_client_kib:.1} active_cpu_pct={active_cpu_pct:.1} \
          cpu_us_per_msg={cpu_us_per_message:.1} idle_cpu_pct={idle_cpu_pct:.2} \
          switches_per_msg={switches_per_message:.3} shutdown_ms={} threads={} \
-         threads_after_shutdown={} storm_secs={} listen_overflows={}",
+         threads_after_shutdown={} storm_secs={} listen_overflows={} \
+         exchange_peak_rss_kib={}",
         options.clients,
         lane_name(options),
         options.secs,
@@ -311,6 +315,7 @@ fn report_figures(
         get("threads_after"),
         get("storm_secs"),
         get("listen_overflows") + get("listen_drops"),
+        get("exchange_peak_kib"),
     );
     if losses > 0.0 || open != options.clients {
         return Err(format!(
