@@ -23,6 +23,17 @@ pub struct TransportLimits {
     /// Bytes that may wait to be written before writes fail; bounds memory
     /// when the peer stops reading. Default: 4 MiB.
     pub max_write_buffer_size: usize,
+    /// Bytes a connection's read buffer starts with, and the most one read
+    /// from the socket takes until the feed proves busy. A frame larger
+    /// than this still arrives whole (up to `max_frame_size`): the buffer
+    /// makes room for it. Default: 16 KiB.
+    pub read_buffer_size: usize,
+    /// The most a busy connection reads from the socket at once: while its
+    /// reads keep filling the buffer, the buffer doubles up to this; once
+    /// the socket has nothing more to give, it goes back to
+    /// `read_buffer_size`. Default: 128 KiB. Not every transport grows: see
+    /// each one's documentation.
+    pub max_read_buffer_size: usize,
 }
 
 impl Default for TransportLimits {
@@ -32,6 +43,8 @@ impl Default for TransportLimits {
             max_frame_size: 16 << 20,
             write_buffer_size: 128 << 10,
             max_write_buffer_size: 4 << 20,
+            read_buffer_size: 16 << 10,
+            max_read_buffer_size: 128 << 10,
         }
     }
 }
@@ -58,6 +71,39 @@ impl TransportLimits {
     /// Sets the cap on buffered outgoing bytes (default 4 MiB).
     pub fn max_write_buffer_size(mut self, bytes: usize) -> Self {
         self.max_write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets the read buffer's starting size and first read size (default
+    /// 16 KiB; at least 1 KiB is used): smaller keeps an idle connection
+    /// small, larger saves reads on a busy feed.
+    ///
+    /// ```
+    /// use hypersockets_core::TransportLimits;
+    ///
+    /// // Thousands of quiet streams: start every read buffer at 4 KiB.
+    /// let limits = TransportLimits::default().read_buffer_size(4 << 10);
+    /// assert_eq!(limits.read_buffer_size, 4096);
+    /// assert_eq!(TransportLimits::default().read_buffer_size, 16 << 10);
+    /// ```
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes;
+        self
+    }
+
+    /// Sets the most a busy connection reads at once (default 128 KiB; never
+    /// less than [`read_buffer_size`](Self::read_buffer_size)).
+    ///
+    /// ```
+    /// use hypersockets_core::TransportLimits;
+    ///
+    /// // One hot feed: let its reads grow to 1 MiB.
+    /// let limits = TransportLimits::default().max_read_buffer_size(1 << 20);
+    /// assert_eq!(limits.max_read_buffer_size, 1 << 20);
+    /// assert_eq!(TransportLimits::default().max_read_buffer_size, 128 << 10);
+    /// ```
+    pub fn max_read_buffer_size(mut self, bytes: usize) -> Self {
+        self.max_read_buffer_size = bytes;
         self
     }
 }

@@ -14,9 +14,8 @@
 //! then wait on the socket's write readiness, which wakes only one waiter:
 //! writes go through a waker that wakes both.
 
-use std::future::Future;
 use std::io;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker, ready};
 
@@ -26,20 +25,15 @@ use hypersockets_core::{
     CloseCode, CloseFrame, Connection, HyperSocketError, Result, TransportLimits, Utf8Bytes,
     WsMessage,
 };
+use hypersockets_transport::read_buffer::ReadBuffer;
 use hypersockets_transport::upgrade::{Upgraded, io_error};
 use soketto::Parsing;
 use soketto::base::{Codec, Header, OpCode};
-use tokio::io::{AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWrite, ReadHalf, WriteHalf};
 
 use crate::deflate::{Deflater, Inflater};
 use crate::error::{FrameError, codec_error};
 use crate::negotiate::Negotiated;
-
-/// The read buffer's size: reads take what the socket has, up to this.
-const READ_CAPACITY: usize = 128 << 10;
-
-/// Below this much room the read buffer is grown before reading.
-const MIN_READ: usize = 4 << 10;
 
 /// The largest payload of a control frame (RFC 6455 §5.5).
 const MAX_CONTROL: usize = 125;
@@ -71,7 +65,7 @@ pub(crate) fn connection(
     }));
     let receive = ReceiveHalf {
         io: read,
-        buf: BytesMut::with_capacity(READ_CAPACITY),
+        read: ReadBuffer::new(&limits),
         codec,
         header: None,
         partial: None,
@@ -226,8 +220,8 @@ struct Partial {
 /// Close frame is yielded, then the stream ends.
 struct ReceiveHalf {
     io: ReadHalf<Upgraded>,
-    /// Read, not yet parsed.
-    buf: BytesMut,
+    /// Read, not yet parsed; sized to the traffic (see `ReadBuffer`).
+    read: ReadBuffer,
     codec: Codec,
     /// A frame's header, parsed, while its payload is read.
     header: Option<Header>,
@@ -270,11 +264,7 @@ impl Stream for ReceiveHalf {
                 },
                 Ok(None) => {}
             }
-            if this.buf.capacity() - this.buf.len() < MIN_READ {
-                this.buf.reserve(READ_CAPACITY);
-            }
-            let read = pin!(this.io.read_buf(&mut this.buf)).poll(cx);
-            match ready!(read) {
+            match ready!(this.read.poll_fill(&mut this.io, cx)) {
                 Ok(0) => {
                     // The server went without a Close frame.
                     return Poll::Ready(this.fail(HyperSocketError::ConnectionClosed));
@@ -330,9 +320,13 @@ impl ReceiveHalf {
     fn next_frame(&mut self) -> Result<Option<(Header, BytesMut)>> {
         let header = match &self.header {
             Some(header) => header,
-            None => match self.codec.decode_header(&self.buf).map_err(codec_error)? {
+            None => match self
+                .codec
+                .decode_header(self.read.bytes())
+                .map_err(codec_error)?
+            {
                 Parsing::Done { value, offset } => {
-                    self.buf.advance(offset);
+                    self.read.bytes().advance(offset);
                     self.check(&value)?;
                     self.header.insert(value)
                 }
@@ -340,12 +334,13 @@ impl ReceiveHalf {
             },
         };
         let len = header.payload_len();
-        if self.buf.len() < len {
+        let buffered = self.read.bytes().len();
+        if buffered < len {
             // Room for the whole payload (within the limits just checked).
-            self.buf.reserve(len - self.buf.len());
+            self.read.reserve(len - buffered);
             return Ok(None);
         }
-        let payload = self.buf.split_to(len);
+        let payload = self.read.bytes().split_to(len);
         Ok(self.header.take().map(|header| (header, payload)))
     }
 

@@ -49,6 +49,15 @@ const EXTENSIONS: &str = "Sec-WebSocket-Extensions";
 /// `Sec-WebSocket-Extensions` itself
 /// ([`HyperSocketError::InvalidConfiguration`]): the transport sets it.
 ///
+/// Its read buffer follows the traffic: reads start at
+/// `TransportLimits::read_buffer_size` (16 KiB by default); while they keep
+/// filling the buffer, the next buffer doubles, up to
+/// `TransportLimits::max_read_buffer_size` (128 KiB); a frame larger than
+/// that gets room of its own; once the socket has nothing more to give,
+/// reads go back to the starting size and a larger buffer is let go (freed
+/// with the last message cut from it). An idle connection keeps at most
+/// `read_buffer_size` for reading, whatever came before.
+///
 /// ```no_run
 /// # async fn run() -> hypersockets::Result<()> {
 /// use hypersockets::{ConnectRequest, PerMessageDeflate, SokettoTransport, Transport};

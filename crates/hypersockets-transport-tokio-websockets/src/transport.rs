@@ -25,6 +25,13 @@ use crate::connection::{ReceiveHalf, SendHalf};
 /// that size; the sending half flushes once `write_buffer_size` bytes wait,
 /// and waits for the socket (back-pressure) rather than buffer more.
 ///
+/// Read buffer: tokio-websockets reads through tokio-util's `FramedRead`,
+/// whose buffer starts at 8 KiB, takes what the socket has up to its spare
+/// room, and grows to hold a frame larger than that; it offers no way to
+/// size it, so `TransportLimits::read_buffer_size` and
+/// `max_read_buffer_size` do not apply here. After a large frame the
+/// buffer keeps its size for the rest of the connection.
+///
 /// [`TungsteniteTransport`]: hypersockets_transport::TungsteniteTransport
 /// [`HyperSocketError::MessageTooLarge`]: hypersockets_core::HyperSocketError::MessageTooLarge
 ///

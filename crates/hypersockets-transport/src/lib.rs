@@ -55,6 +55,8 @@ mod linger;
 #[cfg(feature = "test-util")]
 mod memory;
 mod proxy;
+#[doc(hidden)]
+pub mod read_buffer;
 mod retry_after;
 mod tls;
 mod tungstenite_transport;

@@ -55,6 +55,16 @@ use crate::upgrade::{Upgraded, upgrade, websocket_config};
 /// configuration ([`TlsConfig::custom`]). No tungstenite type appears in its
 /// API.
 ///
+/// Read buffer: each connection reads into a buffer of
+/// `TransportLimits::read_buffer_size` (16 KiB by default), at most that
+/// much per read. tungstenite fixes both when the connection starts and
+/// zeroes the buffer before every read, so all of it stays resident: it is
+/// the connection's read cost when idle. A frame larger than the buffer
+/// still arrives whole (up to `max_frame_size`): the buffer grows to hold
+/// it, and keeps that size for the rest of the connection (tungstenite
+/// cannot shrink it). `max_read_buffer_size` does not apply: tungstenite
+/// cannot grow its reads with the traffic (the soketto transport does).
+///
 /// ```no_run
 /// # #[cfg(feature = "rustls-native-roots")]
 /// # async fn run() -> hypersockets_core::Result<()> {

@@ -277,7 +277,14 @@ fn set_keepalive(tcp: &TcpStream, keepalive: &TcpKeepalive) -> io::Result<()> {
 
 /// The limits as tungstenite's configuration.
 pub(crate) fn websocket_config(limits: &TransportLimits) -> WebSocketConfig {
+    // tungstenite reads at most `read_buffer_size` at once, into a buffer
+    // of that size that it fills with zeroes before each read (so all of
+    // it stays resident), and cannot change either once the codec is
+    // built: the starting size is its size for good (see
+    // `TungsteniteTransport`).
+    let (read_buffer_size, _) = crate::read_buffer::read_sizes(limits);
     WebSocketConfig::default()
+        .read_buffer_size(read_buffer_size)
         .max_message_size(Some(limits.max_message_size))
         .max_frame_size(Some(limits.max_frame_size))
         .write_buffer_size(limits.write_buffer_size)

@@ -9,7 +9,7 @@ use hypersockets_core::{
     Proxy, ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
 };
 use hypersockets_router::{LaneConfig, MemoryBudget, RouterBuilder};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::client::WebSocketClient;
 use crate::config::ClientConfig;
@@ -870,7 +870,7 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
-    /// Message, frame and write-buffer limits. Default:
+    /// Message, frame, read-buffer and write-buffer limits. Default:
     /// [`TransportLimits::default`].
     ///
     /// ```
@@ -880,13 +880,19 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// use hypersockets::{MemoryTransport, TransportLimits};
     ///
     /// let (transport, server) = MemoryTransport::new();
+    /// let limits = TransportLimits::default()
+    ///     .max_message_size(64 << 20) // huge snapshots
+    ///     .read_buffer_size(4 << 10) // one of thousands of quiet streams
+    ///     .max_read_buffer_size(64 << 10);
     /// let client = WebSocketClient::builder()
     ///     .url("wss://exchange.test/ws").transport(transport)
     ///     .router(PassThrough)
-    ///     .limits(TransportLimits::default().max_message_size(64 << 20)) // huge snapshots
+    ///     .limits(limits)
     ///     .build()?;
     /// client.connect().await?;
-    /// assert_eq!(server.accept().await.request().limits.max_message_size, 64 << 20);
+    /// let peer = server.accept().await;
+    /// assert_eq!(peer.request().limits.max_message_size, 64 << 20);
+    /// assert_eq!(peer.request().limits.read_buffer_size, 4 << 10);
     /// # client.close().await?;
     /// # Ok(())
     /// # }
@@ -1073,7 +1079,8 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     }
 
     /// Events kept for a slow event reader before it lags. Default: 1024;
-    /// at most 1 048 576 (the buffer is allocated up front).
+    /// at most 1 048 576. Memory is taken only for events a reader has not
+    /// read yet: a client whose readers keep up holds none.
     ///
     /// ```
     /// # use hypersockets::prelude::*;
@@ -1175,7 +1182,7 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         if config.proxy_from_env {
             config.proxy = Proxy::from_env(&config.url)?;
         }
-        let (events, _) = broadcast::channel(config.event_capacity);
+        let events = crate::event_channel::channel(config.event_capacity);
         let lane_events = events.clone();
         let counters = Arc::new(ConnectionCounters::default());
         let lane_counters = Arc::clone(&counters);
@@ -1189,7 +1196,7 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
                     if let ClientEvent::CallbackPanicked { .. } = event {
                         lane_counters.inc_callback_panics();
                     }
-                    let _ = lane_events.send(event);
+                    lane_events.send(event);
                 })
                 .build()
         })?;

@@ -401,7 +401,8 @@ impl WebSocketClient {
             return Err(HyperSocketError::ShutDown);
         }
         self.inner.shared.subscriptions.insert(subscription.clone());
-        self.notify(Command::Subscribe(subscription)).await
+        self.notify(Command::Subscribe(Box::new(subscription)))
+            .await
     }
 
     /// Removes the subscription `id`; its unsubscribe message (if it has
@@ -443,7 +444,8 @@ impl WebSocketClient {
         let Some(subscription) = self.inner.shared.subscriptions.remove(id) else {
             return Ok(false);
         };
-        self.notify(Command::Unsubscribe(subscription)).await?;
+        self.notify(Command::Unsubscribe(Box::new(subscription)))
+            .await?;
         Ok(true)
     }
 

@@ -1,14 +1,15 @@
 //! The client's event stream.
 
-use tokio::sync::broadcast;
-
 use hypersockets_core::ClientEvent;
+
+use crate::event_channel::{Receiver, RecvError};
 
 /// Receives a client's [`ClientEvent`]s, from the moment it was created.
 ///
 /// Each `EventStream` gets every event. One that falls more than the
 /// event capacity behind (1024 by default) loses the oldest events; `recv`
-/// then says how many were skipped and goes on.
+/// then says how many were skipped and goes on. Events are kept only until
+/// every stream has read them, so streams that keep up cost no memory.
 ///
 /// ```
 /// use hypersockets::EventStreamError;
@@ -35,7 +36,7 @@ use hypersockets_core::ClientEvent;
 /// ```
 #[derive(Debug)]
 pub struct EventStream {
-    receiver: broadcast::Receiver<ClientEvent>,
+    receiver: Receiver<ClientEvent>,
 }
 
 /// What [`EventStream::recv`] can return besides an event.
@@ -67,8 +68,18 @@ impl std::fmt::Display for EventStreamError {
 
 impl std::error::Error for EventStreamError {}
 
+impl EventStreamError {
+    /// The channel's error, as the streams report it.
+    pub(crate) fn from_channel(error: RecvError) -> Self {
+        match error {
+            RecvError::Lagged(n) => Self::Lagged(n),
+            RecvError::Closed => Self::Closed,
+        }
+    }
+}
+
 impl EventStream {
-    pub(crate) fn new(receiver: broadcast::Receiver<ClientEvent>) -> Self {
+    pub(crate) fn new(receiver: Receiver<ClientEvent>) -> Self {
         Self { receiver }
     }
 
@@ -93,10 +104,10 @@ impl EventStream {
     /// # }
     /// ```
     pub async fn recv(&mut self) -> Result<ClientEvent, EventStreamError> {
-        self.receiver.recv().await.map_err(|error| match error {
-            broadcast::error::RecvError::Lagged(n) => EventStreamError::Lagged(n),
-            broadcast::error::RecvError::Closed => EventStreamError::Closed,
-        })
+        self.receiver
+            .recv()
+            .await
+            .map_err(EventStreamError::from_channel)
     }
 
     /// The next event if one is waiting, without waiting.
@@ -117,13 +128,8 @@ impl EventStream {
     /// # }
     /// ```
     pub fn try_recv(&mut self) -> Option<Result<ClientEvent, EventStreamError>> {
-        match self.receiver.try_recv() {
-            Ok(event) => Some(Ok(event)),
-            Err(broadcast::error::TryRecvError::Empty) => None,
-            Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                Some(Err(EventStreamError::Lagged(n)))
-            }
-            Err(broadcast::error::TryRecvError::Closed) => Some(Err(EventStreamError::Closed)),
-        }
+        self.receiver
+            .try_recv()
+            .map(|outcome| outcome.map_err(EventStreamError::from_channel))
     }
 }

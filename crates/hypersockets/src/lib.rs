@@ -49,6 +49,7 @@ mod builder;
 mod client;
 mod config;
 mod decompression;
+mod event_channel;
 mod events;
 #[doc(hidden)]
 pub mod fuzzing;

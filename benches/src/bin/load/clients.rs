@@ -62,6 +62,7 @@ async fn phases(
             .map_err(|e| format!("add: {e}"))?;
         tallies.push(tally);
     }
+    let built_kib = procfs::status_kib("VmRSS:");
     let started = Instant::now();
     let failed = manager
         .connect_all()
@@ -73,6 +74,7 @@ async fn phases(
         return Err(format!("{failed} clients failed to connect"));
     }
     let connect_secs = started.elapsed().as_secs_f64();
+    let connected_kib = procfs::status_kib("VmRSS:");
     say("CONNECTED");
 
     // Traffic, with faults, until the exchange's process says it is over.
@@ -109,6 +111,7 @@ async fn phases(
     let idle_cpu = procfs::cpu_time().saturating_sub(idle_cpu);
     let metrics = manager.metrics();
     let idle_messages = metrics.total.messages_received - received_before;
+    let idle_kib = procfs::status_kib("VmRSS:");
 
     let sum = |f: fn(&Tally) -> u64| tallies.iter().map(|t| f(t)).sum::<u64>();
     let parse_errors: u64 = metrics
@@ -121,8 +124,9 @@ async fn phases(
         "REPORT delivered={} violations={} incomplete_clients={} missing={} reconnects={} \
          connect_attempts={} parse_errors={parse_errors} connect_secs={connect_secs:.2} \
          active_secs={active_secs:.1} active_cpu_ms={} idle_secs={} idle_cpu_ms={} \
-         idle_messages={idle_messages} baseline_kib={baseline_kib} peak_kib={peak_kib} \
-         threads={} baseline_threads={baseline_threads} active_switches={active_switches}",
+         idle_messages={idle_messages} baseline_kib={baseline_kib} built_kib={built_kib} \
+         connected_kib={connected_kib} idle_kib={idle_kib} peak_kib={peak_kib} threads={} \
+         baseline_threads={baseline_threads} active_switches={active_switches}",
         sum(|t| t.delivered.load(Ordering::Relaxed)),
         sum(|t| t.violations.load(Ordering::Relaxed)),
         incomplete.len(),

@@ -252,6 +252,15 @@ fn report_figures(
     let peak_mib = get("peak_kib") / 1024.0;
     let per_client_kib = get("peak_kib") / clients;
     let added_per_client_kib = (get("peak_kib") - get("baseline_kib")) / clients;
+    // Resident memory above the empty process, per client, at three points:
+    // every client built (not connected), all connected, and after the idle
+    // phase (every connection open, nothing to read).
+    let above = |key: &str| (get(key) - get("baseline_kib")) / clients;
+    let (built, connected, idle) = (
+        above("built_kib"),
+        above("connected_kib"),
+        above("idle_kib"),
+    );
     let active_cpu_pct = get("active_cpu_ms") / 10.0 / get("active_secs").max(0.001);
     let idle_cpu_pct = get("idle_cpu_ms") / 10.0 / get("idle_secs").max(0.001);
     let cpu_us_per_message = get("active_cpu_ms") * 1000.0 / get("delivered").max(1.0);
@@ -278,6 +287,10 @@ fn report_figures(
         get("threads"),
     );
     println!(
+        "client RSS above the empty process, per client: {built:.1} KiB built, \
+         {connected:.1} KiB connected, {idle:.1} KiB connected and idle"
+    );
+    println!(
         "client CPU: {active_cpu_pct:.1}% of one core while active ({:.1} ms per s, \
          {cpu_us_per_message:.1} us per message), {idle_cpu_pct:.2}% idle over {} s \
          ({} messages then)",
@@ -295,7 +308,9 @@ fn report_figures(
     println!(
         "RESULT clients={} lanes={} secs={} rate={} fault_every={} faults={} delivered={} \
          reconnects={} losses={losses} parse_errors={} open={open} peak_rss_kib={} \
-         rss_per_client_kib={per_client_kib:.1} active_cpu_pct={active_cpu_pct:.1} \
+         rss_per_client_kib={per_client_kib:.1} built_kib_per_client={built:.1} \
+         connected_kib_per_client={connected:.1} idle_kib_per_client={idle:.1} \
+         active_cpu_pct={active_cpu_pct:.1} \
          cpu_us_per_msg={cpu_us_per_message:.1} idle_cpu_pct={idle_cpu_pct:.2} \
          switches_per_msg={switches_per_message:.3} shutdown_ms={} threads={} \
          threads_after_shutdown={} storm_secs={} listen_overflows={} \

@@ -1,8 +1,8 @@
 //! The manager's event stream: every client's events, tagged with its key.
 
 use hypersockets_core::ClientEvent;
-use tokio::sync::broadcast;
 
+use crate::event_channel::{Receiver, Sender};
 use crate::events::{EventStream, EventStreamError};
 
 /// A client's event, with the key the client is managed under.
@@ -73,11 +73,11 @@ pub struct ManagerEvent<K> {
 /// ```
 #[derive(Debug)]
 pub struct ManagerEventStream<K> {
-    receiver: broadcast::Receiver<ManagerEvent<K>>,
+    receiver: Receiver<ManagerEvent<K>>,
 }
 
 impl<K: Clone> ManagerEventStream<K> {
-    pub(crate) fn new(receiver: broadcast::Receiver<ManagerEvent<K>>) -> Self {
+    pub(crate) fn new(receiver: Receiver<ManagerEvent<K>>) -> Self {
         Self { receiver }
     }
 
@@ -109,10 +109,10 @@ impl<K: Clone> ManagerEventStream<K> {
     /// # }
     /// ```
     pub async fn recv(&mut self) -> Result<ManagerEvent<K>, EventStreamError> {
-        self.receiver.recv().await.map_err(|error| match error {
-            broadcast::error::RecvError::Lagged(n) => EventStreamError::Lagged(n),
-            broadcast::error::RecvError::Closed => EventStreamError::Closed,
-        })
+        self.receiver
+            .recv()
+            .await
+            .map_err(EventStreamError::from_channel)
     }
 }
 
@@ -120,7 +120,7 @@ impl<K: Clone> ManagerEventStream<K> {
 pub(crate) async fn forward<K: Clone>(
     key: K,
     mut events: EventStream,
-    into: broadcast::Sender<ManagerEvent<K>>,
+    into: Sender<ManagerEvent<K>>,
 ) {
     loop {
         match events.recv().await {
@@ -128,7 +128,7 @@ pub(crate) async fn forward<K: Clone>(
                 // A client's last event: nothing follows it.
                 let last = matches!(event, ClientEvent::ShutDown);
                 // Nobody listening is fine.
-                let _ = into.send(ManagerEvent {
+                into.send(ManagerEvent {
                     key: key.clone(),
                     event,
                 });

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use hypersockets_core::{ConnectionState, HyperSocketError, Result, WsMessage};
 use hypersockets_router::ShutdownMode;
-use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::client::WebSocketClient;
+use crate::event_channel;
 use crate::metrics::ClientMetrics;
 use crate::runtime::counters::MetricsSnapshot;
 
@@ -60,7 +60,7 @@ const FORWARD_GRACE: Duration = Duration::from_secs(1);
 /// ```
 pub struct ClientManager<K = String> {
     clients: RwLock<HashMap<K, Entry>>,
-    events: broadcast::Sender<ManagerEvent<K>>,
+    events: event_channel::Sender<ManagerEvent<K>>,
 }
 
 struct Entry {
@@ -127,7 +127,7 @@ where
     /// assert!(manager.is_empty());
     /// ```
     pub fn with_event_capacity(capacity: usize) -> Self {
-        let (events, _) = broadcast::channel(capacity.max(1));
+        let events = event_channel::channel(capacity);
         Self {
             clients: RwLock::new(HashMap::new()),
             events,

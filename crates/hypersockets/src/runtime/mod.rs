@@ -13,7 +13,7 @@ mod writer;
 
 use hypersockets_core::{BoxFuture, ClientEvent, MessageRouter};
 use hypersockets_router::{Dispatcher, RouterStats, ShutdownMode};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::config::ClientConfig;
 use crate::subscription::{Subscription, SubscriptionRegistry};
@@ -34,7 +34,7 @@ pub(crate) struct Shared {
     /// Shared with the lanes' event sink, which counts router panics.
     pub(crate) counters: std::sync::Arc<ConnectionCounters>,
     pub(crate) subscriptions: SubscriptionRegistry,
-    pub(crate) events: broadcast::Sender<ClientEvent>,
+    pub(crate) events: crate::event_channel::Sender<ClientEvent>,
     pub(crate) router_stats: RouterStats,
     /// The live connection's queue for user sends.
     pub(crate) outbox: Outbox,
@@ -43,17 +43,21 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn emit(&self, event: ClientEvent) {
         // No receiver is fine: events are optional.
-        let _ = self.events.send(event);
+        self.events.send(event);
     }
 }
 
 /// What the client handles ask of the connection task.
+///
+/// Subscriptions are boxed: tokio's channel allocates its first block of 32
+/// commands with the client, so the command's size is paid by every client,
+/// subscribing or not.
 #[derive(Debug)]
 pub(crate) enum Command {
     /// A subscription was added to the registry: send it if connected.
-    Subscribe(Subscription),
+    Subscribe(Box<Subscription>),
     /// A subscription was removed: send its unsubscribe message if connected.
-    Unsubscribe(Subscription),
+    Unsubscribe(Box<Subscription>),
     /// Close for good.
     Close(ShutdownMode),
 }

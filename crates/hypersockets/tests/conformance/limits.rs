@@ -73,14 +73,45 @@ async fn a_frame_over_the_frame_limit_is_answered_with_1009() {
 /// The server writes `bytes` to a client with `limits`: `expected` is
 /// delivered, and the connection stays up until the client closes it.
 async fn delivered_within(limits: TransportLimits, bytes: &[u8], expected: String) {
+    delivered_all_within(limits, bytes, vec![expected]).await;
+}
+
+/// The same for several messages, delivered in order.
+async fn delivered_all_within(limits: TransportLimits, bytes: &[u8], expected: Vec<String>) {
     let server = RawServer::start().await;
     let data = Collected::default();
     let client = client_with_limits(&server, &data, plain(), limits);
     let (client, mut events, mut peer) = connect(&server, client).await;
     peer.write(bytes).await;
-    data.wait_for(1).await;
-    assert_eq!(data.texts(), [expected]);
+    data.wait_for(expected.len()).await;
+    assert!(data.texts() == expected, "not the messages sent, in order");
     closes_without_a_loss(&client, &mut events, &mut peer).await;
+}
+
+/// A read buffer of 1 KiB, the least there is: frames of 60 times that
+/// arrive whole, between small ones, in one write and so in the reads
+/// the socket gives; the buffer goes on working after each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_far_larger_than_the_read_buffer_arrive_whole() {
+    let limits = TransportLimits::default()
+        .max_message_size(LIMIT)
+        .max_frame_size(LIMIT)
+        .read_buffer_size(1 << 10)
+        .max_read_buffer_size(1 << 10);
+    let big = |fill: char| fill.to_string().repeat(60 << 10);
+    let expected = vec![
+        r#"{"seq":1}"#.to_owned(),
+        big('a'),
+        r#"{"seq":2}"#.to_owned(),
+        big('b'),
+        big('c'),
+        r#"{"seq":3}"#.to_owned(),
+    ];
+    let bytes: Vec<u8> = expected
+        .iter()
+        .flat_map(|text| frame(op::TEXT, text.as_bytes()))
+        .collect();
+    delivered_all_within(limits, &bytes, expected).await;
 }
 
 /// A message of exactly the limit, whole or in frames of exactly the frame

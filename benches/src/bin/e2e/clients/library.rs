@@ -9,7 +9,7 @@ use std::sync::mpsc;
 
 use hypersockets::{
     ClientEvent, EventStreamError, MemoryBudget, MessageRouter, NeverReconnect, SokettoTransport,
-    TokioWebsocketsTransport, WebSocketClient,
+    TokioWebsocketsTransport, TransportLimits, WebSocketClient,
 };
 
 use crate::clients::{Finished, Meter, Setup, TransportKind};
@@ -44,7 +44,8 @@ where
         .reconnect(NeverReconnect)
         .lane_defaults(setup.lanes.clone())
         .decompression(setup.decompression)
-        .memory_budget(memory_budget());
+        .memory_budget(memory_budget())
+        .limits(limits());
     builder = match setup.transport {
         TransportKind::Tungstenite => builder,
         TransportKind::TokioWebsockets => builder.transport(TokioWebsocketsTransport::new()),
@@ -105,6 +106,21 @@ where
         high_water,
         queued_peak,
     })
+}
+
+/// The transport's limits: the library's defaults, with the read buffer's
+/// starting and largest sizes from `E2E_READ_BUFFER` and
+/// `E2E_MAX_READ_BUFFER` (bytes) when set, to compare read buffer sizes.
+fn limits() -> TransportLimits {
+    let bytes = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+    let mut limits = TransportLimits::default();
+    if let Some(start) = bytes("E2E_READ_BUFFER") {
+        limits = limits.read_buffer_size(start);
+    }
+    if let Some(max) = bytes("E2E_MAX_READ_BUFFER") {
+        limits = limits.max_read_buffer_size(max);
+    }
+    limits
 }
 
 /// The client's memory budget: the library's default, or what
