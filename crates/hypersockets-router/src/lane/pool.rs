@@ -4,10 +4,11 @@
 //! of the pool's threads instead of a tokio worker: handlers may block or
 //! burn CPU without starving the runtime, yet a thousand quiet lanes cost
 //! a thousand small futures, not a thousand threads. A woken lane is put on
-//! the pool's run queue once (a flag says it is already there); whichever
-//! pool thread takes it polls it. Its mutex makes sure only one thread
-//! polls a lane at a time, so a lane's messages are handled in order, while
-//! different lanes run on different threads. A busy lane yields every 128
+//! the pool's run queue once (its state says it is already there, or being
+//! polled, in which case it is polled again afterwards); whichever pool
+//! thread takes it polls it. Only one thread polls a lane at a time, so a
+//! lane's messages are handled in order, while different lanes run on
+//! different threads, and no pool thread ever waits for another's lane. A busy lane yields every 128
 //! messages (the task lane's budget), going to the back of the run queue.
 //!
 //! [`LaneKind::Pool`]: crate::LaneKind::Pool
@@ -15,7 +16,7 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -86,7 +87,7 @@ impl LanePool {
         };
         let lane = Arc::new(PoolLane {
             future: Mutex::new(Some(future)),
-            queued: AtomicBool::new(false),
+            state: AtomicU8::new(IDLE),
             cancelled: AtomicBool::new(false),
             queue: self.queue.clone(),
         });
@@ -95,52 +96,98 @@ impl LanePool {
     }
 }
 
+/// Where a pool lane is: waiting for a wake-up, on the run queue, being
+/// polled, being polled and woken meanwhile (polled again after), or done.
+const IDLE: u8 = 0;
+const QUEUED: u8 = 1;
+const RUNNING: u8 = 2;
+const NOTIFIED: u8 = 3;
+const DONE: u8 = 4;
+
 /// A lane's future, the pool's unit of work (and its own waker).
 struct PoolLane {
-    /// `None` once finished or cancelled.
+    /// `None` once finished or cancelled. Only the thread that moved the
+    /// state to `RUNNING` locks it, so the lock is never contended.
     future: Mutex<Option<LaneFuture>>,
-    /// On the run queue (or about to be): a wake-up is not queued twice.
-    queued: AtomicBool,
+    state: AtomicU8,
     cancelled: AtomicBool,
     queue: Sender<Arc<PoolLane>>,
 }
 
 impl PoolLane {
+    /// Puts the lane on the run queue, unless it is there already; a lane
+    /// being polled is marked to be polled again instead, so no pool
+    /// thread ever waits for another to finish with a lane.
     fn schedule(self: &Arc<Self>) {
-        if !self.queued.swap(true, Ordering::AcqRel) {
-            // The pool's threads live as long as the process: the queue
-            // never closes.
-            let _ = self.queue.send(Arc::clone(self));
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            let next = match state {
+                IDLE => QUEUED,
+                RUNNING => NOTIFIED,
+                _ => return,
+            };
+            match self
+                .state
+                .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if next == QUEUED => return self.enqueue(),
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
         }
     }
 
-    /// Polls the future once (a pool thread).
+    fn enqueue(self: &Arc<Self>) {
+        // The pool's threads live as long as the process: the queue never
+        // closes.
+        let _ = self.queue.send(Arc::clone(self));
+    }
+
+    /// Polls the future once (a pool thread, having taken the lane off the
+    /// run queue).
     fn poll(self: Arc<Self>) {
-        // Cleared before polling: a wake-up during the poll queues the lane
-        // again, and that second poll waits for this one on the mutex.
-        self.queued.store(false, Ordering::Release);
-        let mut slot = self
-            .future
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if self.cancelled.load(Ordering::Acquire) {
-            *slot = None;
-            return;
-        }
-        let Some(future) = slot.as_mut() else {
-            return;
-        };
-        let waker = Waker::from(Arc::clone(&self));
-        let mut cx = Context::from_waker(&waker);
-        // The lane catches its handler's and router's panics; one that
-        // escapes anyway ends this lane, never the pool thread.
-        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
-            Ok(Poll::Pending) => {}
-            Ok(Poll::Ready(())) => *slot = None,
-            Err(_) => {
-                tracing::error!("pool lane panicked; it is stopped");
+        self.state.store(RUNNING, Ordering::Release);
+        let finished = {
+            let mut slot = self
+                .future
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let finished = match slot.as_mut() {
+                None => true,
+                Some(_) if self.cancelled.load(Ordering::Acquire) => true,
+                Some(future) => {
+                    let waker = Waker::from(Arc::clone(&self));
+                    let mut cx = Context::from_waker(&waker);
+                    // The lane catches its handler's and router's panics;
+                    // one that escapes anyway ends this lane, never the
+                    // pool thread.
+                    match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
+                        Ok(Poll::Pending) => false,
+                        Ok(Poll::Ready(())) => true,
+                        Err(_) => {
+                            tracing::error!("pool lane panicked; it is stopped");
+                            true
+                        }
+                    }
+                }
+            };
+            if finished {
                 *slot = None;
             }
+            finished
+        };
+        if finished {
+            self.state.store(DONE, Ordering::Release);
+            return;
+        }
+        // Woken while it ran: back of the run queue (other lanes first).
+        if self
+            .state
+            .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            self.state.store(QUEUED, Ordering::Release);
+            self.enqueue();
         }
     }
 }
