@@ -42,6 +42,7 @@ impl MessageHandler<Msg> for WakesThenBlocks {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stderr, reason = "says why the test did not run")]
 async fn a_lane_woken_while_it_runs_holds_no_second_pool_thread() {
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         eprintln!("skipped: the lane pool has a single thread on this machine");
