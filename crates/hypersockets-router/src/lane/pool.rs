@@ -8,8 +8,9 @@
 //! polled, in which case it is polled again afterwards); whichever pool
 //! thread takes it polls it. Only one thread polls a lane at a time, so a
 //! lane's messages are handled in order, while different lanes run on
-//! different threads, and no pool thread ever waits for another's lane. A busy lane yields every 128
-//! messages (the task lane's budget), going to the back of the run queue.
+//! different threads, and no pool thread ever waits for another's lane. A
+//! busy lane yields every 128 messages (the task lane's budget), going to
+//! the back of the run queue.
 //!
 //! [`LaneKind::Pool`]: crate::LaneKind::Pool
 
