@@ -10,7 +10,7 @@
 //! lane's messages are handled in order, while different lanes run on
 //! different threads, and no pool thread ever waits for another's lane. A
 //! busy lane yields every 128 messages (the task lane's budget), going to
-//! the back of the run queue.
+//! the back of the run queue when other lanes wait there.
 //!
 //! [`LaneKind::Pool`]: crate::LaneKind::Pool
 
@@ -144,24 +144,25 @@ impl PoolLane {
         let _ = self.queue.send(Arc::clone(self));
     }
 
-    /// Polls the future once (a pool thread, having taken the lane off the
-    /// run queue).
+    /// Polls the future (a pool thread, having taken the lane off the run
+    /// queue), again as long as it was woken meanwhile and no other lane
+    /// waits: handing a busy lane to the back of an empty queue would only
+    /// wake another pool thread to carry on with it on another core.
     fn poll(self: Arc<Self>) {
         self.state.store(RUNNING, Ordering::Release);
-        let finished = {
-            let mut slot = self
-                .future
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let waker = Waker::from(Arc::clone(&self));
+        let mut cx = Context::from_waker(&waker);
+        let mut slot = self
+            .future
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
             let finished = match slot.as_mut() {
                 None => true,
                 Some(_) if self.cancelled.load(Ordering::Acquire) => true,
+                // The lane catches its handler's and router's panics; one
+                // that escapes anyway ends this lane, never the pool thread.
                 Some(future) => {
-                    let waker = Waker::from(Arc::clone(&self));
-                    let mut cx = Context::from_waker(&waker);
-                    // The lane catches its handler's and router's panics;
-                    // one that escapes anyway ends this lane, never the
-                    // pool thread.
                     match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
                         Ok(Poll::Pending) => false,
                         Ok(Poll::Ready(())) => true,
@@ -174,21 +175,27 @@ impl PoolLane {
             };
             if finished {
                 *slot = None;
+                drop(slot);
+                self.state.store(DONE, Ordering::Release);
+                return;
             }
-            finished
-        };
-        if finished {
-            self.state.store(DONE, Ordering::Release);
-            return;
-        }
-        // Woken while it ran: back of the run queue (other lanes first).
-        if self
-            .state
-            .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+            if self
+                .state
+                .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
+            // Woken while it ran: polled again here if no other lane
+            // waits, else it goes to the back of the run queue.
+            if self.queue.is_empty() {
+                self.state.store(RUNNING, Ordering::Release);
+                continue;
+            }
+            drop(slot);
             self.state.store(QUEUED, Ordering::Release);
             self.enqueue();
+            return;
         }
     }
 }
