@@ -143,13 +143,15 @@ async fn phases(
         Some("SHUTDOWN") => {}
         other => return Err(format!("expected SHUTDOWN, got {other:?}")),
     }
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), procfs::cpu_time());
     manager.shutdown().await;
     let shutdown_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // The clients' own share of it (the rest is the exchange answering).
+    let shutdown_cpu_ms = procfs::cpu_time().saturating_sub(cpu_before).as_millis();
     // What is left once every client is gone: the runtime's workers, the
     // lane pool's threads, the stdin reader.
     say(&format!(
-        "SHUTDOWN shutdown_ms={shutdown_ms:.1} threads_after={}",
+        "SHUTDOWN shutdown_ms={shutdown_ms:.1} shutdown_cpu_ms={shutdown_cpu_ms} threads_after={}",
         procfs::status_kib("Threads:")
     ));
     while commands.recv().await.is_some() {}

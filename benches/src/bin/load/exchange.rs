@@ -300,8 +300,10 @@ fn report_figures(
     );
     println!(
         "context switches: {switches_per_message:.3} per message while active; shutdown of \
-         every client {:.1} ms, threads {} before the clients, {} after the shutdown",
+         every client {:.1} ms (client CPU {} ms), threads {} before the clients, {} after \
+         the shutdown",
         get("shutdown_ms"),
+        get("shutdown_cpu_ms"),
         get("baseline_threads"),
         get("threads_after"),
     );
