@@ -37,6 +37,8 @@ pub struct ExchangeConfig {
     pub(crate) close_grace: Duration,
     pub(crate) compression: Compression,
     pub(crate) recording: Recording,
+    /// At most this many client messages in any span of that long.
+    pub(crate) incoming_limit: Option<(u32, Duration)>,
 }
 
 impl Default for ExchangeConfig {
@@ -53,6 +55,7 @@ impl Default for ExchangeConfig {
             close_grace: Duration::from_secs(1),
             compression: Compression::None,
             recording: Recording::default(),
+            incoming_limit: None,
         }
     }
 }
@@ -154,6 +157,16 @@ impl ExchangeConfig {
     /// ```
     pub fn recording(mut self, recording: Recording) -> Self {
         self.recording = recording;
+        self
+    }
+
+    /// Closes a connection (code 1008 "Too many requests", cause
+    /// [`CloseCause::TooManyMessages`](crate::CloseCause::TooManyMessages))
+    /// whose client sends more than `count` messages in any span of `per`,
+    /// counting text, binary, Ping and Pong frames alike, as Binance counts
+    /// its 5 a second. Default: no limit.
+    pub fn incoming_limit(mut self, count: u32, per: Duration) -> Self {
+        self.incoming_limit = Some((count.max(1), per));
         self
     }
 

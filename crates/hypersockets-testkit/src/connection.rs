@@ -106,6 +106,7 @@ pub(crate) async fn serve(
         next_fast: 0,
         last_heard: now,
         authenticated: false,
+        heard: std::collections::VecDeque::new(),
     };
     let mut open = Registered {
         shared: Arc::clone(&shared),
@@ -160,6 +161,8 @@ pub(crate) struct Connection {
     pub(crate) idle: Option<std::time::Duration>,
     pub(crate) last_heard: Instant,
     pub(crate) authenticated: bool,
+    /// When the client's latest messages came, for the incoming limit.
+    pub(crate) heard: std::collections::VecDeque<Instant>,
 }
 
 impl Connection {
@@ -334,6 +337,14 @@ impl Connection {
         let id = self.id;
         self.shared
             .update(|s| s.record_received(id, message.clone()));
+        if !matches!(message, WsMessage::Close(_)) && self.over_incoming_limit() {
+            return self
+                .close_with(
+                    Some(CloseFrame::new(1008, "Too many requests")),
+                    CloseCause::TooManyMessages,
+                )
+                .await;
+        }
         match message {
             WsMessage::Text(text) => self.on_text(text.as_str()).await,
             WsMessage::Pong(payload) => {
@@ -350,6 +361,24 @@ impl Connection {
             }
             WsMessage::Ping(_) | WsMessage::Binary(_) => CONTINUE,
         }
+    }
+
+    /// Counts a message from the client: whether it is one too many for
+    /// the incoming limit.
+    fn over_incoming_limit(&mut self) -> bool {
+        let Some((count, per)) = self.shared.config.incoming_limit else {
+            return false;
+        };
+        let now = self.last_heard;
+        while self
+            .heard
+            .front()
+            .is_some_and(|&at| now.duration_since(at) >= per)
+        {
+            self.heard.pop_front();
+        }
+        self.heard.push_back(now);
+        self.heard.len() > count as usize
     }
 
     /// A text from the client: a keepalive message, else a request.

@@ -123,6 +123,10 @@ pub enum CloseCause {
     PingTimeout,
     /// Writing to the client took longer than the configured write timeout.
     WriteTimeout,
+    /// The client sent more messages than the configured limit allows
+    /// (see [`ExchangeConfig::incoming_limit`](crate::ExchangeConfig::incoming_limit));
+    /// closed with 1008, as Binance does.
+    TooManyMessages,
     /// The mock exchange shut down, or was dropped.
     Shutdown,
 }

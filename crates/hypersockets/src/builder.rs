@@ -15,7 +15,7 @@ use crate::client::WebSocketClient;
 use crate::config::ClientConfig;
 use crate::runtime::{ConnectionCounters, Lifecycle, Outbox, Runtime, Shared};
 use crate::subscription::{Subscription, SubscriptionRegistry};
-use crate::{Decompression, Heartbeat, ProtocolPing};
+use crate::{Decompression, Heartbeat, Pacing, ProtocolPing};
 
 /// Builder state: no URL given yet. See [`WebSocketClientBuilder`].
 ///
@@ -949,6 +949,30 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// ```
     pub fn decompression(mut self, decompression: Decompression) -> Self {
         self.config.decompression = decompression;
+        self
+    }
+
+    /// How fast each connection is written to: a limit on every message
+    /// and one on the client's own requests (login, subscribe,
+    /// unsubscribe), with writes kept for keepalive. Default:
+    /// [`Pacing::default`], requests at 4 a second, nothing else limited.
+    /// Set it to the venue's limits (closing the connection is what most
+    /// venues do to a client that writes too fast).
+    ///
+    /// ```
+    /// use hypersockets::prelude::*;
+    /// use hypersockets::{Pacing, Rate};
+    ///
+    /// // Binance: 5 messages a second per connection, Pings and Pongs included.
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .pacing(Pacing::default().all(Some(Rate::per_second(5))).keepalive_reserve(1))
+    ///     .build()?;
+    /// # Ok::<(), HyperSocketError>(())
+    /// ```
+    pub fn pacing(mut self, pacing: Pacing) -> Self {
+        self.config.pacing = pacing;
         self
     }
 

@@ -10,9 +10,9 @@ use hypersockets_core::{
 };
 use hypersockets_transport::TungsteniteTransport;
 
-use crate::Decompression;
 use crate::runtime::KeepaliveConfig;
 use crate::subscription::Subscription;
+use crate::{Decompression, Pacing};
 
 /// The longest any duration setting may be: a year. Beyond it, deadlines
 /// computed as `now + setting` could overflow `Instant`, and no feed needs
@@ -52,6 +52,8 @@ pub(crate) struct ClientConfig {
     pub(crate) event_capacity: usize,
     /// Subscriptions given to the builder; moved to the registry by `build`.
     pub(crate) subscriptions: Vec<Subscription>,
+    /// How fast each connection is written to.
+    pub(crate) pacing: Pacing,
 }
 
 impl Default for ClientConfig {
@@ -73,6 +75,7 @@ impl Default for ClientConfig {
             writer_queue: 1024,
             event_capacity: 1024,
             subscriptions: Vec::new(),
+            pacing: Pacing::default(),
         }
     }
 }
@@ -93,6 +96,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("proxy", &self.proxy)
             .field("timeouts", &self.timeouts)
             .field("subscriptions", &self.subscriptions.len())
+            .field("pacing", &self.pacing)
             .finish_non_exhaustive()
     }
 }

@@ -73,12 +73,12 @@ async fn replacing_a_subscription_while_connected_sends_the_new_request_now() {
 }
 
 /// A burst of subscriptions faster than the writer can write them (the
-/// peer reads nothing until the burst is over) waits for room instead of
-/// passing for a stuck writer: every request arrives, in order, on the one
-/// connection.
+/// peer reads nothing until the burst is over) is queued, never taken for
+/// a stuck writer: every request arrives, in order, on the one connection.
+/// (Unpaced: this is about the queue, not the rate; see `pacing.rs`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_subscriptions_waits_for_the_writer_and_loses_nothing() {
-    use hypersockets::{ClientEvent, MemoryTransport, PassThrough, WebSocketClient};
+    use hypersockets::{ClientEvent, MemoryTransport, Pacing, PassThrough, WebSocketClient};
 
     const BURST: usize = 200;
     // Room for one message toward the peer until it reads.
@@ -88,6 +88,7 @@ async fn a_burst_of_subscriptions_waits_for_the_writer_and_loses_nothing() {
         .transport(transport)
         .router(PassThrough)
         .writer_queue(1)
+        .pacing(Pacing::unlimited())
         .build()
         .unwrap();
     let mut events = client.events();

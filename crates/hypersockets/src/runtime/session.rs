@@ -18,6 +18,7 @@ use hypersockets_router::{Dispatch, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
+use crate::pacing::Pacer;
 use crate::runtime::connection_task::answer_offline;
 use crate::runtime::inflater::Inflater;
 use crate::runtime::keepalive::{Answer, Due, Keepalive};
@@ -28,10 +29,10 @@ use crate::runtime::{Command, Runtime, Transition};
 /// timers get a look in.
 const BURST: u32 = 64;
 
-/// Least room in the writer's control queue (pongs, heartbeats, pings,
-/// subscriptions, Close), whatever the user-send queue's size. The
-/// client's own messages never fill it but with a stuck writer; the
-/// user's subscription changes wait for room in it.
+/// Least room in the writer's keepalive queue (pongs, heartbeats, pings,
+/// Close) and requests queue (login, subscriptions), whatever the
+/// user-send queue's size. Keepalive never fills its queue but with a
+/// stuck writer; the user's subscription changes wait for room in theirs.
 const CONTROL_QUEUE_MIN: usize = 64;
 
 /// How a session ended.
@@ -63,6 +64,12 @@ enum Phase {
         auth: Arc<dyn AuthProvider>,
         deadline: Instant,
     },
+    /// Authenticated; the restored subscriptions are queued to the writer
+    /// (paced) and `written` says when the last is on the wire. The socket
+    /// is read (and keepalive answered) meanwhile.
+    Restoring {
+        written: oneshot::Receiver<Result<()>>,
+    },
     /// Connected, authenticated and subscribed.
     Live,
 }
@@ -74,6 +81,8 @@ enum Step {
     Command(Option<Command>),
     Keepalive(Due),
     AuthTimedOut,
+    /// The restored subscriptions are written (or could not be).
+    Restored(Result<()>),
 }
 
 /// What became of a step, short of waiting.
@@ -91,8 +100,13 @@ struct Session<'a, R: MessageRouter> {
     phase: Phase,
     reconnect: bool,
     stream: MessageStream,
-    /// The writer's control queue: the session's own traffic.
+    /// The writer's keepalive queue: pongs, heartbeats, Pings, Close.
     writer: mpsc::Sender<Outgoing>,
+    /// The writer's queue for the session's requests (login,
+    /// subscriptions), paced apart from keepalive. Unbounded so that a
+    /// paced restore never makes the reader wait; it holds at most the
+    /// registry's subscriptions and the changes commands asked for.
+    requests: mpsc::UnboundedSender<Outgoing>,
     /// The writer's queue for user sends, handed to the outbox when the
     /// connection goes live.
     user_sends: Option<mpsc::Sender<Outgoing>>,
@@ -120,16 +134,18 @@ pub(crate) async fn run<R: MessageRouter>(
     let Connection { sink, stream, .. } = connection;
     let timeouts = rt.config.timeouts;
     let (control_tx, control_rx) = mpsc::channel(rt.config.writer_queue.max(CONTROL_QUEUE_MIN));
+    let (requests_tx, requests_rx) = mpsc::unbounded_channel();
     let (data_tx, data_rx) = mpsc::channel(rt.config.writer_queue);
     let (failed_tx, failed_rx) = oneshot::channel();
     let writer_task = tokio::spawn(writer::run(
         sink,
         writer::Queues {
-            control: control_rx,
+            keepalive: control_rx,
+            requests: requests_rx,
             data: data_rx,
         },
-        timeouts.write,
-        timeouts.close,
+        Pacer::new(rt.config.pacing),
+        (timeouts.write, timeouts.close),
         Arc::clone(&rt.shared),
         failed_tx,
     ));
@@ -141,6 +157,7 @@ pub(crate) async fn run<R: MessageRouter>(
         reconnect,
         stream,
         writer: control_tx,
+        requests: requests_tx,
         user_sends: Some(data_tx),
         writer_failed: failed_rx,
         keepalive,
@@ -157,9 +174,11 @@ pub(crate) async fn run<R: MessageRouter>(
     let Session {
         rt,
         writer,
+        requests,
         close_deadline,
         ..
     } = session;
+    drop(requests);
     // No user send may wait for this connection any more.
     rt.shared.outbox.shut();
     // A peer that broke the protocol is told how (1002, 1007, 1009) before
@@ -173,7 +192,7 @@ pub(crate) async fn run<R: MessageRouter>(
             done: None,
         });
     }
-    // Closing the control queue makes the writer refuse what users still
+    // Closing the keepalive queue makes the writer refuse what users still
     // queued and close the sink (a Close frame).
     drop(writer);
     // A user's close is bounded by its deadline, even with the writer
@@ -208,6 +227,11 @@ impl<R: MessageRouter> Session<'_, R> {
                 Step::Ended(reason) => Flow::End(SessionEnd::Lost(reason)),
                 Step::Command(command) => self.on_command(command).await,
                 Step::Keepalive(due) => self.on_keepalive(due),
+                Step::Restored(Ok(())) => {
+                    self.announce_live();
+                    Flow::Continue
+                }
+                Step::Restored(Err(error)) => Flow::End(SessionEnd::from_error(error)),
                 Step::AuthTimedOut => {
                     let error = HyperSocketError::timeout("auth", self.rt.config.timeouts.auth);
                     self.rt.shared.emit(ClientEvent::AuthFailed {
@@ -219,7 +243,7 @@ impl<R: MessageRouter> Session<'_, R> {
             };
             let end = match flow {
                 Flow::Continue => None,
-                Flow::Authenticated => self.go_live().await.err(),
+                Flow::Authenticated => self.go_live().err(),
                 Flow::Blocked => self.wait_for_lane().await,
                 Flow::End(end) => Some(end),
             };
@@ -233,7 +257,7 @@ impl<R: MessageRouter> Session<'_, R> {
     /// provider waits for the server's verdict.
     async fn log_in(&mut self) -> Result<(), SessionEnd> {
         let Some(auth) = self.rt.config.auth.clone() else {
-            return self.go_live().await;
+            return self.go_live();
         };
         let Some(messages) = self
             .login_messages(&*auth)
@@ -264,7 +288,7 @@ impl<R: MessageRouter> Session<'_, R> {
             return Err(auth_panicked());
         };
         if !awaits_response {
-            return self.go_live().await;
+            return self.go_live();
         }
         self.phase = Phase::Authenticating {
             auth,
@@ -294,13 +318,30 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// Restores every subscription, then announces the connection.
-    async fn go_live(&mut self) -> Result<(), SessionEnd> {
-        self.phase = Phase::Live;
-        for subscription in self.rt.shared.subscriptions.snapshot() {
-            self.write(subscription.subscribe().clone()).await?;
+    /// Queues every subscription to be restored; the connection is
+    /// announced once they are on the wire (`announce_live`), reading on
+    /// meanwhile: pacing may spread a large restore over seconds.
+    fn go_live(&mut self) -> Result<(), SessionEnd> {
+        let subscriptions = self.rt.shared.subscriptions.snapshot();
+        let Some((last, rest)) = subscriptions.split_last() else {
+            self.announce_live();
+            return Ok(());
+        };
+        for subscription in rest {
+            self.request(subscription.subscribe().clone(), None)?;
             self.sent.insert(subscription.id().to_owned());
         }
+        let (done, written) = oneshot::channel();
+        self.request(last.subscribe().clone(), Some(done))?;
+        self.sent.insert(last.id().to_owned());
+        self.phase = Phase::Restoring { written };
+        Ok(())
+    }
+
+    /// The restore is on the wire: user sends open, the connection is
+    /// announced.
+    fn announce_live(&mut self) {
+        self.phase = Phase::Live;
         let shared = &self.rt.shared;
         if let Some(user_sends) = self.user_sends.take() {
             shared.outbox.open(user_sends);
@@ -313,31 +354,35 @@ impl<R: MessageRouter> Session<'_, R> {
         shared.enter(Transition::Connected {
             reconnect: self.reconnect,
         });
-        Ok(())
+    }
+
+    /// Queues a request (login, subscription change) for the writer, which
+    /// paces it; `done` hears when it is written.
+    fn request(
+        &mut self,
+        message: WsMessage,
+        done: Option<oneshot::Sender<Result<()>>>,
+    ) -> Result<(), SessionEnd> {
+        self.requests
+            .send(Outgoing { message, done })
+            .map_err(|_| SessionEnd::from_error(HyperSocketError::ConnectionClosed))
     }
 
     /// Writes and waits until it is on the wire.
     async fn write(&mut self, message: WsMessage) -> Result<(), SessionEnd> {
         let (done, written) = oneshot::channel();
-        let lost = SessionEnd::from_error;
-        self.writer
-            .send(Outgoing {
-                message,
-                done: Some(done),
-            })
-            .await
-            .map_err(|_| lost(HyperSocketError::ConnectionClosed))?;
+        self.request(message, Some(done))?;
         match written.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(lost(error)),
-            Err(_) => Err(lost(HyperSocketError::ConnectionClosed)),
+            Ok(Err(error)) => Err(SessionEnd::from_error(error)),
+            Err(_) => Err(SessionEnd::from_error(HyperSocketError::ConnectionClosed)),
         }
     }
 
     /// Queues a control message of the client's own (a pong, a heartbeat,
-    /// a Ping, the Close) without waiting. User sends have their own queue,
-    /// and subscription changes wait for room (`queue`), so a full control
-    /// queue means the writer is stuck: the connection is dropped.
+    /// a Ping, the Close) without waiting. User sends and requests have
+    /// queues of their own, so a full keepalive queue means the writer is
+    /// stuck: the connection is dropped.
     fn write_now(&mut self, message: WsMessage) -> Flow {
         match self.writer.try_send(Outgoing {
             message,
@@ -348,20 +393,12 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// Queues a user's subscription change on the control path, waiting for
-    /// room: a burst of them slows the reader down (the writer has its
-    /// write timeout to fail) instead of passing for a stuck writer.
-    async fn queue(&mut self, message: WsMessage) -> Flow {
-        let queued = self
-            .writer
-            .send(Outgoing {
-                message,
-                done: None,
-            })
-            .await;
-        match queued {
+    /// Queues a user's subscription change for the writer (paced with the
+    /// other requests; the reader never waits for it).
+    fn queued(&mut self, message: WsMessage) -> Flow {
+        match self.request(message, None) {
             Ok(()) => Flow::Continue,
-            Err(_) => Flow::End(SessionEnd::from_error(HyperSocketError::ConnectionClosed)),
+            Err(end) => Flow::End(end),
         }
     }
 
@@ -401,7 +438,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 &mut self.writer_failed,
                 &mut self.rt.commands,
                 &mut self.keepalive,
-                &self.phase,
+                &mut self.phase,
             );
             if let Some(step) = control.now_or_never() {
                 return Some(step);
@@ -549,7 +586,9 @@ impl<R: MessageRouter> Session<'_, R> {
     }
 
     async fn on_command(&mut self, command: Option<Command>) -> Flow {
-        let live = matches!(self.phase, Phase::Live);
+        // Restoring: the restore took its list already, so a change is sent
+        // now as when live.
+        let live = matches!(self.phase, Phase::Live | Phase::Restoring { .. });
         match command {
             // Every handle is gone: nobody can use the feed any more.
             None => Flow::End(SessionEnd::Closed(ShutdownMode::Graceful)),
@@ -563,7 +602,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 // new request is what the user wants on the wire.
                 if live {
                     self.sent.insert(subscription.id().to_owned());
-                    return self.queue(subscription.subscribe().clone()).await;
+                    return self.queued(subscription.subscribe().clone());
                 }
                 Flow::Continue
             }
@@ -571,7 +610,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 if self.sent.remove(subscription.id())
                     && let Some(message) = subscription.unsubscribe()
                 {
-                    return self.queue(message.clone()).await;
+                    return self.queued(message.clone());
                 }
                 Flow::Continue
             }
@@ -618,17 +657,26 @@ impl<R: MessageRouter> Session<'_, R> {
     }
 }
 
-/// Waits for the writer's failure, a command, a keepalive timer or the auth
-/// deadline, in that order of priority.
+/// Waits for the writer's failure, a command, a keepalive timer, the auth
+/// deadline or the restore's end, in that order of priority.
 async fn control_step(
     writer_failed: &mut oneshot::Receiver<HyperSocketError>,
     commands: &mut mpsc::Receiver<Command>,
     keepalive: &mut Keepalive,
-    phase: &Phase,
+    phase: &mut Phase,
 ) -> Step {
-    let auth_deadline = match phase {
-        Phase::Authenticating { deadline, .. } => Some(*deadline),
-        Phase::Live => None,
+    let (auth_deadline, restore) = match phase {
+        Phase::Authenticating { deadline, .. } => (Some(*deadline), None),
+        Phase::Restoring { written } => (None, Some(written)),
+        Phase::Live => (None, None),
+    };
+    let restored = async move {
+        match restore {
+            Some(written) => written
+                .await
+                .unwrap_or(Err(HyperSocketError::ConnectionClosed)),
+            None => std::future::pending().await,
+        }
     };
     tokio::select! {
         biased;
@@ -640,6 +688,7 @@ async fn control_step(
         command = commands.recv() => Step::Command(command),
         due = keepalive.due() => Step::Keepalive(due),
         () = sleep_until(auth_deadline) => Step::AuthTimedOut,
+        written = restored => Step::Restored(written),
     }
 }
 

@@ -4,11 +4,12 @@
 //! half-open socket) fails the write instead of freezing anything: the
 //! reader never awaits a write, it only queues.
 //!
-//! Two queues feed it. The session's own traffic (pongs, heartbeats,
-//! protocol pings, login, subscriptions, Close) goes on the control queue,
-//! which the writer drains first; user sends go on the data queue, which
-//! the user's `send` fills itself. So user sends filling their queue never
-//! make a keepalive answer fail, and never make the reader wait.
+//! Three queues feed it, drained in this order: the session's keepalive
+//! (pongs, heartbeats, protocol pings, Close), the session's requests
+//! (login, subscriptions), and user sends, which the user's `send` fills
+//! itself. So user sends filling their queue never make a keepalive answer
+//! fail, and never make the reader wait; and pacing (`pacing.rs`) holds
+//! back requests and sends, never keepalive.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +17,11 @@ use std::time::Duration;
 use futures_util::SinkExt;
 use hypersockets_core::{HyperSocketError, MessageSink, Result, WsMessage};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 
+use crate::pacing::{Class, Pacer};
 use crate::runtime::Shared;
+use crate::runtime::session::sleep_until;
 
 /// A message for the writer, with someone to tell when it is written.
 #[derive(Debug)]
@@ -36,44 +39,79 @@ impl Outgoing {
     }
 }
 
-/// The writer's two queues.
+/// The writer's queues, in the order it drains them.
 pub(crate) struct Queues {
-    /// The session's traffic; closing it (the session ended) stops the
-    /// writer.
-    pub(crate) control: mpsc::Receiver<Outgoing>,
+    /// The session's keepalive answers, Pings and Close; closing it (the
+    /// session ended) stops the writer.
+    pub(crate) keepalive: mpsc::Receiver<Outgoing>,
+    /// The session's requests: login, subscribe, unsubscribe.
+    pub(crate) requests: mpsc::UnboundedReceiver<Outgoing>,
     /// User sends.
     pub(crate) data: mpsc::Receiver<Outgoing>,
 }
 
-/// Writes until the control queue closes (then closes the sink, sending a
-/// Close frame) or a write fails (then reports it on `failed` and stops).
-/// User sends still queued when it stops are refused (`ConnectionClosed`):
-/// nothing is carried over to another connection.
+/// Writes until the keepalive queue closes (then closes the sink, sending
+/// a Close frame) or a write fails (then reports it on `failed` and
+/// stops). Every write first waits for room under the limits (`pacer`); a
+/// request or user send waiting for it never holds back keepalive, which
+/// has a queue and reserved writes of its own. User sends still queued when it
+/// stops are refused (`ConnectionClosed`): nothing is carried over to
+/// another connection.
 pub(crate) async fn run(
     mut sink: MessageSink,
     mut queues: Queues,
-    write_timeout: Duration,
-    close_timeout: Duration,
+    mut pacer: Pacer,
+    timeouts: (Duration, Duration),
     shared: Arc<Shared>,
     failed: oneshot::Sender<HyperSocketError>,
 ) {
+    let (write_timeout, close_timeout) = timeouts;
     // Set once our Close frame is out: nothing may follow it (RFC 6455
     // §5.5.1), so later messages are refused, not written.
     let mut closed = false;
+    // A request or user send taken from its queue, waiting for room under the limits.
+    let mut held: Option<(Outgoing, Class)> = None;
     loop {
-        let outgoing = tokio::select! {
+        let ready_at = held
+            .as_ref()
+            .map(|(_, class)| pacer.ready_at(*class, Instant::now()));
+        let (outgoing, class) = tokio::select! {
             biased;
-            outgoing = queues.control.recv() => match outgoing {
-                Some(outgoing) => outgoing,
+            outgoing = queues.keepalive.recv() => match outgoing {
+                Some(outgoing) => {
+                    let class = if outgoing.message.is_close() {
+                        Class::Close
+                    } else {
+                        Class::Keepalive
+                    };
+                    (outgoing, class)
+                }
                 None => break,
             },
-            Some(outgoing) = queues.data.recv(), if !closed => outgoing,
+            () = sleep_until(ready_at) => match held.take() {
+                Some(held) => held,
+                None => continue,
+            },
+            Some(outgoing) = queues.requests.recv(), if held.is_none() => {
+                held = Some((outgoing, Class::Request));
+                continue;
+            }
+            Some(outgoing) = queues.data.recv(), if held.is_none() && !closed => {
+                held = Some((outgoing, Class::User));
+                continue;
+            }
         };
         if closed {
             tracing::debug!("message after our close frame not sent");
             outgoing.refuse();
             continue;
         }
+        // Keepalive waits only for its own room (the reserve is its).
+        let ready_at = pacer.ready_at(class, Instant::now());
+        if ready_at > Instant::now() {
+            tokio::time::sleep_until(ready_at).await;
+        }
+        pacer.take(class, Instant::now());
         let Outgoing { message, done } = outgoing;
         let bytes = message.len();
         let counted = message.is_data();
@@ -92,6 +130,10 @@ pub(crate) async fn run(
                     let _ = done.send(Ok(()));
                 }
                 if closed {
+                    if let Some((outgoing, _)) = held.take() {
+                        outgoing.refuse();
+                    }
+                    refuse_requests(&mut queues.requests);
                     refuse_all(&mut queues.data);
                 }
             }
@@ -100,17 +142,33 @@ pub(crate) async fn run(
                 if let Some(done) = done {
                     let _ = done.send(Err(HyperSocketError::ConnectionClosed));
                 }
-                refuse_all(&mut queues.control);
+                if let Some((outgoing, _)) = held.take() {
+                    outgoing.refuse();
+                }
+                refuse_all(&mut queues.keepalive);
+                refuse_requests(&mut queues.requests);
                 refuse_all(&mut queues.data);
                 let _ = failed.send(error);
                 return;
             }
         }
     }
+    if let Some((outgoing, _)) = held.take() {
+        outgoing.refuse();
+    }
+    refuse_requests(&mut queues.requests);
     refuse_all(&mut queues.data);
     // The session ended: close politely, but never wait long.
     if timeout(close_timeout, sink.close()).await.is_err() {
         tracing::debug!("close handshake timed out");
+    }
+}
+
+/// Closes the requests queue and refuses whatever waits in it.
+fn refuse_requests(queue: &mut mpsc::UnboundedReceiver<Outgoing>) {
+    queue.close();
+    while let Ok(outgoing) = queue.try_recv() {
+        outgoing.refuse();
     }
 }
 
