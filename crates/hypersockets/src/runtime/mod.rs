@@ -8,6 +8,7 @@ pub(crate) mod inflater;
 mod keepalive;
 mod lifecycle;
 mod outbox;
+mod requests;
 mod session;
 mod writer;
 

@@ -22,6 +22,7 @@ use crate::pacing::Pacer;
 use crate::runtime::connection_task::answer_offline;
 use crate::runtime::inflater::Inflater;
 use crate::runtime::keepalive::{Answer, Due, Keepalive};
+use crate::runtime::requests::{RequestSender, request_queue};
 use crate::runtime::writer::{self, Outgoing};
 use crate::runtime::{Command, Runtime, Transition};
 
@@ -106,7 +107,7 @@ struct Session<'a, R: MessageRouter> {
     /// subscriptions), paced apart from keepalive. Unbounded so that a
     /// paced restore never makes the reader wait; it holds at most the
     /// registry's subscriptions and the changes commands asked for.
-    requests: mpsc::UnboundedSender<Outgoing>,
+    requests: RequestSender,
     /// The writer's queue for user sends, handed to the outbox when the
     /// connection goes live.
     user_sends: Option<mpsc::Sender<Outgoing>>,
@@ -134,7 +135,7 @@ pub(crate) async fn run<R: MessageRouter>(
     let Connection { sink, stream, .. } = connection;
     let timeouts = rt.config.timeouts;
     let (control_tx, control_rx) = mpsc::channel(rt.config.writer_queue.max(CONTROL_QUEUE_MIN));
-    let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+    let (requests_tx, requests_rx) = request_queue();
     let (data_tx, data_rx) = mpsc::channel(rt.config.writer_queue);
     let (failed_tx, failed_rx) = oneshot::channel();
     let writer_task = tokio::spawn(writer::run(

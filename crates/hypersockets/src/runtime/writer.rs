@@ -21,6 +21,7 @@ use tokio::time::{Instant, timeout};
 
 use crate::pacing::{Class, Pacer};
 use crate::runtime::Shared;
+use crate::runtime::requests::RequestReceiver;
 use crate::runtime::session::sleep_until;
 
 /// A message for the writer, with someone to tell when it is written.
@@ -45,7 +46,7 @@ pub(crate) struct Queues {
     /// session ended) stops the writer.
     pub(crate) keepalive: mpsc::Receiver<Outgoing>,
     /// The session's requests: login, subscribe, unsubscribe.
-    pub(crate) requests: mpsc::UnboundedReceiver<Outgoing>,
+    pub(crate) requests: RequestReceiver,
     /// User sends.
     pub(crate) data: mpsc::Receiver<Outgoing>,
 }
@@ -92,7 +93,7 @@ pub(crate) async fn run(
                 Some(held) => held,
                 None => continue,
             },
-            Some(outgoing) = queues.requests.recv(), if held.is_none() => {
+            outgoing = queues.requests.recv(), if held.is_none() => {
                 held = Some((outgoing, Class::Request));
                 continue;
             }
@@ -165,9 +166,8 @@ pub(crate) async fn run(
 }
 
 /// Closes the requests queue and refuses whatever waits in it.
-fn refuse_requests(queue: &mut mpsc::UnboundedReceiver<Outgoing>) {
-    queue.close();
-    while let Ok(outgoing) = queue.try_recv() {
+fn refuse_requests(queue: &mut RequestReceiver) {
+    for outgoing in queue.close() {
         outgoing.refuse();
     }
 }
