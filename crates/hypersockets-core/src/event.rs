@@ -72,6 +72,29 @@ pub enum ClientEvent {
         /// How many subscription messages were sent.
         count: usize,
     },
+    /// The venue accepted a subscription (with
+    /// [`SubscriptionAcks`](crate::SubscriptionAcks)).
+    SubscriptionActive {
+        /// The subscription's id.
+        id: String,
+    },
+    /// The venue refused a subscription; it is removed, not restored again.
+    SubscriptionRejected {
+        /// The subscription's id.
+        id: String,
+        /// Why, in the venue's words.
+        reason: String,
+    },
+    /// No answer to a subscription request within the subscribe timeout.
+    SubscriptionTimedOut {
+        /// The subscription's id.
+        id: String,
+        /// The attempt that went unanswered, from 1.
+        attempt: u32,
+        /// Whether the request is sent again now (else on the next
+        /// connection).
+        retrying: bool,
+    },
     /// A handler (or the router's parse, run in the lane) panicked; its
     /// lane caught it and carries on.
     HandlerPanicked {

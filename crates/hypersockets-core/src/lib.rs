@@ -13,6 +13,7 @@
     unreachable_pub
 )]
 
+mod acks;
 mod auth;
 mod error;
 mod event;
@@ -28,6 +29,7 @@ mod state;
 mod tcp_keepalive;
 mod transport;
 
+pub use acks::{SubscriptionAcks, SubscriptionAnswer};
 pub use auth::{AuthProvider, AuthVerdict, BoxFuture};
 pub use error::{BoxError, ErrorSource, HyperSocketError, ParseError, Result};
 pub use event::{ClientEvent, DisconnectReason};

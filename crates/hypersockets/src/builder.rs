@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use hypersockets_core::{
     AuthProvider, ClientEvent, HeaderProvider, MessageHandler, MessageRouter, PassivePingDetector,
-    Proxy, ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
+    Proxy, ReconnectionStrategy, Result, SubscriptionAcks, TcpKeepalive, Transport,
+    TransportLimits,
 };
 use hypersockets_router::{LaneConfig, MemoryBudget, RouterBuilder};
 use tokio::sync::{mpsc, watch};
@@ -973,6 +974,72 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// ```
     pub fn pacing(mut self, pacing: Pacing) -> Self {
         self.config.pacing = pacing;
+        self
+    }
+
+    /// Reads the venue's answers to subscription requests, so each
+    /// subscription is pending until answered, then active
+    /// ([`ClientEvent::SubscriptionActive`]) or refused
+    /// ([`ClientEvent::SubscriptionRejected`]: removed, not restored
+    /// again); a request unanswered within the
+    /// [`subscribe_timeout`](Self::subscribe_timeout) is sent again, up to
+    /// [`subscribe_attempts`](Self::subscribe_attempts) times. The answers
+    /// are not passed to the router. Default: none (a subscription counts
+    /// as done once written). Ready ones: [`BinanceAcks`](crate::BinanceAcks),
+    /// [`OkxAcks`](crate::OkxAcks).
+    ///
+    /// ```
+    /// use hypersockets::prelude::*;
+    /// use hypersockets::BinanceAcks;
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/ws")
+    ///     .router(PassThrough)
+    ///     .subscription_acks(BinanceAcks)
+    ///     .build()?;
+    /// # Ok::<(), HyperSocketError>(())
+    /// ```
+    pub fn subscription_acks(mut self, acks: impl SubscriptionAcks) -> Self {
+        self.config.acks = Some(Arc::new(acks));
+        self
+    }
+
+    /// How long a subscription request waits for the venue's answer once
+    /// it is written (with [`subscription_acks`](Self::subscription_acks)).
+    /// Default: 10 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hypersockets::prelude::*;
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://ws.okx.com:8443/ws/v5/public")
+    ///     .router(PassThrough)
+    ///     .subscribe_timeout(Duration::from_secs(5))
+    ///     .build()?;
+    /// # Ok::<(), HyperSocketError>(())
+    /// ```
+    pub fn subscribe_timeout(mut self, timeout: Duration) -> Self {
+        self.config.subscribe_timeout = timeout;
+        self
+    }
+
+    /// How many times one connection sends a subscription request that gets
+    /// no answer (with [`subscription_acks`](Self::subscription_acks)); after
+    /// the last, the subscription waits for the next connection. Default: 3.
+    ///
+    /// ```
+    /// use hypersockets::prelude::*;
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://ws.okx.com:8443/ws/v5/public")
+    ///     .router(PassThrough)
+    ///     .subscribe_attempts(5)
+    ///     .build()?;
+    /// # Ok::<(), HyperSocketError>(())
+    /// ```
+    pub fn subscribe_attempts(mut self, attempts: u32) -> Self {
+        self.config.subscribe_attempts = attempts;
         self
     }
 

@@ -296,10 +296,7 @@ impl WebSocketClient {
         let queue = self.live_queue()?;
         let (done, written) = oneshot::channel();
         queue
-            .send(Outgoing {
-                message: message.into(),
-                done: Some(done),
-            })
+            .send(Outgoing::with_done(message.into(), done))
             .await
             .map_err(|_| HyperSocketError::ConnectionClosed)?;
         drop(queue);
@@ -341,10 +338,7 @@ impl WebSocketClient {
     pub fn try_send(&self, message: impl Into<WsMessage>) -> Result<()> {
         let queue = self.live_queue()?;
         queue
-            .try_send(Outgoing {
-                message: message.into(),
-                done: None,
-            })
+            .try_send(Outgoing::new(message.into()))
             .map_err(|error| match error {
                 mpsc::error::TrySendError::Full(_) => HyperSocketError::WriteQueueFull,
                 mpsc::error::TrySendError::Closed(_) => HyperSocketError::NotConnected,

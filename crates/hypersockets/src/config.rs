@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hypersockets_core::{
     AuthProvider, ConnectRequest, ExponentialBackoff, HeaderProvider, HyperSocketError, Proxy,
-    ReconnectionStrategy, Result, TcpKeepalive, Transport, TransportLimits,
+    ReconnectionStrategy, Result, SubscriptionAcks, TcpKeepalive, Transport, TransportLimits,
 };
 use hypersockets_transport::TungsteniteTransport;
 
@@ -54,6 +54,12 @@ pub(crate) struct ClientConfig {
     pub(crate) subscriptions: Vec<Subscription>,
     /// How fast each connection is written to.
     pub(crate) pacing: Pacing,
+    /// Reads the venue's answers to subscriptions; none by default.
+    pub(crate) acks: Option<Arc<dyn SubscriptionAcks>>,
+    /// How long a subscription request waits for its answer once written.
+    pub(crate) subscribe_timeout: Duration,
+    /// How many times a subscription request is sent on one connection.
+    pub(crate) subscribe_attempts: u32,
 }
 
 impl Default for ClientConfig {
@@ -76,6 +82,9 @@ impl Default for ClientConfig {
             event_capacity: 1024,
             subscriptions: Vec::new(),
             pacing: Pacing::default(),
+            acks: None,
+            subscribe_timeout: Duration::from_secs(10),
+            subscribe_attempts: 3,
         }
     }
 }
@@ -97,6 +106,9 @@ impl std::fmt::Debug for ClientConfig {
             .field("timeouts", &self.timeouts)
             .field("subscriptions", &self.subscriptions.len())
             .field("pacing", &self.pacing)
+            .field("acks", &self.acks.is_some())
+            .field("subscribe_timeout", &self.subscribe_timeout)
+            .field("subscribe_attempts", &self.subscribe_attempts)
             .finish_non_exhaustive()
     }
 }
@@ -147,6 +159,7 @@ impl ClientConfig {
             ("auth_timeout", timeouts.auth),
             ("write_timeout", timeouts.write),
             ("close_timeout", timeouts.close),
+            ("subscribe_timeout", self.subscribe_timeout),
         ] {
             if value.is_zero() {
                 return Err(invalid(name, "must be more than zero"));
@@ -154,6 +167,9 @@ impl ClientConfig {
             at_most_a_year(name, value)?;
         }
         at_most_a_year("stable_after", self.stable_after)?;
+        if self.subscribe_attempts == 0 {
+            return Err(invalid("subscribe_attempts", "must be at least 1"));
+        }
         for (name, value) in [
             ("writer_queue", self.writer_queue),
             ("event_capacity", self.event_capacity),

@@ -45,6 +45,7 @@
     unreachable_pub
 )]
 
+mod acks;
 mod builder;
 mod client;
 mod config;
@@ -62,6 +63,7 @@ mod runtime;
 mod subscription;
 mod weak;
 
+pub use acks::{BinanceAcks, OkxAcks};
 pub use builder::{HasUrl, NoRouter, NoUrl, WebSocketClientBuilder, WithRouter};
 pub use client::WebSocketClient;
 pub use decompression::Decompression;
@@ -82,8 +84,8 @@ pub use hypersockets_core::{
     ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError, JsonPing,
     MAX_RETRY_AFTER, MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect,
     ParseError, PassThrough, PassivePingDetector, Proxy, ProxyKind, ReconnectionStrategy, Result,
-    StaticHeaders, TcpKeepalive, TextPing, Transport, TransportLimits, Utf8Bytes, WsMessage,
-    async_handler_fn, handler_fn,
+    StaticHeaders, SubscriptionAcks, SubscriptionAnswer, TcpKeepalive, TextPing, Transport,
+    TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
 };
 #[doc(inline)]
 pub use hypersockets_router::{

@@ -138,6 +138,19 @@ impl SubscriptionRegistry {
             .is_none()
     }
 
+    /// Removes `subscription` if it is still the one registered under its
+    /// id (not replaced since).
+    pub(crate) fn remove_if_same(&self, subscription: &Subscription) {
+        let mut entries = self.lock();
+        if entries
+            .by_id
+            .get(subscription.id())
+            .is_some_and(|(_, registered)| registered == subscription)
+        {
+            entries.by_id.remove(subscription.id());
+        }
+    }
+
     pub(crate) fn remove(&self, id: &str) -> Option<Subscription> {
         self.lock().by_id.remove(id).map(|(_, sub)| sub)
     }

@@ -76,6 +76,13 @@ metrics! {
     /// providers, the reconnection strategy (see
     /// [`ClientEvent::CallbackPanicked`](crate::ClientEvent::CallbackPanicked)).
     callback_panics, inc_callback_panics;
+    /// Subscriptions the venue accepted (with `SubscriptionAcks`), counted
+    /// on every connection.
+    subscriptions_accepted, inc_subscriptions_accepted;
+    /// Subscriptions the venue refused.
+    subscriptions_rejected, inc_subscriptions_rejected;
+    /// Subscription requests that got no answer in time.
+    subscription_timeouts, inc_subscription_timeouts;
 }
 
 impl ConnectionCounters {

@@ -2,6 +2,7 @@
 //! runs a session per connection, and reconnects; a writer task per session.
 
 mod caught;
+mod confirmations;
 mod connection_task;
 pub(crate) mod counters;
 pub(crate) mod inflater;

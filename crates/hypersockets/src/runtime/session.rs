@@ -19,12 +19,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
 use crate::pacing::Pacer;
+use crate::runtime::confirmations::{self, Confirmations, Verdict};
 use crate::runtime::connection_task::answer_offline;
 use crate::runtime::inflater::Inflater;
 use crate::runtime::keepalive::{Answer, Due, Keepalive};
 use crate::runtime::requests::{RequestSender, request_queue};
 use crate::runtime::writer::{self, Outgoing};
 use crate::runtime::{Command, Runtime, Transition};
+use crate::subscription::Subscription;
 
 /// Messages read straight from the socket's buffer before commands and
 /// timers get a look in.
@@ -84,6 +86,8 @@ enum Step {
     AuthTimedOut,
     /// The restored subscriptions are written (or could not be).
     Restored(Result<()>),
+    /// A subscription request was written, or went unanswered.
+    Subscription(confirmations::Due),
 }
 
 /// What became of a step, short of waiting.
@@ -117,6 +121,9 @@ struct Session<'a, R: MessageRouter> {
     inflater: Option<Inflater>,
     /// Subscriptions sent on this connection.
     sent: HashSet<String>,
+    /// Subscription requests waiting for the venue's answer (with
+    /// `SubscriptionAcks`).
+    confirmations: Option<Confirmations>,
     /// Our Close frame is queued: frames still go through `on_message`,
     /// but nothing more is written.
     closing: bool,
@@ -152,6 +159,13 @@ pub(crate) async fn run<R: MessageRouter>(
     ));
     let keepalive = Keepalive::start(&rt.config.keepalive);
     let inflater = Inflater::new(rt.config.decompression, rt.config.limits.max_message_size);
+    let confirmations = rt.config.acks.clone().map(|acks| {
+        Confirmations::new(
+            acks,
+            rt.config.subscribe_timeout,
+            rt.config.subscribe_attempts,
+        )
+    });
     let mut session = Session {
         rt,
         phase: Phase::Live,
@@ -164,6 +178,7 @@ pub(crate) async fn run<R: MessageRouter>(
         keepalive,
         inflater,
         sent: HashSet::new(),
+        confirmations,
         closing: false,
         close_deadline: None,
         burst: 0,
@@ -188,10 +203,7 @@ pub(crate) async fn run<R: MessageRouter>(
         && let Some(code) = error.close_code()
     {
         let message = WsMessage::close(code, "");
-        let _ = writer.try_send(Outgoing {
-            message,
-            done: None,
-        });
+        let _ = writer.try_send(Outgoing::new(message));
     }
     // Closing the keepalive queue makes the writer refuse what users still
     // queued and close the sink (a Close frame).
@@ -228,6 +240,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 Step::Ended(reason) => Flow::End(SessionEnd::Lost(reason)),
                 Step::Command(command) => self.on_command(command).await,
                 Step::Keepalive(due) => self.on_keepalive(due),
+                Step::Subscription(due) => self.on_subscription_due(due),
                 Step::Restored(Ok(())) => {
                     self.announce_live();
                     Flow::Continue
@@ -329,12 +342,10 @@ impl<R: MessageRouter> Session<'_, R> {
             return Ok(());
         };
         for subscription in rest {
-            self.request(subscription.subscribe().clone(), None)?;
-            self.sent.insert(subscription.id().to_owned());
+            self.subscribe(subscription, None)?;
         }
         let (done, written) = oneshot::channel();
-        self.request(last.subscribe().clone(), Some(done))?;
-        self.sent.insert(last.id().to_owned());
+        self.subscribe(last, Some(done))?;
         self.phase = Phase::Restoring { written };
         Ok(())
     }
@@ -357,22 +368,37 @@ impl<R: MessageRouter> Session<'_, R> {
         });
     }
 
-    /// Queues a request (login, subscription change) for the writer, which
-    /// paces it; `done` hears when it is written.
-    fn request(
+    /// Queues a subscription's request, tracked for the venue's answer
+    /// when the client reads them; `done` hears when it is written.
+    fn subscribe(
         &mut self,
-        message: WsMessage,
+        subscription: &Subscription,
         done: Option<oneshot::Sender<Result<()>>>,
     ) -> Result<(), SessionEnd> {
+        self.sent.insert(subscription.id().to_owned());
+        let tracked = self
+            .confirmations
+            .as_mut()
+            .and_then(|confirmations| confirmations.track(subscription));
+        self.request(Outgoing {
+            message: subscription.subscribe().clone(),
+            done,
+            tracked,
+        })
+    }
+
+    /// Queues a request (login, subscription change) for the writer, which
+    /// paces it.
+    fn request(&mut self, outgoing: Outgoing) -> Result<(), SessionEnd> {
         self.requests
-            .send(Outgoing { message, done })
+            .send(outgoing)
             .map_err(|_| SessionEnd::from_error(HyperSocketError::ConnectionClosed))
     }
 
     /// Writes and waits until it is on the wire.
     async fn write(&mut self, message: WsMessage) -> Result<(), SessionEnd> {
         let (done, written) = oneshot::channel();
-        self.request(message, Some(done))?;
+        self.request(Outgoing::with_done(message, done))?;
         match written.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(SessionEnd::from_error(error)),
@@ -385,19 +411,16 @@ impl<R: MessageRouter> Session<'_, R> {
     /// queues of their own, so a full keepalive queue means the writer is
     /// stuck: the connection is dropped.
     fn write_now(&mut self, message: WsMessage) -> Flow {
-        match self.writer.try_send(Outgoing {
-            message,
-            done: None,
-        }) {
+        match self.writer.try_send(Outgoing::new(message)) {
             Ok(()) => Flow::Continue,
             Err(_) => Flow::End(SessionEnd::from_error(HyperSocketError::WriteQueueFull)),
         }
     }
 
-    /// Queues a user's subscription change for the writer (paced with the
-    /// other requests; the reader never waits for it).
-    fn queued(&mut self, message: WsMessage) -> Flow {
-        match self.request(message, None) {
+    /// The outcome of queueing a request (paced with the others; the
+    /// reader never waits for it), as a step's flow.
+    fn queued(result: Result<(), SessionEnd>) -> Flow {
+        match result {
             Ok(()) => Flow::Continue,
             Err(end) => Flow::End(end),
         }
@@ -416,9 +439,16 @@ impl<R: MessageRouter> Session<'_, R> {
             writer_failed,
             keepalive,
             phase,
+            confirmations,
             ..
         } = self;
-        let control = control_step(writer_failed, &mut rt.commands, keepalive, phase);
+        let control = control_step(
+            writer_failed,
+            &mut rt.commands,
+            keepalive,
+            phase,
+            confirmations,
+        );
         tokio::select! {
             biased;
             step = control => step,
@@ -440,6 +470,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 &mut self.rt.commands,
                 &mut self.keepalive,
                 &mut self.phase,
+                &mut self.confirmations,
             );
             if let Some(step) = control.now_or_never() {
                 return Some(step);
@@ -501,6 +532,13 @@ impl<R: MessageRouter> Session<'_, R> {
                 return Flow::Continue;
             }
             None => {}
+        }
+        if let Some(confirmations) = &mut self.confirmations
+            && confirmations.is_waiting()
+            && let Some(verdict) = confirmations.answer(&message)
+        {
+            self.on_verdict(verdict);
+            return Flow::Continue;
         }
         if let Phase::Authenticating { auth, .. } = &self.phase {
             let Some(verdict) = self
@@ -569,6 +607,64 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
+    /// The venue answered a subscription request.
+    fn on_verdict(&mut self, verdict: Verdict) {
+        let shared = &self.rt.shared;
+        match verdict {
+            Verdict::Active(id) => {
+                tracing::debug!(%id, "subscription accepted");
+                shared.counters.inc_subscriptions_accepted();
+                shared.emit(ClientEvent::SubscriptionActive { id });
+            }
+            Verdict::Rejected(subscription, reason) => {
+                let id = subscription.id().to_owned();
+                tracing::warn!(%id, %reason, "subscription rejected; it is removed");
+                shared.counters.inc_subscriptions_rejected();
+                shared.subscriptions.remove_if_same(&subscription);
+                self.sent.remove(&id);
+                shared.emit(ClientEvent::SubscriptionRejected { id, reason });
+            }
+            Verdict::Partial => {}
+        }
+    }
+
+    /// A subscription request's timer.
+    fn on_subscription_due(&mut self, due: confirmations::Due) -> Flow {
+        let shared = &self.rt.shared;
+        match due {
+            confirmations::Due::Written => Flow::Continue,
+            confirmations::Due::Retry {
+                id,
+                attempt,
+                message,
+                tracked,
+            } => {
+                tracing::warn!(%id, attempt, "subscription unanswered; sent again");
+                shared.counters.inc_subscription_timeouts();
+                shared.emit(ClientEvent::SubscriptionTimedOut {
+                    id,
+                    attempt,
+                    retrying: true,
+                });
+                Self::queued(self.request(Outgoing {
+                    message,
+                    done: None,
+                    tracked: Some(tracked),
+                }))
+            }
+            confirmations::Due::GaveUp { id, attempt } => {
+                tracing::warn!(%id, attempt, "subscription unanswered; left for the next connection");
+                shared.counters.inc_subscription_timeouts();
+                shared.emit(ClientEvent::SubscriptionTimedOut {
+                    id,
+                    attempt,
+                    retrying: false,
+                });
+                Flow::Continue
+            }
+        }
+    }
+
     fn on_keepalive(&mut self, due: Due) -> Flow {
         match due {
             Due::Heartbeat(message) => {
@@ -602,16 +698,18 @@ impl<R: MessageRouter> Session<'_, R> {
                 // now, even when it replaces one this connection has: the
                 // new request is what the user wants on the wire.
                 if live {
-                    self.sent.insert(subscription.id().to_owned());
-                    return self.queued(subscription.subscribe().clone());
+                    return Self::queued(self.subscribe(&subscription, None));
                 }
                 Flow::Continue
             }
             Some(Command::Unsubscribe(subscription)) => {
+                if let Some(confirmations) = &mut self.confirmations {
+                    confirmations.forget(subscription.id());
+                }
                 if self.sent.remove(subscription.id())
                     && let Some(message) = subscription.unsubscribe()
                 {
-                    return self.queued(message.clone());
+                    return Self::queued(self.request(Outgoing::new(message.clone())));
                 }
                 Flow::Continue
             }
@@ -665,6 +763,7 @@ async fn control_step(
     commands: &mut mpsc::Receiver<Command>,
     keepalive: &mut Keepalive,
     phase: &mut Phase,
+    confirmations: &mut Option<Confirmations>,
 ) -> Step {
     let (auth_deadline, restore) = match phase {
         Phase::Authenticating { deadline, .. } => (Some(*deadline), None),
@@ -688,8 +787,17 @@ async fn control_step(
         }
         command = commands.recv() => Step::Command(command),
         due = keepalive.due() => Step::Keepalive(due),
+        due = subscription_due(confirmations) => Step::Subscription(due),
         () = sleep_until(auth_deadline) => Step::AuthTimedOut,
         written = restored => Step::Restored(written),
+    }
+}
+
+/// The next of the subscription requests' timers, or never without acks.
+async fn subscription_due(confirmations: &mut Option<Confirmations>) -> confirmations::Due {
+    match confirmations {
+        Some(confirmations) => confirmations.due().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -29,6 +29,29 @@ use crate::runtime::session::sleep_until;
 pub(crate) struct Outgoing {
     pub(crate) message: WsMessage,
     pub(crate) done: Option<oneshot::Sender<Result<()>>>,
+    /// Told once the message is on the wire, for a subscription request
+    /// waiting for the venue's answer (its timeout starts then).
+    pub(crate) tracked: Option<oneshot::Sender<()>>,
+}
+
+impl Outgoing {
+    /// `message`, with nobody to tell when it is written.
+    pub(crate) fn new(message: WsMessage) -> Self {
+        Self {
+            message,
+            done: None,
+            tracked: None,
+        }
+    }
+
+    /// `message`, with `done` told when it is written (or never will be).
+    pub(crate) fn with_done(message: WsMessage, done: oneshot::Sender<Result<()>>) -> Self {
+        Self {
+            message,
+            done: Some(done),
+            tracked: None,
+        }
+    }
 }
 
 impl Outgoing {
@@ -113,7 +136,11 @@ pub(crate) async fn run(
             tokio::time::sleep_until(ready_at).await;
         }
         pacer.take(class, Instant::now());
-        let Outgoing { message, done } = outgoing;
+        let Outgoing {
+            message,
+            done,
+            tracked,
+        } = outgoing;
         let bytes = message.len();
         let counted = message.is_data();
         closed = message.is_close();
@@ -129,6 +156,9 @@ pub(crate) async fn run(
                 }
                 if let Some(done) = done {
                     let _ = done.send(Ok(()));
+                }
+                if let Some(tracked) = tracked {
+                    let _ = tracked.send(());
                 }
                 if closed {
                     if let Some((outgoing, _)) = held.take() {
