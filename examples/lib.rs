@@ -127,7 +127,7 @@ pub fn parse_json<'a, T: Deserialize<'a>>(message: &'a WsMessage) -> Result<T, P
 /// let sub = hypersockets_examples::binance_subscription(1, &["btcusdt@trade"]);
 /// assert_eq!(sub.id(), "btcusdt@trade");
 /// assert_eq!(
-///     sub.subscribe().as_text(),
+///     sub.subscribe().and_then(hypersockets::WsMessage::as_text),
 ///     Some(r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#)
 /// );
 /// ```
@@ -150,7 +150,7 @@ pub fn binance_subscription(id: u64, streams: &[&str]) -> Subscription {
 /// let sub = hypersockets_examples::okx_subscription("tickers", Some("BTC-USDT"));
 /// assert_eq!(sub.id(), "tickers:BTC-USDT");
 /// assert_eq!(
-///     sub.subscribe().as_text(),
+///     sub.subscribe().and_then(hypersockets::WsMessage::as_text),
 ///     Some(r#"{"op":"subscribe","args":[{"channel":"tickers","instId":"BTC-USDT"}]}"#)
 /// );
 /// ```

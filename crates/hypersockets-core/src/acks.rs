@@ -74,6 +74,35 @@ pub trait SubscriptionAcks: Send + Sync + 'static {
     /// no answer is expected, and the subscription is active once written.
     fn request_keys(&self, request: &WsMessage) -> Vec<String>;
 
+    /// The key an answer about `request` as a whole carries, when the
+    /// venue answers some things (errors, typically) by request id alone
+    /// and the rest by [`request_keys`](SubscriptionAcks::request_keys).
+    /// Such an answer applies to every subscription the request carries:
+    /// accepted, all are; refused, a batch is split and each of its
+    /// subscriptions asked for alone, to learn which the venue refuses.
+    /// None by default.
+    ///
+    /// ```
+    /// use hypersockets_core::{SubscriptionAcks, SubscriptionAnswer, WsMessage};
+    ///
+    /// struct Silent;
+    ///
+    /// impl SubscriptionAcks for Silent {
+    ///     fn request_keys(&self, _: &WsMessage) -> Vec<String> {
+    ///         Vec::new()
+    ///     }
+    ///     fn answer(&self, _: &WsMessage) -> SubscriptionAnswer {
+    ///         SubscriptionAnswer::Unrelated
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(Silent.request_id(&WsMessage::text("sub trades")), None);
+    /// ```
+    fn request_id(&self, request: &WsMessage) -> Option<String> {
+        let _ = request;
+        None
+    }
+
     /// What `message` says, if it answers a request.
     fn answer(&self, message: &WsMessage) -> SubscriptionAnswer;
 }

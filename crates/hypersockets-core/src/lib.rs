@@ -27,6 +27,7 @@ mod reconnect;
 mod router;
 mod state;
 mod tcp_keepalive;
+mod topics;
 mod transport;
 
 pub use acks::{SubscriptionAcks, SubscriptionAnswer};
@@ -45,6 +46,7 @@ pub use reconnect::{
 pub use router::{MessageRouter, PassThrough};
 pub use state::ConnectionState;
 pub use tcp_keepalive::TcpKeepalive;
+pub use topics::TopicRequests;
 pub use transport::{
     ConnectRequest, Connection, MessageSink, MessageStream, Transport, TransportLimits,
 };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hypersockets_core::{
     AuthProvider, ClientEvent, HeaderProvider, MessageHandler, MessageRouter, PassivePingDetector,
-    Proxy, ReconnectionStrategy, Result, SubscriptionAcks, TcpKeepalive, Transport,
+    Proxy, ReconnectionStrategy, Result, SubscriptionAcks, TcpKeepalive, TopicRequests, Transport,
     TransportLimits,
 };
 use hypersockets_router::{LaneConfig, MemoryBudget, RouterBuilder};
@@ -1004,6 +1004,44 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
+    /// The venue's request format for topic subscriptions
+    /// ([`Subscription::topic`]): the client writes their requests, and a
+    /// reconnect restores them in batches as large as the format allows.
+    /// Default: none (topic subscriptions are refused). A
+    /// [`Venue`](crate::Venue) sets it.
+    ///
+    /// ```
+    /// use hypersockets::prelude::*;
+    /// use hypersockets::{TopicRequests, Subscription};
+    ///
+    /// struct Lines;
+    ///
+    /// impl TopicRequests for Lines {
+    ///     fn max_topics(&self) -> usize {
+    ///         100
+    ///     }
+    ///     fn subscribe(&self, topics: &[&str], _: u64) -> WsMessage {
+    ///         WsMessage::text(format!("sub {}", topics.join(",")))
+    ///     }
+    ///     fn unsubscribe(&self, topics: &[&str], _: u64) -> Option<WsMessage> {
+    ///         Some(WsMessage::text(format!("unsub {}", topics.join(","))))
+    ///     }
+    /// }
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws")
+    ///     .router(PassThrough)
+    ///     .topic_requests(Lines)
+    ///     .subscribe(Subscription::topic("trades"))
+    ///     .subscribe(Subscription::topic("book"))
+    ///     .build()?;
+    /// # Ok::<(), HyperSocketError>(())
+    /// ```
+    pub fn topic_requests(mut self, topics: impl TopicRequests) -> Self {
+        self.config.topics = Some(Arc::new(topics));
+        self
+    }
+
     /// How long a subscription request waits for the venue's answer once
     /// it is written (with [`subscription_acks`](Self::subscription_acks)).
     /// Default: 10 s.
@@ -1261,7 +1299,8 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     /// capacity over 1 048 576, a lane capacity over
     /// [`LaneConfig::capacity`](crate::LaneConfig::capacity)'s bound, a liveness timeout not
     /// longer than the heartbeat interval, a protocol ping interval or
-    /// timeout under 4 ms, task lanes outside a tokio runtime.
+    /// timeout under 4 ms, task lanes outside a tokio runtime, a topic
+    /// subscription without a request format.
     pub fn build(self) -> Result<WebSocketClient> {
         let WebSocketClientBuilder {
             url: HasUrl(url),
@@ -1304,6 +1343,7 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
             outbox: Outbox::default(),
         });
         let (commands_tx, commands_rx) = mpsc::channel(256);
+        let topics = config.topics.is_some();
         let runtime = Runtime {
             config,
             shared: Arc::clone(&shared),
@@ -1315,6 +1355,7 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
             commands_tx,
             span,
             Box::new(runtime),
+            topics,
         ))
     }
 }

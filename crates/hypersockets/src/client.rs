@@ -89,6 +89,8 @@ pub(crate) struct Inner {
     /// The runtime until `connect` moves it into its task.
     runtime: Mutex<Option<Box<dyn PendingRuntime>>>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// Whether topic subscriptions can be written (a request format is set).
+    topics: bool,
 }
 
 impl WebSocketClient {
@@ -118,6 +120,7 @@ impl WebSocketClient {
         commands: mpsc::Sender<Command>,
         span: tracing::Span,
         runtime: Box<dyn PendingRuntime>,
+        topics: bool,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -126,6 +129,7 @@ impl WebSocketClient {
                 span,
                 runtime: Mutex::new(Some(runtime)),
                 task: Mutex::new(None),
+                topics,
             }),
         }
     }
@@ -384,7 +388,9 @@ impl WebSocketClient {
     ///
     /// # Errors
     ///
-    /// [`HyperSocketError::ShutDown`] after `close`.
+    /// [`HyperSocketError::ShutDown`] after `close`;
+    /// [`HyperSocketError::InvalidConfiguration`] for a
+    /// [topic](Subscription::topic) when the client has no request format.
     ///
     /// # Cancel safety
     ///
@@ -393,6 +399,12 @@ impl WebSocketClient {
     pub async fn subscribe(&self, subscription: Subscription) -> Result<()> {
         if self.state().is_terminal() {
             return Err(HyperSocketError::ShutDown);
+        }
+        if subscription.is_topic() && !self.inner.topics {
+            return Err(HyperSocketError::invalid_config(
+                "subscribe",
+                "a topic subscription needs the venue's request format (venue or topic_requests)",
+            ));
         }
         self.inner.shared.subscriptions.insert(subscription.clone());
         self.notify(Command::Subscribe(Box::new(subscription)))

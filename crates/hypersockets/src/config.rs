@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use hypersockets_core::{
     AuthProvider, ConnectRequest, ExponentialBackoff, HeaderProvider, HyperSocketError, Proxy,
-    ReconnectionStrategy, Result, SubscriptionAcks, TcpKeepalive, Transport, TransportLimits,
+    ReconnectionStrategy, Result, SubscriptionAcks, TcpKeepalive, TopicRequests, Transport,
+    TransportLimits,
 };
 use hypersockets_transport::TungsteniteTransport;
 
@@ -60,6 +61,8 @@ pub(crate) struct ClientConfig {
     pub(crate) subscribe_timeout: Duration,
     /// How many times a subscription request is sent on one connection.
     pub(crate) subscribe_attempts: u32,
+    /// Writes topics' requests; none by default (topics are refused).
+    pub(crate) topics: Option<Arc<dyn TopicRequests>>,
 }
 
 impl Default for ClientConfig {
@@ -85,6 +88,7 @@ impl Default for ClientConfig {
             acks: None,
             subscribe_timeout: Duration::from_secs(10),
             subscribe_attempts: 3,
+            topics: None,
         }
     }
 }
@@ -109,6 +113,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("acks", &self.acks.is_some())
             .field("subscribe_timeout", &self.subscribe_timeout)
             .field("subscribe_attempts", &self.subscribe_attempts)
+            .field("topics", &self.topics.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +172,15 @@ impl ClientConfig {
             at_most_a_year(name, value)?;
         }
         at_most_a_year("stable_after", self.stable_after)?;
+        if self.topics.is_none() && self.subscriptions.iter().any(Subscription::is_topic) {
+            return Err(invalid(
+                "subscribe",
+                "a topic subscription needs the venue's request format (venue or topic_requests)",
+            ));
+        }
+        if self.topics.as_ref().is_some_and(|t| t.max_topics() == 0) {
+            return Err(invalid("topic_requests", "max_topics must be at least 1"));
+        }
         if self.subscribe_attempts == 0 {
             return Err(invalid("subscribe_attempts", "must be at least 1"));
         }

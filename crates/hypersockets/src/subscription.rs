@@ -24,7 +24,8 @@ use hypersockets_core::WsMessage;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subscription {
     id: String,
-    subscribe: WsMessage,
+    /// `None` for a topic: the venue's [`TopicRequests`] writes it.
+    subscribe: Option<WsMessage>,
     unsubscribe: Option<WsMessage>,
 }
 
@@ -44,13 +45,49 @@ impl Subscription {
     pub fn new(id: impl Into<String>, subscribe: impl Into<WsMessage>) -> Self {
         Self {
             id: id.into(),
-            subscribe: subscribe.into(),
+            subscribe: Some(subscribe.into()),
             unsubscribe: None,
         }
     }
 
+    /// A subscription to the venue's topic `topic` (its id too), whose
+    /// requests the client writes with the venue's format
+    /// ([`Venue`](crate::Venue), or the builder's
+    /// [`topic_requests`](crate::WebSocketClientBuilder::topic_requests)).
+    /// Topics are restored in batches, as many per request as the venue
+    /// takes; a client without a format refuses them.
+    ///
+    /// ```
+    /// use hypersockets::Subscription;
+    ///
+    /// let trades = Subscription::topic("btcusdt@trade");
+    /// assert_eq!(trades.id(), "btcusdt@trade");
+    /// assert!(trades.is_topic());
+    /// assert_eq!(trades.subscribe(), None);
+    /// ```
+    pub fn topic(topic: impl Into<String>) -> Self {
+        Self {
+            id: topic.into(),
+            subscribe: None,
+            unsubscribe: None,
+        }
+    }
+
+    /// Whether it is a topic (its requests written by the venue's format).
+    ///
+    /// ```
+    /// use hypersockets::Subscription;
+    ///
+    /// assert!(Subscription::topic("trades").is_topic());
+    /// assert!(!Subscription::new("trades", "sub trades").is_topic());
+    /// ```
+    pub fn is_topic(&self) -> bool {
+        self.subscribe.is_none()
+    }
+
     /// The message sent when the subscription is removed while connected
-    /// (default: none; removing it then only stops it being restored).
+    /// (default: none, or for a topic the venue's unsubscribe request;
+    /// without either, removing it only stops it being restored).
     ///
     /// ```
     /// use hypersockets::{Subscription, WsMessage};
@@ -79,16 +116,17 @@ impl Subscription {
         &self.id
     }
 
-    /// The message that subscribes.
+    /// The message that subscribes; `None` for a topic, whose request the
+    /// venue's format writes.
     ///
     /// ```
     /// use hypersockets::{Subscription, WsMessage};
     ///
     /// let trades = Subscription::new("trades", "subscribe trades");
-    /// assert_eq!(trades.subscribe(), &WsMessage::text("subscribe trades"));
+    /// assert_eq!(trades.subscribe(), Some(&WsMessage::text("subscribe trades")));
     /// ```
-    pub fn subscribe(&self) -> &WsMessage {
-        &self.subscribe
+    pub fn subscribe(&self) -> Option<&WsMessage> {
+        self.subscribe.as_ref()
     }
 
     /// The message that unsubscribes, if any.

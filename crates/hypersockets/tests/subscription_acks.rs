@@ -207,7 +207,7 @@ async fn after_the_last_attempt_it_waits_for_the_next_connection() {
     drop(peer);
     let peer = server.accept().await;
     let request = peer.recv().await.unwrap();
-    assert_eq!(&request, binance("btcusdt@trade", 1).subscribe());
+    assert_eq!(Some(&request), binance("btcusdt@trade", 1).subscribe());
     peer.send(WsMessage::text(r#"{"result":null,"id":1}"#))
         .await
         .unwrap();

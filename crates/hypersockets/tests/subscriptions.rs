@@ -66,7 +66,7 @@ async fn replacing_a_subscription_while_connected_sends_the_new_request_now() {
     assert_eq!(registered.len(), 1, "replaced, not added");
     assert_eq!(
         registered[0].subscribe(),
-        &binance_subscribe("ethusdt@trade")
+        Some(&binance_subscribe("ethusdt@trade"))
     );
     client.close().await.unwrap();
     exchange.shutdown().await;

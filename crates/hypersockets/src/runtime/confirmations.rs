@@ -1,7 +1,9 @@
 //! A connection's subscription requests waiting for the venue's answer
 //! (with `SubscriptionAcks`): pending → active, or rejected; a request
 //! unanswered within the subscribe timeout after it was written is sent
-//! again, a few times.
+//! again, a few times. A request may carry several subscriptions (a batch
+//! of topics): each is settled by the answers to its own keys, or all at
+//! once by an answer about the whole request.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,19 +19,20 @@ use tokio::time::Instant;
 
 use crate::subscription::Subscription;
 
-/// A request on its way to the wire: resolves to the subscription's id and
-/// the request's number once written (`None` if it never will be).
-type Writing = Pin<Box<dyn Future<Output = Option<(String, u64)>> + Send>>;
+/// A request on its way to the wire: resolves to its number and sending
+/// once written (`None` if it never will be).
+type Writing = Pin<Box<dyn Future<Output = Option<(u64, u64)>> + Send>>;
 
 /// What became of a subscription.
 #[derive(Debug)]
 pub(crate) enum Verdict {
-    /// Every key of its request was accepted.
+    /// Every key of it was accepted.
     Active(String),
     /// Refused: the subscription and the venue's reason.
     Rejected(Subscription, String),
-    /// An answer to it; it waits for more.
-    Partial,
+    /// A batch was refused as a whole: ask for each alone, to learn which
+    /// the venue refuses.
+    Split(Vec<Subscription>, String),
 }
 
 /// What a timer brought.
@@ -40,37 +43,48 @@ pub(crate) enum Due {
     /// Unanswered in time: send `message` again (attempt `attempt`), with
     /// `tracked` told when it is written.
     Retry {
-        id: String,
+        ids: Vec<String>,
         attempt: u32,
         message: WsMessage,
         tracked: oneshot::Sender<()>,
     },
     /// Unanswered after the last attempt: left for the next connection.
-    GaveUp { id: String, attempt: u32 },
+    GaveUp { ids: Vec<String>, attempt: u32 },
 }
 
+/// One request waiting for answers.
 struct Pending {
+    message: WsMessage,
+    /// Its subscriptions still unsettled.
+    waiting: Vec<Waiting>,
+    /// The key of answers about the whole request.
+    request_id: Option<String>,
+    attempt: u32,
+    /// Which sending is the latest (an older one's written notice is
+    /// stale).
+    sending: u64,
+    /// Set once the latest sending is written.
+    deadline: Option<Instant>,
+}
+
+struct Waiting {
     subscription: Subscription,
     /// Keys still to be accepted.
     keys: Vec<String>,
-    attempt: u32,
-    /// Which request is the latest (an older one's written notice is
-    /// stale).
-    request: u64,
-    /// Set once the latest request is written.
-    deadline: Option<Instant>,
 }
 
 pub(crate) struct Confirmations {
     acks: Arc<dyn SubscriptionAcks>,
     timeout: Duration,
     attempts: u32,
-    /// Subscription id → its request waiting for answers.
-    pending: HashMap<String, Pending>,
-    /// Answer key → subscription id.
-    keys: HashMap<String, String>,
+    /// Request number → the request.
+    pending: HashMap<u64, Pending>,
+    /// Answer key → request number.
+    keys: HashMap<String, u64>,
+    /// Subscription id → the request number it waits in.
+    by_subscription: HashMap<String, u64>,
     writing: FuturesUnordered<Writing>,
-    requests: u64,
+    counter: u64,
 }
 
 impl Confirmations {
@@ -81,44 +95,78 @@ impl Confirmations {
             attempts: attempts.max(1),
             pending: HashMap::new(),
             keys: HashMap::new(),
+            by_subscription: HashMap::new(),
             writing: FuturesUnordered::new(),
-            requests: 0,
+            counter: 0,
         }
     }
 
-    /// Starts tracking `subscription`'s request (replacing an earlier
-    /// request of the same id); the sender is to be told when it is
+    /// Starts tracking `request`, which carries `subscriptions` (each with
+    /// the request that would carry it alone, for its own keys), replacing
+    /// earlier requests for them; the sender is to be told when it is
     /// written. `None`: the venue answers nothing to it.
-    pub(crate) fn track(&mut self, subscription: &Subscription) -> Option<oneshot::Sender<()>> {
-        self.forget(subscription.id());
-        let keys = self.acks.request_keys(subscription.subscribe());
-        if keys.is_empty() {
+    pub(crate) fn track(
+        &mut self,
+        request: &WsMessage,
+        subscriptions: Vec<(Subscription, &WsMessage)>,
+    ) -> Option<oneshot::Sender<()>> {
+        let request_id = self.acks.request_id(request);
+        let mut waiting = Vec::with_capacity(subscriptions.len());
+        for (subscription, alone) in subscriptions {
+            self.forget(subscription.id());
+            let keys = self.acks.request_keys(alone);
+            if !keys.is_empty() || request_id.is_some() {
+                waiting.push(Waiting { subscription, keys });
+            }
+        }
+        if waiting.is_empty() {
             return None;
         }
-        for key in &keys {
-            self.keys.insert(key.clone(), subscription.id().to_owned());
+        let number = self.next();
+        for waiting in &waiting {
+            for key in &waiting.keys {
+                self.keys.insert(key.clone(), number);
+            }
+            self.by_subscription
+                .insert(waiting.subscription.id().to_owned(), number);
         }
-        let (tracked, request) = self.next_request(subscription.id());
+        if let Some(id) = &request_id {
+            self.keys.insert(id.clone(), number);
+        }
+        let (tracked, sending) = self.sending(number);
         self.pending.insert(
-            subscription.id().to_owned(),
+            number,
             Pending {
-                subscription: subscription.clone(),
-                keys,
+                message: request.clone(),
+                waiting,
+                request_id,
                 attempt: 1,
-                request,
+                sending,
                 deadline: None,
             },
         );
         Some(tracked)
     }
 
-    /// Stops waiting for `id` (unsubscribed or replaced).
+    /// Stops waiting for subscription `id` (unsubscribed or replaced).
     pub(crate) fn forget(&mut self, id: &str) {
-        if let Some(pending) = self.pending.remove(id) {
-            for key in pending.keys {
-                self.keys.remove(&key);
+        let Some(number) = self.by_subscription.remove(id) else {
+            return;
+        };
+        let Some(pending) = self.pending.get_mut(&number) else {
+            return;
+        };
+        if let Some(index) = pending
+            .waiting
+            .iter()
+            .position(|w| w.subscription.id() == id)
+        {
+            let waiting = pending.waiting.swap_remove(index);
+            for key in waiting.keys {
+                self.release_key(number, key);
             }
         }
+        self.drop_if_settled(number);
     }
 
     /// Whether any request waits for an answer (else messages need no
@@ -127,29 +175,63 @@ impl Confirmations {
         !self.pending.is_empty()
     }
 
-    /// Reads `message` as an answer; `None` when it is not one to a
-    /// pending request (it goes on to the router).
-    pub(crate) fn answer(&mut self, message: &WsMessage) -> Option<Verdict> {
+    /// Reads `message` as an answer, adding what it settled to `verdicts`;
+    /// false when it is not one to a pending request (it goes on to the
+    /// router).
+    pub(crate) fn answer(&mut self, message: &WsMessage, verdicts: &mut Vec<Verdict>) -> bool {
         let (key, refusal) = match self.acks.answer(message) {
             SubscriptionAnswer::Accepted { key } => (key, None),
             SubscriptionAnswer::Rejected { key, reason } => (key, Some(reason)),
-            _ => return None,
+            _ => return false,
         };
-        let id = self.keys.remove(&key)?;
-        if let Some(reason) = refusal {
-            let pending = self.pending.remove(&id)?;
-            for key in &pending.keys {
-                self.keys.remove(key);
+        let Some(&number) = self.keys.get(&key) else {
+            return false;
+        };
+        let Some(pending) = self.pending.get_mut(&number) else {
+            return false;
+        };
+        if pending.request_id.as_deref() == Some(key.as_str()) {
+            // About the whole request: every subscription it still carries.
+            let waiting = std::mem::take(&mut pending.waiting);
+            self.drop_if_settled(number);
+            let subscriptions: Vec<Subscription> = waiting
+                .into_iter()
+                .map(|w| {
+                    self.by_subscription.remove(w.subscription.id());
+                    w.subscription
+                })
+                .collect();
+            settle(subscriptions, refusal, verdicts);
+            return true;
+        }
+        let mut settled = Vec::new();
+        let mut index = 0;
+        while index < pending.waiting.len() {
+            let waiting = &mut pending.waiting[index];
+            let Some(at) = waiting.keys.iter().position(|k| *k == key) else {
+                index += 1;
+                continue;
+            };
+            waiting.keys.swap_remove(at);
+            if refusal.is_some() || waiting.keys.is_empty() {
+                let waiting = pending.waiting.swap_remove(index);
+                for key in &waiting.keys {
+                    if self.keys.get(key) == Some(&number) {
+                        self.keys.remove(key);
+                    }
+                }
+                settled.push(waiting.subscription);
+            } else {
+                index += 1;
             }
-            return Some(Verdict::Rejected(pending.subscription, reason));
         }
-        let pending = self.pending.get_mut(&id)?;
-        pending.keys.retain(|k| *k != key);
-        if pending.keys.is_empty() {
-            self.pending.remove(&id);
-            return Some(Verdict::Active(id));
+        self.keys.remove(&key);
+        self.drop_if_settled(number);
+        for subscription in &settled {
+            self.by_subscription.remove(subscription.id());
         }
-        Some(Verdict::Partial)
+        settle(settled, refusal, verdicts);
+        true
     }
 
     /// Waits for a request to be written or to time out; never resolves
@@ -165,9 +247,9 @@ impl Confirmations {
             let Some(written) = written else {
                 return self.time_out(Instant::now());
             };
-            if let Some((id, request)) = written
-                && let Some(pending) = self.pending.get_mut(&id)
-                && pending.request == request
+            if let Some((number, sending)) = written
+                && let Some(pending) = self.pending.get_mut(&number)
+                && pending.sending == sending
             {
                 pending.deadline = Some(Instant::now() + self.timeout);
                 return Due::Written;
@@ -177,44 +259,111 @@ impl Confirmations {
 
     /// The earliest overdue request: sent again, or given up.
     fn time_out(&mut self, now: Instant) -> Due {
-        let Some(id) = self
+        let Some(number) = self
             .pending
             .iter()
             .filter(|(_, p)| p.deadline.is_some_and(|d| d <= now))
             .min_by_key(|(_, p)| p.deadline)
-            .map(|(id, _)| id.clone())
+            .map(|(number, _)| *number)
         else {
             return Due::Written;
         };
-        let attempt = self.pending[&id].attempt;
+        let attempt = self.pending[&number].attempt;
         if attempt >= self.attempts {
-            self.forget(&id);
-            return Due::GaveUp { id, attempt };
+            let ids = self.remove(number);
+            return Due::GaveUp { ids, attempt };
         }
-        let (tracked, request) = self.next_request(&id);
-        let Some(pending) = self.pending.get_mut(&id) else {
+        let (tracked, sending) = self.sending(number);
+        let Some(pending) = self.pending.get_mut(&number) else {
             return Due::Written;
         };
         pending.attempt += 1;
-        pending.request = request;
+        pending.sending = sending;
         pending.deadline = None;
         Due::Retry {
-            id,
+            ids: pending
+                .waiting
+                .iter()
+                .map(|w| w.subscription.id().to_owned())
+                .collect(),
             attempt,
-            message: pending.subscription.subscribe().clone(),
+            message: pending.message.clone(),
             tracked,
         }
     }
 
-    /// A new request number for `id`, and the sender its writer tells.
-    fn next_request(&mut self, id: &str) -> (oneshot::Sender<()>, u64) {
-        self.requests += 1;
-        let request = self.requests;
+    /// Removes request `number` and its keys: the ids it carried.
+    fn remove(&mut self, number: u64) -> Vec<String> {
+        let Some(pending) = self.pending.remove(&number) else {
+            return Vec::new();
+        };
+        self.keys.retain(|_, n| *n != number);
+        pending
+            .waiting
+            .into_iter()
+            .map(|w| {
+                let id = w.subscription.id().to_owned();
+                self.by_subscription.remove(&id);
+                id
+            })
+            .collect()
+    }
+
+    /// Removes request `number` once it carries nothing unsettled.
+    fn drop_if_settled(&mut self, number: u64) {
+        if self
+            .pending
+            .get(&number)
+            .is_some_and(|p| p.waiting.is_empty())
+        {
+            self.remove(number);
+        }
+    }
+
+    /// Frees `key` unless another subscription of request `number` still
+    /// waits on it.
+    fn release_key(&mut self, number: u64, key: String) {
+        let shared = self
+            .pending
+            .get(&number)
+            .is_some_and(|p| p.waiting.iter().any(|w| w.keys.contains(&key)));
+        if !shared && self.keys.get(&key) == Some(&number) {
+            self.keys.remove(&key);
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter
+    }
+
+    /// A new sending of request `number`, and the sender its writer tells.
+    fn sending(&mut self, number: u64) -> (oneshot::Sender<()>, u64) {
+        let sending = self.next();
         let (tracked, written) = oneshot::channel();
-        let id = id.to_owned();
         self.writing.push(Box::pin(async move {
-            written.await.ok().map(|()| (id, request))
+            written.await.ok().map(|()| (number, sending))
         }));
-        (tracked, request)
+        (tracked, sending)
+    }
+}
+
+/// The verdicts for `subscriptions` settled together: accepted, or
+/// refused (one alone is rejected; several are split).
+fn settle(subscriptions: Vec<Subscription>, refusal: Option<String>, out: &mut Vec<Verdict>) {
+    match refusal {
+        None => out.extend(
+            subscriptions
+                .into_iter()
+                .map(|s| Verdict::Active(s.id().to_owned())),
+        ),
+        Some(reason) if subscriptions.len() > 1 => {
+            out.push(Verdict::Split(subscriptions, reason));
+        }
+        Some(reason) => out.extend(
+            subscriptions
+                .into_iter()
+                .map(|s| Verdict::Rejected(s, reason.clone())),
+        ),
     }
 }

@@ -121,6 +121,8 @@ struct Session<'a, R: MessageRouter> {
     inflater: Option<Inflater>,
     /// Subscriptions sent on this connection.
     sent: HashSet<String>,
+    /// The number the next topic request is written with.
+    request_id: u64,
     /// Subscription requests waiting for the venue's answer (with
     /// `SubscriptionAcks`).
     confirmations: Option<Confirmations>,
@@ -178,6 +180,7 @@ pub(crate) async fn run<R: MessageRouter>(
         keepalive,
         inflater,
         sent: HashSet::new(),
+        request_id: 0,
         confirmations,
         closing: false,
         close_deadline: None,
@@ -332,22 +335,52 @@ impl<R: MessageRouter> Session<'_, R> {
         }
     }
 
-    /// Queues every subscription to be restored; the connection is
-    /// announced once they are on the wire (`announce_live`), reading on
-    /// meanwhile: pacing may spread a large restore over seconds.
+    /// Queues every subscription to be restored, topics in batches as
+    /// large as the venue takes; the connection is announced once they are
+    /// on the wire (`announce_live`), reading on meanwhile: pacing may
+    /// spread a large restore over seconds.
     fn go_live(&mut self) -> Result<(), SessionEnd> {
-        let subscriptions = self.rt.shared.subscriptions.snapshot();
-        let Some((last, rest)) = subscriptions.split_last() else {
+        let batches = self.batches(self.rt.shared.subscriptions.snapshot());
+        let Some((last, rest)) = batches.split_last() else {
             self.announce_live();
             return Ok(());
         };
-        for subscription in rest {
-            self.subscribe(subscription, None)?;
+        for batch in rest {
+            self.subscribe(batch, None)?;
         }
         let (done, written) = oneshot::channel();
         self.subscribe(last, Some(done))?;
         self.phase = Phase::Restoring { written };
         Ok(())
+    }
+
+    /// `subscriptions` grouped into requests: each of its own, but runs of
+    /// topics in batches within the venue's topic and length caps.
+    fn batches(&mut self, subscriptions: Vec<Subscription>) -> Vec<Vec<Subscription>> {
+        let Some(topics) = self.rt.config.topics.clone() else {
+            return subscriptions.into_iter().map(|s| vec![s]).collect();
+        };
+        let max_topics = topics.max_topics().max(1);
+        let max_len = topics.max_request_len();
+        let mut batches: Vec<Vec<Subscription>> = Vec::new();
+        let mut open = false;
+        for subscription in subscriptions {
+            let fits = open
+                && batches.last().is_some_and(|batch| {
+                    batch.len() < max_topics
+                        && max_len.is_none_or(|max| {
+                            let mut names: Vec<&str> = batch.iter().map(Subscription::id).collect();
+                            names.push(subscription.id());
+                            topics.subscribe(&names, u64::MAX).len() <= max
+                        })
+                });
+            open = subscription.is_topic();
+            match batches.last_mut() {
+                Some(batch) if fits => batch.push(subscription),
+                _ => batches.push(vec![subscription]),
+            }
+        }
+        batches
     }
 
     /// The restore is on the wire: user sends open, the connection is
@@ -368,23 +401,77 @@ impl<R: MessageRouter> Session<'_, R> {
         });
     }
 
-    /// Queues a subscription's request, tracked for the venue's answer
-    /// when the client reads them; `done` hears when it is written.
+    /// Queues the request for `batch` (one subscription, or topics),
+    /// tracked for the venue's answer when the client reads them; `done`
+    /// hears when it is written.
     fn subscribe(
         &mut self,
-        subscription: &Subscription,
+        batch: &[Subscription],
         done: Option<oneshot::Sender<Result<()>>>,
     ) -> Result<(), SessionEnd> {
-        self.sent.insert(subscription.id().to_owned());
-        let tracked = self
-            .confirmations
-            .as_mut()
-            .and_then(|confirmations| confirmations.track(subscription));
+        let Some((message, alone)) = self.subscribe_request(batch) else {
+            if let Some(done) = done {
+                let _ = done.send(Ok(()));
+            }
+            return Ok(());
+        };
+        for subscription in batch {
+            self.sent.insert(subscription.id().to_owned());
+        }
+        let tracked = self.confirmations.as_mut().and_then(|confirmations| {
+            let carried = batch
+                .iter()
+                .zip(&alone)
+                .map(|(s, alone)| (s.clone(), alone.as_ref().unwrap_or(&message)))
+                .collect();
+            confirmations.track(&message, carried)
+        });
         self.request(Outgoing {
-            message: subscription.subscribe().clone(),
+            message,
             done,
             tracked,
         })
+    }
+
+    /// The request subscribing to `batch`, and for a batch of several
+    /// topics the request each would be alone (its answers' keys). `None`
+    /// for topics without a format (refused before they get here).
+    fn subscribe_request(
+        &mut self,
+        batch: &[Subscription],
+    ) -> Option<(WsMessage, Vec<Option<WsMessage>>)> {
+        if let [subscription] = batch
+            && let Some(message) = subscription.subscribe()
+        {
+            return Some((message.clone(), vec![None]));
+        }
+        let topics = self.rt.config.topics.clone()?;
+        self.request_id += 1;
+        let id = self.request_id;
+        let names: Vec<&str> = batch.iter().map(Subscription::id).collect();
+        let message = topics.subscribe(&names, id);
+        let alone = if names.len() == 1 || self.confirmations.is_none() {
+            vec![None; names.len()]
+        } else {
+            names
+                .iter()
+                .map(|name| Some(topics.subscribe(&[name], id)))
+                .collect()
+        };
+        Some((message, alone))
+    }
+
+    /// The request unsubscribing from `subscription`, if it has one.
+    fn unsubscribe_request(&mut self, subscription: &Subscription) -> Option<WsMessage> {
+        if let Some(message) = subscription.unsubscribe() {
+            return Some(message.clone());
+        }
+        if !subscription.is_topic() {
+            return None;
+        }
+        let topics = self.rt.config.topics.clone()?;
+        self.request_id += 1;
+        topics.unsubscribe(&[subscription.id()], self.request_id)
     }
 
     /// Queues a request (login, subscription change) for the writer, which
@@ -535,10 +622,16 @@ impl<R: MessageRouter> Session<'_, R> {
         }
         if let Some(confirmations) = &mut self.confirmations
             && confirmations.is_waiting()
-            && let Some(verdict) = confirmations.answer(&message)
         {
-            self.on_verdict(verdict);
-            return Flow::Continue;
+            let mut verdicts = Vec::new();
+            if confirmations.answer(&message, &mut verdicts) {
+                for verdict in verdicts {
+                    if let Err(end) = self.on_verdict(verdict) {
+                        return Flow::End(end);
+                    }
+                }
+                return Flow::Continue;
+            }
         }
         if let Phase::Authenticating { auth, .. } = &self.phase {
             let Some(verdict) = self
@@ -608,7 +701,7 @@ impl<R: MessageRouter> Session<'_, R> {
     }
 
     /// The venue answered a subscription request.
-    fn on_verdict(&mut self, verdict: Verdict) {
+    fn on_verdict(&mut self, verdict: Verdict) -> Result<(), SessionEnd> {
         let shared = &self.rt.shared;
         match verdict {
             Verdict::Active(id) => {
@@ -624,8 +717,18 @@ impl<R: MessageRouter> Session<'_, R> {
                 self.sent.remove(&id);
                 shared.emit(ClientEvent::SubscriptionRejected { id, reason });
             }
-            Verdict::Partial => {}
+            Verdict::Split(batch, reason) => {
+                tracing::debug!(
+                    count = batch.len(),
+                    %reason,
+                    "batch refused; each of its topics asked for alone"
+                );
+                for subscription in batch {
+                    self.subscribe(std::slice::from_ref(&subscription), None)?;
+                }
+            }
         }
+        Ok(())
     }
 
     /// A subscription request's timer.
@@ -634,32 +737,36 @@ impl<R: MessageRouter> Session<'_, R> {
         match due {
             confirmations::Due::Written => Flow::Continue,
             confirmations::Due::Retry {
-                id,
+                ids,
                 attempt,
                 message,
                 tracked,
             } => {
-                tracing::warn!(%id, attempt, "subscription unanswered; sent again");
-                shared.counters.inc_subscription_timeouts();
-                shared.emit(ClientEvent::SubscriptionTimedOut {
-                    id,
-                    attempt,
-                    retrying: true,
-                });
+                for id in ids {
+                    tracing::warn!(%id, attempt, "subscription unanswered; sent again");
+                    shared.counters.inc_subscription_timeouts();
+                    shared.emit(ClientEvent::SubscriptionTimedOut {
+                        id,
+                        attempt,
+                        retrying: true,
+                    });
+                }
                 Self::queued(self.request(Outgoing {
                     message,
                     done: None,
                     tracked: Some(tracked),
                 }))
             }
-            confirmations::Due::GaveUp { id, attempt } => {
-                tracing::warn!(%id, attempt, "subscription unanswered; left for the next connection");
-                shared.counters.inc_subscription_timeouts();
-                shared.emit(ClientEvent::SubscriptionTimedOut {
-                    id,
-                    attempt,
-                    retrying: false,
-                });
+            confirmations::Due::GaveUp { ids, attempt } => {
+                for id in ids {
+                    tracing::warn!(%id, attempt, "subscription unanswered; left for the next connection");
+                    shared.counters.inc_subscription_timeouts();
+                    shared.emit(ClientEvent::SubscriptionTimedOut {
+                        id,
+                        attempt,
+                        retrying: false,
+                    });
+                }
                 Flow::Continue
             }
         }
@@ -698,7 +805,9 @@ impl<R: MessageRouter> Session<'_, R> {
                 // now, even when it replaces one this connection has: the
                 // new request is what the user wants on the wire.
                 if live {
-                    return Self::queued(self.subscribe(&subscription, None));
+                    return Self::queued(
+                        self.subscribe(std::slice::from_ref(&*subscription), None),
+                    );
                 }
                 Flow::Continue
             }
@@ -707,9 +816,9 @@ impl<R: MessageRouter> Session<'_, R> {
                     confirmations.forget(subscription.id());
                 }
                 if self.sent.remove(subscription.id())
-                    && let Some(message) = subscription.unsubscribe()
+                    && let Some(message) = self.unsubscribe_request(&subscription)
                 {
-                    return Self::queued(self.request(Outgoing::new(message.clone())));
+                    return Self::queued(self.request(Outgoing::new(message)));
                 }
                 Flow::Continue
             }
