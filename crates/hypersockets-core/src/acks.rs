@@ -13,6 +13,13 @@ pub enum SubscriptionAnswer {
         /// The key, as [`SubscriptionAcks::request_keys`] gave it.
         key: String,
     },
+    /// One answer accepting the requests (or parts of requests) with these
+    /// keys: a venue that answers with its whole subscription list
+    /// (Coinbase). Keys no request waits for are ignored.
+    AcceptedAll {
+        /// The keys, as [`SubscriptionAcks::request_keys`] gave them.
+        keys: Vec<String>,
+    },
     /// The request with this key was refused.
     Rejected {
         /// The key, as [`SubscriptionAcks::request_keys`] gave it.

@@ -43,6 +43,15 @@ pub trait TopicRequests: Send + Sync + 'static {
         None
     }
 
+    /// Whether `topic` may share a request with `first`, a batch's first
+    /// topic: venues whose request names one channel for many symbols
+    /// (Kraken, Coinbase, KuCoin) batch only topics of one channel.
+    /// Default: any two may.
+    fn batches_with(&self, first: &str, topic: &str) -> bool {
+        let _ = (first, topic);
+        true
+    }
+
     /// The request subscribing to `topics` (one or more).
     fn subscribe(&self, topics: &[&str], id: u64) -> WsMessage;
 

@@ -172,6 +172,42 @@ impl<Ro> WebSocketClientBuilder<NoUrl, Ro> {
     }
 }
 
+impl<Ro> WebSocketClientBuilder<NoUrl, Ro> {
+    /// Sets everything a venue needs from its profile: the URL (the
+    /// venue's public endpoint, or the one given to
+    /// [`Venue::url`](crate::Venue::url)), the request format for topics
+    /// ([`topic_requests`](Self::topic_requests)), the answers'
+    /// format ([`subscription_acks`](Self::subscription_acks)), the
+    /// keepalive ([`heartbeat`](Self::heartbeat),
+    /// [`ping_detector`](Self::ping_detector),
+    /// [`liveness_timeout`](Self::liveness_timeout)), the
+    /// [`pacing`](Self::pacing), the [`decompression`](Self::decompression)
+    /// and the topics the venue always needs. Call it first: later builder
+    /// calls override any part of it, earlier ones are replaced.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hypersockets::prelude::*;
+    /// use hypersockets::{Subscription, Venue};
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .venue(Venue::okx())
+    ///     .router(PassThrough)
+    ///     .subscribe(Subscription::topic("trades:BTC-USDT"))
+    ///     .subscribe_timeout(Duration::from_secs(5)) // overrides the default
+    ///     .build()?;
+    /// # Ok::<(), HyperSocketError>(())
+    /// ```
+    pub fn venue(mut self, venue: crate::Venue) -> WebSocketClientBuilder<HasUrl, Ro> {
+        let url = venue.apply(&mut self.config);
+        WebSocketClientBuilder {
+            url: HasUrl(url),
+            router: self.router,
+            config: self.config,
+        }
+    }
+}
+
 impl<U> WebSocketClientBuilder<U, NoRouter> {
     /// The router that parses messages and picks their lane. Required; the
     /// message and route key types follow from it.

@@ -61,9 +61,12 @@ mod pacing;
 mod protocol_ping;
 mod runtime;
 mod subscription;
+mod venue;
 mod weak;
 
-pub use acks::{BinanceAcks, OkxAcks};
+pub use acks::{
+    BinanceAcks, BybitAcks, CoinbaseAcks, HtxAcks, HyperliquidAcks, KrakenAcks, KucoinAcks, OkxAcks,
+};
 pub use builder::{HasUrl, NoRouter, NoUrl, WebSocketClientBuilder, WithRouter};
 pub use client::WebSocketClient;
 pub use decompression::Decompression;
@@ -75,6 +78,7 @@ pub use pacing::{Pacing, Rate};
 pub use protocol_ping::ProtocolPing;
 pub use runtime::counters::MetricsSnapshot;
 pub use subscription::Subscription;
+pub use venue::{TopicRouter, Venue, VenueLimits};
 pub use weak::WeakClient;
 
 #[doc(inline)]
@@ -144,7 +148,7 @@ pub mod prelude {
         AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, ClientManager,
         ConnectionState, ExponentialBackoff, HeaderProvider, Heartbeat, HyperSocketError, JsonPing,
         LaneConfig, LaneKind, MessageHandler, MessageRouter, OverflowPolicy, ParseError,
-        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing, WeakClient,
-        WebSocketClient, WsMessage, async_handler_fn, handler_fn, peek_json_str,
+        PassThrough, PassivePingDetector, ReconnectionStrategy, Subscription, TextPing, Venue,
+        WeakClient, WebSocketClient, WsMessage, async_handler_fn, handler_fn, peek_json_str,
     };
 }

@@ -2,9 +2,21 @@
 //! venues' answer formats.
 
 mod binance;
+mod bybit;
+mod coinbase;
+mod htx;
+mod hyperliquid;
+mod kraken;
+mod kucoin;
 mod okx;
 
 pub use binance::BinanceAcks;
+pub use bybit::BybitAcks;
+pub use coinbase::CoinbaseAcks;
+pub use htx::HtxAcks;
+pub use hyperliquid::HyperliquidAcks;
+pub use kraken::KrakenAcks;
+pub use kucoin::KucoinAcks;
 pub use okx::OkxAcks;
 
 use serde_json::Value;

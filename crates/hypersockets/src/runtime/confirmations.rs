@@ -162,7 +162,7 @@ impl Confirmations {
             .position(|w| w.subscription.id() == id)
         {
             let waiting = pending.waiting.swap_remove(index);
-            for key in waiting.keys {
+            for key in &waiting.keys {
                 self.release_key(number, key);
             }
         }
@@ -179,18 +179,36 @@ impl Confirmations {
     /// false when it is not one to a pending request (it goes on to the
     /// router).
     pub(crate) fn answer(&mut self, message: &WsMessage, verdicts: &mut Vec<Verdict>) -> bool {
-        let (key, refusal) = match self.acks.answer(message) {
-            SubscriptionAnswer::Accepted { key } => (key, None),
-            SubscriptionAnswer::Rejected { key, reason } => (key, Some(reason)),
-            _ => return false,
-        };
-        let Some(&number) = self.keys.get(&key) else {
+        match self.acks.answer(message) {
+            SubscriptionAnswer::Accepted { key } => self.settle_key(&key, None, verdicts),
+            SubscriptionAnswer::Rejected { key, reason } => {
+                self.settle_key(&key, Some(reason), verdicts)
+            }
+            SubscriptionAnswer::AcceptedAll { keys } => {
+                let mut any = false;
+                for key in keys {
+                    any |= self.settle_key(&key, None, verdicts);
+                }
+                any
+            }
+            _ => false,
+        }
+    }
+
+    /// Applies one answer, for `key`: accepted, or refused for `refusal`.
+    fn settle_key(
+        &mut self,
+        key: &str,
+        refusal: Option<String>,
+        verdicts: &mut Vec<Verdict>,
+    ) -> bool {
+        let Some(&number) = self.keys.get(key) else {
             return false;
         };
         let Some(pending) = self.pending.get_mut(&number) else {
             return false;
         };
-        if pending.request_id.as_deref() == Some(key.as_str()) {
+        if pending.request_id.as_deref() == Some(key) {
             // About the whole request: every subscription it still carries.
             let waiting = std::mem::take(&mut pending.waiting);
             self.drop_if_settled(number);
@@ -225,7 +243,7 @@ impl Confirmations {
                 index += 1;
             }
         }
-        self.keys.remove(&key);
+        self.keys.remove(key);
         self.drop_if_settled(number);
         for subscription in &settled {
             self.by_subscription.remove(subscription.id());
@@ -322,13 +340,13 @@ impl Confirmations {
 
     /// Frees `key` unless another subscription of request `number` still
     /// waits on it.
-    fn release_key(&mut self, number: u64, key: String) {
+    fn release_key(&mut self, number: u64, key: &str) {
         let shared = self
             .pending
             .get(&number)
-            .is_some_and(|p| p.waiting.iter().any(|w| w.keys.contains(&key)));
-        if !shared && self.keys.get(&key) == Some(&number) {
-            self.keys.remove(&key);
+            .is_some_and(|p| p.waiting.iter().any(|w| w.keys.iter().any(|k| k == key)));
+        if !shared && self.keys.get(key) == Some(&number) {
+            self.keys.remove(key);
         }
     }
 

@@ -363,21 +363,37 @@ impl<R: MessageRouter> Session<'_, R> {
         let max_topics = topics.max_topics().max(1);
         let max_len = topics.max_request_len();
         let mut batches: Vec<Vec<Subscription>> = Vec::new();
-        let mut open = false;
+        // Topic batches with room, by index: each topic joins the first
+        // that takes it (same channel, under the caps), else opens one.
+        let mut open: Vec<usize> = Vec::new();
         for subscription in subscriptions {
-            let fits = open
-                && batches.last().is_some_and(|batch| {
-                    batch.len() < max_topics
-                        && max_len.is_none_or(|max| {
-                            let mut names: Vec<&str> = batch.iter().map(Subscription::id).collect();
-                            names.push(subscription.id());
-                            topics.subscribe(&names, u64::MAX).len() <= max
-                        })
-                });
-            open = subscription.is_topic();
-            match batches.last_mut() {
-                Some(batch) if fits => batch.push(subscription),
-                _ => batches.push(vec![subscription]),
+            if !subscription.is_topic() {
+                batches.push(vec![subscription]);
+                continue;
+            }
+            let joins = open.iter().position(|&at| {
+                let batch = &batches[at];
+                topics.batches_with(batch[0].id(), subscription.id())
+                    && max_len.is_none_or(|max| {
+                        let mut names: Vec<&str> = batch.iter().map(Subscription::id).collect();
+                        names.push(subscription.id());
+                        topics.subscribe(&names, u64::MAX).len() <= max
+                    })
+            });
+            match joins {
+                Some(slot) => {
+                    let at = open[slot];
+                    batches[at].push(subscription);
+                    if batches[at].len() >= max_topics {
+                        open.swap_remove(slot);
+                    }
+                }
+                None => {
+                    batches.push(vec![subscription]);
+                    if max_topics > 1 {
+                        open.push(batches.len() - 1);
+                    }
+                }
             }
         }
         batches

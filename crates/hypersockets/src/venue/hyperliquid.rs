@@ -1,0 +1,104 @@
+//! Hyperliquid.
+
+use std::time::Duration;
+
+use hypersockets_core::{TopicRequests, WsMessage};
+use hypersockets_router::peek_json_str;
+
+use super::{Venue, VenueLimits, find_str, json_str};
+use crate::{Heartbeat, HyperliquidAcks, Pacing, Rate};
+
+/// Hyperliquid's requests, one subscription each:
+/// `{"method":"subscribe","subscription":{"type":"trades","coin":"BTC"}}`.
+#[derive(Clone, Copy, Debug)]
+struct HyperliquidTopics;
+
+impl TopicRequests for HyperliquidTopics {
+    fn max_topics(&self) -> usize {
+        1
+    }
+
+    fn subscribe(&self, topics: &[&str], _id: u64) -> WsMessage {
+        request("subscribe", topics.first().copied().unwrap_or_default())
+    }
+
+    fn unsubscribe(&self, topics: &[&str], _id: u64) -> Option<WsMessage> {
+        Some(request(
+            "unsubscribe",
+            topics.first().copied().unwrap_or_default(),
+        ))
+    }
+}
+
+/// `type:coin` → `{"type":…,"coin":…}`; `type` → `{"type":…}`.
+fn request(method: &str, topic: &str) -> WsMessage {
+    let subscription = match topic.split_once(':') {
+        Some((kind, coin)) => format!(r#"{{"type":{},"coin":{}}}"#, json_str(kind), json_str(coin)),
+        None => format!(r#"{{"type":{}}}"#, json_str(topic)),
+    };
+    WsMessage::text(format!(
+        r#"{{"method":"{method}","subscription":{subscription}}}"#
+    ))
+}
+
+/// A push, `{"channel":"trades","data":[{"coin":"BTC",…}]}` or
+/// `{"channel":"l2Book","data":{"coin":"BTC",…}}`.
+fn topic_of(message: &WsMessage) -> Option<String> {
+    let text = message.as_text()?;
+    let channel = peek_json_str(text, &["channel"])?;
+    if matches!(channel, "subscriptionResponse" | "pong" | "error") {
+        return None;
+    }
+    Some(match find_str(text, "coin") {
+        Some(coin) => format!("{channel}:{coin}"),
+        None => channel.to_owned(),
+    })
+}
+
+impl Venue {
+    /// Hyperliquid, `wss://api.hyperliquid.xyz/ws` (testnet:
+    /// `wss://api.hyperliquid-testnet.xyz/ws`).
+    ///
+    /// Topics are `type:coin` (`trades:BTC`, `l2Book:ETH`, `bbo:SOL`) or a
+    /// bare type (`allMids`); subscriptions with more fields (`candle`'s
+    /// interval, a `user`) need a [`Subscription::new`](crate::Subscription::new)
+    /// with your own request. One subscription per request, answered by
+    /// `subscriptionResponse` ([`HyperliquidAcks`]).
+    ///
+    /// From Hyperliquid's documentation ("WebSocket", "Timeouts and
+    /// heartbeats", "Rate limits"):
+    /// - the server closes a connection that has sent nothing for 60 s;
+    ///   `{"method":"ping"}` is answered `{"channel":"pong"}`: a ping every
+    ///   30 s, its pong consumed, dead after 45 s of silence;
+    /// - per IP: at most 100 connections, 1,000 subscriptions and 2,000
+    ///   messages sent per minute across connections: pacing is 2,000
+    ///   writes a minute, requests at 4 a second;
+    /// - the documentation gives no maximum connection age.
+    ///
+    /// ```
+    /// use hypersockets::{Venue, WsMessage};
+    ///
+    /// let request = Venue::hyperliquid().subscribe_request(&["trades:BTC"], 1);
+    /// assert_eq!(
+    ///     request,
+    ///     WsMessage::text(r#"{"method":"subscribe","subscription":{"type":"trades","coin":"BTC"}}"#)
+    /// );
+    /// ```
+    pub fn hyperliquid() -> Self {
+        let mut venue = Venue::new(
+            "hyperliquid",
+            "wss://api.hyperliquid.xyz/ws",
+            HyperliquidTopics,
+            HyperliquidAcks,
+            topic_of,
+        );
+        venue.heartbeat = Some(
+            Heartbeat::new(Duration::from_secs(30), r#"{"method":"ping"}"#)
+                .reply(r#"{"channel":"pong"}"#),
+        );
+        venue.liveness_timeout = Some(Duration::from_secs(45));
+        venue.pacing = Pacing::default().all(Some(Rate::new(2000, Duration::from_secs(60))));
+        venue.limits = VenueLimits::default().streams_per_connection(Some(1000));
+        venue
+    }
+}

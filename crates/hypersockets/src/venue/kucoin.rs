@@ -1,0 +1,115 @@
+//! KuCoin spot (classic API).
+
+use std::time::Duration;
+
+use hypersockets_core::{TopicRequests, WsMessage};
+use hypersockets_router::peek_json_str;
+
+use super::{Venue, VenueLimits, json_str};
+use crate::{Heartbeat, KucoinAcks, Pacing, Rate};
+
+/// KuCoin's requests: one topic prefix, many symbols,
+/// `{"id":"1","type":"subscribe","topic":"/market/ticker:BTC-USDT,ETH-USDT","privateChannel":false,"response":true}`.
+#[derive(Clone, Copy, Debug)]
+struct KucoinTopics;
+
+fn split(topic: &str) -> (&str, Option<&str>) {
+    match topic.split_once(':') {
+        Some((prefix, symbol)) => (prefix, Some(symbol)),
+        None => (topic, None),
+    }
+}
+
+impl TopicRequests for KucoinTopics {
+    fn max_topics(&self) -> usize {
+        // "at most 100 topics per subscription request".
+        100
+    }
+
+    fn batches_with(&self, first: &str, topic: &str) -> bool {
+        let ((a, a_symbol), (b, b_symbol)) = (split(first), split(topic));
+        a == b && a_symbol.is_some() && b_symbol.is_some()
+    }
+
+    fn subscribe(&self, topics: &[&str], id: u64) -> WsMessage {
+        request("subscribe", topics, id)
+    }
+
+    fn unsubscribe(&self, topics: &[&str], id: u64) -> Option<WsMessage> {
+        Some(request("unsubscribe", topics, id))
+    }
+}
+
+fn request(kind: &str, topics: &[&str], id: u64) -> WsMessage {
+    let (prefix, _) = split(topics.first().copied().unwrap_or_default());
+    let symbols: Vec<&str> = topics.iter().filter_map(|t| split(t).1).collect();
+    let topic = if symbols.is_empty() {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}:{}", symbols.join(","))
+    };
+    WsMessage::text(format!(
+        r#"{{"id":"{id}","type":"{kind}","topic":{},"privateChannel":false,"response":true}}"#,
+        json_str(&topic)
+    ))
+}
+
+/// A push, `{"type":"message","topic":"/market/ticker:BTC-USDT","subject":…,"data":{…}}`.
+fn topic_of(message: &WsMessage) -> Option<String> {
+    let text = message.as_text()?;
+    if peek_json_str(text, &["type"]) == Some("message") || !text.contains(r#""type""#) {
+        return peek_json_str(text, &["topic"]).map(str::to_owned);
+    }
+    None
+}
+
+impl Venue {
+    /// KuCoin spot, classic WebSocket API. KuCoin gives each connection its
+    /// URL with a token (REST `POST /api/v1/bullet-public`, or
+    /// `bullet-private` with a signed request): pass
+    /// `<instanceServers[0].endpoint>?token=<token>` here. The URL is
+    /// never logged or shown by `Debug`.
+    ///
+    /// Topics are KuCoin's (`/market/ticker:BTC-USDT`,
+    /// `/market/match:ETH-USDT`, `/market/level2:BTC-USDT`); a restore
+    /// batches the symbols of each topic prefix. Requests carry an id and
+    /// `"response":true`, answered `ack` ([`KucoinAcks`]).
+    ///
+    /// From KuCoin's documentation ("WebSocket", "Ping", "Subscribe"):
+    /// - the bullet answer gives `pingInterval` (18 s) and `pingTimeout`
+    ///   (10 s): a `{"id":"ping","type":"ping"}` heartbeat every 18 s,
+    ///   dead after 28 s of silence (its `pong` carries a timestamp, so it
+    ///   goes to the router as a control message);
+    /// - at most 100 messages sent per 10 s per connection (pacing), 100
+    ///   topics per request, 300 topics per connection;
+    /// - the token lasts 24 hours; the documentation gives no connection
+    ///   rate.
+    ///
+    /// ```
+    /// use hypersockets::{Venue, WsMessage};
+    ///
+    /// let kucoin = Venue::kucoin("wss://ws-api-spot.kucoin.com/?token=T");
+    /// let request = kucoin.subscribe_request(&["/market/ticker:BTC-USDT", "/market/ticker:ETH-USDT"], 1);
+    /// assert_eq!(
+    ///     request,
+    ///     WsMessage::text(r#"{"id":"1","type":"subscribe","topic":"/market/ticker:BTC-USDT,ETH-USDT","privateChannel":false,"response":true}"#)
+    /// );
+    /// assert!(!format!("{kucoin:?}").contains("token"));
+    /// ```
+    pub fn kucoin(url_with_token: impl Into<String>) -> Self {
+        let mut venue = Venue::new("kucoin", url_with_token, KucoinTopics, KucoinAcks, topic_of);
+        venue.heartbeat = Some(Heartbeat::new(
+            Duration::from_secs(18),
+            r#"{"id":"ping","type":"ping"}"#,
+        ));
+        venue.liveness_timeout = Some(Duration::from_secs(28));
+        venue.pacing = Pacing::default()
+            .all(Some(Rate::new(100, Duration::from_secs(10))))
+            .requests(Some(Rate::per_second(4)))
+            .keepalive_reserve(1);
+        venue.limits = VenueLimits::default()
+            .streams_per_connection(Some(300))
+            .max_connection_age(Some(Duration::from_secs(24 * 60 * 60)));
+        venue
+    }
+}

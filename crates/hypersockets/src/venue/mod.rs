@@ -1,0 +1,412 @@
+//! Ready venue profiles: each venue's URL, keepalive, request and answer
+//! formats, pacing and limits, picked with one builder call.
+
+mod binance;
+mod bybit;
+mod coinbase;
+mod htx;
+mod hyperliquid;
+mod kraken;
+mod kucoin;
+mod limits;
+mod okx;
+mod router;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hypersockets_core::{PassivePingDetector, SubscriptionAcks, TopicRequests, WsMessage};
+
+pub use limits::VenueLimits;
+pub use router::TopicRouter;
+
+use crate::{Decompression, Heartbeat, Pacing};
+
+/// Reads the topic a venue's data message belongs to, spelled as it was
+/// subscribed; `None` for anything else (answers, pongs, statuses).
+type TopicOf = fn(&WsMessage) -> Option<String>;
+
+/// A venue's rules, ready to use: where to connect, how to keep the
+/// connection alive, how to write subscription requests for topics and
+/// read the answers, how fast to write, and the venue's limits.
+///
+/// Pick one with [`WebSocketClientBuilder::venue`](crate::WebSocketClientBuilder::venue)
+/// (it sets the URL and every setting below); override any part with the
+/// setters here or with later builder calls. Subscribe with
+/// [`Subscription::topic`](crate::Subscription::topic), in the venue's
+/// topic syntax (each constructor documents it); route by topic with
+/// [`Venue::router`].
+///
+/// Each constructor's documentation gives the venue's documented facts it
+/// relies on, and says where the venue's documentation is silent.
+///
+/// ```
+/// # use hypersockets::prelude::*;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// use hypersockets::{Subscription, Venue};
+///
+/// let binance = Venue::binance_spot();
+/// let client = WebSocketClient::builder()
+///     .venue(binance.clone())
+///     .router(binance.router())
+///     .handler("btcusdt@trade".to_owned(), handler_fn(|trade: WsMessage| {
+///         println!("{trade:?}");
+///         Ok::<_, BoxError>(())
+///     }))
+///     .subscribe(Subscription::topic("btcusdt@trade"))
+///     .subscribe(Subscription::topic("ethusdt@trade"))
+///     .build()?;
+/// # client.close().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Venue {
+    name: &'static str,
+    url: String,
+    topics: Arc<dyn TopicRequests>,
+    acks: Option<Arc<dyn SubscriptionAcks>>,
+    ping_detector: Option<Arc<dyn PassivePingDetector>>,
+    heartbeat: Option<Heartbeat>,
+    liveness_timeout: Option<Duration>,
+    pacing: Pacing,
+    decompression: Decompression,
+    limits: VenueLimits,
+    topic_of: TopicOf,
+    /// Topics the profile always subscribes to (Coinbase's `heartbeats`).
+    standing: &'static [&'static str],
+}
+
+impl std::fmt::Debug for Venue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL: a token venue's URL carries its token.
+        f.debug_struct("Venue")
+            .field("name", &self.name)
+            .field("acks", &self.acks.is_some())
+            .field("ping_detector", &self.ping_detector.is_some())
+            .field("heartbeat", &self.heartbeat)
+            .field("liveness_timeout", &self.liveness_timeout)
+            .field("pacing", &self.pacing)
+            .field("decompression", &self.decompression)
+            .field("limits", &self.limits)
+            .field("standing", &self.standing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Venue {
+    /// A profile from its parts; the constructors below fill the rest.
+    fn new(
+        name: &'static str,
+        url: impl Into<String>,
+        topics: impl TopicRequests,
+        acks: impl SubscriptionAcks,
+        topic_of: TopicOf,
+    ) -> Self {
+        Self {
+            name,
+            url: url.into(),
+            topics: Arc::new(topics),
+            acks: Some(Arc::new(acks)),
+            ping_detector: None,
+            heartbeat: None,
+            liveness_timeout: None,
+            pacing: Pacing::default(),
+            decompression: Decompression::Off,
+            limits: VenueLimits::default(),
+            topic_of,
+            standing: &[],
+        }
+    }
+
+    /// The venue's name, as in logs (`"binance-spot"`, `"okx"`, …).
+    ///
+    /// ```
+    /// assert_eq!(hypersockets::Venue::okx().name(), "okx");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The URL the client connects to (the venue's public endpoint unless
+    /// changed with [`url`](Self::url)).
+    ///
+    /// ```
+    /// let okx = hypersockets::Venue::okx();
+    /// assert_eq!(okx.endpoint(), "wss://ws.okx.com:8443/ws/v5/public");
+    /// ```
+    pub fn endpoint(&self) -> &str {
+        &self.url
+    }
+
+    /// Connects to `url` instead: a testnet, a private endpoint, a region,
+    /// a mock exchange.
+    ///
+    /// ```
+    /// let testnet = hypersockets::Venue::binance_spot().url("wss://stream.testnet.binance.vision/stream");
+    /// assert_eq!(testnet.endpoint(), "wss://stream.testnet.binance.vision/stream");
+    /// ```
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
+    }
+
+    /// How fast the client writes to the venue (each constructor documents
+    /// its choice, within the venue's limits).
+    ///
+    /// ```
+    /// use hypersockets::{Pacing, Venue};
+    ///
+    /// let bybit = Venue::bybit_spot().pacing(Pacing::default());
+    /// assert_eq!(bybit.pacing_of(), Pacing::default());
+    /// ```
+    pub fn pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = pacing;
+        self
+    }
+
+    /// The pacing the client gets.
+    ///
+    /// ```
+    /// use hypersockets::{Rate, Venue};
+    ///
+    /// assert_eq!(Venue::binance_spot().pacing_of().all_limit(), Some(Rate::per_second(5)));
+    /// ```
+    pub fn pacing_of(&self) -> Pacing {
+        self.pacing
+    }
+
+    /// The heartbeat the client sends (`None`: none).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hypersockets::{Heartbeat, Venue};
+    ///
+    /// let okx = Venue::okx().heartbeat(Some(Heartbeat::new(Duration::from_secs(10), "ping").reply("pong")));
+    /// assert_eq!(okx.heartbeat_of().map(|h| h.interval), Some(Duration::from_secs(10)));
+    /// ```
+    pub fn heartbeat(mut self, heartbeat: Option<Heartbeat>) -> Self {
+        self.heartbeat = heartbeat;
+        self
+    }
+
+    /// The heartbeat the client sends, if any.
+    ///
+    /// ```
+    /// assert!(hypersockets::Venue::binance_spot().heartbeat_of().is_none()); // Binance pings us
+    /// ```
+    pub fn heartbeat_of(&self) -> Option<&Heartbeat> {
+        self.heartbeat.as_ref()
+    }
+
+    /// How long the client waits for any message before judging the
+    /// connection dead (`None`: only the protocol ping's judgement).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let okx = hypersockets::Venue::okx().liveness_timeout(Some(Duration::from_secs(45)));
+    /// assert_eq!(okx.liveness_timeout_of(), Some(Duration::from_secs(45)));
+    /// ```
+    pub fn liveness_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.liveness_timeout = timeout;
+        self
+    }
+
+    /// The liveness timeout, if any.
+    ///
+    /// ```
+    /// assert!(hypersockets::Venue::okx().liveness_timeout_of().is_some());
+    /// ```
+    pub fn liveness_timeout_of(&self) -> Option<Duration> {
+        self.liveness_timeout
+    }
+
+    /// Reads the venue's answers with `acks` instead (`None`: a
+    /// subscription counts as done once written).
+    ///
+    /// ```
+    /// let okx = hypersockets::Venue::okx().acks(None::<hypersockets::OkxAcks>);
+    /// # let _ = okx;
+    /// ```
+    pub fn acks<A: SubscriptionAcks>(mut self, acks: Option<A>) -> Self {
+        self.acks = acks.map(|a| Arc::new(a) as Arc<dyn SubscriptionAcks>);
+        self
+    }
+
+    /// Writes topic requests with `topics` instead.
+    ///
+    /// ```
+    /// use hypersockets::{TopicRequests, Venue, WsMessage};
+    ///
+    /// struct OneAtATime;
+    ///
+    /// impl TopicRequests for OneAtATime {
+    ///     fn max_topics(&self) -> usize {
+    ///         1
+    ///     }
+    ///     fn subscribe(&self, topics: &[&str], id: u64) -> WsMessage {
+    ///         WsMessage::text(format!(r#"{{"method":"SUBSCRIBE","params":["{}"],"id":{id}}}"#, topics[0]))
+    ///     }
+    ///     fn unsubscribe(&self, topics: &[&str], id: u64) -> Option<WsMessage> {
+    ///         Some(WsMessage::text(format!(r#"{{"method":"UNSUBSCRIBE","params":["{}"],"id":{id}}}"#, topics[0])))
+    ///     }
+    /// }
+    ///
+    /// let binance = Venue::binance_spot().topic_requests(OneAtATime);
+    /// # let _ = binance;
+    /// ```
+    pub fn topic_requests(mut self, topics: impl TopicRequests) -> Self {
+        self.topics = Arc::new(topics);
+        self
+    }
+
+    /// The venue's limits (see [`VenueLimits`]).
+    ///
+    /// ```
+    /// let binance = hypersockets::Venue::binance_spot();
+    /// assert_eq!(binance.limits().streams_per_connection_limit(), Some(1024));
+    /// ```
+    pub fn limits(&self) -> VenueLimits {
+        self.limits
+    }
+
+    /// Replaces the venue's limits (a VIP tier, a stricter policy).
+    ///
+    /// ```
+    /// use hypersockets::{Venue, VenueLimits};
+    ///
+    /// let okx = Venue::okx().with_limits(VenueLimits::default().streams_per_connection(Some(200)));
+    /// assert_eq!(okx.limits().streams_per_connection_limit(), Some(200));
+    /// ```
+    pub fn with_limits(mut self, limits: VenueLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The topic of a data message, spelled as it was subscribed
+    /// (`"btcusdt@trade"`, `"trades:BTC-USDT"`); `None` for anything else
+    /// (answers, pongs, statuses). The venue's classification of its
+    /// message shapes, as [`TopicRouter`] uses it.
+    ///
+    /// ```
+    /// use hypersockets::{Venue, WsMessage};
+    ///
+    /// let okx = Venue::okx();
+    /// let trade = WsMessage::text(r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[]}"#);
+    /// assert_eq!(okx.topic_of(&trade).as_deref(), Some("trades:BTC-USDT"));
+    /// assert_eq!(okx.topic_of(&WsMessage::text("pong")), None);
+    /// ```
+    pub fn topic_of(&self, message: &WsMessage) -> Option<String> {
+        (self.topic_of)(message)
+    }
+
+    /// A router passing each message on as it is, keyed by its topic (see
+    /// [`TopicRouter`]).
+    ///
+    /// ```
+    /// use hypersockets::{MessageRouter, Venue, WsMessage};
+    ///
+    /// let router = Venue::bybit_spot().router();
+    /// let trade = WsMessage::text(r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","data":[]}"#);
+    /// assert_eq!(router.classify(&trade).as_deref(), Some("publicTrade.BTCUSDT"));
+    /// ```
+    pub fn router(&self) -> TopicRouter {
+        TopicRouter::new(self.topic_of)
+    }
+
+    /// The request subscribing to `topics`, as the client writes it.
+    ///
+    /// ```
+    /// use hypersockets::{Venue, WsMessage};
+    ///
+    /// let request = Venue::binance_spot().subscribe_request(&["btcusdt@trade", "ethusdt@trade"], 1);
+    /// assert_eq!(
+    ///     request,
+    ///     WsMessage::text(r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","ethusdt@trade"],"id":1}"#)
+    /// );
+    /// ```
+    pub fn subscribe_request(&self, topics: &[&str], id: u64) -> WsMessage {
+        self.topics.subscribe(topics, id)
+    }
+
+    /// The most topics one subscription request carries.
+    ///
+    /// ```
+    /// assert_eq!(hypersockets::Venue::bybit_spot().max_topics_per_request(), 10);
+    /// ```
+    pub fn max_topics_per_request(&self) -> usize {
+        self.topics.max_topics()
+    }
+
+    /// Applies the profile to a client's settings.
+    pub(crate) fn apply(self, config: &mut crate::config::ClientConfig) -> String {
+        config.topics = Some(self.topics);
+        config.acks = self.acks;
+        config.keepalive.ping_detector = self.ping_detector;
+        config.keepalive.heartbeat = self.heartbeat;
+        config.keepalive.liveness_timeout = self.liveness_timeout;
+        config.pacing = self.pacing;
+        config.decompression = self.decompression;
+        config.subscriptions.extend(
+            self.standing
+                .iter()
+                .map(|topic| crate::Subscription::topic(*topic)),
+        );
+        self.url
+    }
+}
+
+/// `text` as a JSON string literal.
+fn json_str(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+/// `["a","b"]` for `topics`.
+fn json_list(topics: &[&str]) -> String {
+    serde_json::Value::from(topics.to_vec()).to_string()
+}
+
+/// The first string value of key `key` anywhere in `text` (a nested
+/// object's, an array element's): a cheap read of a field that only
+/// nested data carries, such as the symbol of a push's first item. Keys
+/// and values with escapes are not matched.
+fn find_str<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let quoted = format!("\"{key}\"");
+    let mut from = 0;
+    while let Some(found) = text.get(from..)?.find(&quoted) {
+        let after = from + found + quoted.len();
+        let rest = text.get(after..)?.trim_start();
+        if let Some(value) = rest.strip_prefix(':').map(str::trim_start)
+            && let Some(value) = value.strip_prefix('"')
+            && let Some(end) = value.find(['"', '\\'])
+            && value.as_bytes()[end] == b'"'
+        {
+            return Some(&value[..end]);
+        }
+        from = after;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_str;
+
+    #[test]
+    fn find_str_reads_the_first_string_value_of_a_key() {
+        let push =
+            r#"{"channel":"trade","data":[{"symbol" : "BTC/USD","qty":1},{"symbol":"ETH/USD"}]}"#;
+        assert_eq!(find_str(push, "symbol"), Some("BTC/USD"));
+        assert_eq!(find_str(push, "channel"), Some("trade"));
+        assert_eq!(find_str(push, "qty"), None);
+        assert_eq!(
+            find_str(r#"{"symbol":1,"x":{"symbol":"A"}}"#, "symbol"),
+            Some("A")
+        );
+        assert_eq!(find_str(r#"{"symbol":"a\"b"}"#, "symbol"), None);
+        assert_eq!(find_str(r#"{"symbol":"unterminated"#, "symbol"), None);
+        assert_eq!(find_str("", "symbol"), None);
+    }
+}
