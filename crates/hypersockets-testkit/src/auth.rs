@@ -119,7 +119,7 @@ impl Connection {
             self.shared.update(|s| s.set_authenticated(conn, true));
         }
         let protocol = self.shared.config.protocol;
-        let answer = protocol.login_answer(id, login, ok, &self.tag);
+        let answer = protocol.login_answer(id, login, ok, self.context(&[]));
         self.write_text(answer).await
     }
 }

@@ -39,6 +39,11 @@ pub struct ExchangeConfig {
     pub(crate) recording: Recording,
     /// At most this many client messages in any span of that long.
     pub(crate) incoming_limit: Option<(u32, Duration)>,
+    /// At most this many subscribe, unsubscribe and login requests in any
+    /// span of that long.
+    pub(crate) request_limit: Option<(u32, Duration)>,
+    /// Market data in the protocol's venue shape, not the tagged envelope.
+    pub(crate) venue_shapes: bool,
 }
 
 impl Default for ExchangeConfig {
@@ -56,6 +61,8 @@ impl Default for ExchangeConfig {
             compression: Compression::None,
             recording: Recording::default(),
             incoming_limit: None,
+            request_limit: None,
+            venue_shapes: false,
         }
     }
 }
@@ -168,6 +175,66 @@ impl ExchangeConfig {
     pub fn incoming_limit(mut self, count: u32, per: Duration) -> Self {
         self.incoming_limit = Some((count.max(1), per));
         self
+    }
+
+    /// Closes a connection (code 1008 "Too many requests", cause
+    /// [`CloseCause::TooManyMessages`](crate::CloseCause::TooManyMessages))
+    /// whose client sends more than `count` subscribe, unsubscribe and
+    /// login requests in any span of `per` (OKX's 480 an hour); pings and
+    /// other messages do not count. Default: no limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hypersockets_testkit::ExchangeConfig;
+    ///
+    /// let okx = ExchangeConfig::new().request_limit(480, Duration::from_secs(3600));
+    /// # drop(okx);
+    /// ```
+    pub fn request_limit(mut self, count: u32, per: Duration) -> Self {
+        self.request_limit = Some((count.max(1), per));
+        self
+    }
+
+    /// Writes market data in the protocol's venue shape (see
+    /// [`StreamConfig::venue_message`](crate::StreamConfig::venue_message))
+    /// instead of the tagged envelope. Default: false; set by
+    /// [`emulate`](Self::emulate).
+    ///
+    /// ```
+    /// use hypersockets_testkit::{ExchangeConfig, SubscriptionProtocol};
+    ///
+    /// let okx = ExchangeConfig::new().protocol(SubscriptionProtocol::Okx).venue_shapes(true);
+    /// # drop(okx);
+    /// ```
+    pub fn venue_shapes(mut self, on: bool) -> Self {
+        self.venue_shapes = on;
+        self
+    }
+
+    /// Emulates `venue`: its protocol, data shapes, path, keepalive and
+    /// enforced limits (see [`Emulation`](crate::Emulation)). Later calls
+    /// override any part; streams are added as usual, named by the
+    /// venue's topics.
+    ///
+    /// ```
+    /// use hypersockets_testkit::{Emulation, ExchangeConfig, StreamConfig};
+    ///
+    /// let htx = ExchangeConfig::new()
+    ///     .emulate(Emulation::Htx)
+    ///     .stream(StreamConfig::trades("market.btcusdt.trade.detail"));
+    /// # drop(htx);
+    /// ```
+    pub fn emulate(self, venue: crate::Emulation) -> Self {
+        venue.apply(self)
+    }
+
+    /// The envelope market data is written in.
+    pub(crate) fn shape(&self) -> crate::stream::Shape {
+        if self.venue_shapes {
+            crate::stream::Shape::Venue(self.protocol)
+        } else {
+            crate::stream::Shape::Tagged
+        }
     }
 
     pub(crate) fn check(&self) -> Result<(), String> {

@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::handshake::{self, Seen};
 use crate::io::ServerIo;
 use crate::keepalive::PingTimer;
+use crate::protocol::Request;
 use crate::state::{Command, Shared};
 use crate::stream::Cursor;
 use crate::{CloseCause, ConnectionId, Fault, HandshakeResponse, SentRecord};
@@ -107,6 +108,7 @@ pub(crate) async fn serve(
         last_heard: now,
         authenticated: false,
         heard: std::collections::VecDeque::new(),
+        requests_heard: std::collections::VecDeque::new(),
     };
     let mut open = Registered {
         shared: Arc::clone(&shared),
@@ -163,6 +165,9 @@ pub(crate) struct Connection {
     pub(crate) authenticated: bool,
     /// When the client's latest messages came, for the incoming limit.
     pub(crate) heard: std::collections::VecDeque<Instant>,
+    /// When the client's recent subscribe, unsubscribe and login requests
+    /// came, for the request limit.
+    pub(crate) requests_heard: std::collections::VecDeque<Instant>,
 }
 
 impl Connection {
@@ -170,6 +175,11 @@ impl Connection {
     /// returns (the connection is consumed).
     async fn run(mut self, faults: Vec<Fault>) -> CloseCause {
         if let ControlFlow::Break(cause) = self.apply_faults(faults).await {
+            return cause;
+        }
+        if let Some(welcome) = self.shared.config.protocol.welcome(self.context(&[]))
+            && let ControlFlow::Break(cause) = self.write_text(welcome).await
+        {
             return cause;
         }
         loop {
@@ -369,16 +379,16 @@ impl Connection {
         let Some((count, per)) = self.shared.config.incoming_limit else {
             return false;
         };
-        let now = self.last_heard;
-        while self
-            .heard
-            .front()
-            .is_some_and(|&at| now.duration_since(at) >= per)
-        {
-            self.heard.pop_front();
-        }
-        self.heard.push_back(now);
-        self.heard.len() > count as usize
+        over_limit(&mut self.heard, self.last_heard, count, per)
+    }
+
+    /// Counts a subscribe, unsubscribe or login request: whether it is one
+    /// too many for the request limit.
+    fn over_request_limit(&mut self) -> bool {
+        let Some((count, per)) = self.shared.config.request_limit else {
+            return false;
+        };
+        over_limit(&mut self.requests_heard, self.last_heard, count, per)
     }
 
     /// A text from the client: a keepalive message, else a request.
@@ -387,7 +397,41 @@ impl Connection {
         if let Some(flow) = self.on_keepalive_text(text, json.as_ref()).await {
             return flow;
         }
-        let request = self.shared.config.protocol.parse(json.as_ref());
+        let request = self
+            .shared
+            .config
+            .protocol
+            .parse(json.as_ref(), self.context(&[]));
+        if matches!(
+            request,
+            Request::Subscribe { .. } | Request::Unsubscribe { .. } | Request::Login { .. }
+        ) && self.over_request_limit()
+        {
+            return self
+                .close_with(
+                    Some(CloseFrame::new(1008, "Too many requests")),
+                    CloseCause::TooManyMessages,
+                )
+                .await;
+        }
         self.on_request(request).await
     }
+}
+
+/// Records a message heard `now` in `heard` (the last `per` of them):
+/// whether there are more than `count`.
+fn over_limit(
+    heard: &mut std::collections::VecDeque<Instant>,
+    now: Instant,
+    count: u32,
+    per: std::time::Duration,
+) -> bool {
+    while heard
+        .front()
+        .is_some_and(|&at| now.duration_since(at) >= per)
+    {
+        heard.pop_front();
+    }
+    heard.push_back(now);
+    heard.len() > count as usize
 }

@@ -114,11 +114,13 @@ mod compression;
 mod config;
 mod connection;
 mod control;
+mod emulation;
 mod error;
 mod fault;
 mod handshake;
 mod io;
 mod keepalive;
+mod protocol;
 mod proxy;
 mod record;
 mod recording;
@@ -133,10 +135,12 @@ pub use auth::{AuthConfig, LoginRequest};
 pub use compression::Compression;
 pub use config::ExchangeConfig;
 pub use control::Control;
+pub use emulation::Emulation;
 pub use error::{Result, TestkitError};
 pub use fault::{Fault, Target};
 pub use handshake::HandshakeResponse;
 pub use keepalive::{ClientPings, KeepaliveConfig, KeepaliveStats, PingStyle, ServerPing};
+pub use protocol::SubscriptionProtocol;
 pub use proxy::{ChaosProxy, Direction, ProxyConnectionId, Toxics};
 pub use record::{
     CloseCause, ConnectionId, ConnectionInfo, ConnectionStatus, DeliveryError, DeliveryReport,
@@ -146,7 +150,6 @@ pub use recording::{Checksum, RecordSummary, Recorded, Recording, StreamSummary}
 pub use scenario::{Scenario, ScenarioHandle};
 pub use server::MockExchange;
 pub use stream::{MessageFn, Rate, StreamConfig, StreamKind};
-pub use subscribe::SubscriptionProtocol;
 
 /// Re-exported so users can build messages for [`Control::send`] and read
 /// [`Control::received`] without adding the core crate.

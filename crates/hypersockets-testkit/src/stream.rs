@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::ConnectionId;
+use crate::protocol::Push;
+use crate::{ConnectionId, SubscriptionProtocol};
 
 /// How often a stream publishes on each connection subscribed to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +217,32 @@ impl StreamConfig {
     /// The exact text of message `seq` of this stream on connection
     /// `connection`, as the server writes it.
     pub fn message(&self, connection: ConnectionId, seq: u64) -> String {
+        self.render(connection, seq, Shape::Tagged)
+    }
+
+    /// The exact text of message `seq` of this stream on connection
+    /// `connection` as an exchange emulating a venue of `protocol` writes
+    /// it ([`ExchangeConfig::emulate`](crate::ExchangeConfig::emulate)):
+    /// the same payload in the venue's envelope, with `"conn"` and `"seq"`
+    /// members added for ground truth.
+    ///
+    /// ```
+    /// use hypersockets_testkit::{ConnectionId, StreamConfig, SubscriptionProtocol};
+    ///
+    /// let trades = StreamConfig::trades("trades:BTC-USDT");
+    /// let text = trades.venue_message(SubscriptionProtocol::Okx, ConnectionId::new(0), 1);
+    /// assert!(text.starts_with(r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"conn":0,"seq":1,"data":[{"#));
+    /// ```
+    pub fn venue_message(
+        &self,
+        protocol: SubscriptionProtocol,
+        connection: ConnectionId,
+        seq: u64,
+    ) -> String {
+        self.render(connection, seq, Shape::Venue(protocol))
+    }
+
+    fn render(&self, connection: ConnectionId, seq: u64, shape: Shape) -> String {
         let symbol = self.symbol.clone().unwrap_or_else(|| symbol_of(&self.name));
         render(
             &self.kind,
@@ -224,6 +251,7 @@ impl StreamConfig {
             &json_string(&symbol),
             connection,
             seq,
+            shape,
         )
     }
 
@@ -270,6 +298,15 @@ fn quantity(seq: u64) -> String {
     format!("0.{:03}", seq.wrapping_mul(104_729) % 999 + 1)
 }
 
+/// The envelope around a stream's payloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// `{"stream":…,"conn":…,"seq":…,"data":…}`, whatever the protocol.
+    Tagged,
+    /// The venue's own shape, as its emulation writes it.
+    Venue(SubscriptionProtocol),
+}
+
 fn render(
     kind: &StreamKind,
     name: &str,
@@ -277,6 +314,7 @@ fn render(
     symbol_json: &str,
     connection: ConnectionId,
     seq: u64,
+    shape: Shape,
 ) -> String {
     let time = EPOCH_MS.wrapping_add(seq);
     let cents = price_cents(seq);
@@ -305,7 +343,18 @@ fn render(
         ),
     };
     let conn = connection.get();
-    format!(r#"{{"stream":{name_json},"conn":{conn},"seq":{seq},"data":{data}}}"#)
+    match shape {
+        Shape::Tagged => {
+            format!(r#"{{"stream":{name_json},"conn":{conn},"seq":{seq},"data":{data}}}"#)
+        }
+        Shape::Venue(protocol) => protocol.push(Push {
+            name,
+            conn,
+            seq,
+            time,
+            data: &data,
+        }),
+    }
 }
 
 /// One stream on one connection: its next sequence number and when its next
@@ -317,6 +366,7 @@ pub(crate) struct Cursor {
     name_json: String,
     symbol_json: String,
     connection: ConnectionId,
+    shape: Shape,
     next_seq: u64,
     active: bool,
     next_due: Instant,
@@ -324,7 +374,12 @@ pub(crate) struct Cursor {
 
 impl Cursor {
     /// An active cursor whose first message is due now.
-    pub(crate) fn new(config: Arc<StreamConfig>, connection: ConnectionId, now: Instant) -> Self {
+    pub(crate) fn new(
+        config: Arc<StreamConfig>,
+        connection: ConnectionId,
+        now: Instant,
+        shape: Shape,
+    ) -> Self {
         let symbol = config
             .symbol
             .clone()
@@ -334,6 +389,7 @@ impl Cursor {
             name_json: json_string(&config.name),
             symbol_json: json_string(&symbol),
             connection,
+            shape,
             config,
             next_seq: 1,
             active: true,
@@ -388,6 +444,7 @@ impl Cursor {
             &self.symbol_json,
             self.connection,
             seq,
+            self.shape,
         )
     }
 
@@ -447,7 +504,7 @@ mod tests {
         let config = Arc::new(StreamConfig::tickers("tickers:BTC-USDT").limit(2));
         let now = Instant::now();
         let conn = ConnectionId::new(1);
-        let mut cursor = Cursor::new(Arc::clone(&config), conn, now);
+        let mut cursor = Cursor::new(Arc::clone(&config), conn, now, Shape::Tagged);
         assert_eq!(cursor.peek(), config.message(conn, 1));
         assert_eq!(cursor.take(now), (1, config.message(conn, 1)));
         assert_eq!(cursor.take(now), (2, config.message(conn, 2)));
