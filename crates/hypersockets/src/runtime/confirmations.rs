@@ -50,6 +50,13 @@ pub(crate) enum Due {
     },
     /// Unanswered after the last attempt: left for the next connection.
     GaveUp { ids: Vec<String>, attempt: u32 },
+    /// A batch unanswered in time: ask for each of its subscriptions
+    /// alone (a venue that refuses a batch without saying so, or whose
+    /// refusal names no request, must not hold the good ones back).
+    Split {
+        batch: Vec<Subscription>,
+        attempt: u32,
+    },
 }
 
 /// One request waiting for answers.
@@ -287,6 +294,10 @@ impl Confirmations {
             return Due::Written;
         };
         let attempt = self.pending[&number].attempt;
+        if self.pending[&number].waiting.len() > 1 {
+            let batch = self.take(number);
+            return Due::Split { batch, attempt };
+        }
         if attempt >= self.attempts {
             let ids = self.remove(number);
             return Due::GaveUp { ids, attempt };
@@ -312,6 +323,14 @@ impl Confirmations {
 
     /// Removes request `number` and its keys: the ids it carried.
     fn remove(&mut self, number: u64) -> Vec<String> {
+        self.take(number)
+            .iter()
+            .map(|s| s.id().to_owned())
+            .collect()
+    }
+
+    /// Removes request `number` and its keys: the subscriptions it carried.
+    fn take(&mut self, number: u64) -> Vec<Subscription> {
         let Some(pending) = self.pending.remove(&number) else {
             return Vec::new();
         };
@@ -320,9 +339,8 @@ impl Confirmations {
             .waiting
             .into_iter()
             .map(|w| {
-                let id = w.subscription.id().to_owned();
-                self.by_subscription.remove(&id);
-                id
+                self.by_subscription.remove(w.subscription.id());
+                w.subscription
             })
             .collect()
     }

@@ -773,6 +773,26 @@ impl<R: MessageRouter> Session<'_, R> {
                     tracked: Some(tracked),
                 }))
             }
+            confirmations::Due::Split { batch, attempt } => {
+                tracing::warn!(
+                    count = batch.len(),
+                    "batch unanswered; each of its topics asked for alone"
+                );
+                for subscription in &batch {
+                    shared.counters.inc_subscription_timeouts();
+                    shared.emit(ClientEvent::SubscriptionTimedOut {
+                        id: subscription.id().to_owned(),
+                        attempt,
+                        retrying: true,
+                    });
+                }
+                for subscription in batch {
+                    if let Err(end) = self.subscribe(std::slice::from_ref(&subscription), None) {
+                        return Flow::End(end);
+                    }
+                }
+                Flow::Continue
+            }
             confirmations::Due::GaveUp { ids, attempt } => {
                 for id in ids {
                     tracing::warn!(%id, attempt, "subscription unanswered; left for the next connection");

@@ -72,7 +72,7 @@ impl Venue {
     ///   30 s, its pong consumed, dead after 45 s of silence;
     /// - per IP: at most 100 connections, 1,000 subscriptions and 2,000
     ///   messages sent per minute across connections: pacing is 2,000
-    ///   writes a minute, requests at 4 a second;
+    ///   writes a minute, with no other cap on requests;
     /// - the documentation gives no maximum connection age.
     ///
     /// ```
@@ -97,7 +97,9 @@ impl Venue {
                 .reply(r#"{"channel":"pong"}"#),
         );
         venue.liveness_timeout = Some(Duration::from_secs(45));
-        venue.pacing = Pacing::default().all(Some(Rate::new(2000, Duration::from_secs(60))));
+        venue.pacing = Pacing::default()
+            .all(Some(Rate::new(2000, Duration::from_secs(60))))
+            .requests(None);
         venue.limits = VenueLimits::default().streams_per_connection(Some(1000));
         venue
     }

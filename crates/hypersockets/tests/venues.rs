@@ -1,0 +1,389 @@
+//! Every venue profile against the mock exchange's emulation of its venue
+//! (its request, answer and data shapes, keepalive and enforced limits):
+//! a restore of many topics in batches within the venue's limits, a
+//! refused topic, and a request never answered. On tokio's paused clock, so
+//! that pacing spread over minutes costs nothing: the mock runs in the
+//! test's runtime, and the clock only moves when every task waits.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use hypersockets::{
+    ClientEvent, EventStream, MemoryTransport, Subscription, TopicRouter, Venue, WebSocketClient,
+    WsMessage, handler_fn,
+};
+use hypersockets_testkit::{
+    ConnectionStatus, Emulation, ExchangeConfig, MockExchange, Rate, Recording, StreamConfig,
+};
+use tokio::sync::Notify;
+
+/// A bound on virtual time for what these tests wait for: a paced restore
+/// of a thousand one-topic requests takes 250 virtual seconds.
+const VIRTUAL_WAIT: Duration = Duration::from_secs(3600);
+
+/// One profile and the emulation of its venue.
+struct Case {
+    venue: Venue,
+    emulation: Emulation,
+    /// Topic `i` of the profile's syntax (all of one channel).
+    topic: fn(usize) -> String,
+    /// Whether the venue's refusal names the request, so the refused topic
+    /// is rejected; otherwise it times out.
+    refusals_matched: bool,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            venue: Venue::binance_spot(),
+            emulation: Emulation::BinanceSpot,
+            topic: |i| format!("sym{i}usdt@trade"),
+            refusals_matched: true,
+        },
+        Case {
+            venue: Venue::binance_usdm(),
+            emulation: Emulation::BinanceUsdm,
+            topic: |i| format!("sym{i}usdt@aggTrade"),
+            refusals_matched: true,
+        },
+        Case {
+            venue: Venue::okx(),
+            emulation: Emulation::Okx,
+            topic: |i| format!("trades:SYM{i}-USDT"),
+            refusals_matched: true,
+        },
+        Case {
+            venue: Venue::bybit_spot(),
+            emulation: Emulation::BybitSpot,
+            topic: |i| format!("publicTrade.SYM{i}USDT"),
+            refusals_matched: true,
+        },
+        Case {
+            venue: Venue::bybit_linear(),
+            emulation: Emulation::BybitLinear,
+            topic: |i| format!("publicTrade.SYM{i}USDT"),
+            refusals_matched: true,
+        },
+        Case {
+            venue: Venue::kraken(),
+            emulation: Emulation::Kraken,
+            topic: |i| format!("trade:SYM{i}/USD"),
+            refusals_matched: true,
+        },
+        Case {
+            venue: Venue::coinbase(),
+            emulation: Emulation::Coinbase,
+            topic: |i| format!("market_trades:SYM{i}-USD"),
+            refusals_matched: false,
+        },
+        Case {
+            venue: Venue::hyperliquid(),
+            emulation: Emulation::Hyperliquid,
+            topic: |i| format!("trades:SYM{i}"),
+            refusals_matched: false,
+        },
+        Case {
+            venue: Venue::htx(),
+            emulation: Emulation::Htx,
+            topic: |i| format!("market.sym{i}usdt.trade.detail"),
+            refusals_matched: true,
+        },
+        Case {
+            venue: Venue::kucoin("ws://unused.test/"),
+            emulation: Emulation::Kucoin,
+            topic: |i| format!("/market/match:SYM{i}-USDT"),
+            refusals_matched: true,
+        },
+    ]
+}
+
+/// The topics the handler saw, with a way to wait for them.
+#[derive(Clone, Default)]
+struct Seen {
+    topics: Arc<Mutex<BTreeSet<String>>>,
+    changed: Arc<Notify>,
+}
+
+impl Seen {
+    fn add(&self, topic: String) {
+        self.topics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(topic);
+        self.changed.notify_waiters();
+    }
+
+    fn count(&self) -> usize {
+        self.topics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    async fn wait_for(&self, count: usize, what: &str) {
+        let wait = async {
+            loop {
+                let changed = self.changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if self.count() >= count {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        if tokio::time::timeout(VIRTUAL_WAIT, wait).await.is_err() {
+            panic!("{what}: saw {} of {count} topics", self.count());
+        }
+    }
+}
+
+/// A client of `venue` at `url`, routing by topic into `seen`.
+fn client(
+    venue: &Venue,
+    url: String,
+    seen: &Seen,
+) -> hypersockets::WebSocketClientBuilder<hypersockets::HasUrl, hypersockets::WithRouter<TopicRouter>>
+{
+    let seen = seen.clone();
+    let router = venue.router();
+    WebSocketClient::builder()
+        .venue(venue.clone().url(url))
+        .router(router)
+        .fallback(handler_fn(move |message: WsMessage| {
+            if let Some(topic) = router_topic(&router, &message) {
+                seen.add(topic);
+            }
+            Ok::<_, std::convert::Infallible>(())
+        }))
+}
+
+fn router_topic(router: &TopicRouter, message: &WsMessage) -> Option<String> {
+    use hypersockets::MessageRouter;
+    router
+        .classify(message)
+        .filter(|key| key != TopicRouter::CONTROL)
+}
+
+/// Waits on virtual time until `done` holds, checking each virtual 10 ms.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let wait = async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    if tokio::time::timeout(VIRTUAL_WAIT, wait).await.is_err() {
+        panic!("timed out waiting for {what}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_profile_restores_its_topics_in_batches_within_the_venues_limits() {
+    for case in cases() {
+        let name = case.venue.name();
+        let count = case
+            .venue
+            .limits()
+            .streams_per_connection_limit()
+            .unwrap_or(1000)
+            .min(1000);
+        let topics: Vec<String> = (0..count).map(case.topic).collect();
+        let mut config = ExchangeConfig::new()
+            .emulate(case.emulation)
+            .recording(Recording::All);
+        for topic in &topics {
+            // One message at once, the next an hour later.
+            config = config.stream(
+                StreamConfig::trades(topic.as_str()).rate(Rate::Every(Duration::from_secs(3600))),
+            );
+        }
+        let exchange = MockExchange::start(config).await.unwrap();
+        let seen = Seen::default();
+        let mut builder = client(&case.venue, exchange.url(), &seen);
+        for topic in &topics {
+            builder = builder.subscribe(Subscription::topic(topic.as_str()));
+        }
+        let client = builder.build().unwrap();
+        // Coinbase's profile adds its `heartbeats`.
+        let subscribed = client.subscriptions().len();
+        client.connect().await.unwrap();
+        let control = exchange.control();
+        until(&format!("{name}: every subscription accepted"), || {
+            // A venue closing the connection for its limits fails at once.
+            assert_eq!(control.connection_count(), 1, "{name}: closed by the venue");
+            client.metrics().connection.subscriptions_accepted == subscribed as u64
+        })
+        .await;
+        seen.wait_for(subscribed, name).await;
+
+        assert_eq!(control.connection_count(), 1, "{name}: never closed");
+        let connection = control.latest_connection().unwrap();
+        assert!(
+            matches!(control.status(connection), Some(ConnectionStatus::Open)),
+            "{name}: still open"
+        );
+        assert_eq!(
+            control.subscriptions(connection).len(),
+            subscribed,
+            "{name}"
+        );
+        let requests = control
+            .received_text(connection)
+            .unwrap()
+            .iter()
+            .filter(|text| {
+                text.contains("SUBSCRIBE")
+                    || text.contains("subscribe")
+                    || text.contains(r#""sub""#)
+            })
+            .count();
+        let per_request = case.venue.max_topics_per_request();
+        let batches = count.div_ceil(per_request) + subscribed - count;
+        assert_eq!(
+            requests, batches,
+            "{name}: {per_request} topics per request"
+        );
+        let metrics = client.metrics().connection;
+        assert_eq!(metrics.subscription_timeouts, 0, "{name}");
+        assert_eq!(metrics.subscriptions_rejected, 0, "{name}");
+        client.close().await.unwrap();
+        exchange.shutdown().await;
+    }
+}
+
+/// The verdicts about `ids`, in their order: accepted, refused (with the
+/// reason), or `"unanswered"` after the last unanswered attempt.
+async fn verdicts(events: &mut EventStream, ids: &[&str]) -> Vec<Result<(), String>> {
+    let mut found: BTreeMap<String, Result<(), String>> = BTreeMap::new();
+    let wait = async {
+        while found.len() < ids.len() {
+            let (id, verdict) = match events.recv().await {
+                Ok(ClientEvent::SubscriptionActive { id }) => (id, Ok(())),
+                Ok(ClientEvent::SubscriptionRejected { id, reason }) => (id, Err(reason)),
+                Ok(ClientEvent::SubscriptionTimedOut {
+                    id,
+                    retrying: false,
+                    ..
+                }) => (id, Err("unanswered".to_owned())),
+                Ok(_) => continue,
+                Err(error) => panic!("event stream: {error}"),
+            };
+            if ids.contains(&id.as_str()) {
+                found.entry(id).or_insert(verdict);
+            }
+        }
+    };
+    if tokio::time::timeout(VIRTUAL_WAIT, wait).await.is_err() {
+        panic!("verdicts on {ids:?}: only {found:?}");
+    }
+    ids.iter().map(|id| found[*id].clone()).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_profile_learns_which_topic_of_a_batch_the_venue_refuses() {
+    for case in cases() {
+        let name = case.venue.name();
+        let known = (case.topic)(1);
+        let unknown = (case.topic)(999);
+        let exchange = MockExchange::start(
+            ExchangeConfig::new()
+                .emulate(case.emulation)
+                .stream(StreamConfig::trades(known.as_str())),
+        )
+        .await
+        .unwrap();
+        let seen = Seen::default();
+        let client = client(&case.venue, exchange.url(), &seen)
+            .subscribe(Subscription::topic(known.as_str()))
+            .subscribe(Subscription::topic(unknown.as_str()))
+            .build()
+            .unwrap();
+        let mut events = client.events();
+        client.connect().await.unwrap();
+        let mut both = verdicts(&mut events, &[&known, &unknown]).await;
+        let refused = both.pop().unwrap();
+        assert_eq!(both.pop().unwrap(), Ok(()), "{name}: {known} accepted");
+        match (case.refusals_matched, refused) {
+            (true, Err(reason)) => assert_ne!(reason, "unanswered", "{name}: the venue's reason"),
+            (false, Err(reason)) => assert_eq!(reason, "unanswered", "{name}"),
+            (_, Ok(())) => panic!("{name}: {unknown} accepted"),
+        }
+        let kept: Vec<String> = client
+            .subscriptions()
+            .iter()
+            .map(|s| s.id().to_owned())
+            .collect();
+        assert_eq!(
+            kept.contains(&unknown),
+            !case.refusals_matched,
+            "{name}: a refused topic is removed, an unanswered one kept"
+        );
+        seen.wait_for(1, name).await;
+        client.close().await.unwrap();
+        exchange.shutdown().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_profile_asks_again_when_the_venue_never_answers() {
+    const TIMEOUT: Duration = Duration::from_secs(5);
+    for case in cases() {
+        let name = case.venue.name();
+        let topic = (case.topic)(1);
+        let expected = case.venue.subscribe_request(&[topic.as_str()], 1);
+        let (transport, server) = MemoryTransport::new();
+        let client = WebSocketClient::builder()
+            .venue(case.venue.clone().url("wss://venue.test/ws"))
+            .router(case.venue.router())
+            .transport(transport)
+            .subscribe(Subscription::topic(topic.as_str()))
+            .subscribe_timeout(TIMEOUT)
+            // The silent peer sends nothing: no liveness judgement here.
+            .liveness_timeout(Duration::from_secs(3600))
+            .no_protocol_ping()
+            .build()
+            .unwrap();
+        let mut events = client.events();
+        let (connected, peer) = tokio::join!(client.connect(), server.accept());
+        connected.unwrap();
+        // Heartbeats and standing topics may come too; the topic's request
+        // is sent once per attempt.
+        let mut sent = 0;
+        while sent < 3 {
+            let message = tokio::time::timeout(VIRTUAL_WAIT, peer.recv())
+                .await
+                .unwrap_or_else(|_| panic!("{name}: request {} never sent", sent + 1))
+                .unwrap();
+            if request_for(&message, &expected) {
+                sent += 1;
+            }
+        }
+        assert_eq!(
+            verdicts(&mut events, &[&topic]).await,
+            [Err("unanswered".to_owned())],
+            "{name}"
+        );
+        assert!(
+            client.subscriptions().iter().any(|s| s.id() == topic),
+            "{name}: kept for the next connection"
+        );
+        client.close().await.unwrap();
+    }
+}
+
+/// Whether `message` is the request `expected` (ids aside: a retry may be
+/// numbered anew).
+fn request_for(message: &WsMessage, expected: &WsMessage) -> bool {
+    let strip = |m: &WsMessage| -> Option<serde_json::Value> {
+        let mut value: serde_json::Value = serde_json::from_str(m.as_text()?).ok()?;
+        let object = value.as_object_mut()?;
+        for id in ["id", "req_id"] {
+            object.remove(id);
+        }
+        Some(value)
+    };
+    strip(message).is_some() && strip(message) == strip(expected)
+}
