@@ -200,6 +200,9 @@ async fn run(name: &str) -> Result<(), BoxError> {
     let client = builder
         .fallback(handler_fn(|_message: WsMessage| Ok::<_, BoxError>(())))
         .subscribe(Subscription::topic(unknown))
+        // Shorter than the default 10 s, so that the demo of a venue whose
+        // errors name no request ends soon.
+        .subscribe_timeout(Duration::from_secs(2))
         .build()?;
     let mut events = client.events();
     client.connect().await?;
