@@ -129,6 +129,15 @@ pub enum HyperSocketError {
         limit: usize,
     },
 
+    /// Every connection the venue allows already holds as many streams as
+    /// it takes: a subscription has nowhere to go.
+    NoRoom {
+        /// The connections open, the most the venue allows.
+        connections: usize,
+        /// The venue's streams per connection.
+        streams_per_connection: usize,
+    },
+
     /// A configuration value is invalid.
     InvalidConfiguration {
         /// The setting at fault, e.g. `"heartbeat.timeout"`.
@@ -199,6 +208,13 @@ impl fmt::Display for HyperSocketError {
             Self::MessageTooLarge { size, limit } => {
                 write!(f, "message too large: {size} bytes, limit {limit}")
             }
+            Self::NoRoom {
+                connections,
+                streams_per_connection,
+            } => write!(
+                f,
+                "no room for another subscription: {connections} connections of {streams_per_connection} streams"
+            ),
             Self::InvalidConfiguration { setting, reason } => {
                 write!(f, "invalid configuration for `{setting}`: {reason}")
             }
@@ -301,6 +317,7 @@ impl HyperSocketError {
         !matches!(
             self,
             Self::InvalidConfiguration { .. }
+                | Self::NoRoom { .. }
                 | Self::Auth { fatal: true, .. }
                 | Self::Proxy { fatal: true, .. }
                 | Self::ShutDown

@@ -44,6 +44,8 @@ pub struct ExchangeConfig {
     pub(crate) request_limit: Option<(u32, Duration)>,
     /// Market data in the protocol's venue shape, not the tagged envelope.
     pub(crate) venue_shapes: bool,
+    /// The most streams one connection may hold.
+    pub(crate) max_streams: Option<usize>,
 }
 
 impl Default for ExchangeConfig {
@@ -63,6 +65,7 @@ impl Default for ExchangeConfig {
             incoming_limit: None,
             request_limit: None,
             venue_shapes: false,
+            max_streams: None,
         }
     }
 }
@@ -192,6 +195,21 @@ impl ExchangeConfig {
     /// ```
     pub fn request_limit(mut self, count: u32, per: Duration) -> Self {
         self.request_limit = Some((count.max(1), per));
+        self
+    }
+
+    /// Refuses a subscription that would give one connection more than
+    /// `streams` streams, with the protocol's error answer (as venues cap
+    /// streams per connection: Binance spot 1,024). Default: no cap.
+    ///
+    /// ```
+    /// use hypersockets_testkit::ExchangeConfig;
+    ///
+    /// let binance = ExchangeConfig::new().max_streams(1024);
+    /// # drop(binance);
+    /// ```
+    pub fn max_streams(mut self, streams: usize) -> Self {
+        self.max_streams = Some(streams);
         self
     }
 

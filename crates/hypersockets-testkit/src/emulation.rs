@@ -28,10 +28,12 @@ use crate::{
 pub enum Emulation {
     /// Binance spot market streams at `/stream`: Ping frames every 20 s,
     /// closed after a minute unanswered; 5 incoming messages a second
-    /// (Ping and Pong frames included), closed with 1008 beyond.
+    /// (Ping and Pong frames included), closed with 1008 beyond; 1,024
+    /// streams per connection (more are refused).
     BinanceSpot,
     /// Binance USDⓈ-M futures market streams at `/stream`: Ping frames
-    /// every 3 minutes; 10 incoming messages a second.
+    /// every 3 minutes; 10 incoming messages a second; 200 streams per
+    /// connection.
     BinanceUsdm,
     /// OKX v5 at `/ws/v5/public`: text `ping` answered `pong`; a
     /// connection that sends nothing for 30 s is closed; 480 subscribe,
@@ -48,13 +50,13 @@ pub enum Emulation {
     Coinbase,
     /// Hyperliquid at `/ws`: `{"method":"ping"}` answered; a connection
     /// that sends nothing for 60 s is closed; 2,000 incoming messages a
-    /// minute.
+    /// minute; 1,000 subscriptions.
     Hyperliquid,
     /// HTX at `/ws`: every message gzip-compressed; `{"ping":N}` every 5 s,
     /// closed after two unanswered.
     Htx,
     /// KuCoin at `/`: a welcome message first; `{"type":"ping"}` answered;
-    /// 100 incoming messages per 10 s.
+    /// 100 incoming messages per 10 s; 300 topics per connection.
     Kucoin,
 }
 
@@ -135,14 +137,16 @@ impl Emulation {
                         .client_pings(none)
                         .server_ping(ServerPing::protocol(Duration::from_secs(20)).max_missed(3)),
                 )
-                .incoming_limit(5, Duration::from_secs(1)),
+                .incoming_limit(5, Duration::from_secs(1))
+                .max_streams(1024),
             Self::BinanceUsdm => config
                 .keepalive(
                     KeepaliveConfig::new()
                         .client_pings(none)
                         .server_ping(ServerPing::protocol(Duration::from_secs(180)).max_missed(3)),
                 )
-                .incoming_limit(10, Duration::from_secs(1)),
+                .incoming_limit(10, Duration::from_secs(1))
+                .max_streams(200),
             Self::Okx => config
                 .keepalive(
                     KeepaliveConfig::new()
@@ -163,7 +167,8 @@ impl Emulation {
                         .client_pings(none)
                         .idle_timeout(Duration::from_secs(60)),
                 )
-                .incoming_limit(2000, Duration::from_secs(60)),
+                .incoming_limit(2000, Duration::from_secs(60))
+                .max_streams(1000),
             Self::Htx => config
                 .keepalive(
                     KeepaliveConfig::new()
@@ -173,7 +178,8 @@ impl Emulation {
                 .compression(Compression::Gzip),
             Self::Kucoin => config
                 .keepalive(KeepaliveConfig::new().client_pings(none))
-                .incoming_limit(100, Duration::from_secs(10)),
+                .incoming_limit(100, Duration::from_secs(10))
+                .max_streams(300),
         };
         config
     }

@@ -58,7 +58,22 @@ impl Connection {
         }
     }
 
-    fn check(&self, item: &Item) -> Result<Arc<StreamConfig>, Refusal> {
+    /// Whether `item` may be subscribed to, `adding` streams to the
+    /// connection's active ones (before this one).
+    fn check(&self, item: &Item, adding: usize) -> Result<Arc<StreamConfig>, Refusal> {
+        let active = self
+            .cursors
+            .iter()
+            .filter(|c| c.is_active() && **c.name() != *item.stream)
+            .count();
+        if self
+            .shared
+            .config
+            .max_streams
+            .is_some_and(|max| active + adding >= max)
+        {
+            return Err(Refusal::TooMany);
+        }
         match self.shared.streams.get(&item.stream) {
             None => Err(Refusal::Unknown),
             Some(config) if config.is_private() && !self.authenticated => {
@@ -105,7 +120,7 @@ impl Connection {
         if protocol.per_item() {
             // One answer per stream.
             for item in items {
-                let answer = match self.check(&item) {
+                let answer = match self.check(&item, 0) {
                     Ok(config) => {
                         self.add_stream(config);
                         let active = self.sync_subscriptions();
@@ -123,8 +138,8 @@ impl Connection {
         }
         // All or nothing, one answer.
         let mut configs = Vec::with_capacity(items.len());
-        for item in &items {
-            match self.check(item) {
+        for (adding, item) in items.iter().enumerate() {
+            match self.check(item, adding) {
                 Ok(config) => configs.push(config),
                 Err(refusal) => {
                     let answer = protocol.refusal(id, item, refusal, self.context(&[]));

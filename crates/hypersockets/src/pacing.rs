@@ -296,14 +296,14 @@ impl Pacer {
 
 /// The instants of the last `count` writes, oldest first.
 #[derive(Debug)]
-struct Window {
+pub(crate) struct Window {
     count: usize,
     per: Duration,
     sent: VecDeque<Instant>,
 }
 
 impl Window {
-    fn new(rate: Rate) -> Self {
+    pub(crate) fn new(rate: Rate) -> Self {
         Self {
             count: rate.count as usize,
             per: rate.per,
@@ -313,7 +313,7 @@ impl Window {
     }
 
     /// When a write may go leaving room for `reserve` more in the window.
-    fn ready_at(&self, reserve: usize, now: Instant) -> Instant {
+    pub(crate) fn ready_at(&self, reserve: usize, now: Instant) -> Instant {
         let allowed = self.count - reserve.min(self.count - 1);
         // Only the last `allowed` writes matter: the next may go once the
         // oldest of them is `per` old.
@@ -324,7 +324,7 @@ impl Window {
         now.max(oldest + self.per)
     }
 
-    fn take(&mut self, now: Instant) {
+    pub(crate) fn take(&mut self, now: Instant) {
         if self.sent.len() == self.count {
             self.sent.pop_front();
         }

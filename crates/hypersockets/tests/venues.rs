@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hypersockets::{
-    ClientEvent, EventStream, MemoryTransport, Subscription, TopicRouter, Venue, WebSocketClient,
-    WsMessage, handler_fn,
+    ClientEvent, EventStream, HyperSocketError, MemoryTransport, Subscription, TopicRouter, Venue,
+    VenueLimits, VenueShards, WebSocketClient, WsMessage, handler_fn,
 };
 use hypersockets_testkit::{
     ConnectionStatus, Emulation, ExchangeConfig, MockExchange, Rate, Recording, StreamConfig,
@@ -161,6 +161,17 @@ fn client(
         }))
 }
 
+/// The streams of `topics`, one message each at once, the next an hour
+/// later.
+fn with_streams(mut config: ExchangeConfig, topics: &[String]) -> ExchangeConfig {
+    for topic in topics {
+        config = config.stream(
+            StreamConfig::trades(topic.as_str()).rate(Rate::Every(Duration::from_secs(3600))),
+        );
+    }
+    config
+}
+
 fn router_topic(router: &TopicRouter, message: &WsMessage) -> Option<String> {
     use hypersockets::MessageRouter;
     router
@@ -191,16 +202,12 @@ async fn each_profile_restores_its_topics_in_batches_within_the_venues_limits() 
             .unwrap_or(1000)
             .min(1000);
         let topics: Vec<String> = (0..count).map(case.topic).collect();
-        let mut config = ExchangeConfig::new()
+        let config = ExchangeConfig::new()
             .emulate(case.emulation)
             .recording(Recording::All);
-        for topic in &topics {
-            // One message at once, the next an hour later.
-            config = config.stream(
-                StreamConfig::trades(topic.as_str()).rate(Rate::Every(Duration::from_secs(3600))),
-            );
-        }
-        let exchange = MockExchange::start(config).await.unwrap();
+        let exchange = MockExchange::start(with_streams(config, &topics))
+            .await
+            .unwrap();
         let seen = Seen::default();
         let mut builder = client(&case.venue, exchange.url(), &seen);
         for topic in &topics {
@@ -386,4 +393,122 @@ fn request_for(message: &WsMessage, expected: &WsMessage) -> bool {
         Some(value)
     };
     strip(message).is_some() && strip(message) == strip(expected)
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_capped_profile_spreads_its_topics_over_as_many_connections_as_the_cap_needs() {
+    for case in cases() {
+        let Some(cap) = case.venue.limits().streams_per_connection_limit() else {
+            continue;
+        };
+        let name = case.venue.name();
+        let topics: Vec<String> = (0..=cap).map(case.topic).collect();
+        let config = ExchangeConfig::new()
+            .emulate(case.emulation)
+            .recording(Recording::All);
+        let exchange = MockExchange::start(with_streams(config, &topics))
+            .await
+            .unwrap();
+        let control = exchange.control();
+
+        // One connection: the venue refuses the stream over its cap.
+        let seen = Seen::default();
+        let mut builder = client(&case.venue, exchange.url(), &seen);
+        for topic in &topics {
+            builder = builder.subscribe(Subscription::topic(topic.as_str()));
+        }
+        let single = builder.build().unwrap();
+        single.connect().await.unwrap();
+        until(&format!("{name}: the venue's verdicts"), || {
+            let metrics = single.metrics().connection;
+            metrics.subscriptions_accepted as usize == cap
+                && metrics.subscriptions_rejected + metrics.subscription_timeouts > 0
+        })
+        .await;
+        single.close().await.unwrap();
+
+        // Spread: every topic placed, on two connections.
+        let seen = Seen::default();
+        let url = exchange.url();
+        let routed = seen.clone();
+        let shards = VenueShards::new(case.venue.clone(), move |venue: Venue| {
+            client(&venue, url.clone(), &routed).build()
+        });
+        let placed = shards
+            .subscribe_all(topics.iter().map(|t| Subscription::topic(t.as_str())))
+            .await
+            .unwrap();
+        assert!(
+            placed[..cap].iter().all(|&n| n == 1),
+            "{name}: the first {cap} on one"
+        );
+        assert_eq!(placed[cap], 2, "{name}: the one over the cap on another");
+        seen.wait_for(topics.len(), name).await;
+        let total = shards.manager().metrics().total;
+        assert_eq!(
+            total.subscriptions_accepted as usize,
+            topics.len(),
+            "{name}"
+        );
+        assert_eq!(total.subscriptions_rejected, 0, "{name}");
+        assert_eq!(shards.connections(), 2, "{name}");
+        let connections = control.connections();
+        let sharded = &connections[connections.len() - 2..];
+        for &connection in sharded {
+            assert!(control.subscriptions(connection).len() <= cap, "{name}");
+        }
+
+        // The one over the cap removed: its connection is closed.
+        assert!(shards.unsubscribe(&topics[cap]).await.unwrap());
+        assert_eq!(shards.connections(), 1, "{name}");
+        control
+            .wait_for_close(sharded[1], VIRTUAL_WAIT)
+            .await
+            .unwrap();
+        shards.close().await;
+        exchange.shutdown().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_subscription_with_no_room_left_fails_with_no_room() {
+    let topics: Vec<String> = (0..3).map(|i| format!("trades:SYM{i}-USDT")).collect();
+    let exchange = MockExchange::start(with_streams(
+        ExchangeConfig::new().emulate(Emulation::Okx),
+        &topics,
+    ))
+    .await
+    .unwrap();
+    let venue = Venue::okx().url(exchange.url()).with_limits(
+        VenueLimits::default()
+            .streams_per_connection(Some(2))
+            .connections_per_address(Some(1)),
+    );
+    let seen = Seen::default();
+    let url = exchange.url();
+    let shards = VenueShards::new(venue, move |venue: Venue| {
+        client(&venue, url.clone(), &seen).build()
+    });
+    let error = shards
+        .subscribe_all(topics.iter().map(|t| Subscription::topic(t.as_str())))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            HyperSocketError::NoRoom {
+                connections: 1,
+                streams_per_connection: 2
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        shards.connection_of(&topics[1]).await,
+        Some(1),
+        "placed before the error"
+    );
+    assert_eq!(shards.connection_of(&topics[2]).await, None);
+    shards.close().await;
+    exchange.shutdown().await;
 }

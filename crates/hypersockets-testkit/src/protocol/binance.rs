@@ -69,6 +69,7 @@ pub(super) fn refusal(id: &Value, item: &Item, refusal: Refusal) -> String {
     let why = match refusal {
         Refusal::Unknown => "unknown stream",
         Refusal::LoginRequired => "login required for",
+        Refusal::TooMany => "too many streams, no room for",
     };
     error(2, &format!("Invalid request: {why} '{}'", item.stream), id)
 }

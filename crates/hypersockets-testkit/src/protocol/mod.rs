@@ -183,6 +183,8 @@ impl Item {
 pub(crate) enum Refusal {
     Unknown,
     LoginRequired,
+    /// The connection holds as many streams as the exchange allows.
+    TooMany,
 }
 
 /// What answers may need of the connection.
@@ -295,6 +297,11 @@ impl SubscriptionProtocol {
         match self {
             Self::Binance => binance::refusal(id, item, refusal),
             Self::Okx => okx::refusal(id, item, refusal, cx),
+            _ if refusal == Refusal::TooMany => self.invalid(
+                id,
+                &format!("too many streams on this connection: {}", item.stream),
+                cx,
+            ),
             Self::Bybit => bybit::refusal(id, item, cx),
             Self::Kraken => kraken::refusal(id, item),
             Self::Coinbase => coinbase::refusal(item),

@@ -111,6 +111,12 @@ pub(super) fn refusal(id: &Value, item: &Item, refusal: Refusal, cx: Context<'_>
             cx,
         ),
         Refusal::LoginRequired => error("60011", "Please log in.", id, cx),
+        Refusal::TooMany => error(
+            "60018",
+            &format!("Too many channels on this connection: {}", item.stream),
+            id,
+            cx,
+        ),
     }
 }
 

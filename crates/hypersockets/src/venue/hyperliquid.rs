@@ -100,7 +100,9 @@ impl Venue {
         venue.pacing = Pacing::default()
             .all(Some(Rate::new(2000, Duration::from_secs(60))))
             .requests(None);
-        venue.limits = VenueLimits::default().streams_per_connection(Some(1000));
+        venue.limits = VenueLimits::default()
+            .streams_per_connection(Some(1000))
+            .connections_per_address(Some(100));
         venue
     }
 }

@@ -24,6 +24,7 @@ use crate::Rate;
 pub struct VenueLimits {
     streams_per_connection: Option<usize>,
     connections: Option<Rate>,
+    connections_per_address: Option<usize>,
     max_connection_age: Option<Duration>,
 }
 
@@ -51,6 +52,18 @@ impl VenueLimits {
     /// ```
     pub fn connections(mut self, rate: Option<Rate>) -> Self {
         self.connections = rate;
+        self
+    }
+
+    /// The most connections the venue allows open from one address at
+    /// once. Default: none known.
+    ///
+    /// ```
+    /// let limits = hypersockets::VenueLimits::default().connections_per_address(Some(100));
+    /// assert_eq!(limits.connections_per_address_limit(), Some(100));
+    /// ```
+    pub fn connections_per_address(mut self, connections: Option<usize>) -> Self {
+        self.connections_per_address = connections;
         self
     }
 
@@ -90,6 +103,15 @@ impl VenueLimits {
     /// ```
     pub fn connections_limit(&self) -> Option<Rate> {
         self.connections
+    }
+
+    /// The most connections open at once from one address, if known.
+    ///
+    /// ```
+    /// assert_eq!(hypersockets::Venue::hyperliquid().limits().connections_per_address_limit(), Some(100));
+    /// ```
+    pub fn connections_per_address_limit(&self) -> Option<usize> {
+        self.connections_per_address
     }
 
     /// The longest a connection lasts, if known.
