@@ -172,6 +172,18 @@ fn with_streams(mut config: ExchangeConfig, topics: &[String]) -> ExchangeConfig
     config
 }
 
+/// Connections of `venue` at `url`, each routing by topic into `seen`.
+fn shards(venue: Venue, url: String, seen: &Seen) -> VenueShards {
+    let seen = seen.clone();
+    VenueShards::new(venue, move |venue: Venue| {
+        client(&venue, url.clone(), &seen).build()
+    })
+}
+
+fn topic_subscriptions(topics: &[String]) -> impl Iterator<Item = Subscription> + '_ {
+    topics.iter().map(|t| Subscription::topic(t.as_str()))
+}
+
 fn router_topic(router: &TopicRouter, message: &WsMessage) -> Option<String> {
     use hypersockets::MessageRouter;
     router
@@ -429,13 +441,9 @@ async fn each_capped_profile_spreads_its_topics_over_as_many_connections_as_the_
 
         // Spread: every topic placed, on two connections.
         let seen = Seen::default();
-        let url = exchange.url();
-        let routed = seen.clone();
-        let shards = VenueShards::new(case.venue.clone(), move |venue: Venue| {
-            client(&venue, url.clone(), &routed).build()
-        });
+        let shards = shards(case.venue.clone(), exchange.url(), &seen);
         let placed = shards
-            .subscribe_all(topics.iter().map(|t| Subscription::topic(t.as_str())))
+            .subscribe_all(topic_subscriptions(&topics))
             .await
             .unwrap();
         assert!(
@@ -484,13 +492,9 @@ async fn a_subscription_with_no_room_left_fails_with_no_room() {
             .streams_per_connection(Some(2))
             .connections_per_address(Some(1)),
     );
-    let seen = Seen::default();
-    let url = exchange.url();
-    let shards = VenueShards::new(venue, move |venue: Venue| {
-        client(&venue, url.clone(), &seen).build()
-    });
+    let shards = shards(venue, exchange.url(), &Seen::default());
     let error = shards
-        .subscribe_all(topics.iter().map(|t| Subscription::topic(t.as_str())))
+        .subscribe_all(topic_subscriptions(&topics))
         .await
         .unwrap_err();
     assert!(
