@@ -55,6 +55,7 @@ mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod heartbeat;
+mod login;
 mod manager;
 mod metrics;
 mod pacing;
@@ -73,6 +74,7 @@ pub use client::WebSocketClient;
 pub use decompression::Decompression;
 pub use events::{EventStream, EventStreamError};
 pub use heartbeat::Heartbeat;
+pub use login::{BinanceLogon, BybitLogin, OkxLogin};
 pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetrics};
 pub use metrics::ClientMetrics;
 pub use pacing::{Pacing, Rate};
@@ -90,8 +92,8 @@ pub use hypersockets_core::{
     ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError, JsonPing,
     MAX_RETRY_AFTER, MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect,
     ParseError, PassThrough, PassivePingDetector, Proxy, ProxyKind, ReconnectionStrategy, Result,
-    StaticHeaders, SubscriptionAcks, SubscriptionAnswer, TcpKeepalive, TextPing, Transport,
-    TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
+    StaticHeaders, SubscriptionAcks, SubscriptionAnswer, TcpKeepalive, TextPing, TopicRequests,
+    Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
 };
 #[doc(inline)]
 pub use hypersockets_router::{

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::{Context, Item, Push, Request, json_str};
+use crate::auth::LoginRequest;
 
 fn id_of(value: &Value) -> Value {
     value.get("req_id").cloned().unwrap_or(Value::Null)
@@ -27,6 +28,25 @@ pub(super) fn parse(value: &Value, cx: Context<'_>) -> Request {
         Some("ping") => Request::Ping {
             reply: answer(true, "pong", &id, "ping", cx),
         },
+        Some("auth") => {
+            let args = value.get("args").and_then(Value::as_array);
+            let arg = |i: usize| {
+                args.and_then(|a| a.get(i)).and_then(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+            };
+            Request::Login {
+                id,
+                login: LoginRequest {
+                    api_key: arg(0).unwrap_or_default(),
+                    signature: arg(2).unwrap_or_default(),
+                    timestamp: arg(1),
+                    passphrase: None,
+                },
+            }
+        }
         Some(op @ ("subscribe" | "unsubscribe")) => {
             let items: Option<Vec<Item>> =
                 value
@@ -74,6 +94,15 @@ pub(super) fn refusal(id: &Value, item: &Item, cx: Context<'_>) -> String {
         "subscribe",
         cx,
     )
+}
+
+pub(super) fn login_answer(id: &Value, ok: bool, cx: Context<'_>) -> String {
+    let message = if ok {
+        ""
+    } else {
+        "error:signature verification failed"
+    };
+    answer(ok, message, id, "auth", cx)
 }
 
 pub(super) fn invalid(id: &Value, reason: &str, cx: Context<'_>) -> String {

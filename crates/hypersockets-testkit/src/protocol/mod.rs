@@ -22,7 +22,7 @@ use crate::auth::LoginRequest;
 /// data takes the venue's shape too (otherwise every protocol writes the
 /// tagged envelope of [`StreamKind`](crate::StreamKind)). A stream's name
 /// is the topic as the client names it in its request; each variant says
-/// how its requests map to names. Logins are emulated for Binance and OKX.
+/// how its requests map to names. Logins are emulated for Binance, OKX and Bybit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SubscriptionProtocol {
@@ -64,6 +64,7 @@ pub enum SubscriptionProtocol {
     /// | --- | --- |
     /// | `{"req_id":"1","op":"subscribe","args":["publicTrade.BTCUSDT"]}` | `{"success":true,"ret_msg":"","conn_id":C,"req_id":"1","op":"subscribe"}` |
     /// | `{"req_id":"2","op":"ping"}` | `{"success":true,"ret_msg":"pong","conn_id":C,"req_id":"2","op":"ping"}` |
+    /// | `{"req_id":"3","op":"auth","args":[K,EXPIRES,SIGNATURE]}` | `{"success":true,"ret_msg":"","conn_id":C,"req_id":"3","op":"auth"}` |
     ///
     /// A request naming an unknown stream subscribes to nothing and is
     /// answered `"success":false` with `"ret_msg":"error:handler not found,topic:…"`.
@@ -333,7 +334,8 @@ impl SubscriptionProtocol {
         )
     }
 
-    /// The answer to a login (Binance and OKX; the others parse none).
+    /// The answer to a login (Binance, OKX and Bybit; the others parse
+    /// none).
     pub(crate) fn login_answer(
         self,
         id: &Value,
@@ -344,6 +346,7 @@ impl SubscriptionProtocol {
         match self {
             Self::Okx => okx::login_answer(id, ok, cx),
             Self::Binance => binance::login_answer(id, login, ok),
+            Self::Bybit => bybit::login_answer(id, ok, cx),
             other => other.invalid(id, "login is not emulated", cx),
         }
     }

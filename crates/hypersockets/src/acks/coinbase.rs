@@ -70,14 +70,22 @@ impl SubscriptionAcks for CoinbaseAcks {
                 continue;
             };
             for (channel, products) in channels {
-                keys.push(channel.clone());
-                for product in products.as_array().into_iter().flatten() {
-                    if let Some(product) = product.as_str()
-                        && product != channel
-                    {
-                        keys.push(format!("{channel}:{product}"));
-                    }
+                let products: Vec<&str> = products
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                // A channel without products is listed bare, or as itself.
+                if products.is_empty() || products.contains(&channel.as_str()) {
+                    keys.push(channel.clone());
                 }
+                keys.extend(
+                    products
+                        .iter()
+                        .filter(|product| **product != channel)
+                        .map(|product| format!("{channel}:{product}")),
+                );
             }
         }
         SubscriptionAnswer::AcceptedAll { keys }
