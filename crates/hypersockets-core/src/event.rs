@@ -35,6 +35,16 @@ impl fmt::Display for DisconnectReason {
     }
 }
 
+/// Why a client rotates to a new connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RotationCause {
+    /// The venue sent its notice that it will close the connection.
+    Notice,
+    /// The connection nears the venue's maximum connection age.
+    Age,
+}
+
 /// Something that happened to a client, delivered on its event stream.
 ///
 /// Events are cheap to clone; errors are shared behind an [`Arc`].
@@ -105,20 +115,35 @@ pub enum ClientEvent {
         message: String,
     },
     /// User code run on the connection task panicked; the panic was
-    /// caught. A passive ping detector's panic counts as "not a ping" and
-    /// a router's as a parse failure, and the client goes on; the auth or
+    /// caught. A passive ping detector's panic counts as "not a ping", a
+    /// router's as a parse failure, a shutdown notice's as no notice and a
+    /// sequence reader's as no number, and the client goes on; the auth or
     /// header provider's or the reconnection strategy's shut the client
     /// down ([`HyperSocketError::Panicked`]). The panic's message is not
     /// carried, since it could hold a secret (it is not logged either).
     CallbackPanicked {
         /// Which callback: `"ping detector"`, `"router"`, `"auth provider"`,
-        /// `"header provider"` or `"reconnection strategy"`.
+        /// `"header provider"`, `"reconnection strategy"`, `"shutdown
+        /// notice"` or `"sequence reader"`.
         callback: &'static str,
     },
     /// An error that did not end the client.
     Error(Arc<HyperSocketError>),
     /// The client has stopped for good.
     ShutDown,
+    /// The client opens a second connection to replace the live one (make
+    /// before break): the venue announced the live one's end, or it nears
+    /// the venue's maximum connection age.
+    Rotating {
+        /// Why.
+        cause: RotationCause,
+    },
+    /// The replacement is live and the old connection is closed; every
+    /// numbered message seen on both was delivered once.
+    Rotated {
+        /// Messages that came on both connections and were delivered once.
+        duplicates: u64,
+    },
     /// The handlers fell behind: their queues reached the client's memory
     /// budget, so the client stopped reading (the server's writes back up
     /// in TCP; nothing is dropped) until the queues are down to half of it.

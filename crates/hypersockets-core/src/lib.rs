@@ -25,6 +25,7 @@ mod ping;
 mod proxy;
 mod reconnect;
 mod router;
+mod sequence;
 mod state;
 mod tcp_keepalive;
 mod topics;
@@ -33,7 +34,7 @@ mod transport;
 pub use acks::{SubscriptionAcks, SubscriptionAnswer};
 pub use auth::{AuthProvider, AuthVerdict, BoxFuture};
 pub use error::{BoxError, ErrorSource, HyperSocketError, ParseError, Result};
-pub use event::{ClientEvent, DisconnectReason};
+pub use event::{ClientEvent, DisconnectReason, RotationCause};
 pub use handler::{AsyncFnHandler, FnHandler, MessageHandler, async_handler_fn, handler_fn};
 pub use headers::{HeaderProvider, StaticHeaders};
 pub use message::{CloseCode, CloseFrame, Utf8Bytes, WsMessage};
@@ -44,6 +45,7 @@ pub use reconnect::{
     ExponentialBackoff, FixedInterval, MAX_RETRY_AFTER, NeverReconnect, ReconnectionStrategy,
 };
 pub use router::{MessageRouter, PassThrough};
+pub use sequence::{SequenceReader, ShutdownNotice, StreamId, StreamSequence};
 pub use state::ConnectionState;
 pub use tcp_keepalive::TcpKeepalive;
 pub use topics::TopicRequests;

@@ -46,6 +46,10 @@ pub struct ExchangeConfig {
     pub(crate) venue_shapes: bool,
     /// The most streams one connection may hold.
     pub(crate) max_streams: Option<usize>,
+    /// Every connection is closed this long after its handshake.
+    pub(crate) connection_lifetime: Option<Duration>,
+    /// The venue's shutdown notice comes this long before that close.
+    pub(crate) shutdown_notice: Duration,
 }
 
 impl Default for ExchangeConfig {
@@ -66,6 +70,8 @@ impl Default for ExchangeConfig {
             request_limit: None,
             venue_shapes: false,
             max_streams: None,
+            connection_lifetime: None,
+            shutdown_notice: Duration::from_secs(60),
         }
     }
 }
@@ -74,7 +80,7 @@ impl ExchangeConfig {
     /// The defaults: no streams, Binance-style subscriptions, the default
     /// keepalive (no server pings, client pings answered, no idle cutoff), no
     /// login, plain `ws://`, the 1,024 most recent messages kept each way
-    /// per connection.
+    /// per connection, no connection lifetime.
     pub fn new() -> Self {
         Self::default()
     }
@@ -213,6 +219,50 @@ impl ExchangeConfig {
         self
     }
 
+    /// Closes every connection `lifetime` after its handshake, with a Close
+    /// frame 1001 ("going away") whose reason is `connection lifetime
+    /// reached` (cause [`CloseCause::Lifetime`](crate::CloseCause::Lifetime)),
+    /// as a venue closes connections at their maximum age or for
+    /// maintenance. If the protocol has a shutdown notice, it comes
+    /// [`shutdown_notice`](Self::shutdown_notice) before. `None`: no
+    /// lifetime. Default: `None`; [`emulate`](Self::emulate) sets Binance's
+    /// 24 hours.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hypersockets_testkit::{ExchangeConfig, SubscriptionProtocol};
+    ///
+    /// // An OKX service upgrade: the 64008 notice after 9 minutes, the
+    /// // close after 10.
+    /// let okx = ExchangeConfig::new()
+    ///     .protocol(SubscriptionProtocol::Okx)
+    ///     .connection_lifetime(Some(Duration::from_secs(600)))
+    ///     .shutdown_notice(Duration::from_secs(60));
+    /// # drop(okx);
+    /// ```
+    pub fn connection_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.connection_lifetime = lifetime;
+        self
+    }
+
+    /// How long before a connection's [lifetime](Self::connection_lifetime)
+    /// ends the server sends the protocol's documented shutdown notice, at
+    /// once if the lifetime is shorter. Default: 60 s (OKX sends its notice
+    /// about 60 seconds before).
+    ///
+    /// The notices, written as the protocol's venue does, whatever
+    /// [`venue_shapes`](Self::venue_shapes) says:
+    ///
+    /// | protocol | notice |
+    /// | --- | --- |
+    /// | OKX | `{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":C}` |
+    /// | Binance | `{"event":{"e":"serverShutdown","E":T}}` (the WebSocket API's event; `T` is `1700000000000` plus the milliseconds since the exchange started) |
+    /// | others | none (their venues document none): the connection is just closed |
+    pub fn shutdown_notice(mut self, lead: Duration) -> Self {
+        self.shutdown_notice = lead;
+        self
+    }
+
     /// Writes market data in the protocol's venue shape (see
     /// [`StreamConfig::venue_message`](crate::StreamConfig::venue_message))
     /// instead of the tagged envelope. Default: false; set by
@@ -266,6 +316,9 @@ impl ExchangeConfig {
         }
         if self.keepalive.idle_timeout.is_some_and(|t| t.is_zero()) {
             return Err("idle timeout of zero".to_owned());
+        }
+        if self.connection_lifetime.is_some_and(|l| l.is_zero()) {
+            return Err("connection lifetime of zero".to_owned());
         }
         if !self.path.starts_with('/') {
             return Err("path must start with '/'".to_owned());

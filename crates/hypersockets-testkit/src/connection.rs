@@ -91,7 +91,16 @@ pub(crate) async fn serve(
     tracing::debug!(%id, %peer, "connection open");
     let now = Instant::now();
     let keepalive = &shared.config.keepalive;
+    let end = shared
+        .config
+        .connection_lifetime
+        .and_then(|lifetime| now.checked_add(lifetime));
     let connection = Connection {
+        end,
+        notice: end.map(|end| {
+            end.checked_sub(shared.config.shutdown_notice)
+                .map_or(now, |at| at.max(now))
+        }),
         ping: keepalive
             .server_ping
             .clone()
@@ -168,6 +177,10 @@ pub(crate) struct Connection {
     /// When the client's recent subscribe, unsubscribe and login requests
     /// came, for the request limit.
     pub(crate) requests_heard: std::collections::VecDeque<Instant>,
+    /// When the connection's lifetime ends, if it has one.
+    pub(crate) end: Option<Instant>,
+    /// When the shutdown notice is due; `None` once sent.
+    pub(crate) notice: Option<Instant>,
 }
 
 impl Connection {
@@ -222,7 +235,10 @@ impl Connection {
         let ping = self.ping.as_ref().map(PingTimer::next_deadline);
         let idle = self.idle.map(|idle| self.last_heard + idle);
         let streams = self.cursors.iter().filter_map(Cursor::due_at).min();
-        [ping, idle, streams].into_iter().flatten().min()
+        [ping, idle, streams, self.notice, self.end]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     async fn next_event(&mut self) -> Event {
@@ -328,11 +344,38 @@ impl Connection {
 
     async fn on_timer(&mut self) -> Flow {
         let now = Instant::now();
+        self.on_lifetime_timer(now).await?;
         self.on_keepalive_timer(now).await?;
         for index in 0..self.cursors.len() {
             if self.cursors[index].due_at().is_some_and(|due| due <= now) {
                 self.publish(index, now).await?;
             }
+        }
+        CONTINUE
+    }
+
+    /// The shutdown notice when due, then the close at the end of the
+    /// connection's lifetime.
+    async fn on_lifetime_timer(&mut self, now: Instant) -> Flow {
+        if self.notice.is_some_and(|at| at <= now) {
+            self.notice = None;
+            // The venue's clock: deterministic, like the data's times.
+            let since_start = now.saturating_duration_since(self.shared.started);
+            let time = u64::try_from(since_start.as_millis())
+                .unwrap_or(u64::MAX)
+                .saturating_add(crate::stream::EPOCH_MS);
+            let protocol = self.shared.config.protocol;
+            if let Some(notice) = protocol.shutdown_notice(self.context(&[]), time) {
+                self.write_text(notice).await?;
+            }
+        }
+        if self.end.is_some_and(|end| end <= now) {
+            return self
+                .close_with(
+                    Some(CloseFrame::new(1001, "connection lifetime reached")),
+                    CloseCause::Lifetime,
+                )
+                .await;
         }
         CONTINUE
     }
@@ -397,11 +440,11 @@ impl Connection {
         if let Some(flow) = self.on_keepalive_text(text, json.as_ref()).await {
             return flow;
         }
-        let request = self
-            .shared
-            .config
-            .protocol
-            .parse(json.as_ref(), self.context(&[]));
+        let protocol = self.shared.config.protocol;
+        if protocol.is_pong(json.as_ref()) {
+            return CONTINUE;
+        }
+        let request = protocol.parse(json.as_ref(), self.context(&[]));
         if matches!(
             request,
             Request::Subscribe { .. } | Request::Unsubscribe { .. } | Request::Login { .. }
@@ -413,6 +456,9 @@ impl Connection {
                     CloseCause::TooManyMessages,
                 )
                 .await;
+        }
+        if protocol.authenticates_requests() && matches!(request, Request::Subscribe { .. }) {
+            self.authenticate_request(json.as_ref());
         }
         self.on_request(request).await
     }

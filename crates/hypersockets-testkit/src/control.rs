@@ -135,7 +135,9 @@ impl Control {
     }
 
     /// The market data messages of one stream fully written to the
-    /// connection, in order (their sequence numbers are 1, 2, 3, …).
+    /// connection, in order (their sequence numbers are 1, 2, 3, …, or for
+    /// a [global](crate::StreamConfig::global) stream the venue's, from the
+    /// first due after the subscription).
     ///
     /// Fails like [`sent`](Self::sent), when messages of this stream were
     /// dropped.
@@ -250,36 +252,51 @@ impl Control {
             }
             Ok(records)
         })?;
-        // Per (connection, stream): the next sequence number expected, and
-        // the count written, in the order first written.
+        // Per (connection, stream), in the order first written: how many
+        // were delivered, and the sequence numbers written, in order. A
+        // delivered message must be the next written one, by position: a
+        // global stream's numbers start anywhere and may skip.
         let mut keys: Vec<(ConnectionId, &str)> = Vec::new();
-        let mut streams: HashMap<(ConnectionId, &str), (u64, u64)> = HashMap::new();
-        let mut by_text: HashMap<&str, &SentRecord> = HashMap::with_capacity(records.len());
+        let mut streams: HashMap<(ConnectionId, &str), (usize, Vec<u64>)> = HashMap::new();
+        // Each text's record and its position in its stream.
+        let mut by_text: HashMap<&str, (&SentRecord, usize)> =
+            HashMap::with_capacity(records.len());
         for record in &records {
             let key = (record.connection(), record.stream());
-            streams
+            let written = &mut streams
                 .entry(key)
                 .or_insert_with(|| {
                     keys.push(key);
-                    (1, 0)
+                    (0, Vec::new())
                 })
-                .1 += 1;
-            by_text.entry(record.text()).or_insert(record);
+                .1;
+            by_text
+                .entry(record.text())
+                .or_insert((record, written.len()));
+            written.push(record.seq());
         }
         for (index, text) in delivered.iter().enumerate() {
             let text = text.as_ref();
-            let record = by_text.get(text).ok_or_else(|| DeliveryError::NotWritten {
-                index,
-                text: text.to_owned(),
-            })?;
+            let &(record, position) =
+                by_text.get(text).ok_or_else(|| DeliveryError::NotWritten {
+                    index,
+                    text: text.to_owned(),
+                })?;
             let key = (record.connection(), record.stream());
-            let next = &mut streams.get_mut(&key).expect("indexed above").0;
-            if record.seq() != *next {
+            let Some((next, written)) = streams.get_mut(&key) else {
+                continue;
+            };
+            if position != *next {
+                // Past the last one written, the number that would follow.
+                let expected = written
+                    .get(*next)
+                    .copied()
+                    .unwrap_or_else(|| written.last().map_or(1, |last| last.saturating_add(1)));
                 return Err(DeliveryError::OutOfOrder {
                     index,
                     connection: record.connection(),
                     stream: record.stream().to_owned(),
-                    expected: *next,
+                    expected,
                     got: record.seq(),
                 });
             }
@@ -289,12 +306,12 @@ impl Control {
             streams: keys
                 .into_iter()
                 .map(|key| {
-                    let (next, written) = streams[&key];
+                    let (delivered, written) = &streams[&key];
                     StreamDelivery {
                         connection: key.0,
                         stream: key.1.to_owned(),
-                        delivered: next - 1,
-                        written,
+                        delivered: *delivered as u64,
+                        written: written.len() as u64,
                     }
                 })
                 .collect(),

@@ -12,6 +12,11 @@
 //! - **Subscriptions** in Binance or OKX style ([`SubscriptionProtocol`]),
 //!   with error answers for unknown streams; **login** checked against a key
 //!   and signature ([`AuthConfig`]), private streams refused before it.
+//! - **Rotation**: [global](StreamConfig::global) streams numbered by the
+//!   venue, as trade ids are, the same on every connection; connection
+//!   lifetimes ([`ExchangeConfig::connection_lifetime`]) ending in a 1001
+//!   close after the venue's shutdown notice: what a client that opens its
+//!   next connection before the old one goes is tested against.
 //! - **Keepalive** ([`KeepaliveConfig`]): protocol or application pings with
 //!   deadlines and a disconnect after N misses, answers to client pings, an
 //!   idle cutoff.
@@ -35,7 +40,9 @@
 //!   [`Recording::All`] keeps every message for tests that read whole lists.
 //!
 //! Sequence numbers are per connection and per stream: a connection gets
-//! messages 1, 2, 3, … of each stream it subscribes to. What a client
+//! messages 1, 2, 3, … of each stream it subscribes to, unless the stream
+//! is [global](StreamConfig::global) (numbered by the venue, as trade ids
+//! are, the same on every connection). What a client
 //! received on a connection must be, per stream, a prefix of what the
 //! server recorded as written to it (all of it when the connection closed
 //! gracefully), with no gap and no duplicate.

@@ -324,6 +324,10 @@ impl Drop for ChaosProxy {
     }
 }
 
+/// How long a connect cut short is still awaited, to be reset: a
+/// handshake the server finished completes at once.
+const CONNECT_AFTER_CUT: Duration = Duration::from_secs(1);
+
 async fn accept(listener: TcpListener, target: SocketAddr, shared: Arc<ProxyShared>) {
     loop {
         let (client, peer) = match listener.accept().await {
@@ -362,9 +366,23 @@ async fn forward(
     shared: Arc<ProxyShared>,
 ) {
     let mut cut_rx = cut.subscribe();
-    let server = tokio::select! {
-        server = TcpStream::connect(target) => server,
-        _ = cut_rx.wait_for(|cut| *cut) => Err(std::io::ErrorKind::ConnectionAborted.into()),
+    let mut connect = std::pin::pin!(TcpStream::connect(target));
+    let cut_while_connecting = tokio::select! {
+        biased;
+        server = &mut connect => Some(server),
+        _ = cut_rx.wait_for(|cut| *cut) => None,
+    };
+    let server = match cut_while_connecting {
+        Some(server) => server,
+        None => {
+            // Cut while connecting: the server may have accepted already
+            // (its handshake done, our side not yet told). Dropping the
+            // connect would close that connection cleanly; it is reset.
+            if let Ok(Ok(server)) = tokio::time::timeout(CONNECT_AFTER_CUT, connect).await {
+                let _ = server.set_zero_linger();
+            }
+            Err(std::io::ErrorKind::ConnectionAborted.into())
+        }
     };
     let Ok(server) = server else {
         // The server is gone: the client gets a reset, as it would from it.

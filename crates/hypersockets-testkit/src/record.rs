@@ -80,7 +80,8 @@ impl SentRecord {
     }
 
     /// The message's sequence number in its stream on this connection (the
-    /// first message after a subscription is 1).
+    /// first message after a subscription is 1), or for a
+    /// [global](crate::StreamConfig::global) stream, the venue's number.
     pub fn seq(&self) -> u64 {
         self.seq
     }
@@ -129,6 +130,11 @@ pub enum CloseCause {
     TooManyMessages,
     /// The mock exchange shut down, or was dropped.
     Shutdown,
+    /// The connection reached its lifetime
+    /// ([`ExchangeConfig::connection_lifetime`](crate::ExchangeConfig::connection_lifetime))
+    /// and the server closed it with 1001, as a venue does at its maximum
+    /// connection age or for maintenance.
+    Lifetime,
 }
 
 /// Where a connection stands.

@@ -325,7 +325,7 @@ pub struct StreamSummary {
     pub stream: String,
     /// How many of its messages were fully written.
     pub messages: u64,
-    /// The [`Checksum`] of their texts, in order (sequence numbers 1, 2, …).
+    /// The [`Checksum`] of their texts, in the order written.
     pub checksum: Checksum,
 }
 

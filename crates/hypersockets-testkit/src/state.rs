@@ -29,6 +29,9 @@ pub(crate) enum Command {
 pub(crate) struct Shared {
     pub(crate) config: ExchangeConfig,
     pub(crate) streams: HashMap<String, Arc<StreamConfig>>,
+    /// When the exchange started, on tokio's clock: the origin of global
+    /// streams' schedules and of the times in shutdown notices.
+    pub(crate) started: Instant,
     state: Mutex<State>,
     changed: watch::Sender<u64>,
     pub(crate) shutdown: watch::Sender<bool>,
@@ -48,6 +51,7 @@ impl Shared {
         Self {
             config,
             streams,
+            started: Instant::now(),
             state: Mutex::new(state),
             changed: watch::Sender::new(0),
             shutdown: watch::Sender::new(false),

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::protocol::Push;
+use crate::protocol::{Push, Trade};
 use crate::{ConnectionId, SubscriptionProtocol};
 
-/// How often a stream publishes on each connection subscribed to it.
+/// How often a stream publishes on each connection subscribed to it (for a
+/// [global](StreamConfig::global) stream, how often the venue publishes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Rate {
@@ -72,10 +73,15 @@ impl fmt::Debug for MessageFn {
 /// the sequence number alone (times are `1700000000000 + seq`; prices walk
 /// around 50000.00 with `seq`), so every run writes the same texts, and no
 /// two messages of a stream are alike, even across connections.
+///
+/// In a venue's shape ([`StreamConfig::venue_message`]) trades are the
+/// venue's own trade objects, their trade id carrying the sequence number;
+/// the other kinds keep the Binance-like payload in the venue's envelope.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum StreamKind {
-    /// Trades: `{"e":"trade",…,"t":seq,"p":…,"q":…}`.
+    /// Trades: `{"e":"trade",…,"t":seq,"p":…,"q":…}`, or the venue's trade
+    /// object.
     Trade,
     /// Order book deltas: `{"e":"depthUpdate",…,"U":seq,"u":seq,"b":[[p,q]],"a":[[p,q]]}`.
     BookDelta,
@@ -88,10 +94,13 @@ pub enum StreamKind {
 
 /// One named stream of market data.
 ///
-/// Sequence numbers are per connection: each connection that subscribes to
-/// the stream gets messages `1, 2, 3, …` from its subscription on, with no
-/// gap. Unsubscribing pauses the stream on that connection; subscribing again
-/// resumes it where it stopped, so a connection never sees a number twice.
+/// Sequence numbers are per connection by default: each connection that
+/// subscribes to the stream gets messages `1, 2, 3, …` from its
+/// subscription on, with no gap. Unsubscribing pauses the stream on that
+/// connection; subscribing again resumes it where it stopped, so a
+/// connection never sees a number twice. A [global](Self::global) stream
+/// numbers its messages as a venue numbers its trades instead: the same
+/// numbers at the same instants on every connection.
 ///
 /// ```
 /// use hypersockets_testkit::{ConnectionId, Rate, StreamConfig};
@@ -114,6 +123,7 @@ pub struct StreamConfig {
     limit: Option<u64>,
     private: bool,
     symbol: Option<String>,
+    global: bool,
 }
 
 impl Default for StreamConfig {
@@ -125,7 +135,7 @@ impl Default for StreamConfig {
 
 impl StreamConfig {
     /// A stream of this kind, with the defaults: 10 messages per second, no
-    /// limit, public, symbol taken from the name.
+    /// limit, public, symbol taken from the name, numbered per connection.
     pub fn new(name: impl Into<String>, kind: StreamKind) -> Self {
         Self {
             name: name.into(),
@@ -134,6 +144,7 @@ impl StreamConfig {
             limit: None,
             private: false,
             symbol: None,
+            global: false,
         }
     }
 
@@ -167,8 +178,9 @@ impl StreamConfig {
         self
     }
 
-    /// How many messages it publishes at most on each connection, in total.
-    /// Default: no limit.
+    /// How many messages it publishes at most on each connection, in total;
+    /// for a [global](Self::global) stream, the last sequence number the
+    /// venue publishes. Default: no limit.
     pub fn limit(mut self, limit: u64) -> Self {
         self.limit = Some(limit);
         self
@@ -183,9 +195,41 @@ impl StreamConfig {
     /// The instrument symbol written in the messages. Default: taken from the
     /// name: the part before `@`, upper-cased (`btcusdt@trade` → `BTCUSDT`),
     /// else the part after `:` (`trades:BTC-USDT` → `BTC-USDT`), else the
-    /// whole name upper-cased.
+    /// whole name upper-cased; in a Bybit venue trade, the part after the
+    /// last `.` (`publicTrade.BTCUSDT` → `BTCUSDT`).
     pub fn symbol(mut self, symbol: impl Into<String>) -> Self {
         self.symbol = Some(symbol.into());
+        self
+    }
+
+    /// Whether the stream's sequence numbers are the venue's, shared by
+    /// every connection, as a venue's trade ids are. Default: false (each
+    /// connection counts from 1).
+    ///
+    /// Message `k` is due at the exchange's start plus `k` periods of the
+    /// [rate](Self::rate), which must be timed
+    /// ([`AsFastAsPossible`](Rate::AsFastAsPossible) is refused by
+    /// [`MockExchange::start`](crate::MockExchange::start)). So two
+    /// connections subscribed at the same time receive the same numbers at
+    /// the same instants, and a connection that subscribes at time `t`
+    /// starts at the first message due after `t`: what a client rotating
+    /// its connections deduplicates by trade id. A connection that falls
+    /// behind still gets every number, in order; one that unsubscribes and
+    /// subscribes again resumes at the message then due, the numbers in
+    /// between not sent to it, as on a venue.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hypersockets_testkit::{Rate, StreamConfig};
+    ///
+    /// // Trade ids 1, 2, 3, … every 100 ms since the exchange started.
+    /// let trades = StreamConfig::trades("btcusdt@trade")
+    ///     .rate(Rate::Every(Duration::from_millis(100)))
+    ///     .global(true);
+    /// assert!(trades.is_global());
+    /// ```
+    pub fn global(mut self, global: bool) -> Self {
+        self.global = global;
         self
     }
 
@@ -214,6 +258,12 @@ impl StreamConfig {
         self.private
     }
 
+    /// Whether its sequence numbers are the venue's, shared by every
+    /// connection (see [`global`](Self::global)).
+    pub fn is_global(&self) -> bool {
+        self.global
+    }
+
     /// The exact text of message `seq` of this stream on connection
     /// `connection`, as the server writes it.
     pub fn message(&self, connection: ConnectionId, seq: u64) -> String {
@@ -223,15 +273,31 @@ impl StreamConfig {
     /// The exact text of message `seq` of this stream on connection
     /// `connection` as an exchange emulating a venue of `protocol` writes
     /// it ([`ExchangeConfig::emulate`](crate::ExchangeConfig::emulate)):
-    /// the same payload in the venue's envelope, with `"conn"` and `"seq"`
-    /// members added for ground truth.
+    /// the venue's envelope, with `"conn"` and `"seq"` members added for
+    /// ground truth, around the payload: for trades, the venue's documented
+    /// trade object, whose trade id is `seq`; for the other kinds, the
+    /// Binance-like payload.
+    ///
+    /// | protocol | trade payload (trade id in bold) |
+    /// | --- | --- |
+    /// | Binance | `{"e":"trade",…,"t":`**`5`**`,…}` in `{"stream":…,"data":…}` |
+    /// | OKX | `"data":[{"instId":"BTC-USDT","tradeId":"`**`5`**`","px":…,"sz":…,"side":…,"ts":…,"count":"1"}]` |
+    /// | Bybit | `"data":[{"T":…,"s":"BTCUSDT","S":…,"v":…,"p":…,"L":"PlusTick","i":…,"BT":false,"seq":`**`5`**`}]` |
+    /// | Kraken | `"data":[{"symbol":"BTC/USD","side":…,"price":…,"qty":…,"ord_type":"market","trade_id":`**`5`**`,"timestamp":…}]` |
+    /// | Coinbase | `"events":[{"type":"update","trades":[{"trade_id":"`**`5`**`","product_id":"BTC-USD",…}]}]` |
+    /// | Hyperliquid | `"data":[{"coin":"BTC","side":…,"px":…,"sz":…,"hash":…,"time":…,"tid":`**`5`**`}]` |
+    /// | HTX | `"tick":{"id":5,"ts":…,"data":[{"id":5,"ts":…,"tradeId":`**`5`**`,"amount":…,"price":…,"direction":…}]}` |
+    /// | KuCoin | `"subject":"trade.l3match","data":{"sequence":"5","type":"match",…,"tradeId":"`**`5`**`","time":…}` |
     ///
     /// ```
     /// use hypersockets_testkit::{ConnectionId, StreamConfig, SubscriptionProtocol};
     ///
     /// let trades = StreamConfig::trades("trades:BTC-USDT");
-    /// let text = trades.venue_message(SubscriptionProtocol::Okx, ConnectionId::new(0), 1);
-    /// assert!(text.starts_with(r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"conn":0,"seq":1,"data":[{"#));
+    /// let text = trades.venue_message(SubscriptionProtocol::Okx, ConnectionId::new(0), 5);
+    /// assert_eq!(
+    ///     text,
+    ///     r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"conn":0,"seq":5,"data":[{"instId":"BTC-USDT","tradeId":"5","px":"50095.94","sz":"0.170","side":"buy","ts":"1700000000005","count":"1"}]}"#
+    /// );
     /// ```
     pub fn venue_message(
         &self,
@@ -243,12 +309,10 @@ impl StreamConfig {
     }
 
     fn render(&self, connection: ConnectionId, seq: u64, shape: Shape) -> String {
-        let symbol = self.symbol.clone().unwrap_or_else(|| symbol_of(&self.name));
         render(
             &self.kind,
             &self.name,
-            &json_string(&self.name),
-            &json_string(&symbol),
+            &Labels::new(self, shape),
             connection,
             seq,
             shape,
@@ -261,14 +325,46 @@ impl StreamConfig {
             Rate::Every(every) if every.is_zero() => {
                 Err(format!("stream {}: zero interval", self.name))
             }
+            Rate::AsFastAsPossible if self.global => Err(format!(
+                "stream {}: a global stream needs a timed rate (PerSecond or Every), \
+                 not AsFastAsPossible",
+                self.name
+            )),
             _ if self.name.is_empty() => Err("stream with an empty name".to_owned()),
             _ => Ok(()),
         }
     }
 }
 
+/// A stream's name and instrument as its messages write them, worked out
+/// once per cursor.
+#[derive(Debug)]
+struct Labels {
+    name_json: String,
+    /// For the Binance-like payloads.
+    symbol_json: String,
+    /// For venue trades, in the venue's syntax; not JSON-quoted.
+    instrument: String,
+}
+
+impl Labels {
+    fn new(config: &StreamConfig, shape: Shape) -> Self {
+        let symbol = config.symbol.clone();
+        let instrument = match (&symbol, shape) {
+            (Some(symbol), _) => symbol.clone(),
+            (None, Shape::Venue(protocol)) => protocol.instrument(&config.name),
+            (None, Shape::Tagged) => String::new(),
+        };
+        Self {
+            name_json: json_string(&config.name),
+            symbol_json: json_string(&symbol.unwrap_or_else(|| symbol_of(&config.name))),
+            instrument,
+        }
+    }
+}
+
 /// The default symbol of a stream name.
-fn symbol_of(name: &str) -> String {
+pub(crate) fn symbol_of(name: &str) -> String {
     if let Some((symbol, _)) = name.split_once('@') {
         symbol.to_ascii_uppercase()
     } else if let Some((_, symbol)) = name.split_once(':') {
@@ -283,7 +379,7 @@ fn json_string(text: &str) -> String {
 }
 
 /// Base of the deterministic event times.
-const EPOCH_MS: u64 = 1_700_000_000_000;
+pub(crate) const EPOCH_MS: u64 = 1_700_000_000_000;
 
 fn price(cents: u64) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
@@ -310,30 +406,48 @@ pub(crate) enum Shape {
 fn render(
     kind: &StreamKind,
     name: &str,
-    name_json: &str,
-    symbol_json: &str,
+    labels: &Labels,
     connection: ConnectionId,
     seq: u64,
     shape: Shape,
 ) -> String {
+    let Labels {
+        name_json,
+        symbol_json,
+        instrument,
+    } = labels;
     let time = EPOCH_MS.wrapping_add(seq);
     let cents = price_cents(seq);
-    let data = match kind {
-        StreamKind::Custom(f) => return (f.0)(name, connection, seq),
-        StreamKind::Trade => format!(
+    let venue_trade = match (kind, shape) {
+        (StreamKind::Trade, Shape::Venue(protocol)) => protocol.trade(&Trade {
+            seq,
+            time,
+            price: &price(cents),
+            quantity: &quantity(seq),
+            // As the Binance-like payload's `"m"`: the buyer was the maker.
+            sell: seq.is_multiple_of(2),
+            symbol: instrument,
+        }),
+        _ => None,
+    };
+    let trade = venue_trade.is_some();
+    let data = match (kind, venue_trade) {
+        (StreamKind::Custom(f), _) => return (f.0)(name, connection, seq),
+        (_, Some(data)) => data,
+        (StreamKind::Trade, None) => format!(
             r#"{{"e":"trade","E":{time},"s":{symbol_json},"t":{seq},"p":"{}","q":"{}","T":{time},"m":{},"M":true}}"#,
             price(cents),
             quantity(seq),
             seq.is_multiple_of(2),
         ),
-        StreamKind::BookDelta => format!(
+        (StreamKind::BookDelta, None) => format!(
             r#"{{"e":"depthUpdate","E":{time},"s":{symbol_json},"U":{seq},"u":{seq},"b":[["{}","{}"]],"a":[["{}","{}"]]}}"#,
             price(cents),
             quantity(seq),
             price(cents + 1),
             quantity(seq + 1),
         ),
-        StreamKind::Ticker => format!(
+        (StreamKind::Ticker, None) => format!(
             r#"{{"e":"24hrTicker","E":{time},"s":{symbol_json},"c":"{}","b":"{}","a":"{}","o":"50000.00","h":"50100.00","l":"49900.00","v":"{}.{:03}","n":{seq}}}"#,
             price(cents),
             price(cents - 1),
@@ -353,6 +467,7 @@ fn render(
             seq,
             time,
             data: &data,
+            trade,
         }),
     }
 }
@@ -363,38 +478,52 @@ fn render(
 pub(crate) struct Cursor {
     config: Arc<StreamConfig>,
     name: Arc<str>,
-    name_json: String,
-    symbol_json: String,
+    labels: Labels,
     connection: ConnectionId,
     shape: Shape,
     next_seq: u64,
     active: bool,
-    next_due: Instant,
+    /// `None`: never (a global stream's message too far out to be timed).
+    next_due: Option<Instant>,
+    /// The exchange's start and the period, for a global stream: message
+    /// `k` is due at `start + k × period`.
+    global: Option<(Instant, Duration)>,
 }
 
 impl Cursor {
-    /// An active cursor whose first message is due now.
+    /// An active cursor: its first message is due now, or for a global
+    /// stream, the first message due after now. `start` is when the
+    /// exchange started.
     pub(crate) fn new(
         config: Arc<StreamConfig>,
         connection: ConnectionId,
         now: Instant,
         shape: Shape,
+        start: Instant,
     ) -> Self {
-        let symbol = config
-            .symbol
-            .clone()
-            .unwrap_or_else(|| symbol_of(&config.name));
-        Self {
+        // `check` refuses an untimed global stream; were one to get here,
+        // it would count per connection.
+        let global = config
+            .rate
+            .period()
+            .filter(|_| config.global)
+            .map(|period| (start, period));
+        let mut cursor = Self {
             name: Arc::from(config.name.as_str()),
-            name_json: json_string(&config.name),
-            symbol_json: json_string(&symbol),
+            labels: Labels::new(&config, shape),
             connection,
             shape,
             config,
             next_seq: 1,
             active: true,
-            next_due: now,
+            next_due: Some(now),
+            global,
+        };
+        if cursor.global.is_some() {
+            cursor.next_seq = cursor.first_due_after(now);
+            cursor.next_due = cursor.due_of(cursor.next_seq);
         }
+        cursor
     }
 
     pub(crate) fn name(&self) -> &Arc<str> {
@@ -405,16 +534,45 @@ impl Cursor {
         self.active
     }
 
-    /// Subscribed again: resumes where it stopped, next message due now.
+    /// Subscribed again: resumes where it stopped, next message due now; a
+    /// global stream resumes at the first message due after now (never
+    /// going back).
     pub(crate) fn activate(&mut self, now: Instant) {
-        if !self.active {
-            self.active = true;
-            self.next_due = now;
+        if self.active {
+            return;
+        }
+        self.active = true;
+        if self.global.is_some() {
+            self.next_seq = self.next_seq.max(self.first_due_after(now));
+            self.next_due = self.due_of(self.next_seq);
+        } else {
+            self.next_due = Some(now);
         }
     }
 
     pub(crate) fn deactivate(&mut self) {
         self.active = false;
+    }
+
+    /// The number of a global stream's first message due strictly after
+    /// `now`.
+    fn first_due_after(&self, now: Instant) -> u64 {
+        let Some((start, period)) = self.global else {
+            return self.next_seq;
+        };
+        let elapsed = now.saturating_duration_since(start).as_nanos();
+        let k = elapsed / period.as_nanos().max(1) + 1;
+        u64::try_from(k).unwrap_or(u64::MAX)
+    }
+
+    /// When a global stream's message `seq` is due; `None` past what an
+    /// `Instant` can hold.
+    fn due_of(&self, seq: u64) -> Option<Instant> {
+        let (start, period) = self.global?;
+        let nanos = period.as_nanos().checked_mul(u128::from(seq))?;
+        let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+        let subsec = u32::try_from(nanos % 1_000_000_000).ok()?;
+        start.checked_add(Duration::new(secs, subsec))
     }
 
     fn has_more(&self) -> bool {
@@ -428,7 +586,11 @@ impl Cursor {
 
     /// When its next timed message is due, if it is timed and has one.
     pub(crate) fn due_at(&self) -> Option<Instant> {
-        (self.has_more() && self.config.rate.period().is_some()).then_some(self.next_due)
+        if self.has_more() && self.config.rate.period().is_some() {
+            self.next_due
+        } else {
+            None
+        }
     }
 
     /// The text of the next message, without taking it.
@@ -440,8 +602,7 @@ impl Cursor {
         render(
             &self.config.kind,
             &self.name,
-            &self.name_json,
-            &self.symbol_json,
+            &self.labels,
             self.connection,
             seq,
             self.shape,
@@ -451,13 +612,18 @@ impl Cursor {
     /// Takes the next message: its sequence number and text.
     pub(crate) fn take(&mut self, now: Instant) -> (u64, String) {
         let seq = self.next_seq;
-        self.next_seq += 1;
-        if let Some(period) = self.config.rate.period() {
-            self.next_due += period;
+        self.next_seq = seq.saturating_add(1);
+        if self.global.is_some() {
+            // Due times are fixed by the venue's clock: after a stall, the
+            // messages now overdue go out back to back, none skipped.
+            self.next_due = self.due_of(self.next_seq);
+        } else if let (Some(period), Some(due)) = (self.config.rate.period(), self.next_due) {
+            let mut due = due + period;
             // Catch up after a stall, but by one second's worth at most.
-            if now.saturating_duration_since(self.next_due) > Duration::from_secs(1) {
-                self.next_due = now;
+            if now.saturating_duration_since(due) > Duration::from_secs(1) {
+                due = now;
             }
+            self.next_due = Some(due);
         }
         (seq, self.render(seq))
     }
@@ -504,7 +670,7 @@ mod tests {
         let config = Arc::new(StreamConfig::tickers("tickers:BTC-USDT").limit(2));
         let now = Instant::now();
         let conn = ConnectionId::new(1);
-        let mut cursor = Cursor::new(Arc::clone(&config), conn, now, Shape::Tagged);
+        let mut cursor = Cursor::new(Arc::clone(&config), conn, now, Shape::Tagged, now);
         assert_eq!(cursor.peek(), config.message(conn, 1));
         assert_eq!(cursor.take(now), (1, config.message(conn, 1)));
         assert_eq!(cursor.take(now), (2, config.message(conn, 2)));
@@ -513,6 +679,211 @@ mod tests {
             config.message(ConnectionId::new(2), 1)
         );
         assert!(cursor.due_at().is_none(), "limit reached");
+    }
+
+    #[test]
+    fn venue_trades_are_the_venues_trade_objects() {
+        use SubscriptionProtocol::*;
+        let conn = ConnectionId::new(0);
+        let cases = [
+            (
+                Binance,
+                "btcusdt@trade",
+                r#"{"stream":"btcusdt@trade","conn":0,"seq":5,"data":{"e":"trade","E":1700000000005,"s":"BTCUSDT","t":5,"p":"50095.94","q":"0.170","T":1700000000005,"m":false,"M":true}}"#,
+            ),
+            (
+                Okx,
+                "trades:BTC-USDT",
+                r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"conn":0,"seq":5,"data":[{"instId":"BTC-USDT","tradeId":"5","px":"50095.94","sz":"0.170","side":"buy","ts":"1700000000005","count":"1"}]}"#,
+            ),
+            (
+                Bybit,
+                "publicTrade.BTCUSDT",
+                r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1700000000005,"conn":0,"seq":5,"data":[{"T":1700000000005,"s":"BTCUSDT","S":"Buy","v":"0.170","p":"50095.94","L":"PlusTick","i":"00000000-0000-4000-8000-000000000005","BT":false,"seq":5}]}"#,
+            ),
+            (
+                Kraken,
+                "trade:BTC/USD",
+                r#"{"channel":"trade","type":"update","conn":0,"seq":5,"data":[{"symbol":"BTC/USD","side":"buy","price":50095.94,"qty":0.170,"ord_type":"market","trade_id":5,"timestamp":"2023-11-14T22:13:20.005000Z"}]}"#,
+            ),
+            (
+                Coinbase,
+                "market_trades:BTC-USD",
+                r#"{"channel":"market_trades","client_id":"","timestamp":"2023-11-14T22:13:20.000000Z","sequence_num":5,"conn":0,"seq":5,"events":[{"type":"update","trades":[{"trade_id":"5","product_id":"BTC-USD","price":"50095.94","size":"0.170","side":"BUY","time":"2023-11-14T22:13:20.005000Z"}]}]}"#,
+            ),
+            (
+                Hyperliquid,
+                "trades:BTC",
+                r#"{"channel":"trades","conn":0,"seq":5,"data":[{"coin":"BTC","side":"B","px":"50095.94","sz":"0.170","hash":"0x0000000000000000000000000000000000000000000000000000000000000005","time":1700000000005,"tid":5}]}"#,
+            ),
+            (
+                Htx,
+                "market.btcusdt.trade.detail",
+                r#"{"ch":"market.btcusdt.trade.detail","ts":1700000000005,"conn":0,"seq":5,"tick":{"id":5,"ts":1700000000005,"data":[{"id":5,"ts":1700000000005,"tradeId":5,"amount":0.170,"price":50095.94,"direction":"buy"}]}}"#,
+            ),
+            (
+                Kucoin,
+                "/market/match:BTC-USDT",
+                r#"{"type":"message","topic":"/market/match:BTC-USDT","subject":"trade.l3match","conn":0,"seq":5,"data":{"sequence":"5","type":"match","symbol":"BTC-USDT","side":"buy","price":"50095.94","size":"0.170","tradeId":"5","time":"1700000000005000000"}}"#,
+            ),
+        ];
+        for (protocol, name, expected) in cases {
+            let config = StreamConfig::trades(name);
+            assert_eq!(
+                config.venue_message(protocol, conn, 5),
+                expected,
+                "{protocol:?}"
+            );
+            // The cursor writes what `venue_message` says.
+            let now = Instant::now();
+            let cursor = Cursor::new(Arc::new(config), conn, now, Shape::Venue(protocol), now);
+            assert_eq!(cursor.render(5), expected, "{protocol:?}");
+        }
+        // The tagged envelope ignores the protocol.
+        assert_eq!(
+            StreamConfig::trades("trades:BTC-USDT").message(conn, 5),
+            r#"{"stream":"trades:BTC-USDT","conn":0,"seq":5,"data":{"e":"trade","E":1700000000005,"s":"BTC-USDT","t":5,"p":"50095.94","q":"0.170","T":1700000000005,"m":false,"M":true}}"#
+        );
+    }
+
+    #[test]
+    fn an_explicit_symbol_names_the_venue_trade() {
+        let text = StreamConfig::trades("trade:XBT/USD")
+            .symbol("BTC/USD")
+            .venue_message(SubscriptionProtocol::Kraken, ConnectionId::new(0), 2);
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["data"][0]["symbol"], "BTC/USD");
+        assert_eq!(value["data"][0]["side"], "sell", "even: the buyer made");
+    }
+
+    #[test]
+    fn other_kinds_keep_the_binance_like_payload_in_venue_shapes() {
+        let text = StreamConfig::tickers("tickers:BTC-USDT").venue_message(
+            SubscriptionProtocol::Okx,
+            ConnectionId::new(0),
+            1,
+        );
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["data"][0]["e"], "24hrTicker");
+    }
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn global_cursor(start: Instant, now: Instant) -> Cursor {
+        let config = StreamConfig::trades("btcusdt@trade")
+            .rate(Rate::Every(SECOND))
+            .global(true);
+        Cursor::new(
+            Arc::new(config),
+            ConnectionId::new(0),
+            now,
+            Shape::Tagged,
+            start,
+        )
+    }
+
+    #[test]
+    fn a_global_stream_follows_the_venues_schedule() {
+        let start = Instant::now();
+        // Subscribed at the start: message 1 at start + 1 s.
+        let mut cursor = global_cursor(start, start);
+        assert_eq!(cursor.due_at(), Some(start + SECOND));
+        assert_eq!(cursor.take(start + SECOND).0, 1);
+        assert_eq!(cursor.due_at(), Some(start + 2 * SECOND));
+        // Another connection, subscribed between 2 s and 3 s, starts at 3;
+        // one subscribed at exactly 3 s, at 4.
+        let later = global_cursor(start, start + 2 * SECOND + Duration::from_millis(500));
+        assert_eq!(later.due_at(), Some(start + 3 * SECOND));
+        assert_eq!(later.peek(), later.config.message(ConnectionId::new(0), 3));
+        let exact = global_cursor(start, start + 3 * SECOND);
+        assert_eq!(exact.due_at(), Some(start + 4 * SECOND));
+    }
+
+    #[test]
+    fn a_stalled_global_stream_sends_every_number_in_order() {
+        let start = Instant::now();
+        let mut cursor = global_cursor(start, start);
+        // Nothing taken for 10 s: messages 1 to 10 are all overdue.
+        let now = start + 10 * SECOND;
+        let mut seqs = Vec::new();
+        while cursor.due_at().is_some_and(|due| due <= now) {
+            seqs.push(cursor.take(now).0);
+        }
+        assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+        assert_eq!(cursor.due_at(), Some(start + 11 * SECOND));
+    }
+
+    #[test]
+    fn a_global_stream_resubscribed_resumes_at_the_message_then_due() {
+        let start = Instant::now();
+        let mut cursor = global_cursor(start, start);
+        assert_eq!(cursor.take(start + SECOND).0, 1);
+        cursor.deactivate();
+        assert_eq!(cursor.due_at(), None);
+        cursor.activate(start + 5 * SECOND + Duration::from_millis(1));
+        assert_eq!(cursor.due_at(), Some(start + 6 * SECOND));
+        assert_eq!(cursor.take(start + 6 * SECOND).0, 6);
+        // Again within the same period: no number goes back.
+        cursor.deactivate();
+        cursor.activate(start + 6 * SECOND);
+        assert_eq!(cursor.take(start + 7 * SECOND).0, 7);
+    }
+
+    #[test]
+    fn a_global_streams_limit_is_its_last_number() {
+        let start = Instant::now();
+        let config = StreamConfig::trades("t")
+            .rate(Rate::Every(SECOND))
+            .global(true)
+            .limit(3);
+        let cursor = Cursor::new(
+            Arc::new(config),
+            ConnectionId::new(0),
+            start + 3 * SECOND,
+            Shape::Tagged,
+            start,
+        );
+        assert_eq!(cursor.due_at(), None, "message 4 is past the limit");
+    }
+
+    #[test]
+    fn a_global_stream_needs_a_timed_rate() {
+        let fast = StreamConfig::trades("t")
+            .rate(Rate::AsFastAsPossible)
+            .global(true);
+        let error = fast.check().unwrap_err();
+        assert!(
+            error.contains("global") && error.contains("AsFastAsPossible"),
+            "{error}"
+        );
+        assert!(fast.global(false).check().is_ok());
+        assert!(
+            StreamConfig::trades("t")
+                .rate(Rate::PerSecond(3))
+                .global(true)
+                .check()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn global_due_times_do_not_overflow() {
+        let start = Instant::now();
+        let config = StreamConfig::trades("t")
+            .rate(Rate::Every(Duration::from_secs(u64::MAX / 2)))
+            .global(true);
+        let mut cursor = Cursor::new(
+            Arc::new(config),
+            ConnectionId::new(0),
+            start,
+            Shape::Tagged,
+            start,
+        );
+        // Message 1 cannot be timed: never due, no panic.
+        assert_eq!(cursor.due_at(), None);
+        cursor.deactivate();
+        cursor.activate(start);
+        assert_eq!(cursor.due_at(), None);
     }
 
     #[test]

@@ -93,7 +93,9 @@ impl Connection {
             Some(cursor) => cursor.activate(now),
             None => {
                 let shape = self.shared.config.shape();
-                self.cursors.push(Cursor::new(config, self.id, now, shape));
+                let start = self.shared.started;
+                self.cursors
+                    .push(Cursor::new(config, self.id, now, shape, start));
             }
         }
     }

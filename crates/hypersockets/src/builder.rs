@@ -1078,6 +1078,54 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
+    /// When the connection is replaced before the venue ends it: on the
+    /// venue's shutdown notice, or a margin before its maximum connection
+    /// age (see [`Rotation`](crate::Rotation)). Default: off; a
+    /// [`venue`](WebSocketClientBuilder::venue) profile sets the venue's.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hypersockets::prelude::*;
+    /// use hypersockets::Rotation;
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://stream.binance.com:9443/stream")
+    ///     .router(PassThrough)
+    ///     .rotation(Rotation::default().max_age(Some(Duration::from_secs(24 * 60 * 60))))
+    ///     .build()?;
+    /// # Ok::<(), HyperSocketError>(())
+    /// ```
+    pub fn rotation(mut self, rotation: crate::Rotation) -> Self {
+        self.config.rotation = rotation;
+        self
+    }
+
+    /// Reads each message's stream and number, so that a rotation
+    /// delivers each numbered message once, in order, though both
+    /// connections carry it for a while. Default: none; a
+    /// [`venue`](WebSocketClientBuilder::venue) profile sets the venue's.
+    ///
+    /// ```
+    /// use hypersockets::prelude::*;
+    /// use hypersockets::{StreamId, StreamSequence};
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .url("wss://exchange.test/ws")
+    ///     .router(PassThrough)
+    ///     // "<stream> <number> ..."
+    ///     .sequence(|message: &WsMessage| {
+    ///         let mut words = message.as_text()?.split(' ');
+    ///         let stream = StreamId::of(&[words.next()?]);
+    ///         Some(StreamSequence::new(stream, words.next()?.parse().ok()?))
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), HyperSocketError>(())
+    /// ```
+    pub fn sequence(mut self, reader: impl hypersockets_core::SequenceReader) -> Self {
+        self.config.sequence = Some(Arc::new(reader));
+        self
+    }
+
     /// How long a subscription request waits for the venue's answer once
     /// it is written (with [`subscription_acks`](Self::subscription_acks)).
     /// Default: 10 s.

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use hypersockets_core::{
     AuthProvider, ConnectRequest, ExponentialBackoff, HeaderProvider, HyperSocketError, Proxy,
-    ReconnectionStrategy, Result, SubscriptionAcks, TcpKeepalive, TopicRequests, Transport,
-    TransportLimits,
+    ReconnectionStrategy, Result, SequenceReader, SubscriptionAcks, TcpKeepalive, TopicRequests,
+    Transport, TransportLimits,
 };
 use hypersockets_transport::TungsteniteTransport;
 
 use crate::runtime::KeepaliveConfig;
 use crate::subscription::Subscription;
-use crate::{Decompression, Pacing};
+use crate::{Decompression, Pacing, Rotation};
 
 /// The longest any duration setting may be: a year. Beyond it, deadlines
 /// computed as `now + setting` could overflow `Instant`, and no feed needs
@@ -63,6 +63,11 @@ pub(crate) struct ClientConfig {
     pub(crate) subscribe_attempts: u32,
     /// Writes topics' requests; none by default (topics are refused).
     pub(crate) topics: Option<Arc<dyn TopicRequests>>,
+    /// When the connection is replaced before the venue ends it; off by
+    /// default.
+    pub(crate) rotation: Rotation,
+    /// Reads messages' stream numbers, for rotations; none by default.
+    pub(crate) sequence: Option<Arc<dyn SequenceReader>>,
 }
 
 impl Default for ClientConfig {
@@ -89,6 +94,8 @@ impl Default for ClientConfig {
             subscribe_timeout: Duration::from_secs(10),
             subscribe_attempts: 3,
             topics: None,
+            rotation: Rotation::default(),
+            sequence: None,
         }
     }
 }
@@ -114,6 +121,8 @@ impl std::fmt::Debug for ClientConfig {
             .field("subscribe_timeout", &self.subscribe_timeout)
             .field("subscribe_attempts", &self.subscribe_attempts)
             .field("topics", &self.topics.is_some())
+            .field("rotation", &self.rotation)
+            .field("sequence", &self.sequence.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -172,6 +181,23 @@ impl ClientConfig {
             at_most_a_year(name, value)?;
         }
         at_most_a_year("stable_after", self.stable_after)?;
+        let rotation = &self.rotation;
+        if rotation.max_overlap.is_zero() {
+            return Err(invalid("rotation.max_overlap", "must be more than zero"));
+        }
+        at_most_a_year("rotation.max_overlap", rotation.max_overlap)?;
+        if let Some(age) = rotation.max_age {
+            at_most_a_year("rotation.max_age", age)?;
+            if rotation.margin >= age {
+                return Err(invalid(
+                    "rotation.margin",
+                    format!(
+                        "{:?} must be shorter than the maximum age {age:?}",
+                        rotation.margin
+                    ),
+                ));
+            }
+        }
         if self.topics.is_none() && self.subscriptions.iter().any(Subscription::is_topic) {
             return Err(invalid(
                 "subscribe",

@@ -60,6 +60,7 @@ mod manager;
 mod metrics;
 mod pacing;
 mod protocol_ping;
+mod rotation;
 mod runtime;
 mod shards;
 mod subscription;
@@ -74,11 +75,12 @@ pub use client::WebSocketClient;
 pub use decompression::Decompression;
 pub use events::{EventStream, EventStreamError};
 pub use heartbeat::Heartbeat;
-pub use login::{BinanceLogon, BybitLogin, OkxLogin};
+pub use login::{BinanceLogon, BybitLogin, CoinbaseJwt, HtxLogin, OkxLogin};
 pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetrics};
 pub use metrics::ClientMetrics;
 pub use pacing::{Pacing, Rate};
 pub use protocol_ping::ProtocolPing;
+pub use rotation::Rotation;
 pub use runtime::counters::MetricsSnapshot;
 pub use shards::VenueShards;
 pub use subscription::Subscription;
@@ -92,8 +94,9 @@ pub use hypersockets_core::{
     ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError, JsonPing,
     MAX_RETRY_AFTER, MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect,
     ParseError, PassThrough, PassivePingDetector, Proxy, ProxyKind, ReconnectionStrategy, Result,
-    StaticHeaders, SubscriptionAcks, SubscriptionAnswer, TcpKeepalive, TextPing, TopicRequests,
-    Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
+    RotationCause, SequenceReader, ShutdownNotice, StaticHeaders, StreamId, StreamSequence,
+    SubscriptionAcks, SubscriptionAnswer, TcpKeepalive, TextPing, TopicRequests, Transport,
+    TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
 };
 #[doc(inline)]
 pub use hypersockets_router::{

@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::venue_cases::{VIRTUAL_WAIT, cases, until};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -19,86 +21,6 @@ use hypersockets_testkit::{
     ConnectionStatus, Emulation, ExchangeConfig, MockExchange, Rate, Recording, StreamConfig,
 };
 use tokio::sync::Notify;
-
-/// A bound on virtual time for what these tests wait for: a paced restore
-/// of a thousand one-topic requests takes 250 virtual seconds.
-const VIRTUAL_WAIT: Duration = Duration::from_secs(3600);
-
-/// One profile and the emulation of its venue.
-struct Case {
-    venue: Venue,
-    emulation: Emulation,
-    /// Topic `i` of the profile's syntax (all of one channel).
-    topic: fn(usize) -> String,
-    /// Whether the venue's refusal names the request, so the refused topic
-    /// is rejected; otherwise it times out.
-    refusals_matched: bool,
-}
-
-fn cases() -> Vec<Case> {
-    vec![
-        Case {
-            venue: Venue::binance_spot(),
-            emulation: Emulation::BinanceSpot,
-            topic: |i| format!("sym{i}usdt@trade"),
-            refusals_matched: true,
-        },
-        Case {
-            venue: Venue::binance_usdm(),
-            emulation: Emulation::BinanceUsdm,
-            topic: |i| format!("sym{i}usdt@aggTrade"),
-            refusals_matched: true,
-        },
-        Case {
-            venue: Venue::okx(),
-            emulation: Emulation::Okx,
-            topic: |i| format!("trades:SYM{i}-USDT"),
-            refusals_matched: true,
-        },
-        Case {
-            venue: Venue::bybit_spot(),
-            emulation: Emulation::BybitSpot,
-            topic: |i| format!("publicTrade.SYM{i}USDT"),
-            refusals_matched: true,
-        },
-        Case {
-            venue: Venue::bybit_linear(),
-            emulation: Emulation::BybitLinear,
-            topic: |i| format!("publicTrade.SYM{i}USDT"),
-            refusals_matched: true,
-        },
-        Case {
-            venue: Venue::kraken(),
-            emulation: Emulation::Kraken,
-            topic: |i| format!("trade:SYM{i}/USD"),
-            refusals_matched: true,
-        },
-        Case {
-            venue: Venue::coinbase(),
-            emulation: Emulation::Coinbase,
-            topic: |i| format!("market_trades:SYM{i}-USD"),
-            refusals_matched: false,
-        },
-        Case {
-            venue: Venue::hyperliquid(),
-            emulation: Emulation::Hyperliquid,
-            topic: |i| format!("trades:SYM{i}"),
-            refusals_matched: false,
-        },
-        Case {
-            venue: Venue::htx(),
-            emulation: Emulation::Htx,
-            topic: |i| format!("market.sym{i}usdt.trade.detail"),
-            refusals_matched: true,
-        },
-        Case {
-            venue: Venue::kucoin("ws://unused.test/"),
-            emulation: Emulation::Kucoin,
-            topic: |i| format!("/market/match:SYM{i}-USDT"),
-            refusals_matched: true,
-        },
-    ]
-}
 
 /// The topics the handler saw, with a way to wait for them.
 #[derive(Clone, Default)]
@@ -189,18 +111,6 @@ fn router_topic(router: &TopicRouter, message: &WsMessage) -> Option<String> {
     router
         .classify(message)
         .filter(|key| key != TopicRouter::CONTROL)
-}
-
-/// Waits on virtual time until `done` holds, checking each virtual 10 ms.
-async fn until(what: &str, done: impl Fn() -> bool) {
-    let wait = async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    if tokio::time::timeout(VIRTUAL_WAIT, wait).await.is_err() {
-        panic!("timed out waiting for {what}");
-    }
 }
 
 #[tokio::test(start_paused = true)]

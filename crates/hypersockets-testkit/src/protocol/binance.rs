@@ -91,6 +91,12 @@ pub(super) fn login_answer(id: &Value, login: &LoginRequest, ok: bool) -> String
     }
 }
 
+/// The WebSocket API's `serverShutdown` event: the server will soon close
+/// the connection.
+pub(super) fn shutdown_notice(time: u64) -> String {
+    format!(r#"{{"event":{{"e":"serverShutdown","E":{time}}}}}"#)
+}
+
 /// A combined stream's event (the tagged envelope).
 pub(super) fn push(push: Push<'_>) -> String {
     let Push {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Item, Push, Request, json_str};
+use super::{Context, Item, Push, Request, Trade, json_str};
 use crate::auth::LoginRequest;
 
 fn id_of(value: &Value) -> Value {
@@ -107,6 +107,22 @@ pub(super) fn login_answer(id: &Value, ok: bool, cx: Context<'_>) -> String {
 
 pub(super) fn invalid(id: &Value, reason: &str, cx: Context<'_>) -> String {
     answer(false, &format!("Invalid request: {reason}"), id, "", cx)
+}
+
+/// An item of a `publicTrade.<SYMBOL>` push's `data`. `i` is a trade id in
+/// a UUID's shape; `seq`, the per-symbol cross sequence, carries the
+/// sequence number.
+pub(super) fn trade(trade: &Trade<'_>) -> String {
+    format!(
+        r#"{{"T":{},"s":{},"S":"{}","v":"{}","p":"{}","L":"PlusTick","i":"00000000-0000-4000-8000-{:012x}","BT":false,"seq":{}}}"#,
+        trade.time,
+        json_str(trade.symbol),
+        if trade.sell { "Sell" } else { "Buy" },
+        trade.quantity,
+        trade.price,
+        trade.seq,
+        trade.seq
+    )
 }
 
 /// `{"topic":…,"type":"snapshot","ts":…,"data":[{…}]}`.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Context, Item, Push, Request, json_str, split};
+use super::{Context, Item, Push, Refusal, Request, Trade, json_str, rfc3339, split};
 
 const TIME: &str = "2023-11-14T22:13:20.000000Z";
 
@@ -73,7 +73,11 @@ fn error(message: &str) -> String {
     format!(r#"{{"type":"error","message":{}}}"#, json_str(message))
 }
 
-pub(super) fn refusal(item: &Item) -> String {
+pub(super) fn refusal(item: &Item, refusal: Refusal) -> String {
+    if refusal == Refusal::LoginRequired {
+        // The subscribe's JWT was missing, invalid or expired.
+        return error("authentication failure");
+    }
     error(&format!(
         "Failed to subscribe: unknown product or channel {}",
         item.stream
@@ -84,7 +88,21 @@ pub(super) fn invalid(reason: &str) -> String {
     error(reason)
 }
 
-/// `{"channel":…,"events":[{"type":"update","product_id":…,…}],…}`.
+/// An item of a `market_trades` event's `trades`.
+pub(super) fn trade(trade: &Trade<'_>) -> String {
+    format!(
+        r#"{{"trade_id":"{}","product_id":{},"price":"{}","size":"{}","side":"{}","time":"{}"}}"#,
+        trade.seq,
+        json_str(trade.symbol),
+        trade.price,
+        trade.quantity,
+        if trade.sell { "SELL" } else { "BUY" },
+        rfc3339(trade.time)
+    )
+}
+
+/// `{"channel":…,"events":[{"type":"update","product_id":…,…}],…}`, or for
+/// trades `{"channel":"market_trades","events":[{"type":"update","trades":[{…}]}],…}`.
 pub(super) fn push(push: Push<'_>) -> String {
     let (channel, product) = split(push.name);
     let wire = if channel == "level2" {
@@ -92,15 +110,20 @@ pub(super) fn push(push: Push<'_>) -> String {
     } else {
         channel
     };
-    let product = product
-        .map(|p| format!(r#","product_id":{}"#, json_str(p)))
-        .unwrap_or_default();
+    let event = if push.trade {
+        // Each trade names its product.
+        format!(r#"{{"type":"update","trades":[{}]}}"#, push.data)
+    } else {
+        let product = product
+            .map(|p| format!(r#","product_id":{}"#, json_str(p)))
+            .unwrap_or_default();
+        format!(r#"{{"type":"update"{product},"data":{}}}"#, push.data)
+    };
     format!(
-        r#"{{"channel":{},"client_id":"","timestamp":"{TIME}","sequence_num":{},"conn":{},"seq":{},"events":[{{"type":"update"{product},"data":{}}}]}}"#,
+        r#"{{"channel":{},"client_id":"","timestamp":"{TIME}","sequence_num":{},"conn":{},"seq":{},"events":[{event}]}}"#,
         json_str(wire),
         push.seq,
         push.conn,
         push.seq,
-        push.data
     )
 }

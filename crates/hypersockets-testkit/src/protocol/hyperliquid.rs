@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Item, Push, Request, json_str, split, with_first};
+use super::{Item, Push, Request, Trade, json_str, split, with_first};
 
 /// The stream name of a subscription object: `type:coin`, or `type`.
 fn stream(subscription: &Value) -> Option<String> {
@@ -76,10 +76,27 @@ pub(super) fn invalid(reason: &str) -> String {
     error(&format!("Invalid request: {reason}"))
 }
 
-/// `{"channel":"trades","data":{"coin":"BTC",…}}`.
+/// An item of the `trades` channel's `data`: `side` `B` (the taker
+/// bought) or `A`, a transaction hash derived from the trade id.
+pub(super) fn trade(trade: &Trade<'_>) -> String {
+    format!(
+        r#"{{"coin":{},"side":"{}","px":"{}","sz":"{}","hash":"0x{:064x}","time":{},"tid":{}}}"#,
+        json_str(trade.symbol),
+        if trade.sell { "A" } else { "B" },
+        trade.price,
+        trade.quantity,
+        trade.seq,
+        trade.time,
+        trade.seq
+    )
+}
+
+/// `{"channel":"trades","data":[{"coin":"BTC",…}]}` for trades, else
+/// `{"channel":…,"data":{"coin":"BTC",…}}`.
 pub(super) fn push(push: Push<'_>) -> String {
     let (channel, coin) = split(push.name);
     let data = match coin {
+        _ if push.trade => format!("[{}]", push.data),
         Some(coin) => with_first(push.data, "coin", &json_str(coin)),
         None => push.data.to_owned(),
     };

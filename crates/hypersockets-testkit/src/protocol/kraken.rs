@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Item, Push, Request, json_str, split, with_first};
+use super::{Item, Push, Request, Trade, json_str, rfc3339, split, with_first};
 
 /// Kraken's times are RFC 3339; the mock's are fixed.
 const TIME: &str = "2023-11-14T22:13:20.000000Z";
@@ -120,12 +120,27 @@ pub(super) fn invalid(id: &Value, reason: &str) -> String {
     )
 }
 
+/// An item of the `trade` channel's `data`: price and quantity as
+/// numbers.
+pub(super) fn trade(trade: &Trade<'_>) -> String {
+    format!(
+        r#"{{"symbol":{},"side":"{}","price":{},"qty":{},"ord_type":"market","trade_id":{},"timestamp":"{}"}}"#,
+        json_str(trade.symbol),
+        if trade.sell { "sell" } else { "buy" },
+        trade.price,
+        trade.quantity,
+        trade.seq,
+        rfc3339(trade.time)
+    )
+}
+
 /// `{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD",…}]}`.
 pub(super) fn push(push: Push<'_>) -> String {
     let (channel, symbol) = split(push.name);
     let data = match symbol {
-        Some(symbol) => with_first(push.data, "symbol", &json_str(symbol)),
-        None => push.data.to_owned(),
+        // A trade names its symbol already.
+        Some(symbol) if !push.trade => with_first(push.data, "symbol", &json_str(symbol)),
+        _ => push.data.to_owned(),
     };
     format!(
         r#"{{"channel":{},"type":"update","conn":{},"seq":{},"data":[{data}]}}"#,

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Item, Push, Request, json_str, split};
+use super::{Context, Item, Push, Request, Trade, json_str, split};
 
 pub(super) fn parse(value: &Value) -> Request {
     let id = value.get("id").cloned().unwrap_or(Value::Null);
@@ -68,10 +68,30 @@ pub(super) fn invalid(id: &Value, reason: &str) -> String {
     error(id, 400, reason)
 }
 
-/// `{"type":"message","topic":…,"subject":…,"data":{…}}`.
-pub(super) fn push(push: Push<'_>) -> String {
+/// The `data` of a `/market/match:<SYMBOL>` push: numbers as strings,
+/// the time in nanoseconds.
+pub(super) fn trade(trade: &Trade<'_>) -> String {
     format!(
-        r#"{{"type":"message","topic":{},"subject":"trade.ticker","conn":{},"seq":{},"data":{}}}"#,
+        r#"{{"sequence":"{seq}","type":"match","symbol":{},"side":"{}","price":"{}","size":"{}","tradeId":"{seq}","time":"{}"}}"#,
+        json_str(trade.symbol),
+        if trade.sell { "sell" } else { "buy" },
+        trade.price,
+        trade.quantity,
+        u128::from(trade.time) * 1_000_000,
+        seq = trade.seq,
+    )
+}
+
+/// `{"type":"message","topic":…,"subject":…,"data":{…}}`: subject
+/// `trade.l3match` for trades, else `trade.ticker`.
+pub(super) fn push(push: Push<'_>) -> String {
+    let subject = if push.trade {
+        "trade.l3match"
+    } else {
+        "trade.ticker"
+    };
+    format!(
+        r#"{{"type":"message","topic":{},"subject":"{subject}","conn":{},"seq":{},"data":{}}}"#,
         json_str(push.name),
         push.conn,
         push.seq,

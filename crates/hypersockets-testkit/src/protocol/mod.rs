@@ -20,9 +20,14 @@ use crate::auth::LoginRequest;
 /// Each is its venue's documented request and answer shapes; with
 /// [`ExchangeConfig::emulate`](crate::ExchangeConfig::emulate) the market
 /// data takes the venue's shape too (otherwise every protocol writes the
-/// tagged envelope of [`StreamKind`](crate::StreamKind)). A stream's name
+/// tagged envelope of [`StreamKind`](crate::StreamKind)), trades being the
+/// venue's own trade objects with the trade id carrying the sequence number
+/// (see [`StreamConfig::venue_message`](crate::StreamConfig::venue_message)).
+/// A stream's name
 /// is the topic as the client names it in its request; each variant says
-/// how its requests map to names. Logins are emulated for Binance, OKX and Bybit.
+/// how its requests map to names. Logins are emulated for Binance, OKX,
+/// Bybit and HTX v2; Coinbase checks the JWT of each subscribe instead
+/// (see [`AuthConfig::es256_public_key`](crate::AuthConfig::es256_public_key)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SubscriptionProtocol {
@@ -91,9 +96,14 @@ pub enum SubscriptionProtocol {
     /// | `{"type":"subscribe","channel":"market_trades","product_ids":["BTC-USD"]}` | `{"channel":"subscriptions","events":[{"subscriptions":{"market_trades":["BTC-USD"]}}],…}` (every active subscription) |
     ///
     /// A request naming an unknown stream subscribes to nothing and is
-    /// answered `{"type":"error","message":"Failed to subscribe: …"}`.
+    /// answered `{"type":"error","message":"Failed to subscribe: …"}`. A
+    /// private stream (`user`) is subscribed only by a request whose own
+    /// `"jwt"` is valid (see
+    /// [`AuthConfig::es256_public_key`](crate::AuthConfig::es256_public_key)),
+    /// else refused `{"type":"error","message":"authentication failure"}`.
     /// Data: `{"channel":…,"events":[{"type":"update","product_id":…,…}],…}`
-    /// (`level2` arrives as channel `l2_data`).
+    /// (`level2` arrives as channel `l2_data`); trades
+    /// `{"channel":"market_trades","events":[{"type":"update","trades":[{"trade_id":…,"product_id":…,…}]}],…}`.
     Coinbase,
     /// Hyperliquid. A stream named `type:coin` (`trades:BTC`) is the
     /// subscription `{"type":"trades","coin":"BTC"}`; a name without `:` is
@@ -105,7 +115,8 @@ pub enum SubscriptionProtocol {
     /// | `{"method":"ping"}` | `{"channel":"pong"}` |
     ///
     /// An unknown stream is answered `{"channel":"error","data":"Invalid subscription: …"}`.
-    /// Data: `{"channel":"trades","data":{"coin":"BTC",…}}`.
+    /// Data: `{"channel":…,"data":{"coin":"BTC",…}}`; trades
+    /// `{"channel":"trades","data":[{"coin":"BTC",…,"tid":…}]}`.
     Hyperliquid,
     /// HTX (Huobi) market data. Streams are topics (`market.btcusdt.trade.detail`).
     ///
@@ -118,6 +129,28 @@ pub enum SubscriptionProtocol {
     /// Data: `{"ch":…,"ts":…,"tick":{…}}` (gzip-compressed when the
     /// emulation is HTX's).
     Htx,
+    /// HTX (Huobi) v2, the asset and order endpoint. Streams are channels
+    /// (`orders#btcusdt`, `trade.clearing#btcusdt#0`; a bare
+    /// `accounts.update` is `accounts.update#0`, as HTX answers it).
+    ///
+    /// | client | server |
+    /// | --- | --- |
+    /// | `{"action":"req","ch":"auth","params":{"authType":"api","accessKey":K,"signatureMethod":"HmacSHA256","signatureVersion":"2.1","timestamp":T,"signature":S}}` | `{"action":"req","code":200,"ch":"auth","data":{}}` or `{"action":"req","code":2002,"ch":"auth","message":"auth.fail"}` |
+    /// | `{"action":"sub","ch":"orders#btcusdt"}` | `{"action":"sub","code":200,"ch":"orders#btcusdt","data":{}}` |
+    /// | `{"action":"unsub","ch":…}` | `{"action":"unsub","code":200,"ch":…,"data":{}}` |
+    /// | `{"action":"pong","data":{"ts":N}}` | (nothing) |
+    ///
+    /// The login's [`LoginRequest`] has the access key, timestamp and
+    /// signature (verify it with
+    /// [`AuthConfig::verify_with`](crate::AuthConfig::verify_with)); an
+    /// `authType` other than `api`, a missing parameter or another method
+    /// or version is answered code 2001 (`invalid.authType`,
+    /// `missing.param.auth`). A private stream before the login is refused
+    /// `{"action":"sub","code":2002,"ch":…,"message":"invalid.auth.state"}`,
+    /// an unknown one code 2001 `invalid.ch`. Data:
+    /// `{"action":"push","ch":…,"data":{…}}`, trades as
+    /// `trade.clearing`'s (`"tradeId"` the sequence number). Uncompressed.
+    HtxV2,
     /// KuCoin. A stream named `/market/ticker:BTC-USDT` is one symbol of a
     /// request's topic; a request may name many, comma-separated
     /// (`/market/ticker:BTC-USDT,ETH-USDT`).
@@ -130,7 +163,8 @@ pub enum SubscriptionProtocol {
     ///
     /// A request naming an unknown stream subscribes to nothing and is
     /// answered `{"id":"1","type":"error","code":404,"data":"topic … is not found"}`.
-    /// Data: `{"type":"message","topic":…,"subject":…,"data":{…}}`.
+    /// Data: `{"type":"message","topic":…,"subject":…,"data":{…}}`, subject
+    /// `trade.l3match` for trades.
     Kucoin,
 }
 
@@ -204,8 +238,32 @@ pub(crate) struct Push<'a> {
     pub(crate) conn: u64,
     pub(crate) seq: u64,
     pub(crate) time: u64,
-    /// The payload object, `{…}`.
+    /// The payload: the venue's own trade object from
+    /// [`SubscriptionProtocol::trade`] when `trade`, else a Binance-like
+    /// object, `{…}`.
     pub(crate) data: &'a str,
+    /// Whether `data` is the venue's trade object (some envelopes differ
+    /// for trades).
+    pub(crate) trade: bool,
+}
+
+/// One trade, for a venue to write in its own shape. Every field is a
+/// function of the sequence number, so texts are deterministic.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Trade<'a> {
+    /// The venue's trade id (or sequence, where the venue numbers trades
+    /// that way).
+    pub(crate) seq: u64,
+    /// Milliseconds since the Unix epoch.
+    pub(crate) time: u64,
+    /// A decimal, e.g. `49979.19`: valid as a JSON number too.
+    pub(crate) price: &'a str,
+    /// A decimal, e.g. `0.834`: valid as a JSON number too.
+    pub(crate) quantity: &'a str,
+    /// The taker sold (the buyer was the maker).
+    pub(crate) sell: bool,
+    /// The instrument, in the venue's syntax (not JSON-quoted).
+    pub(crate) symbol: &'a str,
 }
 
 fn string_field(object: &Value, key: &str) -> Option<String> {
@@ -226,6 +284,26 @@ fn split(name: &str) -> (&str, Option<&str>) {
         Some((head, tail)) => (head, Some(tail)),
         None => (name, None),
     }
+}
+
+/// `ms` (milliseconds since the Unix epoch) as an RFC 3339 UTC time with
+/// microseconds, as Kraken and Coinbase write times:
+/// `2023-11-14T22:13:20.001000Z`.
+fn rfc3339(ms: u64) -> String {
+    let at = i64::try_from(ms / 1_000)
+        .ok()
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        ms % 1_000 * 1_000
+    )
 }
 
 /// The payload object `data` with `"key":value_json` as its first member.
@@ -255,6 +333,7 @@ impl SubscriptionProtocol {
             Self::Coinbase => coinbase::parse(value),
             Self::Hyperliquid => hyperliquid::parse(value),
             Self::Htx => htx::parse(value),
+            Self::HtxV2 => htx::v2::parse(value),
             Self::Kucoin => kucoin::parse(value),
         }
     }
@@ -282,6 +361,7 @@ impl SubscriptionProtocol {
             Self::Coinbase => vec![coinbase::subscriptions(cx)],
             Self::Hyperliquid => hyperliquid::acks(subscribe, items),
             Self::Htx => htx::acks(subscribe, id, items),
+            Self::HtxV2 => htx::v2::acks(subscribe, items),
             Self::Kucoin if id.is_null() => Vec::new(),
             Self::Kucoin => vec![kucoin::ack(id)],
         }
@@ -305,9 +385,10 @@ impl SubscriptionProtocol {
             ),
             Self::Bybit => bybit::refusal(id, item, cx),
             Self::Kraken => kraken::refusal(id, item),
-            Self::Coinbase => coinbase::refusal(item),
+            Self::Coinbase => coinbase::refusal(item, refusal),
             Self::Hyperliquid => hyperliquid::refusal(item),
             Self::Htx => htx::refusal(id, item),
+            Self::HtxV2 => htx::v2::refusal(item, refusal),
             Self::Kucoin => kucoin::refusal(id, item),
         }
     }
@@ -322,6 +403,7 @@ impl SubscriptionProtocol {
             Self::Coinbase => coinbase::invalid(reason),
             Self::Hyperliquid => hyperliquid::invalid(reason),
             Self::Htx => htx::invalid(id, reason),
+            Self::HtxV2 => htx::v2::invalid(id, reason),
             Self::Kucoin => kucoin::invalid(id, reason),
         }
     }
@@ -334,8 +416,8 @@ impl SubscriptionProtocol {
         )
     }
 
-    /// The answer to a login (Binance, OKX and Bybit; the others parse
-    /// none).
+    /// The answer to a login (Binance, OKX, Bybit and HTX v2; the others
+    /// parse none).
     pub(crate) fn login_answer(
         self,
         id: &Value,
@@ -347,7 +429,24 @@ impl SubscriptionProtocol {
             Self::Okx => okx::login_answer(id, ok, cx),
             Self::Binance => binance::login_answer(id, login, ok),
             Self::Bybit => bybit::login_answer(id, ok, cx),
+            Self::HtxV2 => htx::v2::login_answer(ok),
             other => other.invalid(id, "login is not emulated", cx),
+        }
+    }
+
+    /// Whether each subscribe request authenticates itself (Coinbase's
+    /// `jwt`), rather than a login the connection.
+    pub(crate) fn authenticates_requests(self) -> bool {
+        self == Self::Coinbase
+    }
+
+    /// Whether `value` is the client's answer to the venue's own
+    /// application ping, taken without an answer (HTX v2's
+    /// `{"action":"pong",…}`; other venues' pongs are keepalive's).
+    pub(crate) fn is_pong(self, value: Option<&Value>) -> bool {
+        match (self, value) {
+            (Self::HtxV2, Some(value)) => htx::v2::is_pong(value),
+            _ => false,
         }
     }
 
@@ -355,6 +454,49 @@ impl SubscriptionProtocol {
     pub(crate) fn welcome(self, cx: Context<'_>) -> Option<String> {
         match self {
             Self::Kucoin => Some(kucoin::welcome(cx)),
+            _ => None,
+        }
+    }
+
+    /// The instrument a stream named `name` is about, in the venue's
+    /// syntax: `publicTrade.BTCUSDT` → `BTCUSDT` (Bybit), else as
+    /// [`StreamConfig::symbol`](crate::StreamConfig::symbol) says
+    /// (`btcusdt@trade` → `BTCUSDT`, `trades:BTC-USDT` → `BTC-USDT`).
+    pub(crate) fn instrument(self, name: &str) -> String {
+        match (self, name.rsplit_once('.')) {
+            (Self::Bybit, Some((_, symbol))) => symbol.to_owned(),
+            (Self::HtxV2, _) => {
+                htx::v2::instrument(name).unwrap_or_else(|| crate::stream::symbol_of(name))
+            }
+            _ => crate::stream::symbol_of(name),
+        }
+    }
+
+    /// A trade in the venue's documented shape, its trade id field (or
+    /// Bybit's per-symbol `seq`) carrying `trade.seq`: the payload that
+    /// [`push`](Self::push) wraps.
+    pub(crate) fn trade(self, trade: &Trade<'_>) -> Option<String> {
+        match self {
+            // Binance's trade is the built-in payload.
+            Self::Binance => None,
+            Self::Okx => Some(okx::trade(trade)),
+            Self::Bybit => Some(bybit::trade(trade)),
+            Self::Kraken => Some(kraken::trade(trade)),
+            Self::Coinbase => Some(coinbase::trade(trade)),
+            Self::Hyperliquid => Some(hyperliquid::trade(trade)),
+            Self::Htx => Some(htx::trade(trade)),
+            Self::HtxV2 => Some(htx::v2::trade(trade)),
+            Self::Kucoin => Some(kucoin::trade(trade)),
+        }
+    }
+
+    /// The venue's documented notice that the server will soon close the
+    /// connection, sent at `time` (ms since the Unix epoch), if the venue
+    /// has one: OKX's `64008` notice, Binance's `serverShutdown` event.
+    pub(crate) fn shutdown_notice(self, cx: Context<'_>, time: u64) -> Option<String> {
+        match self {
+            Self::Okx => Some(okx::shutdown_notice(cx)),
+            Self::Binance => Some(binance::shutdown_notice(time)),
             _ => None,
         }
     }
@@ -369,6 +511,7 @@ impl SubscriptionProtocol {
             Self::Coinbase => coinbase::push(push),
             Self::Hyperliquid => hyperliquid::push(push),
             Self::Htx => htx::push(push),
+            Self::HtxV2 => htx::v2::push(push),
             Self::Kucoin => kucoin::push(push),
         }
     }
@@ -512,6 +655,57 @@ mod tests {
                 other => panic!("{protocol:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn rfc3339_times() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339(1_700_000_000_005), "2023-11-14T22:13:20.005000Z");
+        // A leap day, and the day after.
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(rfc3339(951_868_799_999), "2000-02-29T23:59:59.999000Z");
+        assert_eq!(rfc3339(951_868_800_000), "2000-03-01T00:00:00.000000Z");
+        assert_eq!(rfc3339(1_704_067_199_000), "2023-12-31T23:59:59.000000Z");
+        // Far out: no panic.
+        let _ = rfc3339(u64::MAX);
+    }
+
+    #[test]
+    fn shutdown_notices() {
+        let cx = Context {
+            conn: "0000abcd",
+            active: &[],
+        };
+        assert_eq!(
+            SubscriptionProtocol::Okx.shutdown_notice(cx, 0).unwrap(),
+            r#"{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"0000abcd"}"#
+        );
+        assert_eq!(
+            SubscriptionProtocol::Binance
+                .shutdown_notice(cx, 1_700_000_000_000)
+                .unwrap(),
+            r#"{"event":{"e":"serverShutdown","E":1700000000000}}"#
+        );
+        for quiet in [
+            SubscriptionProtocol::Bybit,
+            SubscriptionProtocol::Kraken,
+            SubscriptionProtocol::Coinbase,
+            SubscriptionProtocol::Hyperliquid,
+            SubscriptionProtocol::Htx,
+            SubscriptionProtocol::Kucoin,
+        ] {
+            assert_eq!(quiet.shutdown_notice(cx, 0), None, "{quiet:?}");
+        }
+    }
+
+    #[test]
+    fn instruments_in_the_venues_syntax() {
+        use SubscriptionProtocol::*;
+        assert_eq!(Binance.instrument("btcusdt@trade"), "BTCUSDT");
+        assert_eq!(Bybit.instrument("publicTrade.BTCUSDT"), "BTCUSDT");
+        assert_eq!(Okx.instrument("trades:BTC-USDT"), "BTC-USDT");
+        assert_eq!(Kraken.instrument("trade:BTC/USD"), "BTC/USD");
+        assert_eq!(Kucoin.instrument("/market/match:BTC-USDT"), "BTC-USDT");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Item, Push, Refusal, Request, split, string_field};
+use super::{Context, Item, Push, Refusal, Request, Trade, json_str, split, string_field};
 use crate::auth::LoginRequest;
 
 /// `"id":…,` when the request had an id, else nothing.
@@ -136,16 +136,38 @@ pub(super) fn login_answer(id: &Value, ok: bool, cx: Context<'_>) -> String {
     }
 }
 
+/// The `64008` notice OKX sends about a minute before closing a connection
+/// for a service upgrade.
+pub(super) fn shutdown_notice(cx: Context<'_>) -> String {
+    format!(
+        r#"{{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":{}}}"#,
+        json_str(cx.conn)
+    )
+}
+
+/// An item of the `trades` channel's `data`: numbers as strings.
+pub(super) fn trade(trade: &Trade<'_>) -> String {
+    format!(
+        r#"{{"instId":{},"tradeId":"{}","px":"{}","sz":"{}","side":"{}","ts":"{}","count":"1"}}"#,
+        json_str(trade.symbol),
+        trade.seq,
+        trade.price,
+        trade.quantity,
+        if trade.sell { "sell" } else { "buy" },
+        trade.time
+    )
+}
+
 /// `{"arg":{"channel":…,"instId":…},"data":[{…}]}`.
 pub(super) fn push(push: Push<'_>) -> String {
     let (channel, inst) = split(push.name);
     let arg = match inst {
         Some(inst) => format!(
             r#"{{"channel":{},"instId":{}}}"#,
-            super::json_str(channel),
-            super::json_str(inst)
+            json_str(channel),
+            json_str(inst)
         ),
-        None => format!(r#"{{"channel":{}}}"#, super::json_str(channel)),
+        None => format!(r#"{{"channel":{}}}"#, json_str(channel)),
     };
     format!(
         r#"{{"arg":{arg},"conn":{},"seq":{},"data":[{}]}}"#,

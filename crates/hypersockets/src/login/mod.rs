@@ -1,12 +1,17 @@
 //! Ready logins for venues that sign one: the signature computed afresh on
-//! every connection, the secret never shown.
+//! every connection (Coinbase's token on every request), the secret never
+//! shown.
 
 mod binance;
 mod bybit;
+mod coinbase;
+mod htx;
 mod okx;
 
 pub use binance::BinanceLogon;
 pub use bybit::BybitLogin;
+pub use coinbase::CoinbaseJwt;
+pub use htx::HtxLogin;
 pub use okx::OkxLogin;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -10,7 +10,7 @@ use hypersockets_core::{
 use hypersockets_router::ShutdownMode;
 use tokio::time::Instant;
 
-use crate::config::ClientConfig;
+use crate::runtime::rotation::{self, Handover};
 use crate::runtime::session::{self, SessionEnd, sleep_until};
 use crate::runtime::{Command, Runtime, Shared, Transition};
 
@@ -24,31 +24,26 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
     // Every connection after the client's first attempt is a reconnect,
     // whether or not an earlier one got as far as `Connected`.
     let mut first_attempt = true;
+    // A live session's successor, connected while it read on.
+    let mut handover: Option<Box<Handover>> = None;
     let (mode, gave_up) = loop {
-        rt.shared.enter(Transition::Connecting);
-        let reconnect = !std::mem::take(&mut first_attempt);
-        let end = match connect_or_close(&mut rt).await {
-            Err(mode) => SessionEnd::Closed(mode),
-            Ok(Ok(connection)) => {
-                let started = Instant::now();
-                let connections = rt.shared.lifecycle.borrow().connections;
-                let end = session::run(&mut rt, connection, reconnect).await;
-                // Only a connection that got through auth and subscribing
-                // can be stable: one whose login was rejected (however
-                // slowly) must not reset the count, or `max_attempts`
-                // would never be reached.
-                let reached_connected = rt.shared.lifecycle.borrow().connections > connections;
-                if reached_connected && started.elapsed() >= rt.config.stable_after {
-                    attempt = 0;
-                }
-                end
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "connect failed");
-                SessionEnd::from_error(error)
-            }
+        let end = if let Some(next) = handover.take() {
+            let Handover {
+                connection, old, ..
+            } = *next;
+            session::run(&mut rt, connection, true, old).await
+        } else {
+            rt.shared.enter(Transition::Connecting);
+            let reconnect = !std::mem::take(&mut first_attempt);
+            connect_and_run(&mut rt, reconnect, &mut attempt).await
         };
         let reason = match end {
+            SessionEnd::Rotated(next) => {
+                // The old connection served: the count starts afresh.
+                attempt = 0;
+                handover = Some(next);
+                continue;
+            }
             SessionEnd::Closed(mode) => {
                 rt.shared.emit(ClientEvent::Disconnected {
                     reason: DisconnectReason::UserClosed,
@@ -112,6 +107,36 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
     guard.finished = true;
 }
 
+/// Connects and runs a session on the connection; a connection that got
+/// through auth and subscribing and stayed up resets `attempt`.
+async fn connect_and_run<R: MessageRouter>(
+    rt: &mut Runtime<R>,
+    reconnect: bool,
+    attempt: &mut u32,
+) -> SessionEnd {
+    match connect_or_close(rt).await {
+        Err(mode) => SessionEnd::Closed(mode),
+        Ok(Ok(connection)) => {
+            let started = Instant::now();
+            let connections = rt.shared.lifecycle.borrow().connections;
+            let end = session::run(rt, connection, reconnect, None).await;
+            // Only a connection that got through auth and subscribing
+            // can be stable: one whose login was rejected (however
+            // slowly) must not reset the count, or `max_attempts`
+            // would never be reached.
+            let reached_connected = rt.shared.lifecycle.borrow().connections > connections;
+            if reached_connected && started.elapsed() >= rt.config.stable_after {
+                *attempt = 0;
+            }
+            end
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "connect failed");
+            SessionEnd::from_error(error)
+        }
+    }
+}
+
 /// Makes sure a client whose connection task ends abnormally (a panic
 /// that escaped, or the task dropped with its runtime) still shuts down
 /// with a reason and a `ShutDown` event, so `connect` never waits forever.
@@ -135,29 +160,13 @@ impl Drop for EndGuard {
     }
 }
 
-/// Asks for fresh headers and opens a connection.
-async fn connect(config: &ClientConfig, shared: &Shared) -> Result<Connection> {
-    let headers = match &config.headers {
-        Some(provider) => shared
-            .caught_async("header provider", provider.headers())
-            .await
-            .ok_or(HyperSocketError::Panicked {
-                what: "header provider",
-            })?
-            .map_err(|source| HyperSocketError::handshake(source.into()))?,
-        None => Vec::new(),
-    };
-    tracing::debug!("connecting");
-    config.transport.connect(config.request(headers)).await
-}
-
 /// Connects, answering commands meanwhile, so that `close` (or dropping
 /// every handle) is heard at once even while a handshake hangs. `Err` when
 /// the client is to close.
 async fn connect_or_close<R: MessageRouter>(
     rt: &mut Runtime<R>,
 ) -> std::result::Result<Result<Connection>, ShutdownMode> {
-    let mut connecting = std::pin::pin!(connect(&rt.config, &rt.shared));
+    let mut connecting = rotation::connect(&rt.config, &rt.shared);
     loop {
         let command = tokio::select! {
             connected = &mut connecting => return Ok(connected),

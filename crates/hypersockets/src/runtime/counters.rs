@@ -83,6 +83,12 @@ metrics! {
     subscriptions_rejected, inc_subscriptions_rejected;
     /// Subscription requests that got no answer in time.
     subscription_timeouts, inc_subscription_timeouts;
+    /// Rotations completed: a replacement connection took over and the
+    /// old one was closed.
+    rotations, inc_rotations;
+    /// Messages that came on both connections of a rotation and were
+    /// delivered once.
+    rotation_duplicates;
 }
 
 impl ConnectionCounters {
@@ -102,6 +108,12 @@ impl ConnectionCounters {
         };
         add(&self.messages_received, 1);
         add(&self.bytes_received, bytes as u64);
+    }
+
+    /// Counts a rotation's duplicates, dropped.
+    pub(crate) fn add_rotation_duplicates(&self, duplicates: u64) {
+        self.rotation_duplicates
+            .fetch_add(duplicates, Ordering::Relaxed);
     }
 
     /// Counts one sent message of `bytes` payload bytes.

@@ -9,7 +9,9 @@ pub(crate) mod inflater;
 mod keepalive;
 mod lifecycle;
 mod outbox;
+mod overlap;
 mod requests;
+mod rotation;
 mod session;
 mod writer;
 

@@ -5,14 +5,14 @@
 //! dispatch), with the user's commands and the keepalive timers
 //! interleaved.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use futures_util::{FutureExt, StreamExt};
 use hypersockets_core::{
     AuthProvider, AuthVerdict, BoxError, ClientEvent, Connection, DisconnectReason,
-    HyperSocketError, MessageRouter, MessageStream, Result, WsMessage,
+    HyperSocketError, MessageRouter, MessageStream, Result, RotationCause, WsMessage,
 };
 use hypersockets_router::{Dispatch, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
@@ -23,7 +23,9 @@ use crate::runtime::confirmations::{self, Confirmations, Verdict};
 use crate::runtime::connection_task::answer_offline;
 use crate::runtime::inflater::Inflater;
 use crate::runtime::keepalive::{Answer, Due, Keepalive};
+use crate::runtime::overlap::{Overlap, Source};
 use crate::runtime::requests::{RequestSender, request_queue};
+use crate::runtime::rotation::{Handover, Predecessor, Successor, SuccessorStep};
 use crate::runtime::writer::{self, Outgoing};
 use crate::runtime::{Command, Runtime, Transition};
 use crate::subscription::Subscription;
@@ -47,6 +49,9 @@ pub(crate) enum SessionEnd {
     Closed(ShutdownMode),
     /// Reconnecting cannot help (fatal auth rejection, bad configuration).
     Fatal(HyperSocketError),
+    /// The successor is connected: its session takes over, reading this
+    /// connection beside its own until every stream has switched.
+    Rotated(Box<Handover>),
 }
 
 impl SessionEnd {
@@ -88,6 +93,12 @@ enum Step {
     Restored(Result<()>),
     /// A subscription request was written, or went unanswered.
     Subscription(confirmations::Due),
+    /// A frame (or the end) of the connection being replaced.
+    Old(Option<Result<WsMessage>>),
+    /// The successor's progress.
+    Successor(SuccessorStep),
+    /// The overlap has lasted as long as it may.
+    OverlapOver,
 }
 
 /// What became of a step, short of waiting.
@@ -132,6 +143,18 @@ struct Session<'a, R: MessageRouter> {
     /// When the user's close must be over: the writer gets no longer.
     close_deadline: Option<Instant>,
     burst: u32,
+    /// The connection that will replace this one.
+    successor: Successor,
+    /// A rotation's streams, from its start until the old connection is
+    /// closed: set on both sides.
+    overlap: Option<Overlap>,
+    /// The connection this one replaces, read until every stream switched.
+    predecessor: Option<Predecessor>,
+    /// Messages the overlap lets through, waiting to be dispatched.
+    release: VecDeque<WsMessage>,
+    /// When the overlap must end: the predecessor is closed, or (once it
+    /// is) the new connection's copies are no longer filtered.
+    overlap_deadline: Option<Instant>,
 }
 
 /// Runs a session on a fresh connection; `reconnect` says whether it is
@@ -140,6 +163,7 @@ pub(crate) async fn run<R: MessageRouter>(
     rt: &mut Runtime<R>,
     connection: Connection,
     reconnect: bool,
+    old: Option<(Predecessor, Overlap)>,
 ) -> SessionEnd {
     let Connection { sink, stream, .. } = connection;
     let timeouts = rt.config.timeouts;
@@ -168,7 +192,14 @@ pub(crate) async fn run<R: MessageRouter>(
             rt.config.subscribe_attempts,
         )
     });
+    let (predecessor, overlap) = old.unzip();
+    let successor = Successor::idle(rt.config.rotation.rotates_after());
     let mut session = Session {
+        successor,
+        overlap,
+        predecessor,
+        release: VecDeque::new(),
+        overlap_deadline: None,
         rt,
         phase: Phase::Live,
         reconnect,
@@ -187,17 +218,39 @@ pub(crate) async fn run<R: MessageRouter>(
         burst: 0,
     };
     let end = session.drive().await;
+    // A predecessor still read ends with this session: what its successor
+    // held is delivered first.
+    if session.predecessor.is_some() {
+        session.retire_predecessor();
+    }
     // What was read before the end reaches the lanes now, not when the
     // next connection first waits (after a backoff or a `Retry-After`).
     session.rt.dispatcher.flush();
     let Session {
         rt,
+        stream,
         writer,
         requests,
         close_deadline,
+        keepalive,
+        inflater,
+        overlap,
         ..
     } = session;
     drop(requests);
+    if let SessionEnd::Rotated(mut handover) = end {
+        // Handed over: this connection stays open, user sends included,
+        // until its successor has taken every stream over.
+        let predecessor = Predecessor {
+            stream,
+            writer,
+            writer_task,
+            keepalive,
+            inflater,
+        };
+        handover.old = Some((predecessor, overlap.unwrap_or_default()));
+        return SessionEnd::Rotated(handover);
+    }
     // No user send may wait for this connection any more.
     rt.shared.outbox.shut();
     // A peer that broke the protocol is told how (1002, 1007, 1009) before
@@ -246,9 +299,19 @@ impl<R: MessageRouter> Session<'_, R> {
                 Step::Subscription(due) => self.on_subscription_due(due),
                 Step::Restored(Ok(())) => {
                     self.announce_live();
-                    Flow::Continue
+                    self.retire_if_settled(Flow::Continue)
                 }
                 Step::Restored(Err(error)) => Flow::End(SessionEnd::from_error(error)),
+                Step::Old(item) => self.on_old(item),
+                Step::Successor(step) => self.on_successor(step),
+                Step::OverlapOver if self.predecessor.is_some() => {
+                    tracing::debug!("overlap over: the old connection is closed");
+                    self.retire_predecessor()
+                }
+                Step::OverlapOver => {
+                    self.finish_rotation();
+                    Flow::Continue
+                }
                 Step::AuthTimedOut => {
                     let error = HyperSocketError::timeout("auth", self.rt.config.timeouts.auth);
                     self.rt.shared.emit(ClientEvent::AuthFailed {
@@ -404,6 +467,7 @@ impl<R: MessageRouter> Session<'_, R> {
     fn announce_live(&mut self) {
         self.phase = Phase::Live;
         let shared = &self.rt.shared;
+        // A successor takes the user sends over from its predecessor here.
         if let Some(user_sends) = self.user_sends.take() {
             shared.outbox.open(user_sends);
         }
@@ -411,6 +475,12 @@ impl<R: MessageRouter> Session<'_, R> {
             shared.emit(ClientEvent::SubscriptionsRestored {
                 count: self.sent.len(),
             });
+        }
+        if self.predecessor.is_some() {
+            // Still connected, as far as the user can tell: the rotation
+            // is announced when it is over.
+            self.overlap_deadline = Instant::now().checked_add(self.rt.config.rotation.max_overlap);
+            return;
         }
         shared.enter(Transition::Connected {
             reconnect: self.reconnect,
@@ -543,6 +613,9 @@ impl<R: MessageRouter> Session<'_, R> {
             keepalive,
             phase,
             confirmations,
+            successor,
+            predecessor,
+            overlap_deadline,
             ..
         } = self;
         let control = control_step(
@@ -551,10 +624,19 @@ impl<R: MessageRouter> Session<'_, R> {
             keepalive,
             phase,
             confirmations,
+            successor,
+            *overlap_deadline,
         );
+        let old = async {
+            match predecessor {
+                Some(predecessor) => predecessor.next().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             step = control => step,
+            item = old => Step::Old(item),
             item = stream.next() => step_from(item),
         }
     }
@@ -574,10 +656,20 @@ impl<R: MessageRouter> Session<'_, R> {
                 &mut self.keepalive,
                 &mut self.phase,
                 &mut self.confirmations,
+                &mut self.successor,
+                self.overlap_deadline,
             );
             if let Some(step) = control.now_or_never() {
                 return Some(step);
             }
+        }
+        // The old connection first: it is the one each stream is read
+        // from until the new one has caught up.
+        if let Some(predecessor) = &mut self.predecessor
+            && let Poll::Ready(item) = predecessor.stream.poll_next_unpin(&mut cx)
+        {
+            self.burst += 1;
+            return Some(Step::Old(item));
         }
         match self.stream.poll_next_unpin(&mut cx) {
             Poll::Ready(item) => {
@@ -677,12 +769,229 @@ impl<R: MessageRouter> Session<'_, R> {
                 _ => {}
             }
         }
+        if self.rt.config.rotation.notice.is_some()
+            && self.may_rotate()
+            && self
+                .rt
+                .shared
+                .caught("shutdown notice", || {
+                    self.rt.config.rotation.is_notice(&message)
+                })
+                .unwrap_or(false)
+        {
+            self.start_rotation(RotationCause::Notice);
+        }
         tracing::trace!(len = message.len(), "message received");
-        match self.rt.dispatcher.dispatch(message) {
-            Dispatch::Closed => Flow::End(lanes_shut_down()),
-            Dispatch::Blocked => Flow::Blocked,
+        let source = match self.predecessor {
+            Some(_) => Source::New,
+            None => Source::Old,
+        };
+        self.deliver(source, message)
+    }
+
+    /// Hands a message to its lane; during a rotation, through the
+    /// overlap, which lets each numbered message through once.
+    #[inline]
+    fn deliver(&mut self, source: Source, message: WsMessage) -> Flow {
+        let Some(overlap) = &mut self.overlap else {
+            return dispatched(self.rt.dispatcher.dispatch(message));
+        };
+        let at = self.rt.config.sequence.as_ref().and_then(|reader| {
+            self.rt
+                .shared
+                .caught("sequence reader", || reader.sequence(&message))
+                .flatten()
+        });
+        overlap.admit(source, at, message, &mut self.release);
+        let flow = self.dispatch_released();
+        if self.predecessor.is_some() {
+            return self.retire_if_settled(flow);
+        }
+        if self.overlap.as_ref().is_some_and(Overlap::is_done) {
+            self.finish_rotation();
+        }
+        flow
+    }
+
+    /// Dispatches what the overlap let through, in order.
+    fn dispatch_released(&mut self) -> Flow {
+        let mut flow = Flow::Continue;
+        while let Some(message) = self.release.pop_front() {
+            match dispatched(self.rt.dispatcher.dispatch(message)) {
+                // A held message keeps the ones after it behind it.
+                Flow::Blocked => flow = Flow::Blocked,
+                Flow::End(end) => return Flow::End(end),
+                _ => {}
+            }
+        }
+        flow
+    }
+
+    /// Whether a rotation may start now: live, with none under way.
+    fn may_rotate(&self) -> bool {
+        matches!(self.phase, Phase::Live) && self.predecessor.is_none() && self.successor.is_idle()
+    }
+
+    /// Starts connecting the successor; the streams are tracked from now
+    /// on, so that the successor can tell what was delivered.
+    fn start_rotation(&mut self, cause: RotationCause) {
+        tracing::info!(?cause, "rotating to a new connection");
+        self.rt.shared.emit(ClientEvent::Rotating { cause });
+        self.overlap = Some(Overlap::default());
+        self.successor = Successor::connect(&self.rt.config, &self.rt.shared, 1, cause);
+    }
+
+    /// The successor's progress.
+    fn on_successor(&mut self, step: SuccessorStep) -> Flow {
+        let attempt = match &self.successor {
+            Successor::Connecting { attempt, .. } | Successor::Backoff { attempt, .. } => *attempt,
+            _ => 0,
+        };
+        let cause = match &self.successor {
+            Successor::Connecting { cause, .. } | Successor::Backoff { cause, .. } => *cause,
+            _ => RotationCause::Age,
+        };
+        match step {
+            SuccessorStep::Due if self.may_rotate() => self.start_rotation(RotationCause::Age),
+            SuccessorStep::Due => {
+                // Not live yet, or still closing a predecessor: ask again later.
+                self.successor = Successor::idle(Some(self.rt.config.rotation.max_overlap));
+            }
+            SuccessorStep::Connected(Ok(connection)) => {
+                tracing::debug!("replacement connected: handing over");
+                return Flow::End(SessionEnd::Rotated(Box::new(Handover {
+                    connection,
+                    cause,
+                    old: None,
+                })));
+            }
+            SuccessorStep::Connected(Err(error)) => {
+                tracing::warn!(%error, attempt, "replacement connection failed");
+                let strategy = &self.rt.config.reconnect;
+                let delay = self.rt.shared.caught("reconnection strategy", || {
+                    strategy.delay_after(attempt, Some(&error))
+                });
+                let until = delay
+                    .flatten()
+                    .and_then(|delay| Instant::now().checked_add(delay));
+                self.successor = match until {
+                    Some(until) => Successor::Backoff {
+                        until,
+                        attempt,
+                        cause,
+                    },
+                    None => {
+                        tracing::warn!("rotation given up: this connection lives until it ends");
+                        self.overlap = None;
+                        Successor::Off
+                    }
+                };
+            }
+            SuccessorStep::Retry => {
+                self.successor =
+                    Successor::connect(&self.rt.config, &self.rt.shared, attempt + 1, cause);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// A frame (or the end) of the connection being replaced: keepalive
+    /// answered, data through the overlap.
+    fn on_old(&mut self, item: Option<Result<WsMessage>>) -> Flow {
+        let Some(predecessor) = &mut self.predecessor else {
+            return Flow::Continue;
+        };
+        let shared = &self.rt.shared;
+        let message = match item {
+            Some(Ok(WsMessage::Ping(_))) => {
+                shared.counters.inc_pings_answered();
+                return Flow::Continue;
+            }
+            Some(Ok(WsMessage::Pong(_))) => return Flow::Continue,
+            Some(Ok(WsMessage::Close(frame))) => {
+                tracing::info!(frame = ?frame, "server closed the old connection");
+                return self.retire_predecessor();
+            }
+            Some(Ok(message)) => message,
+            Some(Err(error)) => {
+                tracing::debug!(%error, "old connection failed");
+                return self.retire_predecessor();
+            }
+            None => return self.retire_predecessor(),
+        };
+        shared.counters.record_received(message.len());
+        let message = match &mut predecessor.inflater {
+            Some(inflater) => match inflater.inflate(message) {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::warn!(%error, "old connection sent a bad frame");
+                    return self.retire_predecessor();
+                }
+            },
+            None => message,
+        };
+        match predecessor.keepalive.answer(&message, shared) {
+            Some(Answer::Reply(reply)) => {
+                shared.counters.inc_pings_answered();
+                let _ = predecessor.writer.try_send(Outgoing::new(reply));
+                Flow::Continue
+            }
+            Some(Answer::Consumed) => Flow::Continue,
+            None => self.deliver(Source::Old, message),
+        }
+    }
+
+    /// Closes the predecessor once every stream it delivered has switched
+    /// and this connection is live.
+    fn retire_if_settled(&mut self, flow: Flow) -> Flow {
+        let settled = self.predecessor.is_some()
+            && matches!(self.phase, Phase::Live)
+            && self.overlap.as_ref().is_none_or(Overlap::settled);
+        if !settled {
+            return flow;
+        }
+        match (flow, self.retire_predecessor()) {
+            (Flow::End(end), _) | (_, Flow::End(end)) => Flow::End(end),
+            (Flow::Blocked, _) | (_, Flow::Blocked) => Flow::Blocked,
             _ => Flow::Continue,
         }
+    }
+
+    /// Closes the connection being replaced; what this one held goes out.
+    fn retire_predecessor(&mut self) -> Flow {
+        let Some(predecessor) = self.predecessor.take() else {
+            return Flow::Continue;
+        };
+        let timeouts = self.rt.config.timeouts;
+        predecessor.close((timeouts.write, timeouts.close));
+        tracing::debug!("old connection closed");
+        if let Some(overlap) = &mut self.overlap {
+            overlap.old_closed(&mut self.release);
+        }
+        let flow = self.dispatch_released();
+        if self.overlap.as_ref().is_none_or(Overlap::is_done) {
+            self.finish_rotation();
+        } else {
+            // Streams the new connection switched to while behind: its
+            // copies are dropped until it catches up, for a while.
+            self.overlap_deadline = Instant::now().checked_add(self.rt.config.rotation.max_overlap);
+        }
+        flow
+    }
+
+    /// The rotation is over: every stream reads from the new connection,
+    /// unfiltered.
+    fn finish_rotation(&mut self) {
+        self.overlap_deadline = None;
+        let duplicates = self
+            .overlap
+            .take()
+            .map_or(0, |overlap| overlap.duplicates());
+        let shared = &self.rt.shared;
+        shared.counters.inc_rotations();
+        shared.counters.add_rotation_duplicates(duplicates);
+        tracing::info!(duplicates, "rotated");
+        shared.emit(ClientEvent::Rotated { duplicates });
     }
 
     /// Waits for room in a full `Block` lane or under the memory budget:
@@ -909,6 +1218,8 @@ async fn control_step(
     keepalive: &mut Keepalive,
     phase: &mut Phase,
     confirmations: &mut Option<Confirmations>,
+    successor: &mut Successor,
+    overlap_deadline: Option<Instant>,
 ) -> Step {
     let (auth_deadline, restore) = match phase {
         Phase::Authenticating { deadline, .. } => (Some(*deadline), None),
@@ -933,6 +1244,8 @@ async fn control_step(
         command = commands.recv() => Step::Command(command),
         due = keepalive.due() => Step::Keepalive(due),
         due = subscription_due(confirmations) => Step::Subscription(due),
+        step = successor.next() => Step::Successor(step),
+        () = sleep_until(overlap_deadline) => Step::OverlapOver,
         () = sleep_until(auth_deadline) => Step::AuthTimedOut,
         written = restored => Step::Restored(written),
     }
@@ -959,6 +1272,16 @@ fn auth_panicked() -> SessionEnd {
     SessionEnd::Fatal(HyperSocketError::Panicked {
         what: "auth provider",
     })
+}
+
+/// A dispatch's outcome as a step's flow.
+#[inline]
+fn dispatched(dispatch: Dispatch) -> Flow {
+    match dispatch {
+        Dispatch::Closed => Flow::End(lanes_shut_down()),
+        Dispatch::Blocked => Flow::Blocked,
+        _ => Flow::Continue,
+    }
 }
 
 /// The lanes end only when the client does.

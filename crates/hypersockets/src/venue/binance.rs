@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use hypersockets_core::{TopicRequests, WsMessage};
+use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, VenueLimits, json_list};
+use super::{Venue, VenueLimits, find_str, first_number, json_list};
 use crate::{BinanceAcks, Pacing, Rate};
 
 /// Binance's `SUBSCRIBE` / `UNSUBSCRIBE` requests:
@@ -41,6 +41,33 @@ fn request(method: &str, topics: &[&str], id: u64) -> WsMessage {
 /// A combined stream's event, `{"stream":"btcusdt@trade","data":{…}}`.
 fn topic_of(message: &WsMessage) -> Option<String> {
     peek_json_str(message.as_text()?, &["stream"]).map(str::to_owned)
+}
+
+/// Trades by trade id `t`, aggregate trades by `a`, depth updates by
+/// their last update id `u` (after `pu` on futures, after `U - 1` on
+/// spot).
+fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
+    super::numbered(message, topic_of, |text| match find_str(text, "e")? {
+        "trade" => first_number(text, "t").map(|n| (n, None)),
+        "aggTrade" => first_number(text, "a").map(|n| (n, None)),
+        "depthUpdate" => {
+            let last = first_number(text, "u")?;
+            let previous = first_number(text, "pu")
+                .or_else(|| first_number(text, "U").map(|first| first.saturating_sub(1)));
+            Some((last, previous))
+        }
+        _ => None,
+    })
+}
+
+/// The WebSocket API's `{"event":{"e":"serverShutdown",…}}`.
+fn notice(message: &WsMessage) -> bool {
+    message
+        .as_text()
+        // A substring search first: this runs on every message.
+        .is_some_and(|text| {
+            text.contains("serverShutdown") && find_str(text, "e") == Some("serverShutdown")
+        })
 }
 
 impl Venue {
@@ -79,6 +106,7 @@ impl Venue {
             BinanceTopics,
             BinanceAcks,
             topic_of,
+            sequence_of,
         );
         venue.pacing = Pacing::default()
             .all(Some(Rate::per_second(5)))
@@ -88,6 +116,7 @@ impl Venue {
             .streams_per_connection(Some(1024))
             .connections(Some(Rate::new(300, Duration::from_secs(300))))
             .max_connection_age(Some(Duration::from_secs(24 * 60 * 60)));
+        venue.notice = Some(notice);
         venue
     }
 
@@ -117,6 +146,7 @@ impl Venue {
             BinanceTopics,
             BinanceAcks,
             topic_of,
+            sequence_of,
         );
         venue.pacing = Pacing::default()
             .all(Some(Rate::per_second(10)))
@@ -125,6 +155,7 @@ impl Venue {
         venue.limits = VenueLimits::default()
             .streams_per_connection(Some(200))
             .max_connection_age(Some(Duration::from_secs(24 * 60 * 60)));
+        venue.notice = Some(notice);
         venue
     }
 }

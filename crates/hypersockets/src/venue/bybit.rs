@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use hypersockets_core::{TopicRequests, WsMessage};
+use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, VenueLimits, json_list};
+use super::{Venue, VenueLimits, json_list, max_number};
 use crate::{BybitAcks, Heartbeat, Rate};
 
 /// Bybit's requests: `{"req_id":"1","op":"subscribe","args":["publicTrade.BTCUSDT",…]}`.
@@ -48,7 +48,14 @@ fn topic_of(message: &WsMessage) -> Option<String> {
 }
 
 fn bybit(name: &'static str, url: &str, max_topics: usize) -> Venue {
-    let mut venue = Venue::new(name, url, BybitTopics { max_topics }, BybitAcks, topic_of);
+    let mut venue = Venue::new(
+        name,
+        url,
+        BybitTopics { max_topics },
+        BybitAcks,
+        topic_of,
+        sequence_of,
+    );
     venue.heartbeat = Some(Heartbeat::new(
         Duration::from_secs(20),
         r#"{"req_id":"ping","op":"ping"}"#,
@@ -57,6 +64,13 @@ fn bybit(name: &'static str, url: &str, max_topics: usize) -> Venue {
     venue.limits =
         VenueLimits::default().connections(Some(Rate::new(500, Duration::from_secs(300))));
     venue
+}
+
+/// Bybit's per-symbol cross sequence `seq` (trades and order books).
+fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
+    super::numbered(message, topic_of, |text| {
+        max_number(text, "seq").map(|n| (n, None))
+    })
 }
 
 impl Venue {

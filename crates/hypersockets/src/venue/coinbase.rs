@@ -2,16 +2,19 @@
 
 use std::time::Duration;
 
-use hypersockets_core::{TopicRequests, WsMessage};
+use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, VenueLimits, find_str, json_list, json_str};
-use crate::{CoinbaseAcks, Pacing, Rate};
+use super::{Venue, VenueLimits, find_str, json_list, json_str, max_number};
+use crate::{CoinbaseAcks, CoinbaseJwt, Pacing, Rate};
 
 /// Coinbase's requests: one channel, many products,
-/// `{"type":"subscribe","channel":"level2","product_ids":["BTC-USD",…]}`.
-#[derive(Clone, Copy, Debug)]
-struct CoinbaseTopics;
+/// `{"type":"subscribe","channel":"level2","product_ids":["BTC-USD",…]}`,
+/// with a fresh `"jwt"` in each when tokens are signed.
+#[derive(Clone, Debug, Default)]
+struct CoinbaseTopics {
+    jwt: Option<CoinbaseJwt>,
+}
 
 fn split(topic: &str) -> (&str, Option<&str>) {
     match topic.split_once(':') {
@@ -32,28 +35,39 @@ impl TopicRequests for CoinbaseTopics {
     }
 
     fn subscribe(&self, topics: &[&str], _id: u64) -> WsMessage {
-        request("subscribe", topics)
+        self.request("subscribe", topics)
     }
 
     fn unsubscribe(&self, topics: &[&str], _id: u64) -> Option<WsMessage> {
-        Some(request("unsubscribe", topics))
+        Some(self.request("unsubscribe", topics))
     }
 }
 
-fn request(kind: &str, topics: &[&str]) -> WsMessage {
-    let (channel, _) = split(topics.first().copied().unwrap_or_default());
-    let products: Vec<&str> = topics.iter().filter_map(|t| split(t).1).collect();
-    if products.is_empty() {
-        return WsMessage::text(format!(
-            r#"{{"type":"{kind}","channel":{}}}"#,
-            json_str(channel)
-        ));
+impl CoinbaseTopics {
+    fn request(&self, kind: &str, topics: &[&str]) -> WsMessage {
+        let (channel, _) = split(topics.first().copied().unwrap_or_default());
+        let products: Vec<&str> = topics.iter().filter_map(|t| split(t).1).collect();
+        let products = if products.is_empty() {
+            String::new()
+        } else {
+            format!(r#","product_ids":{}"#, json_list(&products))
+        };
+        // Signed per request: each token lives two minutes.
+        let jwt = match self.jwt.as_ref().map(CoinbaseJwt::token) {
+            Some(Ok(token)) => format!(r#","jwt":{}"#, json_str(&token)),
+            Some(Err(error)) => {
+                // No panic on the connection task: the venue refuses the
+                // request, which the user hears of.
+                tracing::warn!(%error, channel, "no Coinbase JWT; request sent without one");
+                String::new()
+            }
+            None => String::new(),
+        };
+        WsMessage::text(format!(
+            r#"{{"type":"{kind}","channel":{}{products}{jwt}}}"#,
+            json_str(channel),
+        ))
     }
-    WsMessage::text(format!(
-        r#"{{"type":"{kind}","channel":{},"product_ids":{}}}"#,
-        json_str(channel),
-        json_list(&products)
-    ))
 }
 
 /// A push, `{"channel":"market_trades","events":[{"trades":[{"product_id":"BTC-USD",…}]}],…}`;
@@ -71,6 +85,15 @@ fn topic_of(message: &WsMessage) -> Option<String> {
     })
 }
 
+/// Market trades by their largest `trade_id`. (`sequence_num` counts
+/// a connection's messages, not a stream's: it cannot match two
+/// connections.)
+fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
+    super::numbered(message, topic_of, |text| {
+        max_number(text, "trade_id").map(|n| (n, None))
+    })
+}
+
 impl Venue {
     /// Coinbase Advanced Trade market data, `wss://advanced-trade-ws.coinbase.com`.
     ///
@@ -79,8 +102,8 @@ impl Venue {
     /// (`heartbeats`, `status`); a request names one channel, so a restore
     /// batches the products of each channel. The answer to every request
     /// is the connection's whole subscription list ([`CoinbaseAcks`]).
-    /// Authenticated channels need a JWT in each request: subscribe to them
-    /// with a [`Subscription::new`](crate::Subscription::new) of your own.
+    /// Authenticated channels (`user`, `futures_balance_summary`) need a
+    /// JWT in each request: see [`Venue::coinbase_user`].
     ///
     /// From Coinbase's documentation ("Advanced Trade WebSocket Overview",
     /// "Rate Limits", "Channels"):
@@ -104,9 +127,10 @@ impl Venue {
         let mut venue = Venue::new(
             "coinbase",
             "wss://advanced-trade-ws.coinbase.com",
-            CoinbaseTopics,
+            CoinbaseTopics::default(),
             CoinbaseAcks,
             topic_of,
+            sequence_of,
         );
         venue.liveness_timeout = Some(Duration::from_secs(10));
         venue.pacing = Pacing::default()
@@ -116,5 +140,102 @@ impl Venue {
         venue.limits = VenueLimits::default().connections(Some(Rate::per_second(8)));
         venue.standing = &["heartbeats"];
         venue
+    }
+
+    /// Coinbase Advanced Trade's user order data,
+    /// `wss://advanced-trade-ws-user.coinbase.com`, every subscribe and
+    /// unsubscribe request carrying a fresh token of `jwt` in its `"jwt"`
+    /// member: what the authenticated channels need (`user`, with or
+    /// without products, `user:BTC-USD`; `futures_balance_summary`).
+    ///
+    /// Otherwise as [`Venue::coinbase`]: the same topics, answers,
+    /// `heartbeats`, pacing and limits. Coinbase advises the market data
+    /// endpoint as this one's failover: `.url("wss://advanced-trade-ws.coinbase.com")`
+    /// keeps the tokens. A request sent again after going unanswered
+    /// carries the same token: it lasts two minutes, longer than the
+    /// default subscribe timeout's retries. A token that cannot be made
+    /// (the clock or the random source failed) leaves its request without
+    /// one, for the venue to refuse, and is logged; nothing panics.
+    /// Coinbase's refusal (`{"type":"error","message":…}`) names no
+    /// request, so a refused subscription times out
+    /// ([`ClientEvent::SubscriptionTimedOut`](crate::ClientEvent::SubscriptionTimedOut)).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), hypersockets::HyperSocketError> {
+    /// use hypersockets::prelude::*;
+    /// use hypersockets::{CoinbaseJwt, Subscription, Venue};
+    ///
+    /// # let pem = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIMooArC0ArYnhff5VfiqxlsHLAx4n9ZX2p6SX+M3lGQxoAoGCCqGSM49\nAwEHoUQDQgAERVGrl8v/9XVMjn5EccjkF+GlVqJFICgEc9YrVNHUI33P98ZYxqVG\n85Wzqr6f9rNLs15uX3vc6muZngc13pkKuA==\n-----END EC PRIVATE KEY-----\n";
+    /// let jwt = CoinbaseJwt::from_pem("organizations/{org_id}/apiKeys/{key_id}", pem)?;
+    /// let venue = Venue::coinbase_user(jwt);
+    /// let request = venue.subscribe_request(&["user"], 1);
+    /// assert!(request.as_text().unwrap().starts_with(r#"{"type":"subscribe","channel":"user","jwt":"ey"#));
+    /// let client = WebSocketClient::builder()
+    ///     .venue(venue)
+    ///     .router(PassThrough)
+    ///     .subscribe(Subscription::topic("user"))
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn coinbase_user(jwt: CoinbaseJwt) -> Self {
+        let mut venue = Venue::coinbase().url("wss://advanced-trade-ws-user.coinbase.com");
+        venue.name = "coinbase-user";
+        venue.topics = std::sync::Arc::new(CoinbaseTopics { jwt: Some(jwt) });
+        venue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hypersockets_core::SubscriptionAcks;
+
+    use super::*;
+
+    const PEM: &str = "-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIMooArC0ArYnhff5VfiqxlsHLAx4n9ZX2p6SX+M3lGQxoAoGCCqGSM49
+AwEHoUQDQgAERVGrl8v/9XVMjn5EccjkF+GlVqJFICgEc9YrVNHUI33P98ZYxqVG
+85Wzqr6f9rNLs15uX3vc6muZngc13pkKuA==
+-----END EC PRIVATE KEY-----
+";
+
+    fn value(message: &WsMessage) -> serde_json::Value {
+        serde_json::from_str(message.as_text().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn without_a_jwt_requests_carry_none() {
+        let request = Venue::coinbase().subscribe_request(&["level2:BTC-USD", "level2:ETH-USD"], 1);
+        assert_eq!(
+            request,
+            WsMessage::text(
+                r#"{"type":"subscribe","channel":"level2","product_ids":["BTC-USD","ETH-USD"]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn every_request_carries_a_fresh_jwt() {
+        let jwt = CoinbaseJwt::from_pem("organizations/o/apiKeys/k", PEM).unwrap();
+        let venue = Venue::coinbase_user(jwt);
+        assert_eq!(venue.name(), "coinbase-user");
+        assert_eq!(
+            venue.endpoint(),
+            "wss://advanced-trade-ws-user.coinbase.com"
+        );
+        let first = value(&venue.subscribe_request(&["user:BTC-USD"], 1));
+        let second = value(&venue.subscribe_request(&["user:BTC-USD"], 2));
+        assert_eq!(first["channel"], "user");
+        assert_eq!(first["product_ids"][0], "BTC-USD");
+        let token = first["jwt"].as_str().unwrap();
+        assert_eq!(token.split('.').count(), 3);
+        assert_ne!(first["jwt"], second["jwt"], "a nonce per token");
+        let bare = value(&venue.subscribe_request(&["user"], 3));
+        assert!(bare.get("product_ids").is_none());
+        assert!(bare["jwt"].is_string());
+        // The answers are read as for the public endpoint.
+        let request = venue.subscribe_request(&["user"], 4);
+        assert_eq!(CoinbaseAcks.request_keys(&request), ["user"]);
     }
 }

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use hypersockets_core::{TopicRequests, WsMessage};
+use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, VenueLimits, find_str, json_str};
+use super::{Venue, VenueLimits, find_str, json_str, max_number};
 use crate::{Heartbeat, HyperliquidAcks, Pacing, Rate};
 
 /// Hyperliquid's requests, one subscription each:
@@ -55,6 +55,13 @@ fn topic_of(message: &WsMessage) -> Option<String> {
     })
 }
 
+/// Trades by their largest trade id `tid`.
+fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
+    super::numbered(message, topic_of, |text| {
+        max_number(text, "tid").map(|n| (n, None))
+    })
+}
+
 impl Venue {
     /// Hyperliquid, `wss://api.hyperliquid.xyz/ws` (testnet:
     /// `wss://api.hyperliquid-testnet.xyz/ws`).
@@ -91,6 +98,7 @@ impl Venue {
             HyperliquidTopics,
             HyperliquidAcks,
             topic_of,
+            sequence_of,
         );
         venue.heartbeat = Some(
             Heartbeat::new(Duration::from_secs(30), r#"{"method":"ping"}"#)

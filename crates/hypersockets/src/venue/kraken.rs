@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use hypersockets_core::{TopicRequests, WsMessage};
+use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, find_str, json_list, json_str};
+use super::{Venue, find_str, json_list, json_str, max_number};
 use crate::{Heartbeat, KrakenAcks};
 
 /// Kraken's requests: one channel, many symbols,
@@ -72,6 +72,13 @@ fn topic_of(message: &WsMessage) -> Option<String> {
     })
 }
 
+/// Trades by their largest `trade_id`; Kraken numbers nothing else.
+fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
+    super::numbered(message, topic_of, |text| {
+        max_number(text, "trade_id").map(|n| (n, None))
+    })
+}
+
 impl Venue {
     /// Kraken spot, WebSocket API v2: `wss://ws.kraken.com/v2`.
     ///
@@ -109,6 +116,7 @@ impl Venue {
             KrakenTopics,
             KrakenAcks,
             topic_of,
+            sequence_of,
         );
         venue.heartbeat = Some(Heartbeat::new(
             Duration::from_secs(15),

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use hypersockets_core::{TopicRequests, WsMessage};
+use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, VenueLimits, json_str};
+use super::{Venue, VenueLimits, first_number, json_str};
 use crate::{Heartbeat, KucoinAcks, Pacing, Rate};
 
 /// KuCoin's requests: one topic prefix, many symbols,
@@ -63,6 +63,18 @@ fn topic_of(message: &WsMessage) -> Option<String> {
     None
 }
 
+/// Level 2 by `sequenceEnd` after `sequenceStart - 1`, matches and
+/// tickers by `sequence`.
+fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
+    super::numbered(message, topic_of, |text| {
+        if let Some(end) = first_number(text, "sequenceEnd") {
+            let start = first_number(text, "sequenceStart");
+            return Some((end, start.map(|s| s.saturating_sub(1))));
+        }
+        first_number(text, "sequence").map(|n| (n, None))
+    })
+}
+
 impl Venue {
     /// KuCoin spot, classic WebSocket API. KuCoin gives each connection its
     /// URL with a token (REST `POST /api/v1/bullet-public`, or
@@ -97,7 +109,14 @@ impl Venue {
     /// assert!(!format!("{kucoin:?}").contains("token"));
     /// ```
     pub fn kucoin(url_with_token: impl Into<String>) -> Self {
-        let mut venue = Venue::new("kucoin", url_with_token, KucoinTopics, KucoinAcks, topic_of);
+        let mut venue = Venue::new(
+            "kucoin",
+            url_with_token,
+            KucoinTopics,
+            KucoinAcks,
+            topic_of,
+            sequence_of,
+        );
         venue.heartbeat = Some(Heartbeat::new(
             Duration::from_secs(18),
             r#"{"id":"ping","type":"ping"}"#,

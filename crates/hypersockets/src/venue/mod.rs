@@ -15,7 +15,9 @@ mod router;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hypersockets_core::{PassivePingDetector, SubscriptionAcks, TopicRequests, WsMessage};
+use hypersockets_core::{
+    PassivePingDetector, StreamId, StreamSequence, SubscriptionAcks, TopicRequests, WsMessage,
+};
 
 pub use limits::VenueLimits;
 pub use router::TopicRouter;
@@ -25,6 +27,8 @@ use crate::{Decompression, Heartbeat, Pacing};
 /// Reads the topic a venue's data message belongs to, spelled as it was
 /// subscribed; `None` for anything else (answers, pongs, statuses).
 type TopicOf = fn(&WsMessage) -> Option<String>;
+type SequenceOf = fn(&WsMessage) -> Option<StreamSequence>;
+type NoticeOf = fn(&WsMessage) -> bool;
 
 /// A venue's rules, ready to use: where to connect, how to keep the
 /// connection alive, how to write subscription requests for topics and
@@ -74,6 +78,10 @@ pub struct Venue {
     decompression: Decompression,
     limits: VenueLimits,
     topic_of: TopicOf,
+    /// Reads a message's stream and number, for rotations.
+    sequence_of: SequenceOf,
+    /// Tells the venue's shutdown notice, if it sends one.
+    notice: Option<NoticeOf>,
     /// Topics the profile always subscribes to (Coinbase's `heartbeats`).
     standing: &'static [&'static str],
 }
@@ -90,6 +98,7 @@ impl std::fmt::Debug for Venue {
             .field("pacing", &self.pacing)
             .field("decompression", &self.decompression)
             .field("limits", &self.limits)
+            .field("notice", &self.notice.is_some())
             .field("standing", &self.standing)
             .finish_non_exhaustive()
     }
@@ -103,6 +112,7 @@ impl Venue {
         topics: impl TopicRequests,
         acks: impl SubscriptionAcks,
         topic_of: TopicOf,
+        sequence_of: SequenceOf,
     ) -> Self {
         Self {
             name,
@@ -116,6 +126,8 @@ impl Venue {
             decompression: Decompression::Off,
             limits: VenueLimits::default(),
             topic_of,
+            sequence_of,
+            notice: None,
             standing: &[],
         }
     }
@@ -302,6 +314,37 @@ impl Venue {
         (self.topic_of)(message)
     }
 
+    /// A message's stream (its topic) and the venue's number for it, as a
+    /// rotation matches the two connections' copies.
+    ///
+    /// ```
+    /// use hypersockets::{StreamId, Venue, WsMessage};
+    ///
+    /// let trade = WsMessage::text(
+    ///     r#"{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT","t":12345}}"#,
+    /// );
+    /// let at = Venue::binance_spot().sequence_of(&trade).unwrap();
+    /// assert_eq!(at.stream, StreamId::of(&["btcusdt@trade"]));
+    /// assert_eq!(at.number, 12345);
+    /// ```
+    pub fn sequence_of(&self, message: &WsMessage) -> Option<StreamSequence> {
+        (self.sequence_of)(message)
+    }
+
+    /// Whether `message` is the venue's notice that it will close the
+    /// connection (OKX's 64008, Binance's `serverShutdown`).
+    ///
+    /// ```
+    /// use hypersockets::{Venue, WsMessage};
+    ///
+    /// let notice = WsMessage::text(r#"{"event":"notice","code":"64008","msg":"…","connId":"a"}"#);
+    /// assert!(Venue::okx().is_notice(&notice));
+    /// assert!(!Venue::kraken().is_notice(&notice));
+    /// ```
+    pub fn is_notice(&self, message: &WsMessage) -> bool {
+        self.notice.is_some_and(|notice| notice(message))
+    }
+
     /// A router passing each message on as it is, keyed by its topic (see
     /// [`TopicRouter`]).
     ///
@@ -349,6 +392,10 @@ impl Venue {
         config.keepalive.liveness_timeout = self.liveness_timeout;
         config.pacing = self.pacing;
         config.decompression = self.decompression;
+        config.rotation = crate::Rotation::default()
+            .max_age(self.limits.max_connection_age_limit())
+            .notice(self.notice);
+        config.sequence = Some(Arc::new(self.sequence_of));
         config.subscriptions.extend(
             self.standing
                 .iter()
@@ -372,27 +419,89 @@ fn json_list(topics: &[&str]) -> String {
 /// object's, an array element's): a cheap read of a field that only
 /// nested data carries, such as the symbol of a push's first item. Keys
 /// and values with escapes are not matched.
-fn find_str<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let quoted = format!("\"{key}\"");
+/// A message's place in its stream: the stream is its topic, the number
+/// (and the previous one, if any) is what `number` reads of its text.
+/// Runs only while a rotation overlaps two connections.
+fn numbered(
+    message: &WsMessage,
+    topic_of: TopicOf,
+    number: impl FnOnce(&str) -> Option<(u64, Option<u64>)>,
+) -> Option<StreamSequence> {
+    let (at, previous) = number(message.as_text()?)?;
+    let topic = topic_of(message)?;
+    let sequence = StreamSequence::new(StreamId::of(&[&topic]), at);
+    Some(match previous {
+        Some(previous) => sequence.previous(previous),
+        None => sequence,
+    })
+}
+
+/// The raw value after each `"key":` in `text`, in order (without
+/// allocating: this runs on every message).
+fn values<'a>(text: &'a str, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let bytes = text.as_bytes();
     let mut from = 0;
-    while let Some(found) = text.get(from..)?.find(&quoted) {
-        let after = from + found + quoted.len();
-        let rest = text.get(after..)?.trim_start();
-        if let Some(value) = rest.strip_prefix(':').map(str::trim_start)
-            && let Some(value) = value.strip_prefix('"')
-            && let Some(end) = value.find(['"', '\\'])
-            && value.as_bytes()[end] == b'"'
-        {
-            return Some(&value[..end]);
+    std::iter::from_fn(move || {
+        loop {
+            let found = from + text.get(from..)?.find(key)?;
+            let end = found + key.len();
+            from = end;
+            let quoted = found > 0 && bytes[found - 1] == b'"' && bytes.get(end) == Some(&b'"');
+            if !quoted {
+                continue;
+            }
+            if let Some(value) = text.get(end + 1..)?.trim_start().strip_prefix(':') {
+                return Some(value.trim_start());
+            }
         }
-        from = after;
-    }
-    None
+    })
+}
+
+/// The first string value of `key` (one without escapes).
+fn find_str<'a>(text: &'a str, key: &'a str) -> Option<&'a str> {
+    values(text, key).find_map(|value| {
+        let value = value.strip_prefix('"')?;
+        let end = value.find(['"', '\\'])?;
+        (value.as_bytes()[end] == b'"').then(|| &value[..end])
+    })
+}
+
+/// The largest number among the values of `key`, bare or quoted
+/// (`"t":12`, `"tradeId":"12"`): a batch of trades is numbered by its
+/// last.
+fn max_number(text: &str, key: &str) -> Option<u64> {
+    values(text, key).filter_map(number_at).max()
+}
+
+/// The first number among the values of `key`, bare or quoted.
+fn first_number(text: &str, key: &str) -> Option<u64> {
+    values(text, key).find_map(number_at)
+}
+
+fn number_at(value: &str) -> Option<u64> {
+    let value = value.strip_prefix('"').unwrap_or(value);
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    value.get(..digits)?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::find_str;
+    use super::{find_str, first_number, max_number};
+
+    #[test]
+    fn numbers_are_read_bare_or_quoted_and_the_largest_taken() {
+        let push = r#"{"data":[{"tradeId":"7","px":"1.5"},{"tradeId":"9"},{"tradeId": 8}]}"#;
+        assert_eq!(max_number(push, "tradeId"), Some(9));
+        assert_eq!(first_number(push, "tradeId"), Some(7));
+        assert_eq!(max_number(push, "px"), Some(1));
+        assert_eq!(max_number(push, "ts"), None);
+        assert_eq!(
+            max_number(r#"{"xtradeId":5,"tradeIdx":6}"#, "tradeId"),
+            None
+        );
+        assert_eq!(max_number(r#"{"t":"-1"}"#, "t"), None);
+        assert_eq!(max_number(r#"{"t":99999999999999999999999}"#, "t"), None);
+    }
 
     #[test]
     fn find_str_reads_the_first_string_value_of_a_key() {

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use hypersockets_core::{TopicRequests, WsMessage};
+use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, VenueLimits, json_str};
+use super::{Venue, VenueLimits, find_str, first_number, json_str, max_number};
 use crate::{Heartbeat, OkxAcks, Pacing, Rate};
 
 /// OKX's requests: `{"id":"1","op":"subscribe","args":[{"channel":…,"instId":…},…]}`.
@@ -66,6 +66,28 @@ fn topic_of(message: &WsMessage) -> Option<String> {
     })
 }
 
+/// Trades by their largest `tradeId`, books by `seqId` after `prevSeqId`.
+fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
+    super::numbered(message, topic_of, |text| {
+        if let Some(id) = max_number(text, "tradeId") {
+            return Some((id, None));
+        }
+        let seq = first_number(text, "seqId")?;
+        Some((seq, first_number(text, "prevSeqId")))
+    })
+}
+
+/// `{"event":"notice","code":"64008",…}`: the connection closes for a
+/// service upgrade in about 60 seconds.
+fn notice(message: &WsMessage) -> bool {
+    // A substring search first: this runs on every message.
+    message.as_text().is_some_and(|text| {
+        text.contains("64008")
+            && find_str(text, "event") == Some("notice")
+            && find_str(text, "code") == Some("64008")
+    })
+}
+
 impl Venue {
     /// OKX v5 public channels, `wss://ws.okx.com:8443/ws/v5/public` (use
     /// [`url`](Self::url) for `/business`, `/private` or the demo
@@ -107,11 +129,13 @@ impl Venue {
             OkxTopics,
             OkxAcks,
             topic_of,
+            sequence_of,
         );
         venue.heartbeat = Some(Heartbeat::new(Duration::from_secs(20), "ping").reply("pong"));
         venue.liveness_timeout = Some(Duration::from_secs(30));
         venue.pacing = Pacing::default().requests(Some(Rate::new(480, Duration::from_secs(3600))));
         venue.limits = VenueLimits::default().connections(Some(Rate::per_second(3)));
+        venue.notice = Some(notice);
         venue
     }
 }

@@ -11,6 +11,7 @@ pub mod proxies;
 pub mod raw;
 pub mod recorder;
 pub mod server_pings;
+pub mod venue_cases;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
