@@ -35,7 +35,8 @@ pub(crate) enum Successor {
         attempt: u32,
         cause: RotationCause,
     },
-    /// Its attempt `attempt` failed; the next is made at `until`.
+    /// Its attempt `attempt` failed (0: none made yet, the rotation's
+    /// jitter); the next is made at `until`.
     Backoff {
         until: Instant,
         attempt: u32,

@@ -8,6 +8,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use hypersockets_core::{
@@ -838,7 +839,15 @@ impl<R: MessageRouter> Session<'_, R> {
         tracing::info!(?cause, "rotating to a new connection");
         self.rt.shared.emit(ClientEvent::Rotating { cause });
         self.overlap = Some(Overlap::default());
-        self.successor = Successor::connect(&self.rt.config, &self.rt.shared, 1, cause);
+        // A venue's notice reaches all of its connections at once (and
+        // connections opened together age together): up to a second of
+        // jitter keeps their replacements within its connection rate.
+        let jitter = Duration::from_millis(fastrand::u64(0..=1_000));
+        self.successor = Successor::Backoff {
+            until: Instant::now() + jitter,
+            attempt: 0,
+            cause,
+        };
     }
 
     /// The successor's progress.

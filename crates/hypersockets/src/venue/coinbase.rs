@@ -16,13 +16,6 @@ struct CoinbaseTopics {
     jwt: Option<CoinbaseJwt>,
 }
 
-fn split(topic: &str) -> (&str, Option<&str>) {
-    match topic.split_once(':') {
-        Some((channel, product)) => (channel, Some(product)),
-        None => (topic, None),
-    }
-}
-
 impl TopicRequests for CoinbaseTopics {
     fn max_topics(&self) -> usize {
         // The documentation gives no cap on a request's products.
@@ -30,8 +23,7 @@ impl TopicRequests for CoinbaseTopics {
     }
 
     fn batches_with(&self, first: &str, topic: &str) -> bool {
-        let ((a, a_product), (b, b_product)) = (split(first), split(topic));
-        a == b && a_product.is_some() && b_product.is_some()
+        super::same_channel(first, topic)
     }
 
     fn subscribe(&self, topics: &[&str], _id: u64) -> WsMessage {
@@ -45,8 +37,11 @@ impl TopicRequests for CoinbaseTopics {
 
 impl CoinbaseTopics {
     fn request(&self, kind: &str, topics: &[&str]) -> WsMessage {
-        let (channel, _) = split(topics.first().copied().unwrap_or_default());
-        let products: Vec<&str> = topics.iter().filter_map(|t| split(t).1).collect();
+        let (channel, _) = super::channel_of(topics.first().copied().unwrap_or_default());
+        let products: Vec<&str> = topics
+            .iter()
+            .filter_map(|t| super::channel_of(t).1)
+            .collect();
         let products = if products.is_empty() {
             String::new()
         } else {

@@ -13,14 +13,6 @@ use crate::{Heartbeat, KrakenAcks};
 #[derive(Clone, Copy, Debug)]
 struct KrakenTopics;
 
-/// `channel:SYMBOL` → (`channel`, `SYMBOL`); a bare channel has no symbol.
-fn split(topic: &str) -> (&str, Option<&str>) {
-    match topic.split_once(':') {
-        Some((channel, symbol)) => (channel, Some(symbol)),
-        None => (topic, None),
-    }
-}
-
 impl TopicRequests for KrakenTopics {
     fn max_topics(&self) -> usize {
         // The documentation gives no cap on the symbols of a request.
@@ -28,8 +20,7 @@ impl TopicRequests for KrakenTopics {
     }
 
     fn batches_with(&self, first: &str, topic: &str) -> bool {
-        let ((a, a_symbol), (b, b_symbol)) = (split(first), split(topic));
-        a == b && a_symbol.is_some() && b_symbol.is_some()
+        super::same_channel(first, topic)
     }
 
     fn subscribe(&self, topics: &[&str], id: u64) -> WsMessage {
@@ -42,8 +33,11 @@ impl TopicRequests for KrakenTopics {
 }
 
 fn request(method: &str, topics: &[&str], id: u64) -> WsMessage {
-    let (channel, _) = split(topics.first().copied().unwrap_or_default());
-    let symbols: Vec<&str> = topics.iter().filter_map(|t| split(t).1).collect();
+    let (channel, _) = super::channel_of(topics.first().copied().unwrap_or_default());
+    let symbols: Vec<&str> = topics
+        .iter()
+        .filter_map(|t| super::channel_of(t).1)
+        .collect();
     let params = if symbols.is_empty() {
         format!(r#"{{"channel":{}}}"#, json_str(channel))
     } else {

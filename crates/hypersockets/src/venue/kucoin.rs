@@ -13,13 +13,6 @@ use crate::{Heartbeat, KucoinAcks, Pacing, Rate};
 #[derive(Clone, Copy, Debug)]
 struct KucoinTopics;
 
-fn split(topic: &str) -> (&str, Option<&str>) {
-    match topic.split_once(':') {
-        Some((prefix, symbol)) => (prefix, Some(symbol)),
-        None => (topic, None),
-    }
-}
-
 impl TopicRequests for KucoinTopics {
     fn max_topics(&self) -> usize {
         // "at most 100 topics per subscription request".
@@ -27,8 +20,7 @@ impl TopicRequests for KucoinTopics {
     }
 
     fn batches_with(&self, first: &str, topic: &str) -> bool {
-        let ((a, a_symbol), (b, b_symbol)) = (split(first), split(topic));
-        a == b && a_symbol.is_some() && b_symbol.is_some()
+        super::same_channel(first, topic)
     }
 
     fn subscribe(&self, topics: &[&str], id: u64) -> WsMessage {
@@ -41,8 +33,11 @@ impl TopicRequests for KucoinTopics {
 }
 
 fn request(kind: &str, topics: &[&str], id: u64) -> WsMessage {
-    let (prefix, _) = split(topics.first().copied().unwrap_or_default());
-    let symbols: Vec<&str> = topics.iter().filter_map(|t| split(t).1).collect();
+    let (prefix, _) = super::channel_of(topics.first().copied().unwrap_or_default());
+    let symbols: Vec<&str> = topics
+        .iter()
+        .filter_map(|t| super::channel_of(t).1)
+        .collect();
     let topic = if symbols.is_empty() {
         prefix.to_owned()
     } else {

@@ -436,6 +436,24 @@ fn numbered(
     })
 }
 
+/// `channel:symbol` split at its first `:`; a bare channel has none.
+fn channel_of(topic: &str) -> (&str, Option<&str>) {
+    match topic.split_once(':') {
+        Some((channel, symbol)) => (channel, Some(symbol)),
+        None => (topic, None),
+    }
+}
+
+/// Whether `topic` may join a request that names one channel for many
+/// symbols (Kraken, Coinbase, KuCoin), whose first topic is `first`: the
+/// same channel, both with a symbol.
+fn same_channel(first: &str, topic: &str) -> bool {
+    match (channel_of(first), channel_of(topic)) {
+        ((a, Some(_)), (b, Some(_))) => a == b,
+        _ => false,
+    }
+}
+
 /// The raw value after each `"key":` in `text`, in order (without
 /// allocating: this runs on every message).
 fn values<'a>(text: &'a str, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
