@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hypersockets::{MessageRouter, ParseError, WsMessage, handler_fn};
+use hypersockets::{MessageContext, MessageRouter, ParseError, WsMessage, handler_fn};
 use hypersockets_router::{Dispatch, LaneConfig, LaneKind, RouterBuilder, ShutdownMode};
 use tokio::sync::Notify;
 
@@ -120,7 +120,9 @@ fn bench_lanes(config: &LaneConfig, name: &str, group: &mut Group<'_>) {
                         let base = done.count.load(Ordering::Acquire);
                         done.target.store(base + BATCH, Ordering::Release);
                         for message in &msgs {
-                            if dispatcher.dispatch(message.clone()) == Dispatch::Blocked {
+                            if dispatcher.dispatch(message.clone(), MessageContext::now(1))
+                                == Dispatch::Blocked
+                            {
                                 dispatcher.ready().await;
                             }
                         }

@@ -9,8 +9,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hypersockets::{
-    JsonPing, MessageRouter, ParseError, PassivePingDetector, TextPing, Utf8Bytes, WsMessage,
-    peek_json_str,
+    JsonPing, MessageContext, MessageRouter, ParseError, PassivePingDetector, TextPing, Utf8Bytes,
+    WsMessage, peek_json_str,
 };
 use hypersockets_router::{Dispatcher, RouterBuilder};
 
@@ -121,7 +121,7 @@ fn routing(c: &mut Criterion) {
     for (name, classify) in [("parse_then_route", false), ("classify", true)] {
         let mut dispatcher = inline_dispatcher(classify);
         group.bench_function(name, |b| {
-            b.iter(|| dispatcher.dispatch(black_box(message.clone())))
+            b.iter(|| dispatcher.dispatch(black_box(message.clone()), MessageContext::now(1)))
         });
     }
     group.finish();

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{CloseFrame, HyperSocketError};
+use crate::{CloseFrame, HyperSocketError, StreamId};
 
 /// Why a connection ended.
 #[derive(Clone, Debug)]
@@ -43,6 +43,46 @@ pub enum RotationCause {
     Notice,
     /// The connection nears the venue's maximum connection age.
     Age,
+}
+
+/// Why a stream went stale: its messages are no longer delivered as valid
+/// until it is resynchronised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StaleCause {
+    /// Messages are missing: the last one delivered had number `last`,
+    /// the next one received starts at `next` (its previous number plus
+    /// one), so the numbers between were never received.
+    Gap {
+        /// The number of the last message delivered.
+        last: u64,
+        /// The first number the message that revealed the gap covers.
+        next: u64,
+    },
+    /// The stream's first message, with snapshots on: it waits for its
+    /// first snapshot (a book must start from one).
+    Start,
+    /// A handler found the venue's checksum did not match its state.
+    Checksum,
+    /// A handler asked for the stream to be resynchronised.
+    Requested,
+}
+
+impl StaleCause {
+    /// How many numbers were skipped (0 unless a gap).
+    ///
+    /// ```
+    /// use hypersockets_core::StaleCause;
+    ///
+    /// assert_eq!(StaleCause::Gap { last: 10, next: 14 }.missed(), 3);
+    /// assert_eq!(StaleCause::Checksum.missed(), 0);
+    /// ```
+    pub fn missed(&self) -> u64 {
+        match self {
+            Self::Gap { last, next } => next.saturating_sub(*last).saturating_sub(1),
+            _ => 0,
+        }
+    }
 }
 
 /// Something that happened to a client, delivered on its event stream.
@@ -143,6 +183,25 @@ pub enum ClientEvent {
     Rotated {
         /// Messages that came on both connections and were delivered once.
         duplicates: u64,
+    },
+    /// A stream went stale: its messages are held back (buffered for a
+    /// snapshot, or dropped until the venue's snapshot) and it is being
+    /// resynchronised, while every other stream flows on.
+    StreamStale {
+        /// Which stream.
+        stream: StreamId,
+        /// Why.
+        cause: StaleCause,
+    },
+    /// A stale stream is valid again: a snapshot was delivered (the
+    /// venue's, after a resubscription, or one a
+    /// [`SnapshotSource`](crate::SnapshotSource) fetched), then `replayed`
+    /// buffered messages after it.
+    StreamResynced {
+        /// Which stream.
+        stream: StreamId,
+        /// Buffered messages delivered after the snapshot.
+        replayed: u64,
     },
     /// The handlers fell behind: their queues reached the client's memory
     /// budget, so the client stopped reading (the server's writes back up

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::{Future, ready};
 
-use crate::BoxError;
+use crate::{BoxError, MessageContext};
 
 /// Handles the messages of one route key, one at a time, in order.
 ///
@@ -40,6 +40,44 @@ use crate::BoxError;
 pub trait MessageHandler<M>: Send + 'static {
     /// Handles one message. The lane awaits it before the next message.
     fn handle(&mut self, message: M) -> impl Future<Output = Result<(), BoxError>> + Send;
+
+    /// Handles one message knowing which connection it came on and when
+    /// it was received; the lane calls this one. The default ignores the
+    /// context and calls [`handle`](Self::handle).
+    ///
+    /// ```
+    /// use hypersockets_core::{BoxError, MessageContext, MessageHandler};
+    ///
+    /// /// Counts the messages of the latest connection.
+    /// #[derive(Default)]
+    /// struct PerConnection { connection: u64, count: u64 }
+    ///
+    /// impl MessageHandler<String> for PerConnection {
+    ///     async fn handle(&mut self, _: String) -> Result<(), BoxError> {
+    ///         Ok(())
+    ///     }
+    ///
+    ///     async fn handle_in_context(
+    ///         &mut self,
+    ///         _: String,
+    ///         context: MessageContext,
+    ///     ) -> Result<(), BoxError> {
+    ///         if context.connection != self.connection {
+    ///             (self.connection, self.count) = (context.connection, 0);
+    ///         }
+    ///         self.count += 1;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    fn handle_in_context(
+        &mut self,
+        message: M,
+        context: MessageContext,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send {
+        let _ = context;
+        self.handle(message)
+    }
 }
 
 /// A handler made from a synchronous closure; see [`handler_fn`].

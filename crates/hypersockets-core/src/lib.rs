@@ -15,6 +15,7 @@
 
 mod acks;
 mod auth;
+mod context;
 mod error;
 mod event;
 mod handler;
@@ -27,14 +28,16 @@ mod reconnect;
 mod router;
 mod sequence;
 mod state;
+mod stream_tracker;
 mod tcp_keepalive;
 mod topics;
 mod transport;
 
 pub use acks::{SubscriptionAcks, SubscriptionAnswer};
 pub use auth::{AuthProvider, AuthVerdict, BoxFuture};
+pub use context::MessageContext;
 pub use error::{BoxError, ErrorSource, HyperSocketError, ParseError, Result};
-pub use event::{ClientEvent, DisconnectReason, RotationCause};
+pub use event::{ClientEvent, DisconnectReason, RotationCause, StaleCause};
 pub use handler::{AsyncFnHandler, FnHandler, MessageHandler, async_handler_fn, handler_fn};
 pub use headers::{HeaderProvider, StaticHeaders};
 pub use message::{CloseCode, CloseFrame, Utf8Bytes, WsMessage};
@@ -45,8 +48,11 @@ pub use reconnect::{
     ExponentialBackoff, FixedInterval, MAX_RETRY_AFTER, NeverReconnect, ReconnectionStrategy,
 };
 pub use router::{MessageRouter, PassThrough};
-pub use sequence::{SequenceReader, ShutdownNotice, StreamId, StreamSequence};
+pub use sequence::{
+    SequenceReader, ShutdownNotice, SnapshotSource, StreamId, StreamSequence, StreamSnapshot,
+};
 pub use state::ConnectionState;
+pub use stream_tracker::{Admitted, Resolved, StreamTracker};
 pub use tcp_keepalive::TcpKeepalive;
 pub use topics::TopicRequests;
 pub use transport::{

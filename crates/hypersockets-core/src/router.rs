@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use crate::{ParseError, WsMessage};
+use crate::{MessageContext, ParseError, WsMessage};
 
 /// Parses raw messages into the user's type and picks a route key for each.
 ///
@@ -119,6 +119,61 @@ pub trait MessageRouter: Send + Sync + 'static {
     ) -> Result<Self::Message, ParseError> {
         let _ = key;
         self.parse(message)
+    }
+
+    /// Parses a message knowing which connection it came on and when it
+    /// was received; the client calls this one, for every message.
+    ///
+    /// `key` is what [`classify`](Self::classify) gave (`None` when the
+    /// message was not classified). The default ignores `context` and
+    /// calls [`parse_classified`](Self::parse_classified) with the key, or
+    /// [`parse`](Self::parse) without one; override it to stamp the
+    /// context into the typed message. It runs where the parse runs (on
+    /// the reader, or in the lane for a classified message), with the
+    /// context of the message's own receipt either way.
+    ///
+    /// ```
+    /// use hypersockets_core::{MessageContext, MessageRouter, ParseError, WsMessage};
+    ///
+    /// /// Each text with the connection it came on.
+    /// struct Stamped;
+    ///
+    /// impl MessageRouter for Stamped {
+    ///     type Message = (u64, String);
+    ///     type RouteKey = ();
+    ///
+    ///     fn parse(&self, message: &WsMessage) -> Result<(u64, String), ParseError> {
+    ///         self.parse_in_context(None, message, &MessageContext::now(0))
+    ///     }
+    ///
+    ///     fn route_key(&self, _: &(u64, String)) {}
+    ///
+    ///     fn parse_in_context(
+    ///         &self,
+    ///         _key: Option<&()>,
+    ///         message: &WsMessage,
+    ///         context: &MessageContext,
+    ///     ) -> Result<(u64, String), ParseError> {
+    ///         let text = message.as_text().ok_or_else(|| ParseError::new("expected text"))?;
+    ///         Ok((context.connection, text.to_owned()))
+    ///     }
+    /// }
+    ///
+    /// let parsed = Stamped.parse_in_context(None, &WsMessage::text("hi"), &MessageContext::now(3));
+    /// assert_eq!(parsed.unwrap(), (3, "hi".to_owned()));
+    /// ```
+    #[inline]
+    fn parse_in_context(
+        &self,
+        key: Option<&Self::RouteKey>,
+        message: &WsMessage,
+        context: &MessageContext,
+    ) -> Result<Self::Message, ParseError> {
+        let _ = context;
+        match key {
+            Some(key) => self.parse_classified(key, message),
+            None => self.parse(message),
+        }
     }
 }
 

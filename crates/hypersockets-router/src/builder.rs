@@ -57,7 +57,7 @@ enum LaneSpec<R: MessageRouter> {
 /// go to the [`fallback`](Self::fallback), if any.
 ///
 /// ```
-/// use hypersockets_core::{MessageRouter, ParseError, WsMessage, handler_fn};
+/// use hypersockets_core::{MessageContext, MessageRouter, ParseError, WsMessage, handler_fn};
 /// use hypersockets_router::{LaneConfig, LaneKind, RouterBuilder, ShutdownMode};
 ///
 /// struct Words;
@@ -83,8 +83,8 @@ enum LaneSpec<R: MessageRouter> {
 ///     .handler(4, handler_fn(move |word: String| tx.send(word)))
 ///     .build()?;
 ///
-/// dispatcher.dispatch(WsMessage::text("ping"));
-/// dispatcher.dispatch(WsMessage::text("pong"));
+/// dispatcher.dispatch(WsMessage::text("ping"), MessageContext::now(1));
+/// dispatcher.dispatch(WsMessage::text("pong"), MessageContext::now(1));
 /// dispatcher.flush();
 /// dispatcher.shutdown(ShutdownMode::Graceful).await;
 /// assert_eq!(rx.iter().collect::<Vec<_>>(), ["ping", "pong"]);

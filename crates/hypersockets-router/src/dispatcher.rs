@@ -10,7 +10,7 @@ use std::task::Poll;
 
 use futures_util::FutureExt;
 
-use hypersockets_core::{ClientEvent, MessageRouter, WsMessage};
+use hypersockets_core::{ClientEvent, MessageContext, MessageRouter, WsMessage};
 
 use crate::config::{MemoryBudget, ShutdownMode};
 use crate::events::EventSink;
@@ -115,7 +115,9 @@ pub struct Dispatcher<R: MessageRouter> {
 }
 
 impl<R: MessageRouter> Dispatcher<R> {
-    /// Routes one received message; never waits.
+    /// Routes one received message, which came with `context` (its
+    /// connection and receive instant: the router's parse and the handler
+    /// see it); never waits.
     ///
     /// A message the router can [`classify`](MessageRouter::classify) goes
     /// to its lane raw and is parsed there; any other is parsed here and
@@ -137,9 +139,9 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// [`ready`](Self::ready), which returns when the lanes have worked
     /// them down to half the budget.
     #[inline]
-    pub fn dispatch(&mut self, message: WsMessage) -> Dispatch {
+    pub fn dispatch(&mut self, message: WsMessage, context: MessageContext) -> Dispatch {
         bump(&self.reader.dispatched, 1);
-        let dispatched = self.route(message);
+        let dispatched = self.route(message, context);
         self.since_flush += 1;
         if self.since_flush >= FLUSH_EVERY {
             self.flush();
@@ -289,7 +291,7 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// delivered where it is made: a parsed message can be hundreds of bytes,
     /// and returning it through a value would copy it each time.
     #[inline]
-    fn route(&mut self, message: WsMessage) -> Dispatch {
+    fn route(&mut self, message: WsMessage, context: MessageContext) -> Dispatch {
         let Self {
             router,
             table,
@@ -308,6 +310,7 @@ impl<R: MessageRouter> Dispatcher<R> {
             pending,
             held,
             events,
+            context,
         };
         let routed = catch_unwind(AssertUnwindSafe(move || {
             // What the message counts against the memory budget.
@@ -321,7 +324,7 @@ impl<R: MessageRouter> Dispatcher<R> {
                     }
                 };
             }
-            match router.parse(&message) {
+            match router.parse_in_context(None, &message, &context) {
                 Ok(parsed) => match table.get(&router.route_key(&parsed)) {
                     Some(index) => to.deliver(index, Payload::Parsed(parsed), bytes),
                     None => to.unrouted(reader, *fallback, Payload::Parsed(parsed), bytes),
@@ -580,6 +583,8 @@ struct Target<'a, R: MessageRouter> {
     pending: &'a mut Vec<usize>,
     held: &'a mut Held<R::Message, R::RouteKey>,
     events: &'a EventSink,
+    /// The message's connection and receive instant.
+    context: MessageContext,
 }
 
 impl<R: MessageRouter> Target<'_, R> {
@@ -610,13 +615,18 @@ impl<R: MessageRouter> Target<'_, R> {
             return Dispatch::Closed;
         };
         match slot {
-            LaneSlot::Queued(queue) => match queue.try_push(payload, bytes) {
+            LaneSlot::Queued(queue) => match queue.try_push(payload, self.context, bytes) {
                 Ok(outcome) => booked(queue, self.pending, index, outcome),
                 Err(envelope) => hold(self.held, index, envelope),
             },
-            LaneSlot::Inline { lane, key } => {
-                handle_inline(self.router, self.events, lane, key.as_ref(), payload)
-            }
+            LaneSlot::Inline { lane, key } => handle_inline(
+                self.router,
+                self.events,
+                lane,
+                key.as_ref(),
+                payload,
+                &self.context,
+            ),
         }
     }
 
@@ -638,12 +648,17 @@ impl<R: MessageRouter> Target<'_, R> {
         match self.lanes.get_mut(index) {
             None => Dispatch::Closed,
             Some(LaneSlot::Queued(queue)) => {
-                let envelope = queue.envelope(payload, bytes);
+                let envelope = queue.envelope(payload, self.context, bytes);
                 hold(self.held, index, envelope)
             }
-            Some(LaneSlot::Inline { lane, key }) => {
-                handle_inline(self.router, self.events, lane, key.as_ref(), payload)
-            }
+            Some(LaneSlot::Inline { lane, key }) => handle_inline(
+                self.router,
+                self.events,
+                lane,
+                key.as_ref(),
+                payload,
+                &self.context,
+            ),
         }
     }
 
@@ -676,16 +691,19 @@ fn handle_inline<R: MessageRouter>(
     lane: &mut InlineLane<R::Message>,
     key: Option<&R::RouteKey>,
     payload: Payload<R::Message, R::RouteKey>,
+    context: &MessageContext,
 ) -> Dispatch {
     // The handler's panics are caught in `call`.
     let result = match payload {
         // Straight to the handler, no `Option` in between.
         Payload::Parsed(message) => Some(lane.call(message)),
         Payload::Raw(raw) => key
-            .and_then(|key| parse_in_lane(router, key, &raw, &lane.shared, events))
+            .and_then(|key| parse_in_lane(router, key, &raw, context, &lane.shared, events))
             .map(|message| lane.call(message)),
-        Payload::RawKeyed(raw, key) => parse_in_lane(router, &key, &raw, &lane.shared, events)
-            .map(|message| lane.call(message)),
+        Payload::RawKeyed(raw, key) => {
+            parse_in_lane(router, &key, &raw, context, &lane.shared, events)
+                .map(|message| lane.call(message))
+        }
     };
     if let Some(result) = result {
         record_result(&lane.shared, events, result);

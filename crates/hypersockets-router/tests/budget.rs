@@ -10,7 +10,7 @@ use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::task::Poll;
 
-use hypersockets_core::ClientEvent;
+use hypersockets_core::{ClientEvent, MessageContext};
 use hypersockets_router::{
     Dispatch, LaneConfig, LaneKind, MemoryBudget, OverflowPolicy, RouterBuilder, ShutdownMode,
 };
@@ -60,7 +60,7 @@ async fn a_stuck_handler_blocks_the_reader_at_the_budget_and_loses_nothing() {
 
             // The handler holds on message 0: nothing more leaves the queue.
             assert_eq!(
-                dispatcher.dispatch(text_with(1, 0, "do=hold")),
+                dispatcher.dispatch(text_with(1, 0, "do=hold"), MessageContext::now(1)),
                 Dispatch::Queued
             );
             dispatcher.flush();
@@ -73,7 +73,7 @@ async fn a_stuck_handler_blocks_the_reader_at_the_budget_and_loses_nothing() {
                 let bytes = message.len() + MemoryBudget::MESSAGE_OVERHEAD;
                 next += 1;
                 // Blocked, here, is queued too: the budget stops what comes next.
-                let outcome = dispatcher.dispatch(message);
+                let outcome = dispatcher.dispatch(message, MessageContext::now(1));
                 queued_bytes += bytes;
                 match outcome {
                     Dispatch::Queued => {}
@@ -164,12 +164,15 @@ async fn unbounded_only_by_name() {
             .expect("build");
         drop(tx);
         let stats = dispatcher.stats();
-        dispatcher.dispatch(text_with(1, 0, "do=hold"));
+        dispatcher.dispatch(text_with(1, 0, "do=hold"), MessageContext::now(1));
         dispatcher.flush();
         assert_eq!(next_seen(&mut seen).await.msg.seq, 0);
         // Far past the default budget's share of these small messages.
         for seq in 1..20_000 {
-            assert_eq!(dispatcher.dispatch(text(1, seq)), Dispatch::Queued);
+            assert_eq!(
+                dispatcher.dispatch(text(1, seq), MessageContext::now(1)),
+                Dispatch::Queued
+            );
         }
         dispatcher.flush();
         let figures = stats.snapshot();

@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::mpsc;
 
-use hypersockets_core::{BoxError, HyperSocketError, handler_fn};
+use hypersockets_core::{BoxError, HyperSocketError, MessageContext, handler_fn};
 use hypersockets_router::{
     Dispatch, Dispatcher, LaneConfig, LaneKind, OverflowPolicy, RouterBuilder, ShutdownMode,
 };
@@ -230,7 +230,7 @@ fn thread_lanes_work_without_a_runtime() {
     let stats = dispatcher.stats();
     for seq in 0..30u64 {
         let key = (seq % 3) as u32 + 1;
-        let outcome = dispatcher.dispatch(text(key, seq));
+        let outcome = dispatcher.dispatch(text(key, seq), MessageContext::now(1));
         assert!(matches!(outcome, Dispatch::Queued), "{outcome:?}");
     }
     dispatcher.flush();
@@ -274,10 +274,10 @@ fn thread_lanes_shut_down_without_a_runtime() {
         drop(tx);
         let stats = dispatcher.stats();
         for seq in 0..10u64 {
-            let outcome = dispatcher.dispatch(text(1, seq));
+            let outcome = dispatcher.dispatch(text(1, seq), MessageContext::now(1));
             assert!(matches!(outcome, Dispatch::Queued));
         }
-        let outcome = dispatcher.dispatch(text(2, 10));
+        let outcome = dispatcher.dispatch(text(2, 10), MessageContext::now(1));
         assert!(matches!(outcome, Dispatch::HandledInline));
         assert!(
             poll_once(dispatcher.shutdown(mode)).is_ready(),

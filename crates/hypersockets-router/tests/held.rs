@@ -12,6 +12,7 @@ mod support;
 
 use std::pin::pin;
 
+use hypersockets_core::MessageContext;
 use hypersockets_router::{
     Dispatch, Dispatcher, LaneConfig, LaneKind, OverflowPolicy, RouterBuilder, RouterStats,
     ShutdownMode,
@@ -52,13 +53,16 @@ impl FullLane {
         drop(tx);
         let stats = dispatcher.stats();
         assert_eq!(
-            dispatcher.dispatch(text_with(1, 0, "do=hold")),
+            dispatcher.dispatch(text_with(1, 0, "do=hold"), MessageContext::now(1)),
             Dispatch::Queued
         );
         dispatcher.flush();
         let first = next_seen(&mut seen).await;
         assert_eq!((first.lane, first.msg.seq), (Some(1), 0), "held on 0");
-        assert_eq!(dispatcher.dispatch(text(1, 1)), Dispatch::Queued);
+        assert_eq!(
+            dispatcher.dispatch(text(1, 1), MessageContext::now(1)),
+            Dispatch::Queued
+        );
         Self {
             dispatcher,
             stats,
@@ -71,7 +75,8 @@ impl FullLane {
     fn dispatch_held(&mut self, messages: &[(u32, u64)]) {
         for &(key, seq) in messages {
             assert_eq!(
-                self.dispatcher.dispatch(text(key, seq)),
+                self.dispatcher
+                    .dispatch(text(key, seq), MessageContext::now(1)),
                 Dispatch::Blocked,
                 "({key}, {seq})"
             );
@@ -113,7 +118,12 @@ async fn held_messages_are_queued_in_order_by_ready(kind: LaneKind) {
     assert_eq!(lanes.enqueued(1), 4);
     assert_eq!(lanes.enqueued(2), 2);
     // Nothing is held any more: a dispatch goes straight to its lane.
-    assert_eq!(lanes.dispatcher.dispatch(text(2, 6)), Dispatch::Queued);
+    assert_eq!(
+        lanes
+            .dispatcher
+            .dispatch(text(2, 6), MessageContext::now(1)),
+        Dispatch::Queued
+    );
     lanes.dispatcher.flush();
     let (one, two) = per_lane(&take_seen(&mut lanes.seen, 6).await);
     assert_eq!(one, [1, 2, 4]);
@@ -296,7 +306,12 @@ async fn a_dispatch_queues_held_messages_that_fit_first(kind: LaneKind) {
     // The lane reports 1 once it has taken it off its queue: there is room.
     let next = next_seen(&mut lanes.seen).await;
     assert_eq!((next.lane, next.msg.seq), (Some(1), 1));
-    assert_eq!(lanes.dispatcher.dispatch(text(2, 4)), Dispatch::Queued);
+    assert_eq!(
+        lanes
+            .dispatcher
+            .dispatch(text(2, 4), MessageContext::now(1)),
+        Dispatch::Queued
+    );
     assert_eq!(lanes.enqueued(1), 3);
     assert_eq!(lanes.enqueued(2), 2);
     assert_eq!(

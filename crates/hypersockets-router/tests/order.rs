@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hypersockets_core::WsMessage;
+use hypersockets_core::{MessageContext, WsMessage};
 use hypersockets_router::{
     Dispatch, LaneConfig, LaneKind, RouterBuilder, RouterMetricsSnapshot, ShutdownMode,
 };
@@ -145,7 +145,7 @@ fn run(scenario: &Scenario, setups: &[Setup]) -> (Vec<Seen>, RouterMetricsSnapsh
             let stats = dispatcher.stats();
             let mut holding = false;
             for (seq, step) in scenario.steps.iter().enumerate() {
-                let outcome = dispatcher.dispatch(message(seq, step));
+                let outcome = dispatcher.dispatch(message(seq, step), MessageContext::now(1));
                 assert!(
                     matches!(
                         outcome,

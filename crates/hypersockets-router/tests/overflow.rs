@@ -7,6 +7,7 @@ mod support;
 
 use std::pin::pin;
 
+use hypersockets_core::MessageContext;
 use hypersockets_router::{
     Dispatch, Dispatcher, LaneConfig, LaneKind, OverflowPolicy, RouterBuilder, RouterStats,
     ShutdownMode,
@@ -180,7 +181,10 @@ async fn block(kind: LaneKind) {
 
     // The lane is full and its handler held: 2 is held by the dispatcher,
     // and `ready()` waits for room.
-    assert_eq!(held.dispatcher.dispatch(text(1, 2)), Dispatch::Blocked);
+    assert_eq!(
+        held.dispatcher.dispatch(text(1, 2), MessageContext::now(1)),
+        Dispatch::Blocked
+    );
     {
         let mut ready = pin!(held.dispatcher.ready());
         assert!(

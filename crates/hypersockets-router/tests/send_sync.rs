@@ -4,6 +4,7 @@
 
 mod support;
 
+use hypersockets_core::MessageContext;
 use hypersockets_router::{
     Dispatch, Dispatcher, LaneConfig, LaneKind, LaneMetricsSnapshot, OverflowPolicy, RouterBuilder,
     RouterMetricsSnapshot, RouterStats, ShutdownMode,
@@ -52,7 +53,10 @@ async fn the_dispatcher_futures_are_send() {
         .handler(1, Recorder::new(Some(1), &tx))
         .build()
         .expect("build");
-    assert_eq!(dispatcher.dispatch(support::text(1, 0)), Dispatch::Queued);
+    assert_eq!(
+        dispatcher.dispatch(support::text(1, 0), MessageContext::now(1)),
+        Dispatch::Queued
+    );
     {
         let ready = dispatcher.ready();
         assert_send_value(&ready);

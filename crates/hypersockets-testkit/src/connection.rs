@@ -28,7 +28,7 @@ use crate::keepalive::PingTimer;
 use crate::protocol::Request;
 use crate::state::{Command, Shared};
 use crate::stream::Cursor;
-use crate::{CloseCause, ConnectionId, Fault, HandshakeResponse, SentRecord};
+use crate::{CloseCause, ConnectionId, Fault, HandshakeResponse, SentRecord, StreamFault};
 
 /// Continue, or stop the connection for this cause.
 pub(crate) type Flow = ControlFlow<CloseCause>;
@@ -113,6 +113,7 @@ pub(crate) async fn serve(
         commands,
         shutdown,
         cursors: Vec::new(),
+        waiting_faults: Vec::new(),
         next_fast: 0,
         last_heard: now,
         authenticated: false,
@@ -166,6 +167,9 @@ pub(crate) struct Connection {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Every stream ever subscribed to, active or paused, in order.
     pub(crate) cursors: Vec<Cursor>,
+    /// Stream faults for streams not subscribed to yet, in order: given to
+    /// the stream's cursor when it is made.
+    pub(crate) waiting_faults: Vec<(Arc<str>, StreamFault)>,
     /// Where the round robin of as-fast-as-possible streams goes on.
     pub(crate) next_fast: usize,
     pub(crate) ping: Option<PingTimer>,
@@ -212,6 +216,10 @@ impl Connection {
                     self.close_with(frame, cause).await
                 }
                 Event::Command(Some(Command::Send(message))) => self.write(message).await,
+                Event::Command(Some(Command::StreamFault(stream, fault))) => {
+                    self.queue_stream_fault(stream, fault);
+                    CONTINUE
+                }
                 Event::Client(Some(Ok(message))) => self.on_client(message).await,
                 Event::Client(Some(Err(error))) => {
                     ControlFlow::Break(CloseCause::ConnectionLost(error.to_string()))
@@ -302,19 +310,39 @@ impl Connection {
         self.write(WsMessage::text(text)).await
     }
 
-    /// Writes the next message of stream `index`, records it, and carries
-    /// out the faults that became due.
+    /// Writes what stream `index` has to write now (its next message, as
+    /// its stream faults say), records it, and carries out the faults that
+    /// became due.
     async fn publish(&mut self, index: usize, now: Instant) -> Flow {
-        let cursor = &mut self.cursors[index];
-        let (seq, text) = cursor.take(now);
-        let stream = Arc::clone(cursor.name());
-        let text = Utf8Bytes::from(text);
-        self.send(WsMessage::Text(text.clone())).await?;
         let id = self.id;
-        let faults = self
-            .shared
-            .update(|s| s.record_data(id, SentRecord::new(id, stream, seq, text)));
-        self.apply_faults(faults).await
+        let cursor = &mut self.cursors[index];
+        let writes = cursor.produce(now);
+        let stream = Arc::clone(cursor.name());
+        if cursor.tracks_produced() {
+            // Recorded before the write: a client that has read message `k`
+            // and asks for a snapshot gets one at `k` or later. No one waits
+            // on this, so no wake-up.
+            let last = cursor.last_produced();
+            self.shared.lock().set_produced(id, &stream, last);
+        }
+        for write in writes.into_iter().flatten() {
+            let text = Utf8Bytes::from(write.text);
+            self.send(WsMessage::Text(text.clone())).await?;
+            let record = SentRecord::new(id, Arc::clone(&stream), write.seq, text)
+                .with_snapshot(write.snapshot);
+            let faults = self.shared.update(|s| s.record_data(id, record));
+            self.apply_faults(faults).await?;
+        }
+        CONTINUE
+    }
+
+    /// Gives a stream fault to the stream's cursor, or keeps it until the
+    /// connection subscribes to the stream.
+    fn queue_stream_fault(&mut self, stream: Arc<str>, fault: StreamFault) {
+        match self.cursors.iter_mut().find(|c| *c.name() == stream) {
+            Some(cursor) => cursor.push_fault(fault),
+            None => self.waiting_faults.push((stream, fault)),
+        }
     }
 
     /// Sends a Close frame, waits a little for the client's, and stops.

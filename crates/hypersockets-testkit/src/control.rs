@@ -12,7 +12,7 @@ use crate::state::{Shared, State};
 use crate::{
     CloseCause, ConnectionId, ConnectionInfo, ConnectionStatus, DeliveryError, DeliveryReport,
     Fault, HandshakeRecord, HandshakeResponse, RecordSummary, Recorded, Result, Scenario,
-    ScenarioHandle, SentRecord, StreamDelivery, Target, TestkitError,
+    ScenarioHandle, SentRecord, StreamDelivery, StreamFault, StreamKind, Target, TestkitError,
 };
 
 /// A handle on a running [`MockExchange`](crate::MockExchange): what it saw,
@@ -137,7 +137,10 @@ impl Control {
     /// The market data messages of one stream fully written to the
     /// connection, in order (their sequence numbers are 1, 2, 3, …, or for
     /// a [global](crate::StreamConfig::global) stream the venue's, from the
-    /// first due after the subscription).
+    /// first due after the subscription), as written: without the numbers
+    /// a [`StreamFault`] skipped, twice those it duplicated, swapped those
+    /// it reordered, and with any book snapshots
+    /// ([`SentRecord::is_snapshot`]).
     ///
     /// Fails like [`sent`](Self::sent), when messages of this stream were
     /// dropped.
@@ -355,6 +358,99 @@ impl Control {
     pub fn inject(&self, target: impl Into<Target>, fault: Fault) -> Result<()> {
         let target = target.into();
         self.shared.update(|s| s.inject(target, fault))
+    }
+
+    /// Commits `fault` on the next message(s) of `stream` on the target
+    /// connection(s): [`Target::Connection`] or [`Target::All`] (the
+    /// connections open now). On a connection not subscribed to the stream
+    /// the fault waits for its subscription; faults queue in order. See
+    /// [`StreamFault`].
+    ///
+    /// Fails with [`TestkitError::UnknownStream`] for a stream the exchange
+    /// does not have, [`TestkitError::InvalidFault`] for
+    /// [`StreamFault::WrongChecksum`] on a stream without
+    /// [checksums](crate::StreamConfig::checksum),
+    /// [`TestkitError::InvalidTarget`] for [`Target::Next`], and like
+    /// [`inject`](Self::inject) for an unknown or closed connection.
+    ///
+    /// ```
+    /// # use hypersockets_testkit::{Control, ConnectionId, StreamFault, Result};
+    /// # fn show(control: &Control, conn: ConnectionId) -> Result<()> {
+    /// // The client sees 1, 2, …, k, k + 4, …, and no record of k + 1 to k + 3.
+    /// control.stream_fault(conn, "btcusdt@depth", StreamFault::Gap(3))?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stream_fault(
+        &self,
+        target: impl Into<Target>,
+        stream: &str,
+        fault: StreamFault,
+    ) -> Result<()> {
+        let config = self
+            .shared
+            .streams
+            .get(stream)
+            .ok_or_else(|| TestkitError::UnknownStream(stream.to_owned()))?;
+        if fault == StreamFault::WrongChecksum && !config.has_checksum() {
+            return Err(TestkitError::InvalidFault(format!(
+                "stream {stream} carries no checksum (StreamConfig::checksum)"
+            )));
+        }
+        let target = target.into();
+        let stream: Arc<str> = Arc::from(stream);
+        self.shared
+            .update(|s| s.stream_fault(target, &stream, fault))
+    }
+
+    /// The book of a [book delta](crate::StreamKind::BookDelta) stream at
+    /// the last number the exchange has produced for it, in Binance's REST
+    /// depth shape (see [`StreamConfig::book_snapshot`](crate::StreamConfig::book_snapshot)): what a client's
+    /// "REST snapshot" fetches in a test.
+    ///
+    /// For a [global](crate::StreamConfig::global) stream, the venue's number
+    /// reached now (`connection` is ignored): at least every number already
+    /// written on any connection. For a stream numbered per connection,
+    /// connection `connection`'s last number produced, skipped ones
+    /// included and at least every number written to it (`0`, the empty
+    /// book, before its subscription). `None` for an unknown stream, one of
+    /// another kind, or a per-connection stream without a known
+    /// connection.
+    ///
+    /// ```
+    /// # use hypersockets_testkit::{Control, ConnectionId};
+    /// # fn show(control: &Control, conn: ConnectionId) {
+    /// let snapshot = control.book_snapshot("btcusdt@depth", Some(conn)).unwrap();
+    /// let book: serde_json::Value = serde_json::from_str(&snapshot).unwrap();
+    /// // Deltas up to `lastUpdateId` are in it: a client applies the later ones.
+    /// let last = book["lastUpdateId"].as_u64().unwrap();
+    /// # }
+    /// ```
+    pub fn book_snapshot(&self, stream: &str, connection: Option<ConnectionId>) -> Option<String> {
+        let config = self.shared.streams.get(stream)?;
+        if !matches!(config.kind(), StreamKind::BookDelta) {
+            return None;
+        }
+        let seq = match config.global_period() {
+            Some(period) => {
+                // Message `k` is due at `start + k × period`, never written
+                // before: the number due by now bounds every one written.
+                let elapsed = Instant::now().saturating_duration_since(self.shared.started);
+                let reached = elapsed.as_nanos() / period.as_nanos().max(1);
+                let reached = u64::try_from(reached).unwrap_or(u64::MAX);
+                config
+                    .get_limit()
+                    .map_or(reached, |limit| reached.min(limit))
+            }
+            None => {
+                let id = connection?;
+                self.with(|s| {
+                    s.slot(id)
+                        .map(|slot| slot.produced.get(stream).copied().unwrap_or(0))
+                })?
+            }
+        };
+        Some(config.book_snapshot(seq))
     }
 
     /// Sends any message to the target connection(s) (not

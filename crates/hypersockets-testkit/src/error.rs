@@ -65,6 +65,16 @@ pub enum TestkitError {
         kept: usize,
     },
 
+    /// No stream of the exchange's configuration has this name.
+    #[error("unknown stream {0}")]
+    UnknownStream(String),
+
+    /// The fault cannot apply to this stream (e.g.
+    /// [`StreamFault::WrongChecksum`](crate::StreamFault::WrongChecksum) on
+    /// a stream without checksums).
+    #[error("invalid fault: {0}")]
+    InvalidFault(String),
+
     /// The scenario was replaced by another one before it finished.
     #[error("scenario was replaced before it finished")]
     ScenarioReplaced,

@@ -86,6 +86,52 @@ impl Fault {
     }
 }
 
+/// A sequence-integrity fault on one stream of one connection, for testing
+/// a client's gap, duplicate and checksum tracking against ground truth:
+/// the exchange knows exactly which numbers it skipped, repeated or
+/// swapped. Given with [`Control::stream_fault`](crate::Control::stream_fault).
+///
+/// A fault applies to the stream's next message(s) on the connection, or,
+/// if the connection is not subscribed to the stream, to the first ones
+/// after it subscribes; faults given one after the other apply one after
+/// the other (`Gap(2)` then `Duplicate`: two numbers skipped, then the next
+/// one written twice). They apply to deltas, never to a
+/// [snapshot](crate::StreamConfig::snapshot_on_subscribe).
+///
+/// What a connection was written, faults included, is in
+/// [`Control::sent_on`](crate::Control::sent_on); since
+/// [`Control::check_delivery`](crate::Control::check_delivery) expects a
+/// client to deliver what was written, once each and in order, check a
+/// client that repairs or reports faults against `sent_on` instead.
+///
+/// ```
+/// use hypersockets_testkit::StreamFault;
+///
+/// let faults = [StreamFault::Gap(3), StreamFault::Duplicate, StreamFault::Reorder];
+/// assert_eq!(faults.len(), 3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StreamFault {
+    /// The next `n` messages are skipped: their numbers are used up (and a
+    /// book's state includes their deltas) but they are neither written nor
+    /// recorded as sent, so the client sees the numbers jump by `n + 1`.
+    /// Each skipped message takes its turn in the stream's schedule, as a
+    /// lost message would. `Gap(0)` does nothing.
+    Gap(u64),
+    /// The next message is written twice in a row, and recorded twice.
+    Duplicate,
+    /// The next two messages are written in swapped order, the first held
+    /// back until the second is due (so that nothing is written early); they
+    /// are recorded in the order written. If the first is the stream's last
+    /// ([`StreamConfig::limit`](crate::StreamConfig::limit)), it goes alone.
+    Reorder,
+    /// The next message carries a wrong `"checksum"`: the right one XOR 1.
+    /// Only for a stream with [checksums](crate::StreamConfig::checksum);
+    /// refused on others.
+    WrongChecksum,
+}
+
 /// Which connections a command hits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -31,6 +31,12 @@
 //!   any server) that adds latency and jitter, limits bandwidth, slices
 //!   writes into tiny segments, black-holes one direction or both, and
 //!   resets connections, all changeable at run time and seeded for replay.
+//! - **Sequence integrity** ([`StreamFault`]): gaps, duplicates, swapped
+//!   messages and wrong checksums on one stream, at a known number; book
+//!   streams with Kraken [checksums](StreamConfig::checksum) of the book
+//!   after each delta, [snapshots](StreamConfig::snapshot_on_subscribe) on
+//!   subscription, and REST-style snapshots
+//!   ([`Control::book_snapshot`]) for a client to sync from.
 //! - **Records** ([`Control`]) for assertions: the messages each connection
 //!   received, and the exact sequence of market data messages the server
 //!   fully wrote to it ([`SentRecord`]), so a test can check exactly-once,
@@ -117,6 +123,7 @@
 )]
 
 mod auth;
+mod book;
 mod compression;
 mod config;
 mod connection;
@@ -139,12 +146,13 @@ mod subscribe;
 mod tls;
 
 pub use auth::{AuthConfig, LoginRequest};
+pub use book::book_checksum;
 pub use compression::Compression;
 pub use config::ExchangeConfig;
 pub use control::Control;
 pub use emulation::Emulation;
 pub use error::{Result, TestkitError};
-pub use fault::{Fault, Target};
+pub use fault::{Fault, StreamFault, Target};
 pub use handshake::HandshakeResponse;
 pub use keepalive::{ClientPings, KeepaliveConfig, KeepaliveStats, PingStyle, ServerPing};
 pub use protocol::SubscriptionProtocol;
@@ -173,6 +181,7 @@ mod tests {
         send_sync::<MockExchange>();
         send_sync::<Control>();
         send_sync::<ScenarioHandle>();
+        send_sync::<StreamFault>();
         send_sync::<TestkitError>();
         send_sync::<DeliveryError>();
         send_sync::<ExchangeConfig>();

@@ -52,6 +52,7 @@ pub struct SentRecord {
     stream: Arc<str>,
     seq: u64,
     text: Utf8Bytes,
+    snapshot: bool,
 }
 
 impl SentRecord {
@@ -66,7 +67,14 @@ impl SentRecord {
             stream,
             seq,
             text,
+            snapshot: false,
         }
+    }
+
+    /// Marks it a book snapshot.
+    pub(crate) fn with_snapshot(mut self, snapshot: bool) -> Self {
+        self.snapshot = snapshot;
+        self
     }
 
     /// The connection it was written to.
@@ -95,6 +103,24 @@ impl SentRecord {
     pub fn text_bytes(&self) -> Utf8Bytes {
         self.text.clone()
     }
+
+    /// Whether it is a book snapshot
+    /// ([`StreamConfig::snapshot_on_subscribe`](crate::StreamConfig::snapshot_on_subscribe))
+    /// rather than a delta. Its [`seq`](Self::seq) is the number of the last
+    /// delta it includes (`0` for an empty book), so on a resubscription it
+    /// repeats the number of the delta before it; its payload is
+    /// `{"e":"depthSnapshot","type":"snapshot",…}`.
+    ///
+    /// ```
+    /// # use hypersockets_testkit::{Control, ConnectionId};
+    /// # fn show(control: &Control, conn: ConnectionId) {
+    /// let sent = control.sent_on(conn, "btcusdt@depth").unwrap();
+    /// let deltas: Vec<u64> = sent.iter().filter(|r| !r.is_snapshot()).map(|r| r.seq()).collect();
+    /// # }
+    /// ```
+    pub fn is_snapshot(&self) -> bool {
+        self.snapshot
+    }
 }
 
 impl fmt::Debug for SentRecord {
@@ -104,6 +130,7 @@ impl fmt::Debug for SentRecord {
             .field("stream", &&*self.stream)
             .field("seq", &self.seq)
             .field("text", &self.text.as_str())
+            .field("snapshot", &self.snapshot)
             .finish()
     }
 }

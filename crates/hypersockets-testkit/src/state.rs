@@ -13,8 +13,8 @@ use crate::recording::Records;
 use crate::scenario::ScenarioRun;
 use crate::{
     CloseCause, ConnectionId, ConnectionInfo, ConnectionStatus, ExchangeConfig, Fault,
-    HandshakeRecord, HandshakeResponse, KeepaliveStats, Result, SentRecord, StreamConfig, Target,
-    TestkitError,
+    HandshakeRecord, HandshakeResponse, KeepaliveStats, Result, SentRecord, StreamConfig,
+    StreamFault, Target, TestkitError,
 };
 
 /// A command to one connection's task.
@@ -22,6 +22,8 @@ use crate::{
 pub(crate) enum Command {
     Fault(Fault),
     Send(WsMessage),
+    /// A fault for the next messages of this stream.
+    StreamFault(Arc<str>, StreamFault),
 }
 
 /// Everything the exchange's tasks and handles share.
@@ -90,6 +92,9 @@ pub(crate) struct Slot {
     /// The scenario step waiting on it fires when this many data messages
     /// have been written.
     pub(crate) arm: Option<u64>,
+    /// The last number produced on each book stream numbered per
+    /// connection, for `Control::book_snapshot`.
+    pub(crate) produced: HashMap<Arc<str>, u64>,
 }
 
 /// The mutable state.
@@ -184,6 +189,7 @@ impl State {
             commands: Some(commands),
             doomed: false,
             arm: None,
+            produced: HashMap::new(),
         });
         let mut faults = Vec::new();
         for fault in std::mem::take(&mut self.next_faults) {
@@ -254,13 +260,45 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn send(&mut self, target: Target, message: WsMessage) -> Result<()> {
-        let senders: Vec<_> = match target {
-            Target::Next => {
-                return Err(TestkitError::InvalidTarget(
-                    "messages can only be sent to open connections",
-                ));
+    /// Gives a stream fault to the target connection(s); `stream` has been
+    /// checked.
+    pub(crate) fn stream_fault(
+        &mut self,
+        target: Target,
+        stream: &Arc<str>,
+        fault: StreamFault,
+    ) -> Result<()> {
+        let senders = self.open_senders(
+            target,
+            "stream faults need open connections: Target::Connection or Target::All",
+        )?;
+        for commands in senders {
+            let _ = commands.send(Command::StreamFault(Arc::clone(stream), fault));
+        }
+        Ok(())
+    }
+
+    /// Connection `id` produced number `seq` of `stream`.
+    pub(crate) fn set_produced(&mut self, id: ConnectionId, stream: &Arc<str>, seq: u64) {
+        if let Some(slot) = self.slot_mut(id) {
+            match slot.produced.get_mut(&**stream) {
+                Some(last) => *last = seq,
+                None => {
+                    slot.produced.insert(Arc::clone(stream), seq);
+                }
             }
+        }
+    }
+
+    /// The command queues of the open connections `target` names; `next`
+    /// says why `Target::Next` cannot be one.
+    fn open_senders(
+        &self,
+        target: Target,
+        next: &'static str,
+    ) -> Result<Vec<&mpsc::UnboundedSender<Command>>> {
+        Ok(match target {
+            Target::Next => return Err(TestkitError::InvalidTarget(next)),
             Target::All => self
                 .conns
                 .iter()
@@ -274,7 +312,11 @@ impl State {
                         .ok_or(TestkitError::ConnectionClosed(id))?,
                 ]
             }
-        };
+        })
+    }
+
+    pub(crate) fn send(&mut self, target: Target, message: WsMessage) -> Result<()> {
+        let senders = self.open_senders(target, "messages can only be sent to open connections")?;
         if let Some((last, others)) = senders.split_last() {
             for commands in others {
                 let _ = commands.send(Command::Send(message.clone()));

@@ -1,13 +1,15 @@
 //! Market data streams: what each message looks like and how fast it comes.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::book::{self, Book, Delta, Levels};
 use crate::protocol::{Push, Trade};
-use crate::{ConnectionId, SubscriptionProtocol};
+use crate::{ConnectionId, StreamFault, SubscriptionProtocol};
 
 /// How often a stream publishes on each connection subscribed to it (for a
 /// [global](StreamConfig::global) stream, how often the venue publishes).
@@ -83,7 +85,10 @@ pub enum StreamKind {
     /// Trades: `{"e":"trade",…,"t":seq,"p":…,"q":…}`, or the venue's trade
     /// object.
     Trade,
-    /// Order book deltas: `{"e":"depthUpdate",…,"U":seq,"u":seq,"b":[[p,q]],"a":[[p,q]]}`.
+    /// Order book deltas: `{"e":"depthUpdate",…,"U":seq,"u":seq,"b":[[p,q]],"a":[[p,q]]}`,
+    /// with `,"checksum":N` at the end for a stream with
+    /// [checksums](StreamConfig::checksum), and a snapshot first for one
+    /// with [snapshots](StreamConfig::snapshot_on_subscribe).
     BookDelta,
     /// 24-hour tickers: `{"e":"24hrTicker",…,"c":…,"b":…,"a":…,"v":…}`.
     Ticker,
@@ -124,6 +129,8 @@ pub struct StreamConfig {
     private: bool,
     symbol: Option<String>,
     global: bool,
+    checksum: bool,
+    snapshot_on_subscribe: bool,
 }
 
 impl Default for StreamConfig {
@@ -145,6 +152,8 @@ impl StreamConfig {
             private: false,
             symbol: None,
             global: false,
+            checksum: false,
+            snapshot_on_subscribe: false,
         }
     }
 
@@ -233,6 +242,86 @@ impl StreamConfig {
         self
     }
 
+    /// Whether each book delta carries the Kraken checksum of the book
+    /// after it, as `"checksum":N` at the end of its payload. Default:
+    /// false. Only for [book deltas](StreamKind::BookDelta):
+    /// [`MockExchange::start`](crate::MockExchange::start) refuses it on
+    /// other kinds.
+    ///
+    /// The book after delta `seq` is that of deltas `1..=seq` applied in
+    /// order: each `b` or `a` entry sets its level's quantity, a zero
+    /// quantity (`"0.000"`) removes the level. The checksum is
+    /// [`book_checksum`](crate::book_checksum) of its top 10 levels each
+    /// side. With checksums (or [snapshots](Self::snapshot_on_subscribe))
+    /// the stream's deltas come from a small book of at most 17 levels each
+    /// side, bids from `49999.50` down and asks from `50000.50` up by
+    /// `0.50`, one delta in five removing the levels the delta before set;
+    /// without either, deltas are as they always were (one bid and one ask
+    /// around a price walk, never removed). A running stream moves its
+    /// book on delta by delta; [`message`](Self::message) and
+    /// [`book_snapshot`](Self::book_snapshot) rebuild it from delta 1, in
+    /// time linear in `seq`.
+    ///
+    /// ```
+    /// use hypersockets_testkit::{ConnectionId, StreamConfig, book_checksum};
+    ///
+    /// let book = StreamConfig::book_deltas("btcusdt@depth").checksum(true);
+    /// assert!(book.has_checksum());
+    /// assert_eq!(
+    ///     book.message(ConnectionId::new(0), 1),
+    ///     r#"{"stream":"btcusdt@depth","conn":0,"seq":1,"data":{"e":"depthUpdate","E":1700000000001,"s":"BTCUSDT","U":1,"u":1,"b":[["49996.00","2.764"]],"a":[["50007.50","1.112"]],"checksum":3085735623}}"#
+    /// );
+    /// // The book after delta 1 is that one bid and that one ask.
+    /// assert_eq!(
+    ///     book_checksum(&[("50007.50", "1.112")], &[("49996.00", "2.764")]),
+    ///     3_085_735_623
+    /// );
+    /// ```
+    pub fn checksum(mut self, checksum: bool) -> Self {
+        self.checksum = checksum;
+        self
+    }
+
+    /// Whether a connection that subscribes to the stream (or subscribes
+    /// again after unsubscribing) first gets a snapshot of the book, then
+    /// the deltas after it. Default: false. Only for [book
+    /// deltas](StreamKind::BookDelta):
+    /// [`MockExchange::start`](crate::MockExchange::start) refuses it on
+    /// other kinds; it gives the stream the small book that
+    /// [`checksum`](Self::checksum) describes.
+    ///
+    /// The snapshot is of the book after `N`, the last number the
+    /// connection's stream has produced (for a
+    /// [global](Self::global) stream, the venue's last before the
+    /// subscription): `0`, an empty book, on a first subscription to a
+    /// stream numbered per connection. The next delta is `N + 1`. It is
+    /// written in the stream's envelope with `"seq":N`, bids best (highest)
+    /// first, asks best (lowest) first, every level, and a checksum with
+    /// [`checksum`](Self::checksum):
+    ///
+    /// ```text
+    /// {"stream":"btcusdt@depth","conn":0,"seq":0,"data":{"e":"depthSnapshot","type":"snapshot","s":"BTCUSDT","lastUpdateId":0,"U":0,"u":0,"bids":[],"asks":[],"checksum":0}}
+    /// ```
+    ///
+    /// It is recorded as sent like the deltas, with
+    /// [`SentRecord::is_snapshot`](crate::SentRecord::is_snapshot) true and
+    /// its `seq` `N`: the same number as the delta before it, when
+    /// resubscribing. Stream faults
+    /// ([`Control::stream_fault`](crate::Control::stream_fault)) leave it
+    /// alone and apply to the deltas.
+    ///
+    /// ```
+    /// use hypersockets_testkit::StreamConfig;
+    ///
+    /// let book = StreamConfig::book_deltas("btcusdt@depth").snapshot_on_subscribe(true);
+    /// assert!(book.has_snapshot_on_subscribe());
+    /// assert_eq!(book.book_snapshot(0), r#"{"lastUpdateId":0,"bids":[],"asks":[]}"#);
+    /// ```
+    pub fn snapshot_on_subscribe(mut self, snapshot: bool) -> Self {
+        self.snapshot_on_subscribe = snapshot;
+        self
+    }
+
     /// The name clients subscribe to.
     pub fn name(&self) -> &str {
         &self.name
@@ -262,6 +351,89 @@ impl StreamConfig {
     /// connection (see [`global`](Self::global)).
     pub fn is_global(&self) -> bool {
         self.global
+    }
+
+    /// Whether its book deltas carry checksums (see
+    /// [`checksum`](Self::checksum)).
+    ///
+    /// ```
+    /// use hypersockets_testkit::StreamConfig;
+    ///
+    /// assert!(!StreamConfig::book_deltas("btcusdt@depth").has_checksum());
+    /// ```
+    pub fn has_checksum(&self) -> bool {
+        self.checksum
+    }
+
+    /// Whether a subscription gets a snapshot first (see
+    /// [`snapshot_on_subscribe`](Self::snapshot_on_subscribe)).
+    ///
+    /// ```
+    /// use hypersockets_testkit::StreamConfig;
+    ///
+    /// assert!(!StreamConfig::book_deltas("btcusdt@depth").has_snapshot_on_subscribe());
+    /// ```
+    pub fn has_snapshot_on_subscribe(&self) -> bool {
+        self.snapshot_on_subscribe
+    }
+
+    /// The book after this stream's deltas `1..=seq`, in Binance's REST
+    /// depth shape: `{"lastUpdateId":seq,"bids":[["p","q"],…],"asks":[…]}`,
+    /// bids best (highest) first, asks best (lowest) first, every level.
+    /// The book is a function of the stream's configuration and `seq`
+    /// alone, the same on every connection; for a stream of another kind
+    /// than [`BookDelta`](StreamKind::BookDelta), it is empty.
+    ///
+    /// With [`checksum`](Self::checksum) or
+    /// [`snapshot_on_subscribe`](Self::snapshot_on_subscribe) the book is
+    /// small; without, levels are never removed and the book grows with
+    /// `seq` (to 20 001 levels each side). What a test's "REST snapshot"
+    /// fetches: see [`Control::book_snapshot`](crate::Control::book_snapshot)
+    /// for the number a running exchange has reached.
+    ///
+    /// ```
+    /// use hypersockets_testkit::{ConnectionId, StreamConfig};
+    ///
+    /// let book = StreamConfig::book_deltas("btcusdt@depth").checksum(true);
+    /// // Delta 1 sets one bid and one ask.
+    /// assert_eq!(
+    ///     book.book_snapshot(1),
+    ///     r#"{"lastUpdateId":1,"bids":[["49996.00","2.764"]],"asks":[["50007.50","1.112"]]}"#
+    /// );
+    /// assert!(book.message(ConnectionId::new(0), 1).contains(r#""b":[["49996.00","2.764"]]"#));
+    /// ```
+    pub fn book_snapshot(&self, seq: u64) -> String {
+        self.book_levels(seq).rest_snapshot(seq)
+    }
+
+    /// The levels of its book after deltas `1..=seq`.
+    pub(crate) fn book_levels(&self, seq: u64) -> Levels {
+        self.book_levels_from(None, seq)
+    }
+
+    /// The same, moving `book` (a modelled book before `seq`) on rather
+    /// than starting from the empty book.
+    fn book_levels_from(&self, book: Option<&mut Book>, seq: u64) -> Levels {
+        match (&self.kind, book) {
+            (StreamKind::BookDelta, Some(book)) if self.models_book() => {
+                book.advance_to(seq);
+                book.levels()
+            }
+            (StreamKind::BookDelta, _) if self.models_book() => Book::at(seq).levels(),
+            (StreamKind::BookDelta, _) => book::plain_levels(seq),
+            _ => Levels::default(),
+        }
+    }
+
+    /// Whether its deltas come from the small modelled book (see
+    /// [`checksum`](Self::checksum)).
+    pub(crate) fn models_book(&self) -> bool {
+        matches!(self.kind, StreamKind::BookDelta) && (self.checksum || self.snapshot_on_subscribe)
+    }
+
+    /// The period of a global stream's numbers, if it is one.
+    pub(crate) fn global_period(&self) -> Option<Duration> {
+        self.rate.period().filter(|_| self.global)
     }
 
     /// The exact text of message `seq` of this stream on connection
@@ -309,6 +481,11 @@ impl StreamConfig {
     }
 
     fn render(&self, connection: ConnectionId, seq: u64, shape: Shape) -> String {
+        let book = if self.models_book() {
+            DeltaBook::Modelled(self.checksum.then(|| Book::at(seq).levels().checksum()))
+        } else {
+            DeltaBook::Plain
+        };
         render(
             &self.kind,
             &self.name,
@@ -316,6 +493,7 @@ impl StreamConfig {
             connection,
             seq,
             shape,
+            book,
         )
     }
 
@@ -331,6 +509,14 @@ impl StreamConfig {
                 self.name
             )),
             _ if self.name.is_empty() => Err("stream with an empty name".to_owned()),
+            _ if (self.checksum || self.snapshot_on_subscribe)
+                && !matches!(self.kind, StreamKind::BookDelta) =>
+            {
+                Err(format!(
+                    "stream {}: checksums and snapshots need a book delta stream",
+                    self.name
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -381,16 +567,16 @@ fn json_string(text: &str) -> String {
 /// Base of the deterministic event times.
 pub(crate) const EPOCH_MS: u64 = 1_700_000_000_000;
 
-fn price(cents: u64) -> String {
+pub(crate) fn price(cents: u64) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
 }
 
 /// A deterministic walk around 50 000.00.
-fn price_cents(seq: u64) -> u64 {
+pub(crate) fn price_cents(seq: u64) -> u64 {
     4_990_000 + seq.wrapping_mul(7_919) % 20_001
 }
 
-fn quantity(seq: u64) -> String {
+pub(crate) fn quantity(seq: u64) -> String {
     format!("0.{:03}", seq.wrapping_mul(104_729) % 999 + 1)
 }
 
@@ -403,6 +589,15 @@ pub(crate) enum Shape {
     Venue(SubscriptionProtocol),
 }
 
+/// How a book delta is written.
+#[derive(Clone, Copy, Debug)]
+enum DeltaBook {
+    /// As book deltas always were (and for other kinds, nothing).
+    Plain,
+    /// From the modelled book, with this checksum if the stream has them.
+    Modelled(Option<u32>),
+}
+
 fn render(
     kind: &StreamKind,
     name: &str,
@@ -410,11 +605,12 @@ fn render(
     connection: ConnectionId,
     seq: u64,
     shape: Shape,
+    book: DeltaBook,
 ) -> String {
     let Labels {
-        name_json,
         symbol_json,
         instrument,
+        ..
     } = labels;
     let time = EPOCH_MS.wrapping_add(seq);
     let cents = price_cents(seq);
@@ -440,13 +636,22 @@ fn render(
             quantity(seq),
             seq.is_multiple_of(2),
         ),
-        (StreamKind::BookDelta, None) => format!(
-            r#"{{"e":"depthUpdate","E":{time},"s":{symbol_json},"U":{seq},"u":{seq},"b":[["{}","{}"]],"a":[["{}","{}"]]}}"#,
-            price(cents),
-            quantity(seq),
-            price(cents + 1),
-            quantity(seq + 1),
-        ),
+        (StreamKind::BookDelta, None) => match book {
+            DeltaBook::Plain => format!(
+                r#"{{"e":"depthUpdate","E":{time},"s":{symbol_json},"U":{seq},"u":{seq},"b":[["{}","{}"]],"a":[["{}","{}"]]}}"#,
+                price(cents),
+                quantity(seq),
+                price(cents + 1),
+                quantity(seq + 1),
+            ),
+            DeltaBook::Modelled(checksum) => {
+                let checksum = checksum.map_or_else(String::new, |c| format!(r#","checksum":{c}"#));
+                format!(
+                    r#"{{"e":"depthUpdate","E":{time},"s":{symbol_json},"U":{seq},"u":{seq},{}{checksum}}}"#,
+                    Delta::of(seq).entries_json(),
+                )
+            }
+        },
         (StreamKind::Ticker, None) => format!(
             r#"{{"e":"24hrTicker","E":{time},"s":{symbol_json},"c":"{}","b":"{}","a":"{}","o":"50000.00","h":"50100.00","l":"49900.00","v":"{}.{:03}","n":{seq}}}"#,
             price(cents),
@@ -456,6 +661,21 @@ fn render(
             seq % 1_000,
         ),
     };
+    wrap(name, labels, connection, seq, shape, &data, trade)
+}
+
+/// The envelope of `shape` around a payload.
+fn wrap(
+    name: &str,
+    labels: &Labels,
+    connection: ConnectionId,
+    seq: u64,
+    shape: Shape,
+    data: &str,
+    trade: bool,
+) -> String {
+    let name_json = &labels.name_json;
+    let time = EPOCH_MS.wrapping_add(seq);
     let conn = connection.get();
     match shape {
         Shape::Tagged => {
@@ -466,7 +686,7 @@ fn render(
             conn,
             seq,
             time,
-            data: &data,
+            data,
             trade,
         }),
     }
@@ -488,6 +708,28 @@ pub(crate) struct Cursor {
     /// The exchange's start and the period, for a global stream: message
     /// `k` is due at `start + k × period`.
     global: Option<(Instant, Duration)>,
+    /// The modelled book after the last number taken (see
+    /// [`StreamConfig::checksum`]); `None` for other streams.
+    book: Option<Book>,
+    /// Stream faults waiting for the next messages, in order.
+    faults: VecDeque<StreamFault>,
+    /// The first message of a [`StreamFault::Reorder`], written after the
+    /// next one.
+    held: Option<Write>,
+    /// Since when a snapshot is due, before any delta.
+    snapshot_due: Option<Instant>,
+}
+
+/// What one turn of a stream writes, in order: nothing, one message or
+/// two (no allocation on the hot path).
+pub(crate) type Writes = [Option<Write>; 2];
+
+/// A message a cursor gives to be written.
+#[derive(Clone, Debug)]
+pub(crate) struct Write {
+    pub(crate) seq: u64,
+    pub(crate) text: String,
+    pub(crate) snapshot: bool,
 }
 
 impl Cursor {
@@ -513,17 +755,38 @@ impl Cursor {
             labels: Labels::new(&config, shape),
             connection,
             shape,
+            book: config.models_book().then(Book::new),
+            snapshot_due: config.snapshot_on_subscribe.then_some(now),
             config,
             next_seq: 1,
             active: true,
             next_due: Some(now),
             global,
+            faults: VecDeque::new(),
+            held: None,
         };
         if cursor.global.is_some() {
             cursor.next_seq = cursor.first_due_after(now);
             cursor.next_due = cursor.due_of(cursor.next_seq);
         }
         cursor
+    }
+
+    /// Queues a stream fault for its next messages.
+    pub(crate) fn push_fault(&mut self, fault: StreamFault) {
+        self.faults.push_back(fault);
+    }
+
+    /// Whether the exchange tracks the last number it produced on this
+    /// connection, for [`Control::book_snapshot`](crate::Control::book_snapshot):
+    /// book streams numbered per connection.
+    pub(crate) fn tracks_produced(&self) -> bool {
+        self.global.is_none() && matches!(self.config.kind, StreamKind::BookDelta)
+    }
+
+    /// The last number produced (taken, written or not); 0 before any.
+    pub(crate) fn last_produced(&self) -> u64 {
+        self.next_seq.saturating_sub(1)
     }
 
     pub(crate) fn name(&self) -> &Arc<str> {
@@ -547,6 +810,9 @@ impl Cursor {
             self.next_due = self.due_of(self.next_seq);
         } else {
             self.next_due = Some(now);
+        }
+        if self.config.snapshot_on_subscribe {
+            self.snapshot_due = Some(now);
         }
     }
 
@@ -576,7 +842,11 @@ impl Cursor {
     }
 
     fn has_more(&self) -> bool {
-        self.active && self.config.limit.is_none_or(|limit| self.next_seq <= limit)
+        self.active && (self.snapshot_due.is_some() || self.held.is_some() || self.within_limit())
+    }
+
+    fn within_limit(&self) -> bool {
+        self.config.limit.is_none_or(|limit| self.next_seq <= limit)
     }
 
     /// Whether it publishes as fast as possible and has a message to send.
@@ -586,19 +856,37 @@ impl Cursor {
 
     /// When its next timed message is due, if it is timed and has one.
     pub(crate) fn due_at(&self) -> Option<Instant> {
-        if self.has_more() && self.config.rate.period().is_some() {
-            self.next_due
-        } else {
+        if !self.has_more() || self.config.rate.period().is_none() {
             None
+        } else if self.snapshot_due.is_some() {
+            // The snapshot goes at once, even before a global stream's next
+            // number is due.
+            self.snapshot_due
+        } else {
+            self.next_due
         }
     }
 
-    /// The text of the next message, without taking it.
+    /// The text of the next delta, without taking it.
     pub(crate) fn peek(&self) -> String {
-        self.render(self.next_seq)
+        let mut book = self.book.clone();
+        self.render(self.next_seq, book.as_mut(), false)
     }
 
-    fn render(&self, seq: u64) -> String {
+    /// The text of message `seq`, `book` (the modelled book, if any) moved
+    /// on to it; its checksum wrong (XOR 1) when `wrong`.
+    fn render(&self, seq: u64, book: Option<&mut Book>, wrong: bool) -> String {
+        let book = match book {
+            Some(book) => {
+                book.advance_to(seq);
+                let checksum = self.config.checksum.then(|| {
+                    let checksum = book.levels().checksum();
+                    if wrong { checksum ^ 1 } else { checksum }
+                });
+                DeltaBook::Modelled(checksum)
+            }
+            None => DeltaBook::Plain,
+        };
         render(
             &self.config.kind,
             &self.name,
@@ -606,11 +894,102 @@ impl Cursor {
             self.connection,
             seq,
             self.shape,
+            book,
         )
     }
 
+    /// What to write now, the stream's turn having come: the snapshot
+    /// when one is due, else the next delta as the queued faults say. Each
+    /// turn takes one number (none for a snapshot); a turn may write
+    /// nothing (a gap, the first of a reorder), or two messages.
+    pub(crate) fn produce(&mut self, now: Instant) -> Writes {
+        if self.snapshot_due.take().is_some() {
+            let seq = self.last_produced();
+            let levels = self.config.book_levels_from(self.book.as_mut(), seq);
+            let data = levels.stream_snapshot(&self.labels.symbol_json, seq, self.config.checksum);
+            let text = wrap(
+                &self.name,
+                &self.labels,
+                self.connection,
+                seq,
+                self.shape,
+                &data,
+                false,
+            );
+            return [
+                Some(Write {
+                    seq,
+                    text,
+                    snapshot: true,
+                }),
+                None,
+            ];
+        }
+        if let Some(held) = self.held.take() {
+            if !self.within_limit() {
+                return [Some(held), None];
+            }
+            return [Some(self.take_write(now, false)), Some(held)];
+        }
+        if !self.within_limit() {
+            return [None, None];
+        }
+        while let Some(fault) = self.faults.front_mut() {
+            match fault {
+                StreamFault::Gap(0) => {
+                    self.faults.pop_front();
+                }
+                StreamFault::Gap(left) => {
+                    *left -= 1;
+                    if *left == 0 {
+                        self.faults.pop_front();
+                    }
+                    // The number is used up (the book moves on), unwritten.
+                    self.take_write(now, false);
+                    return [None, None];
+                }
+                StreamFault::Duplicate => {
+                    self.faults.pop_front();
+                    let write = self.take_write(now, false);
+                    return [Some(write.clone()), Some(write)];
+                }
+                StreamFault::Reorder => {
+                    self.faults.pop_front();
+                    let write = self.take_write(now, false);
+                    if !self.within_limit() {
+                        // The last message: nothing to swap it with.
+                        return [Some(write), None];
+                    }
+                    // Held until the next one is due, so that nothing goes
+                    // out before its time.
+                    self.held = Some(write);
+                    return [None, None];
+                }
+                StreamFault::WrongChecksum => {
+                    self.faults.pop_front();
+                    return [Some(self.take_write(now, true)), None];
+                }
+            }
+        }
+        [Some(self.take_write(now, false)), None]
+    }
+
+    fn take_write(&mut self, now: Instant, wrong: bool) -> Write {
+        let (seq, text) = self.take_with(now, wrong);
+        Write {
+            seq,
+            text,
+            snapshot: false,
+        }
+    }
+
     /// Takes the next message: its sequence number and text.
+    #[cfg(test)]
     pub(crate) fn take(&mut self, now: Instant) -> (u64, String) {
+        self.take_with(now, false)
+    }
+
+    fn take_with(&mut self, now: Instant, wrong: bool) -> (u64, String) {
         let seq = self.next_seq;
         self.next_seq = seq.saturating_add(1);
         if self.global.is_some() {
@@ -625,7 +1004,10 @@ impl Cursor {
             }
             self.next_due = Some(due);
         }
-        (seq, self.render(seq))
+        let mut book = self.book.take();
+        let text = self.render(seq, book.as_mut(), wrong);
+        self.book = book;
+        (seq, text)
     }
 }
 
@@ -737,7 +1119,7 @@ mod tests {
             // The cursor writes what `venue_message` says.
             let now = Instant::now();
             let cursor = Cursor::new(Arc::new(config), conn, now, Shape::Venue(protocol), now);
-            assert_eq!(cursor.render(5), expected, "{protocol:?}");
+            assert_eq!(cursor.render(5, None, false), expected, "{protocol:?}");
         }
         // The tagged envelope ignores the protocol.
         assert_eq!(
@@ -884,6 +1266,196 @@ mod tests {
         cursor.deactivate();
         cursor.activate(start);
         assert_eq!(cursor.due_at(), None);
+    }
+
+    #[test]
+    fn plain_book_deltas_are_as_they_were() {
+        assert_eq!(
+            StreamConfig::book_deltas("btcusdt@depth").message(ConnectionId::new(0), 1),
+            r#"{"stream":"btcusdt@depth","conn":0,"seq":1,"data":{"e":"depthUpdate","E":1700000000001,"s":"BTCUSDT","U":1,"u":1,"b":[["49979.19","0.834"]],"a":[["49979.20","0.668"]]}}"#
+        );
+        // A plain book is the union of its deltas.
+        let snapshot: serde_json::Value =
+            serde_json::from_str(&StreamConfig::book_deltas("b").book_snapshot(1)).unwrap();
+        assert_eq!(snapshot["bids"], serde_json::json!([["49979.19", "0.834"]]));
+        assert_eq!(snapshot["asks"], serde_json::json!([["49979.20", "0.668"]]));
+        assert_eq!(
+            StreamConfig::trades("t").book_snapshot(5),
+            r#"{"lastUpdateId":5,"bids":[],"asks":[]}"#
+        );
+    }
+
+    #[test]
+    fn checksums_and_snapshots_need_a_book_stream() {
+        assert!(StreamConfig::trades("t").checksum(true).check().is_err());
+        assert!(
+            StreamConfig::tickers("t")
+                .snapshot_on_subscribe(true)
+                .check()
+                .is_err()
+        );
+        assert!(
+            StreamConfig::book_deltas("b")
+                .checksum(true)
+                .check()
+                .is_ok()
+        );
+    }
+
+    fn book_cursor(config: StreamConfig, now: Instant) -> (Arc<StreamConfig>, Cursor) {
+        let config = Arc::new(config.rate(Rate::AsFastAsPossible));
+        let cursor = Cursor::new(
+            Arc::clone(&config),
+            ConnectionId::new(0),
+            now,
+            Shape::Tagged,
+            now,
+        );
+        (config, cursor)
+    }
+
+    fn seqs(writes: &Writes) -> Vec<u64> {
+        writes.iter().flatten().map(|w| w.seq).collect()
+    }
+
+    fn only(writes: Writes) -> Write {
+        match writes {
+            [Some(write), None] => write,
+            other => panic!("expected one message, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stream_faults_skip_repeat_swap_and_spoil() {
+        let now = Instant::now();
+        let conn = ConnectionId::new(0);
+        let (config, mut cursor) = book_cursor(StreamConfig::book_deltas("b").checksum(true), now);
+        for fault in [
+            StreamFault::Gap(0),
+            StreamFault::Gap(2),
+            StreamFault::Duplicate,
+            StreamFault::Reorder,
+            StreamFault::WrongChecksum,
+        ] {
+            cursor.push_fault(fault);
+        }
+        let turns: Vec<Writes> = (0..7).map(|_| cursor.produce(now)).collect();
+        let got: Vec<Vec<u64>> = turns.iter().map(seqs).collect();
+        assert_eq!(
+            got,
+            [
+                vec![],
+                vec![],
+                vec![3, 3],
+                vec![],
+                vec![5, 4],
+                vec![6],
+                vec![7]
+            ]
+        );
+        assert_eq!(cursor.last_produced(), 7);
+        for write in turns.iter().flatten().flatten().filter(|w| w.seq != 6) {
+            assert_eq!(write.text, config.message(conn, write.seq));
+            assert!(!write.snapshot);
+        }
+        // Message 6: the right text but for a checksum XOR 1.
+        let right = config.message(conn, 6);
+        let checksum = |text: &str| {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            value["data"]["checksum"].as_u64().unwrap()
+        };
+        assert_eq!(
+            checksum(&turns[5][0].as_ref().unwrap().text),
+            checksum(&right) ^ 1
+        );
+        assert_eq!(
+            turns[5][0].as_ref().unwrap().text.replace(
+                &checksum(&turns[5][0].as_ref().unwrap().text).to_string(),
+                &checksum(&right).to_string()
+            ),
+            right
+        );
+    }
+
+    #[test]
+    fn a_reorder_at_the_limit_writes_what_there_is() {
+        let now = Instant::now();
+        let (_, mut cursor) = book_cursor(StreamConfig::book_deltas("b").limit(2), now);
+        cursor.push_fault(StreamFault::Reorder);
+        assert!(seqs(&cursor.produce(now)).is_empty());
+        assert_eq!(seqs(&cursor.produce(now)), [2, 1]);
+        assert!(!cursor.wants_fast());
+
+        let (_, mut cursor) = book_cursor(StreamConfig::book_deltas("b").limit(2), now);
+        assert_eq!(seqs(&cursor.produce(now)), [1]);
+        cursor.push_fault(StreamFault::Reorder);
+        assert_eq!(seqs(&cursor.produce(now)), [2], "the last goes alone");
+        assert!(!cursor.wants_fast());
+    }
+
+    #[test]
+    fn a_snapshot_comes_first_on_every_subscription() {
+        let now = Instant::now();
+        let conn = ConnectionId::new(0);
+        let (config, mut cursor) = book_cursor(
+            StreamConfig::book_deltas("btcusdt@depth")
+                .checksum(true)
+                .snapshot_on_subscribe(true),
+            now,
+        );
+        cursor.push_fault(StreamFault::Duplicate);
+        let first = only(cursor.produce(now));
+        assert_eq!(first.seq, 0);
+        assert!(first.snapshot);
+        assert_eq!(
+            first.text,
+            r#"{"stream":"btcusdt@depth","conn":0,"seq":0,"data":{"e":"depthSnapshot","type":"snapshot","s":"BTCUSDT","lastUpdateId":0,"U":0,"u":0,"bids":[],"asks":[],"checksum":0}}"#
+        );
+        // The fault is the first delta's.
+        assert_eq!(seqs(&cursor.produce(now)), [1, 1]);
+        for seq in 2..=20 {
+            assert_eq!(only(cursor.produce(now)).text, config.message(conn, seq));
+        }
+        cursor.deactivate();
+        assert!(!cursor.wants_fast());
+        cursor.activate(now);
+        let again = only(cursor.produce(now));
+        assert_eq!((again.seq, again.snapshot), (20, true));
+        let value: serde_json::Value = serde_json::from_str(&again.text).unwrap();
+        let rest: serde_json::Value = serde_json::from_str(&config.book_snapshot(20)).unwrap();
+        assert_eq!(value["data"]["bids"], rest["bids"]);
+        assert_eq!(value["data"]["asks"], rest["asks"]);
+        assert_eq!(value["data"]["lastUpdateId"], 20);
+        assert_eq!(
+            value["data"]["checksum"],
+            u64::from(config.book_levels(20).checksum())
+        );
+        assert_eq!(only(cursor.produce(now)).text, config.message(conn, 21));
+        // Peeking moves nothing.
+        assert_eq!(cursor.peek(), config.message(conn, 22));
+        assert_eq!(only(cursor.produce(now)).text, config.message(conn, 22));
+    }
+
+    #[test]
+    fn a_global_snapshot_is_at_the_venues_last_number() {
+        let start = Instant::now();
+        let config = StreamConfig::book_deltas("b")
+            .snapshot_on_subscribe(true)
+            .rate(Rate::Every(SECOND))
+            .global(true);
+        let now = start + 2 * SECOND + Duration::from_millis(500);
+        let mut cursor = Cursor::new(
+            Arc::new(config),
+            ConnectionId::new(0),
+            now,
+            Shape::Tagged,
+            start,
+        );
+        // Due at once, not at message 3's time.
+        assert_eq!(cursor.due_at(), Some(now));
+        assert_eq!(seqs(&cursor.produce(now)), [2]);
+        assert_eq!(cursor.due_at(), Some(start + 3 * SECOND));
+        assert_eq!(seqs(&cursor.produce(start + 3 * SECOND)), [3]);
     }
 
     #[test]

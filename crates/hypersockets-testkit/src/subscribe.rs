@@ -94,8 +94,16 @@ impl Connection {
             None => {
                 let shape = self.shared.config.shape();
                 let start = self.shared.started;
-                self.cursors
-                    .push(Cursor::new(config, self.id, now, shape, start));
+                let mut cursor = Cursor::new(config, self.id, now, shape, start);
+                // Stream faults given before the subscription, in order.
+                self.waiting_faults.retain(|(stream, fault)| {
+                    let mine = *stream == *cursor.name();
+                    if mine {
+                        cursor.push_fault(*fault);
+                    }
+                    !mine
+                });
+                self.cursors.push(cursor);
             }
         }
     }

@@ -1102,7 +1102,8 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
 
     /// Reads each message's stream and number, so that a rotation
     /// delivers each numbered message once, in order, though both
-    /// connections carry it for a while. Default: none; a
+    /// connections carry it for a while, and each stream's gaps and
+    /// duplicates are caught ([`integrity`](Self::integrity)). Default: none; a
     /// [`venue`](WebSocketClientBuilder::venue) profile sets the venue's.
     ///
     /// ```
@@ -1123,6 +1124,33 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// ```
     pub fn sequence(mut self, reader: impl hypersockets_core::SequenceReader) -> Self {
         self.config.sequence = Some(Arc::new(reader));
+        self
+    }
+
+    /// What the client does about gaps, duplicates and checksum
+    /// mismatches in numbered streams (those the
+    /// [`sequence`](Self::sequence) reader numbers): see [`Integrity`](crate::Integrity).
+    /// Default: on, resynchronising a stale stream by resubscribing it.
+    ///
+    /// ```
+    /// use hypersockets::prelude::*;
+    /// use hypersockets::{Integrity, StreamId, StreamSnapshot};
+    ///
+    /// let client = WebSocketClient::builder()
+    ///     .venue(Venue::binance_spot())
+    ///     .router(PassThrough)
+    ///     .integrity(Integrity::default().snapshots(
+    ///         |_: StreamId, topic: Option<String>| async move {
+    ///             // GET /api/v3/depth?symbol=… for `topic` here.
+    ///             let _ = topic;
+    ///             Ok::<_, BoxError>(StreamSnapshot::new(1, WsMessage::text("{}")))
+    ///         },
+    ///     ))
+    ///     .build()?;
+    /// # Ok::<(), HyperSocketError>(())
+    /// ```
+    pub fn integrity(mut self, integrity: crate::Integrity) -> Self {
+        self.config.integrity = integrity;
         self
     }
 
@@ -1429,6 +1457,7 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         let (commands_tx, commands_rx) = mpsc::channel(256);
         let topics = config.topics.is_some();
         let runtime = Runtime {
+            streams: crate::runtime::Streams::new(&config.integrity),
             config,
             shared: Arc::clone(&shared),
             dispatcher,

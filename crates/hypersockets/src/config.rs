@@ -68,6 +68,8 @@ pub(crate) struct ClientConfig {
     pub(crate) rotation: Rotation,
     /// Reads messages' stream numbers, for rotations; none by default.
     pub(crate) sequence: Option<Arc<dyn SequenceReader>>,
+    /// What is done about gaps and duplicates in numbered streams; on.
+    pub(crate) integrity: crate::Integrity,
 }
 
 impl Default for ClientConfig {
@@ -96,6 +98,7 @@ impl Default for ClientConfig {
             topics: None,
             rotation: Rotation::default(),
             sequence: None,
+            integrity: crate::Integrity::default(),
         }
     }
 }
@@ -123,6 +126,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("topics", &self.topics.is_some())
             .field("rotation", &self.rotation)
             .field("sequence", &self.sequence.is_some())
+            .field("integrity", &self.integrity)
             .finish_non_exhaustive()
     }
 }
@@ -181,6 +185,17 @@ impl ClientConfig {
             at_most_a_year(name, value)?;
         }
         at_most_a_year("stable_after", self.stable_after)?;
+        let integrity = &self.integrity;
+        if integrity.snapshot_timeout.is_zero() {
+            return Err(invalid(
+                "integrity.snapshot_timeout",
+                "must be more than zero",
+            ));
+        }
+        at_most_a_year("integrity.snapshot_timeout", integrity.snapshot_timeout)?;
+        if integrity.max_buffered == 0 {
+            return Err(invalid("integrity.max_buffered", "must be at least 1"));
+        }
         let rotation = &self.rotation;
         if rotation.max_overlap.is_zero() {
             return Err(invalid("rotation.max_overlap", "must be more than zero"));

@@ -55,6 +55,7 @@ mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod heartbeat;
+mod integrity;
 mod login;
 mod manager;
 mod metrics;
@@ -75,6 +76,7 @@ pub use client::WebSocketClient;
 pub use decompression::Decompression;
 pub use events::{EventStream, EventStreamError};
 pub use heartbeat::Heartbeat;
+pub use integrity::{Integrity, ResyncHandle};
 pub use login::{BinanceLogon, BybitLogin, CoinbaseJwt, HtxLogin, OkxLogin};
 pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetrics};
 pub use metrics::ClientMetrics;
@@ -89,14 +91,15 @@ pub use weak::WeakClient;
 
 #[doc(inline)]
 pub use hypersockets_core::{
-    AsyncFnHandler, AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent, CloseCode,
-    CloseFrame, ConnectRequest, Connection, ConnectionState, DisconnectReason, ErrorSource,
-    ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError, JsonPing,
-    MAX_RETRY_AFTER, MessageHandler, MessageRouter, MessageSink, MessageStream, NeverReconnect,
-    ParseError, PassThrough, PassivePingDetector, Proxy, ProxyKind, ReconnectionStrategy, Result,
-    RotationCause, SequenceReader, ShutdownNotice, StaticHeaders, StreamId, StreamSequence,
-    SubscriptionAcks, SubscriptionAnswer, TcpKeepalive, TextPing, TopicRequests, Transport,
-    TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
+    Admitted, AsyncFnHandler, AuthProvider, AuthVerdict, BoxError, BoxFuture, ClientEvent,
+    CloseCode, CloseFrame, ConnectRequest, Connection, ConnectionState, DisconnectReason,
+    ErrorSource, ExponentialBackoff, FixedInterval, FnHandler, HeaderProvider, HyperSocketError,
+    JsonPing, MAX_RETRY_AFTER, MessageContext, MessageHandler, MessageRouter, MessageSink,
+    MessageStream, NeverReconnect, ParseError, PassThrough, PassivePingDetector, Proxy, ProxyKind,
+    ReconnectionStrategy, Resolved, Result, RotationCause, SequenceReader, ShutdownNotice,
+    SnapshotSource, StaleCause, StaticHeaders, StreamId, StreamSequence, StreamSnapshot,
+    StreamTracker, SubscriptionAcks, SubscriptionAnswer, TcpKeepalive, TextPing, TopicRequests,
+    Transport, TransportLimits, Utf8Bytes, WsMessage, async_handler_fn, handler_fn,
 };
 #[doc(inline)]
 pub use hypersockets_router::{

@@ -41,6 +41,9 @@ fn duration_setters() -> Vec<Setter<Duration>> {
         ("heartbeat.interval", |b, d| {
             b.heartbeat(Heartbeat::new(d, "ping"))
         }),
+        ("integrity.snapshot_timeout", |b, d| {
+            b.integrity(hypersockets::Integrity::default().snapshot_timeout(d))
+        }),
     ]
 }
 
@@ -93,6 +96,25 @@ async fn queue_sizes_have_bounds() {
             assert_eq!(got, (!valid).then_some(name), "{name} = {value}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrity_needs_room_and_time_for_a_snapshot() {
+    use hypersockets::Integrity;
+    let zero_buffer = builder().integrity(Integrity::default().max_buffered(0));
+    assert_eq!(
+        outcome(zero_buffer.build()).await,
+        Some("integrity.max_buffered")
+    );
+    let no_time = builder().integrity(Integrity::default().snapshot_timeout(Duration::ZERO));
+    assert_eq!(
+        outcome(no_time.build()).await,
+        Some("integrity.snapshot_timeout")
+    );
+    assert_eq!(
+        outcome(builder().integrity(Integrity::off()).build()).await,
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

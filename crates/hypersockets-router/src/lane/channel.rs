@@ -35,7 +35,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
-use hypersockets_core::WsMessage;
+use hypersockets_core::{MessageContext, WsMessage};
 
 use crate::lane::budget::Budget;
 use crate::lane::envelope::{Envelope, Payload};
@@ -69,8 +69,8 @@ enum Slot<K> {
 
 /// Messages for one lane, in dispatch order.
 struct Chunk<M, K> {
-    /// Each message's slot and its `queued_at` stamp.
-    slots: VecDeque<(Slot<K>, u64)>,
+    /// Each message's slot, its `queued_at` stamp and its context.
+    slots: VecDeque<(Slot<K>, u64, MessageContext)>,
     /// The values of the `Parsed` slots, in the same order.
     parsed: VecDeque<M>,
     /// What its messages count against the memory budget.
@@ -96,7 +96,13 @@ impl<M, K> Chunk<M, K> {
     }
 
     #[inline]
-    fn push(&mut self, payload: Payload<M, K>, queued_at: u64, bytes: usize) {
+    fn push(
+        &mut self,
+        payload: Payload<M, K>,
+        queued_at: u64,
+        context: MessageContext,
+        bytes: usize,
+    ) {
         self.bytes += bytes;
         let slot = match payload {
             Payload::Raw(raw) => Slot::Raw(raw),
@@ -106,12 +112,12 @@ impl<M, K> Chunk<M, K> {
                 Slot::Parsed
             }
         };
-        self.slots.push_back((slot, queued_at));
+        self.slots.push_back((slot, queued_at, context));
     }
 
     #[inline]
     fn pop(&mut self) -> Option<Envelope<M, K>> {
-        let (slot, queued_at) = self.slots.pop_front()?;
+        let (slot, queued_at, context) = self.slots.pop_front()?;
         let payload = match slot {
             Slot::Raw(raw) => Payload::Raw(raw),
             Slot::RawKeyed(raw, key) => Payload::RawKeyed(raw, key),
@@ -122,6 +128,7 @@ impl<M, K> Chunk<M, K> {
         Some(Envelope {
             payload,
             queued_at,
+            context,
             bytes: 0,
         })
     }
@@ -196,16 +203,18 @@ impl<M, K> LaneSender<M, K> {
         &mut self,
         payload: Payload<M, K>,
         queued_at: u64,
+        context: MessageContext,
         bytes: usize,
     ) -> Result<(), TrySendError<Envelope<M, K>>> {
         match self {
             Self::Bounded(..) => self.try_send_envelope(Envelope {
                 payload,
                 queued_at,
+                context,
                 bytes,
             }),
             Self::Chunked(chunked) => {
-                chunked.open.push(payload, queued_at, bytes);
+                chunked.open.push(payload, queued_at, context, bytes);
                 Ok(())
             }
         }
@@ -225,9 +234,12 @@ impl<M, K> LaneSender<M, K> {
                 Ok(())
             }
             Self::Chunked(chunked) => {
-                chunked
-                    .open
-                    .push(envelope.payload, envelope.queued_at, envelope.bytes);
+                chunked.open.push(
+                    envelope.payload,
+                    envelope.queued_at,
+                    envelope.context,
+                    envelope.bytes,
+                );
                 Ok(())
             }
         }

@@ -1,6 +1,6 @@
 //! What travels through a lane's queue.
 
-use hypersockets_core::WsMessage;
+use hypersockets_core::{MessageContext, WsMessage};
 
 /// A message on its way to a lane: raw (to be parsed in the lane) or parsed.
 pub(crate) enum Payload<M, K> {
@@ -13,7 +13,8 @@ pub(crate) enum Payload<M, K> {
     Parsed(M),
 }
 
-/// A payload plus, for sampled messages, when it was queued
+/// A payload plus the context of its receipt (connection, receive
+/// instant), for sampled messages when it was queued
 /// ([`now_ns`](crate::clock::now_ns); 0 when not timed), and the bytes it
 /// counts against the memory budget (its raw payload's length plus
 /// `MemoryBudget::MESSAGE_OVERHEAD`; 0 once the
@@ -21,5 +22,6 @@ pub(crate) enum Payload<M, K> {
 pub(crate) struct Envelope<M, K> {
     pub(crate) payload: Payload<M, K>,
     pub(crate) queued_at: u64,
+    pub(crate) context: MessageContext,
     pub(crate) bytes: usize,
 }

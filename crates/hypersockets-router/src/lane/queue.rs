@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crossbeam_channel::{Receiver, TrySendError};
+use hypersockets_core::MessageContext;
 
 use crate::clock::now_ns;
 use crate::config::OverflowPolicy;
@@ -106,10 +107,16 @@ impl<M, K> LaneQueue<M, K> {
 
     /// The envelope `payload` travels in, stamped if it is to be timed
     /// (for a message the dispatcher holds before queueing it).
-    pub(crate) fn envelope(&mut self, payload: Payload<M, K>, bytes: usize) -> Envelope<M, K> {
+    pub(crate) fn envelope(
+        &mut self,
+        payload: Payload<M, K>,
+        context: MessageContext,
+        bytes: usize,
+    ) -> Envelope<M, K> {
         Envelope {
             payload,
             queued_at: self.stamp(),
+            context,
             bytes,
         }
     }
@@ -122,10 +129,11 @@ impl<M, K> LaneQueue<M, K> {
     pub(crate) fn try_push(
         &mut self,
         payload: Payload<M, K>,
+        context: MessageContext,
         bytes: usize,
     ) -> Result<Dispatch, Envelope<M, K>> {
         let queued_at = self.stamp();
-        let sent = self.sender.try_send(payload, queued_at, bytes);
+        let sent = self.sender.try_send(payload, queued_at, context, bytes);
         self.after_send(sent)
     }
 

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
 
-use hypersockets_core::{BoxError, ClientEvent, MessageHandler, MessageRouter, WsMessage};
+use hypersockets_core::{
+    BoxError, ClientEvent, MessageContext, MessageHandler, MessageRouter, WsMessage,
+};
 
 use crate::clock::now_ns;
 use crate::events::EventSink;
@@ -36,6 +38,7 @@ pub(crate) struct LaneWorker<R: MessageRouter, H> {
 /// timed messages.
 struct Opened<M> {
     message: M,
+    context: MessageContext,
     started: u64,
 }
 
@@ -45,11 +48,16 @@ impl<R: MessageRouter, H: MessageHandler<R::Message>> LaneWorker<R, H> {
     /// thread lane calls [`handle_blocking`](Self::handle_blocking).
     #[inline]
     pub(crate) async fn handle(&mut self, envelope: Envelope<R::Message, R::RouteKey>) {
-        let Some(Opened { message, started }) = self.open(envelope) else {
+        let Some(Opened {
+            message,
+            context,
+            started,
+        }) = self.open(envelope)
+        else {
             return;
         };
         let result = {
-            let mut future = pin!(self.handler.handle(message));
+            let mut future = pin!(self.handler.handle_in_context(message, context));
             poll_fn(|cx| poll_caught(future.as_mut(), cx)).await
         };
         self.finish(result, started);
@@ -65,11 +73,16 @@ impl<R: MessageRouter, H: MessageHandler<R::Message>> LaneWorker<R, H> {
         envelope: Envelope<R::Message, R::RouteKey>,
         cx: &mut Context<'_>,
     ) {
-        let Some(Opened { message, started }) = self.open(envelope) else {
+        let Some(Opened {
+            message,
+            context,
+            started,
+        }) = self.open(envelope)
+        else {
             return;
         };
         let result = {
-            let mut future = pin!(self.handler.handle(message));
+            let mut future = pin!(self.handler.handle_in_context(message, context));
             loop {
                 match poll_caught(future.as_mut(), cx) {
                     Poll::Ready(result) => break result,
@@ -118,10 +131,11 @@ impl<R: MessageRouter, H> LaneWorker<R, H> {
         } else {
             0
         };
+        let context = envelope.context;
         let (message, parsed_here) = match envelope.payload {
             Payload::Parsed(message) => (message, false),
-            Payload::Raw(raw) => (self.parse(self.key.as_ref()?, &raw)?, true),
-            Payload::RawKeyed(raw, key) => (self.parse(&key, &raw)?, true),
+            Payload::Raw(raw) => (self.parse(self.key.as_ref()?, &raw, &context)?, true),
+            Payload::RawKeyed(raw, key) => (self.parse(&key, &raw, &context)?, true),
         };
         let started = if timed && parsed_here {
             let now = now_ns();
@@ -130,11 +144,20 @@ impl<R: MessageRouter, H> LaneWorker<R, H> {
         } else {
             dequeued_at
         };
-        Some(Opened { message, started })
+        Some(Opened {
+            message,
+            context,
+            started,
+        })
     }
 
-    fn parse(&self, key: &R::RouteKey, raw: &WsMessage) -> Option<R::Message> {
-        parse_in_lane(&*self.router, key, raw, &self.shared, &self.events)
+    fn parse(
+        &self,
+        key: &R::RouteKey,
+        raw: &WsMessage,
+        context: &MessageContext,
+    ) -> Option<R::Message> {
+        parse_in_lane(&*self.router, key, raw, context, &self.shared, &self.events)
     }
 
     /// Records the outcome of one handler call.
@@ -156,10 +179,13 @@ pub(crate) fn parse_in_lane<R: MessageRouter>(
     router: &R,
     key: &R::RouteKey,
     raw: &WsMessage,
+    context: &MessageContext,
     shared: &LaneShared,
     events: &EventSink,
 ) -> Option<R::Message> {
-    match catch_unwind(AssertUnwindSafe(|| router.parse_classified(key, raw))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        router.parse_in_context(Some(key), raw, context)
+    })) {
         Ok(Ok(message)) => Some(message),
         Ok(Err(error)) => {
             bump(&shared.counters.lane.parse_errors, 1);

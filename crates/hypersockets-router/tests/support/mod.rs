@@ -24,7 +24,7 @@ use std::thread::ThreadId;
 use std::time::Duration;
 
 use hypersockets_core::{
-    BoxError, ClientEvent, MessageHandler, MessageRouter, ParseError, WsMessage,
+    BoxError, ClientEvent, MessageContext, MessageHandler, MessageRouter, ParseError, WsMessage,
 };
 use hypersockets_router::{
     Dispatch, Dispatcher, LaneConfig, LaneKind, LaneMetricsSnapshot, RouterStats,
@@ -429,7 +429,7 @@ pub(crate) async fn dispatch<R: MessageRouter>(
     dispatcher: &mut Dispatcher<R>,
     message: WsMessage,
 ) -> Dispatch {
-    match dispatcher.dispatch(message) {
+    match dispatcher.dispatch(message, MessageContext::now(1)) {
         Dispatch::Blocked => dispatcher.ready().await,
         outcome => outcome,
     }

@@ -89,6 +89,7 @@ pub(crate) async fn run<R: MessageRouter>(mut rt: Runtime<R>) {
         shared,
         config,
         mut commands,
+        ..
     } = rt;
     let close = config.timeouts.close;
     // Asked to close (or the last handle gone): the lanes get the close

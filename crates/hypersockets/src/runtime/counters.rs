@@ -89,6 +89,18 @@ metrics! {
     /// Messages that came on both connections of a rotation and were
     /// delivered once.
     rotation_duplicates;
+    /// Gaps found in numbered streams (each made its stream stale).
+    stream_gaps, inc_stream_gaps;
+    /// Numbered messages dropped as duplicates or stale deltas: already
+    /// delivered, or covered by a snapshot.
+    stream_duplicates;
+    /// Messages of stale streams dropped while waiting for a snapshot (or
+    /// pushed out of a full resync buffer).
+    stream_stale_dropped;
+    /// Streams resynchronised: a snapshot made a stale stream valid again.
+    stream_resyncs, inc_stream_resyncs;
+    /// Snapshot fetches that failed or timed out (each retried).
+    snapshot_failures, inc_snapshot_failures;
 }
 
 impl ConnectionCounters {
@@ -114,6 +126,21 @@ impl ConnectionCounters {
     pub(crate) fn add_rotation_duplicates(&self, duplicates: u64) {
         self.rotation_duplicates
             .fetch_add(duplicates, Ordering::Relaxed);
+    }
+
+    /// Counts duplicates and stale deltas dropped.
+    pub(crate) fn add_stream_duplicates(&self, dropped: u64) {
+        if dropped > 0 {
+            self.stream_duplicates.fetch_add(dropped, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts stale streams' messages dropped.
+    pub(crate) fn add_stream_stale_dropped(&self, dropped: u64) {
+        if dropped > 0 {
+            self.stream_stale_dropped
+                .fetch_add(dropped, Ordering::Relaxed);
+        }
     }
 
     /// Counts one sent message of `bytes` payload bytes.

@@ -6,6 +6,7 @@ mod confirmations;
 mod connection_task;
 pub(crate) mod counters;
 pub(crate) mod inflater;
+mod integrity;
 mod keepalive;
 mod lifecycle;
 mod outbox;
@@ -24,6 +25,7 @@ use crate::subscription::{Subscription, SubscriptionRegistry};
 
 pub(crate) use connection_task::run;
 pub(crate) use counters::ConnectionCounters;
+pub(crate) use integrity::Streams;
 pub(crate) use keepalive::KeepaliveConfig;
 pub(crate) use lifecycle::{Lifecycle, Transition};
 pub(crate) use outbox::Outbox;
@@ -72,6 +74,8 @@ pub(crate) struct Runtime<R: MessageRouter> {
     pub(crate) shared: std::sync::Arc<Shared>,
     pub(crate) dispatcher: Dispatcher<R>,
     pub(crate) commands: mpsc::Receiver<Command>,
+    /// Each numbered stream's continuity, across connections.
+    pub(crate) streams: Streams,
 }
 
 /// A built runtime that has not started, with its router type erased: the

@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use hypersockets_core::{StreamId, StreamSequence, WsMessage};
+use hypersockets_core::{StreamId, StreamSequence};
 
 /// Which connection a message came on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,9 +28,9 @@ pub(crate) enum Source {
     New,
 }
 
-/// One stream during the overlap.
-#[derive(Debug, Default)]
-struct Track {
+/// One stream during the overlap; `T` is a message (with its context).
+#[derive(Debug)]
+struct Track<T> {
     /// The last number delivered.
     last: Option<u64>,
     /// Read from the new connection from now on.
@@ -42,21 +42,43 @@ struct Track {
     /// rotation waits for this stream to switch.
     on_old: bool,
     /// The new connection's messages not yet known to follow `last`.
-    held: VecDeque<(u64, WsMessage)>,
+    held: VecDeque<(u64, T)>,
+}
+
+impl<T> Default for Track<T> {
+    fn default() -> Self {
+        Self {
+            last: None,
+            switched: false,
+            caught_up: false,
+            on_old: false,
+            held: VecDeque::new(),
+        }
+    }
 }
 
 /// The streams of a rotation, from its start until the old connection is
 /// closed.
-#[derive(Debug, Default)]
-pub(crate) struct Overlap {
-    streams: HashMap<StreamId, Track>,
+#[derive(Debug)]
+pub(crate) struct Overlap<T> {
+    streams: HashMap<StreamId, Track<T>>,
     /// Messages that came on both connections and were dropped once.
     duplicates: u64,
     /// The old connection is closed: every stream reads from the new one.
     old_closed: bool,
 }
 
-impl Overlap {
+impl<T> Default for Overlap<T> {
+    fn default() -> Self {
+        Self {
+            streams: HashMap::new(),
+            duplicates: 0,
+            old_closed: false,
+        }
+    }
+}
+
+impl<T> Overlap<T> {
     /// Takes `message` from `source`; what is to be delivered now, in
     /// order, goes to `out` (the message itself, or nothing, or messages
     /// held before it).
@@ -64,8 +86,8 @@ impl Overlap {
         &mut self,
         source: Source,
         at: Option<StreamSequence>,
-        message: WsMessage,
-        out: &mut VecDeque<WsMessage>,
+        message: T,
+        out: &mut VecDeque<T>,
     ) {
         // A message without a number cannot be matched: delivered as it
         // comes, from either connection.
@@ -121,7 +143,7 @@ impl Overlap {
     }
 
     /// The stream is read from the new connection: what it held goes out.
-    fn switch(track: &mut Track, out: &mut VecDeque<WsMessage>) {
+    fn switch(track: &mut Track<T>, out: &mut VecDeque<T>) {
         track.switched = true;
         for (number, message) in track.held.drain(..) {
             track.last = Some(number);
@@ -141,7 +163,7 @@ impl Overlap {
     /// The old connection is gone: what the new one held goes out, each
     /// stream in order; its copies of what was delivered are still
     /// dropped until it catches up.
-    pub(crate) fn old_closed(&mut self, out: &mut VecDeque<WsMessage>) {
+    pub(crate) fn old_closed(&mut self, out: &mut VecDeque<T>) {
         self.old_closed = true;
         for track in self.streams.values_mut() {
             Self::switch(track, out);
@@ -167,6 +189,7 @@ impl Overlap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hypersockets_core::WsMessage;
 
     fn message(stream: &str, number: u64) -> (Option<StreamSequence>, WsMessage) {
         (
@@ -175,7 +198,12 @@ mod tests {
         )
     }
 
-    fn feed(overlap: &mut Overlap, source: Source, stream: &str, number: u64) -> Vec<String> {
+    fn feed(
+        overlap: &mut Overlap<WsMessage>,
+        source: Source,
+        stream: &str,
+        number: u64,
+    ) -> Vec<String> {
         let (at, message) = message(stream, number);
         let mut out = VecDeque::new();
         overlap.admit(source, at, message, &mut out);

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hypersockets_core::{
-    BoxFuture, Connection, HyperSocketError, MessageStream, Result, RotationCause, WsMessage,
+    BoxFuture, Connection, HyperSocketError, MessageContext, MessageStream, Result, RotationCause,
+    WsMessage,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -136,7 +137,7 @@ pub(crate) struct Handover {
     pub(crate) cause: RotationCause,
     /// The old connection and its streams so far, filled in when its
     /// session has ended.
-    pub(crate) old: Option<(Predecessor, Overlap)>,
+    pub(crate) old: Option<(Predecessor, Overlap<(WsMessage, MessageContext)>)>,
 }
 
 impl std::fmt::Debug for Handover {
@@ -150,6 +151,8 @@ impl std::fmt::Debug for Handover {
 /// The connection being replaced, read by its successor's session until
 /// it is closed.
 pub(crate) struct Predecessor {
+    /// Its connection's number, for its messages' context.
+    pub(crate) connection: u64,
     pub(crate) stream: MessageStream,
     /// Its writer's keepalive queue: dropping it closes the connection.
     pub(crate) writer: mpsc::Sender<Outgoing>,

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use hypersockets_core::{
-    AuthProvider, AuthVerdict, BoxError, ClientEvent, Connection, DisconnectReason,
-    HyperSocketError, MessageRouter, MessageStream, Result, RotationCause, WsMessage,
+    Admitted, AuthProvider, AuthVerdict, BoxError, ClientEvent, Connection, DisconnectReason,
+    HyperSocketError, MessageContext, MessageRouter, MessageStream, Result, RotationCause,
+    StaleCause, StreamId, StreamSequence, StreamTracker, WsMessage,
 };
 use hypersockets_router::{Dispatch, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
@@ -23,6 +24,7 @@ use crate::pacing::Pacer;
 use crate::runtime::confirmations::{self, Confirmations, Verdict};
 use crate::runtime::connection_task::answer_offline;
 use crate::runtime::inflater::Inflater;
+use crate::runtime::integrity::Fetched;
 use crate::runtime::keepalive::{Answer, Due, Keepalive};
 use crate::runtime::overlap::{Overlap, Source};
 use crate::runtime::requests::{RequestSender, request_queue};
@@ -30,6 +32,9 @@ use crate::runtime::rotation::{Handover, Predecessor, Successor, SuccessorStep};
 use crate::runtime::writer::{self, Outgoing};
 use crate::runtime::{Command, Runtime, Transition};
 use crate::subscription::Subscription;
+
+/// How long a failed snapshot fetch waits before it is tried again.
+const SNAPSHOT_RETRY: Duration = Duration::from_secs(1);
 
 /// Messages read straight from the socket's buffer before commands and
 /// timers get a look in.
@@ -100,6 +105,10 @@ enum Step {
     Successor(SuccessorStep),
     /// The overlap has lasted as long as it may.
     OverlapOver,
+    /// A snapshot fetch ended.
+    Fetched(Fetched),
+    /// Handlers asked for streams to be resynchronised.
+    Resync(Vec<(StreamId, StaleCause)>),
 }
 
 /// What became of a step, short of waiting.
@@ -148,11 +157,13 @@ struct Session<'a, R: MessageRouter> {
     successor: Successor,
     /// A rotation's streams, from its start until the old connection is
     /// closed: set on both sides.
-    overlap: Option<Overlap>,
+    overlap: Option<Overlap<(WsMessage, MessageContext)>>,
     /// The connection this one replaces, read until every stream switched.
     predecessor: Option<Predecessor>,
     /// Messages the overlap lets through, waiting to be dispatched.
-    release: VecDeque<WsMessage>,
+    release: VecDeque<(WsMessage, MessageContext)>,
+    /// This connection's number (see `MessageContext::connection`).
+    connection: u64,
     /// When the overlap must end: the predecessor is closed, or (once it
     /// is) the new connection's copies are no longer filtered.
     overlap_deadline: Option<Instant>,
@@ -164,8 +175,10 @@ pub(crate) async fn run<R: MessageRouter>(
     rt: &mut Runtime<R>,
     connection: Connection,
     reconnect: bool,
-    old: Option<(Predecessor, Overlap)>,
+    old: Option<(Predecessor, Overlap<(WsMessage, MessageContext)>)>,
 ) -> SessionEnd {
+    rt.streams.connections += 1;
+    let number = rt.streams.connections;
     let Connection { sink, stream, .. } = connection;
     let timeouts = rt.config.timeouts;
     let (control_tx, control_rx) = mpsc::channel(rt.config.writer_queue.max(CONTROL_QUEUE_MIN));
@@ -200,6 +213,7 @@ pub(crate) async fn run<R: MessageRouter>(
         overlap,
         predecessor,
         release: VecDeque::new(),
+        connection: number,
         overlap_deadline: None,
         rt,
         phase: Phase::Live,
@@ -243,6 +257,7 @@ pub(crate) async fn run<R: MessageRouter>(
         // Handed over: this connection stays open, user sends included,
         // until its successor has taken every stream over.
         let predecessor = Predecessor {
+            connection: number,
             stream,
             writer,
             writer_task,
@@ -313,6 +328,8 @@ impl<R: MessageRouter> Session<'_, R> {
                     self.finish_rotation();
                     Flow::Continue
                 }
+                Step::Fetched(fetched) => self.on_fetched(fetched),
+                Step::Resync(requests) => self.on_resync_requests(requests),
                 Step::AuthTimedOut => {
                     let error = HyperSocketError::timeout("auth", self.rt.config.timeouts.auth);
                     self.rt.shared.emit(ClientEvent::AuthFailed {
@@ -621,7 +638,7 @@ impl<R: MessageRouter> Session<'_, R> {
         } = self;
         let control = control_step(
             writer_failed,
-            &mut rt.commands,
+            rt,
             keepalive,
             phase,
             confirmations,
@@ -653,7 +670,7 @@ impl<R: MessageRouter> Session<'_, R> {
             self.burst = 0;
             let control = control_step(
                 &mut self.writer_failed,
-                &mut self.rt.commands,
+                self.rt,
                 &mut self.keepalive,
                 &mut self.phase,
                 &mut self.confirmations,
@@ -704,6 +721,7 @@ impl<R: MessageRouter> Session<'_, R> {
             }
         }
         self.rt.shared.counters.record_received(message.len());
+        let context = MessageContext::now(self.connection);
         let message = match &mut self.inflater {
             Some(inflater) => match inflater.inflate(message) {
                 Ok(message) => message,
@@ -787,15 +805,15 @@ impl<R: MessageRouter> Session<'_, R> {
             Some(_) => Source::New,
             None => Source::Old,
         };
-        self.deliver(source, message)
+        self.deliver(source, message, context)
     }
 
     /// Hands a message to its lane; during a rotation, through the
     /// overlap, which lets each numbered message through once.
     #[inline]
-    fn deliver(&mut self, source: Source, message: WsMessage) -> Flow {
+    fn deliver(&mut self, source: Source, message: WsMessage, context: MessageContext) -> Flow {
         let Some(overlap) = &mut self.overlap else {
-            return dispatched(self.rt.dispatcher.dispatch(message));
+            return self.dispatch(message, context);
         };
         let at = self.rt.config.sequence.as_ref().and_then(|reader| {
             self.rt
@@ -803,7 +821,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 .caught("sequence reader", || reader.sequence(&message))
                 .flatten()
         });
-        overlap.admit(source, at, message, &mut self.release);
+        overlap.admit(source, at, (message, context), &mut self.release);
         let flow = self.dispatch_released();
         if self.predecessor.is_some() {
             return self.retire_if_settled(flow);
@@ -817,12 +835,218 @@ impl<R: MessageRouter> Session<'_, R> {
     /// Dispatches what the overlap let through, in order.
     fn dispatch_released(&mut self) -> Flow {
         let mut flow = Flow::Continue;
-        while let Some(message) = self.release.pop_front() {
-            match dispatched(self.rt.dispatcher.dispatch(message)) {
+        while let Some((message, context)) = self.release.pop_front() {
+            match self.dispatch(message, context) {
                 // A held message keeps the ones after it behind it.
                 Flow::Blocked => flow = Flow::Blocked,
                 Flow::End(end) => return Flow::End(end),
                 _ => {}
+            }
+        }
+        flow
+    }
+
+    /// Hands a message to its lane, through its stream's tracking when it
+    /// is numbered.
+    #[inline]
+    fn dispatch(&mut self, message: WsMessage, context: MessageContext) -> Flow {
+        if self.rt.config.integrity.enabled
+            && let Some(reader) = &self.rt.config.sequence
+            && let Some(at) = self
+                .rt
+                .shared
+                .caught("sequence reader", || reader.sequence(&message))
+                .flatten()
+            && StreamTracker::<()>::tracks(&at)
+        {
+            return self.track(at, message, context);
+        }
+        dispatched(self.rt.dispatcher.dispatch(message, context))
+    }
+
+    /// A numbered message, delivered, dropped or held as its stream says.
+    fn track(&mut self, at: StreamSequence, message: WsMessage, context: MessageContext) -> Flow {
+        // A snapshot that jumps ahead of what was delivered (after a
+        // reconnection, typically) covers a gap: said as one, healed.
+        let skipped = match self.rt.streams.tracker.last(at.stream) {
+            Some(last) if at.reset && at.number > last => Some(last),
+            _ => None,
+        };
+        let counters = &self.rt.shared.counters;
+        match self.rt.streams.tracker.admit(at, (message, context)) {
+            Admitted::Deliver((message, context)) => {
+                if let Some(last) = skipped {
+                    // It covers `last + 1..=number`: as if the next were
+                    // `number + 1`.
+                    self.healed_gap(at.stream, last, at.number.saturating_add(1));
+                }
+                dispatched(self.rt.dispatcher.dispatch(message, context))
+            }
+            Admitted::Duplicate => {
+                tracing::debug!(
+                    stream = at.stream.get(),
+                    number = at.number,
+                    "duplicate dropped"
+                );
+                counters.add_stream_duplicates(1);
+                Flow::Continue
+            }
+            Admitted::Held { dropped } => {
+                counters.add_stream_stale_dropped(u64::from(dropped));
+                Flow::Continue
+            }
+            Admitted::Stale { cause, dropped } => {
+                counters.add_stream_stale_dropped(u64::from(dropped));
+                self.went_stale(at.stream, cause)
+            }
+            Admitted::Resynced {
+                message: (message, context),
+                dropped,
+            } => {
+                counters.add_stream_stale_dropped(dropped);
+                self.resynced(at.stream, 0);
+                dispatched(self.rt.dispatcher.dispatch(message, context))
+            }
+            // `Admitted` has no other kind: one added must be handled here.
+            _ => Flow::Continue,
+        }
+    }
+
+    /// `stream` went stale: say so, and resynchronise it.
+    fn went_stale(&mut self, stream: StreamId, cause: StaleCause) -> Flow {
+        if let StaleCause::Gap { .. } = cause {
+            self.rt.shared.counters.inc_stream_gaps();
+        }
+        match cause {
+            StaleCause::Start => {
+                tracing::debug!(stream = stream.get(), "stream waits for its first snapshot");
+            }
+            _ => tracing::warn!(
+                stream = stream.get(),
+                ?cause,
+                "stream stale: resynchronising it"
+            ),
+        }
+        self.rt
+            .shared
+            .emit(ClientEvent::StreamStale { stream, cause });
+        self.resync(stream, Duration::ZERO)
+    }
+
+    /// A venue's snapshot at `next` jumped over numbers after `last`:
+    /// reported as a gap the snapshot already resynchronised.
+    fn healed_gap(&mut self, stream: StreamId, last: u64, next: u64) {
+        let cause = StaleCause::Gap { last, next };
+        tracing::info!(stream = stream.get(), ?cause, "a snapshot covered a gap");
+        self.rt.shared.counters.inc_stream_gaps();
+        self.rt
+            .shared
+            .emit(ClientEvent::StreamStale { stream, cause });
+        self.resynced(stream, 0);
+    }
+
+    /// A stale stream is valid again.
+    fn resynced(&mut self, stream: StreamId, replayed: u64) {
+        tracing::info!(stream = stream.get(), replayed, "stream resynchronised");
+        self.rt.shared.counters.inc_stream_resyncs();
+        self.rt
+            .shared
+            .emit(ClientEvent::StreamResynced { stream, replayed });
+    }
+
+    /// Resynchronises `stream` (after `delay`, for a snapshot tried
+    /// again): a snapshot fetched, or the stream resubscribed, for the
+    /// venue to send its snapshot.
+    fn resync(&mut self, stream: StreamId, delay: Duration) -> Flow {
+        let subscription = self
+            .rt
+            .shared
+            .subscriptions
+            .snapshot()
+            .into_iter()
+            .find(|subscription| StreamId::of(&[subscription.id()]) == stream);
+        if self.rt.config.integrity.snapshots.is_some() {
+            if self.rt.streams.tracker.request_snapshot(stream) {
+                let topic = subscription.map(|subscription| subscription.id().to_owned());
+                let streams = &self.rt.streams;
+                streams.fetch(&self.rt.config.integrity, stream, topic, delay);
+            }
+            return Flow::Continue;
+        }
+        let Some(subscription) = subscription else {
+            tracing::warn!(
+                stream = stream.get(),
+                "no subscription names the stale stream: it waits for the venue's snapshot"
+            );
+            return Flow::Continue;
+        };
+        if !matches!(self.phase, Phase::Live) {
+            // The restore under way subscribes it afresh.
+            return Flow::Continue;
+        }
+        tracing::debug!(id = subscription.id(), "resubscribing a stale stream");
+        if let Some(confirmations) = &mut self.confirmations {
+            confirmations.forget(subscription.id());
+        }
+        if self.sent.remove(subscription.id())
+            && let Some(message) = self.unsubscribe_request(&subscription)
+            && let Err(end) = self.request(Outgoing::new(message))
+        {
+            return Flow::End(end);
+        }
+        Self::queued(self.subscribe(std::slice::from_ref(&subscription), None))
+    }
+
+    /// A snapshot fetch ended: on success, the snapshot and the buffered
+    /// messages after it are delivered; on failure it is tried again.
+    fn on_fetched(&mut self, fetched: Fetched) -> Flow {
+        let Fetched { stream, result } = fetched;
+        let snapshot = match result {
+            Ok(snapshot) => snapshot,
+            Err(reason) => {
+                tracing::warn!(stream = stream.get(), %reason, "snapshot fetch failed; trying again");
+                self.rt.shared.counters.inc_snapshot_failures();
+                self.rt.streams.tracker.snapshot_failed(stream);
+                return self.resync(stream, SNAPSHOT_RETRY);
+            }
+        };
+        let Some(resolved) = self
+            .rt
+            .streams
+            .tracker
+            .apply_snapshot(stream, snapshot.number)
+        else {
+            tracing::debug!(stream = stream.get(), "snapshot no longer needed");
+            return Flow::Continue;
+        };
+        self.rt
+            .shared
+            .counters
+            .add_stream_duplicates(resolved.dropped);
+        let context = MessageContext::now(self.connection);
+        let mut flow = dispatched(self.rt.dispatcher.dispatch(snapshot.message, context));
+        let replayed = resolved.replay.len() as u64;
+        for (_, (message, context)) in resolved.replay {
+            let next = dispatched(self.rt.dispatcher.dispatch(message, context));
+            flow = worse(flow, next);
+        }
+        let next = match resolved.gap {
+            Some(cause) => self.went_stale(stream, cause),
+            None => {
+                self.resynced(stream, replayed);
+                Flow::Continue
+            }
+        };
+        worse(flow, next)
+    }
+
+    /// Handlers asked for these streams to be resynchronised.
+    fn on_resync_requests(&mut self, requests: Vec<(StreamId, StaleCause)>) -> Flow {
+        let mut flow = Flow::Continue;
+        for (stream, cause) in requests {
+            if self.rt.streams.tracker.make_stale(stream) {
+                let next = self.went_stale(stream, cause);
+                flow = worse(flow, next);
             }
         }
         flow
@@ -929,6 +1153,7 @@ impl<R: MessageRouter> Session<'_, R> {
             None => return self.retire_predecessor(),
         };
         shared.counters.record_received(message.len());
+        let context = MessageContext::now(predecessor.connection);
         let message = match &mut predecessor.inflater {
             Some(inflater) => match inflater.inflate(message) {
                 Ok(message) => message,
@@ -946,7 +1171,7 @@ impl<R: MessageRouter> Session<'_, R> {
                 Flow::Continue
             }
             Some(Answer::Consumed) => Flow::Continue,
-            None => self.deliver(Source::Old, message),
+            None => self.deliver(Source::Old, message, context),
         }
     }
 
@@ -1220,16 +1445,24 @@ impl<R: MessageRouter> Session<'_, R> {
 }
 
 /// Waits for the writer's failure, a command, a keepalive timer, the auth
-/// deadline or the restore's end, in that order of priority.
-async fn control_step(
+/// deadline or the restore's end, in that order of priority (then the
+/// rotation's and the streams' resyncs).
+async fn control_step<R: MessageRouter>(
     writer_failed: &mut oneshot::Receiver<HyperSocketError>,
-    commands: &mut mpsc::Receiver<Command>,
+    rt: &mut Runtime<R>,
     keepalive: &mut Keepalive,
     phase: &mut Phase,
     confirmations: &mut Option<Confirmations>,
     successor: &mut Successor,
     overlap_deadline: Option<Instant>,
 ) -> Step {
+    let Runtime {
+        commands,
+        streams,
+        config,
+        ..
+    } = rt;
+    let (fetched, resync) = (&mut streams.fetched, &config.integrity.requests);
     let (auth_deadline, restore) = match phase {
         Phase::Authenticating { deadline, .. } => (Some(*deadline), None),
         Phase::Restoring { written } => (None, Some(written)),
@@ -1255,6 +1488,8 @@ async fn control_step(
         due = subscription_due(confirmations) => Step::Subscription(due),
         step = successor.next() => Step::Successor(step),
         () = sleep_until(overlap_deadline) => Step::OverlapOver,
+        Some(fetched) = fetched.recv() => Step::Fetched(fetched),
+        requests = resync.requested() => Step::Resync(requests),
         () = sleep_until(auth_deadline) => Step::AuthTimedOut,
         written = restored => Step::Restored(written),
     }
@@ -1281,6 +1516,16 @@ fn auth_panicked() -> SessionEnd {
     SessionEnd::Fatal(HyperSocketError::Panicked {
         what: "auth provider",
     })
+}
+
+/// The flow of two steps taken together: an end wins, then a wait.
+fn worse(first: Flow, second: Flow) -> Flow {
+    match (first, second) {
+        (Flow::End(end), _) | (_, Flow::End(end)) => Flow::End(end),
+        (Flow::Blocked, _) | (_, Flow::Blocked) => Flow::Blocked,
+        (Flow::Authenticated, _) | (_, Flow::Authenticated) => Flow::Authenticated,
+        _ => Flow::Continue,
+    }
 }
 
 /// A dispatch's outcome as a step's flow.
