@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hypersockets::{
-    BoxError, ClientEvent, DisconnectReason, EventStream, ParseError, Subscription, WsMessage,
+    BoxError, ClientEvent, DisconnectReason, EventStream, ParseError, StaleCause, Subscription,
+    WsMessage,
 };
 use serde::Deserialize;
 use tokio::task::JoinHandle;
@@ -198,6 +199,21 @@ pub fn describe(event: &ClientEvent) -> String {
         }
         ClientEvent::Error(error) => format!("error: {}", error_chain(&**error)),
         ClientEvent::ShutDown => "shut down".to_owned(),
+        ClientEvent::StreamStale {
+            stream,
+            cause: cause @ StaleCause::Gap { last, .. },
+        } => format!(
+            "stream {:016x} stale: {} missed after {last}",
+            stream.get(),
+            cause.missed()
+        ),
+        ClientEvent::StreamStale { stream, cause } => {
+            format!("stream {:016x} stale: {cause:?}", stream.get())
+        }
+        ClientEvent::StreamResynced { stream, replayed } => format!(
+            "stream {:016x} resynced, {replayed} buffered replayed",
+            stream.get()
+        ),
         other => format!("{other:?}"),
     }
 }
@@ -234,6 +250,14 @@ impl EventLog {
             events,
             task: Some(task),
         }
+    }
+
+    /// The events so far.
+    pub fn all(&self) -> Vec<ClientEvent> {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// How many of the events so far `matches` picks.

@@ -42,10 +42,13 @@ impl StreamId {
     /// let books = StreamId::concat(&["books", ":", "BTC-USDT"]);
     /// assert_eq!(books, StreamId::of(&["books:BTC-USDT"]));
     /// assert_eq!(StreamId::concat(&["ab", "c"]), StreamId::concat(&["a", "bc"]));
+    /// // Unlike `of`'s parts, which are kept apart.
     /// assert_ne!(books, StreamId::of(&["books", ":", "BTC-USDT"]));
     /// ```
     pub fn concat(parts: &[&str]) -> Self {
-        let hash = parts.iter().fold(Self::OFFSET, |hash, part| Self::hash(hash, part));
+        let hash = parts
+            .iter()
+            .fold(Self::OFFSET, |hash, part| Self::hash(hash, part));
         Self(Self::separate(hash))
     }
 

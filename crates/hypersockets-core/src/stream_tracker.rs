@@ -73,6 +73,16 @@ pub enum Admitted<T> {
         /// Whether a message was let go.
         dropped: bool,
     },
+    /// A reset (a venue's snapshot) that jumps past the last number of a
+    /// stream whose messages name their previous one (after a
+    /// reconnection, typically): deliver it; the numbers between were
+    /// missed, and the snapshot covers them.
+    Healed {
+        /// The reset message.
+        message: T,
+        /// The gap it covers: `next` is its number plus one.
+        cause: StaleCause,
+    },
     /// A reset (a venue's snapshot) ended its stream's staleness: deliver
     /// it; `dropped` buffered messages, older than it, were let go.
     Resynced {
@@ -101,6 +111,10 @@ pub struct Resolved<T> {
 struct Track<T> {
     /// The number of the last message delivered.
     last: Option<u64>,
+    /// Its messages name their previous one: a reset past `last` skipped
+    /// some (on a stream of resets alone, such as Bybit's books, whose
+    /// diffs carry no previous number, it proves nothing).
+    linked: bool,
     stale: Option<Stale<T>>,
 }
 
@@ -114,6 +128,7 @@ impl<T> Default for Track<T> {
     fn default() -> Self {
         Self {
             last: None,
+            linked: false,
             stale: None,
         }
     }
@@ -236,9 +251,20 @@ impl<T> StreamTracker<T> {
             return Admitted::Held { dropped };
         }
         if at.reset {
+            let skipped = track.last.filter(|&last| track.linked && at.number > last);
             track.last = Some(at.number);
-            return Admitted::Deliver(message);
+            return match skipped {
+                Some(last) => Admitted::Healed {
+                    message,
+                    cause: StaleCause::Gap {
+                        last,
+                        next: at.number.saturating_add(1),
+                    },
+                },
+                None => Admitted::Deliver(message),
+            };
         }
+        track.linked |= at.previous.is_some();
         let previous = at.previous.unwrap_or(at.number.saturating_sub(1));
         let cause = match track.last {
             None if buffering => StaleCause::Start,

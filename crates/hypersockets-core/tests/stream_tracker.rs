@@ -268,6 +268,12 @@ mod prop {
                         }
                         last.insert(at.stream, at.number);
                     }
+                    Admitted::Healed { cause: StaleCause::Gap { last: l, next }, .. } => {
+                        prop_assert!(at.reset);
+                        prop_assert_eq!(Some(l), before);
+                        prop_assert_eq!(next, at.number + 1);
+                        last.insert(at.stream, at.number);
+                    }
                     Admitted::Resynced { .. } => {
                         prop_assert!(at.reset);
                         last.insert(at.stream, at.number);
@@ -286,4 +292,37 @@ mod prop {
             }
         }
     }
+}
+
+#[test]
+fn a_snapshot_past_linked_messages_heals_a_gap_but_not_on_a_stream_of_resets() {
+    let mut tracker = StreamTracker::new();
+    assert!(matches!(
+        admit(&mut tracker, delta(1, 5)),
+        Admitted::Deliver(_)
+    ));
+    let snapshot = StreamSequence::new(stream(), 9).reset();
+    match admit(&mut tracker, snapshot) {
+        Admitted::Healed { cause, .. } => {
+            assert_eq!(cause, StaleCause::Gap { last: 5, next: 10 });
+            assert_eq!(cause.missed(), 4);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same snapshot again (Bybit re-sends unchanged ones): delivered.
+    assert!(matches!(
+        admit(&mut tracker, snapshot),
+        Admitted::Deliver(_)
+    ));
+    // Bybit's books: snapshots numbered by `u`, diffs without a previous
+    // number (untracked): a later snapshot proves nothing was missed.
+    let bybit = StreamId::of(&["orderbook.50.BTCUSDT"]);
+    assert!(matches!(
+        tracker.admit(StreamSequence::new(bybit, 100).reset(), text(100)),
+        Admitted::Deliver(_)
+    ));
+    assert!(matches!(
+        tracker.admit(StreamSequence::new(bybit, 180).reset(), text(180)),
+        Admitted::Deliver(_)
+    ));
 }

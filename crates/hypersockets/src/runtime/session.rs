@@ -866,20 +866,16 @@ impl<R: MessageRouter> Session<'_, R> {
 
     /// A numbered message, delivered, dropped or held as its stream says.
     fn track(&mut self, at: StreamSequence, message: WsMessage, context: MessageContext) -> Flow {
-        // A snapshot that jumps ahead of what was delivered (after a
-        // reconnection, typically) covers a gap: said as one, healed.
-        let skipped = match self.rt.streams.tracker.last(at.stream) {
-            Some(last) if at.reset && at.number > last => Some(last),
-            _ => None,
-        };
         let counters = &self.rt.shared.counters;
         match self.rt.streams.tracker.admit(at, (message, context)) {
             Admitted::Deliver((message, context)) => {
-                if let Some(last) = skipped {
-                    // It covers `last + 1..=number`: as if the next were
-                    // `number + 1`.
-                    self.healed_gap(at.stream, last, at.number.saturating_add(1));
-                }
+                dispatched(self.rt.dispatcher.dispatch(message, context))
+            }
+            Admitted::Healed {
+                message: (message, context),
+                cause,
+            } => {
+                self.healed_gap(at.stream, cause);
                 dispatched(self.rt.dispatcher.dispatch(message, context))
             }
             Admitted::Duplicate => {
@@ -933,10 +929,9 @@ impl<R: MessageRouter> Session<'_, R> {
         self.resync(stream, Duration::ZERO)
     }
 
-    /// A venue's snapshot at `next` jumped over numbers after `last`:
-    /// reported as a gap the snapshot already resynchronised.
-    fn healed_gap(&mut self, stream: StreamId, last: u64, next: u64) {
-        let cause = StaleCause::Gap { last, next };
+    /// A venue's snapshot jumped over numbers (after a reconnection,
+    /// typically): reported as the gap it already resynchronised.
+    fn healed_gap(&mut self, stream: StreamId, cause: StaleCause) {
         tracing::info!(stream = stream.get(), ?cause, "a snapshot covered a gap");
         self.rt.shared.counters.inc_stream_gaps();
         self.rt

@@ -5,7 +5,7 @@ use std::time::Duration;
 use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, VenueLimits, find_str, first_number, json_list};
+use super::{Number, Venue, VenueLimits, find_str, first_number, json_list};
 use crate::{BinanceAcks, Pacing, Rate};
 
 /// Binance's `SUBSCRIBE` / `UNSUBSCRIBE` requests:
@@ -38,23 +38,28 @@ fn request(method: &str, topics: &[&str], id: u64) -> WsMessage {
     ))
 }
 
-/// A combined stream's event, `{"stream":"btcusdt@trade","data":{…}}`.
+/// A combined stream's event, `{"stream":"btcusdt@trade","data":{…}}`:
+/// its stream name is the topic.
+fn topic_parts(text: &str) -> Option<(&str, Option<&str>)> {
+    peek_json_str(text, &["stream"]).map(|stream| (stream, None))
+}
+
 fn topic_of(message: &WsMessage) -> Option<String> {
-    peek_json_str(message.as_text()?, &["stream"]).map(str::to_owned)
+    super::topic(message, topic_parts)
 }
 
 /// Trades by trade id `t`, aggregate trades by `a`, depth updates by
 /// their last update id `u` (after `pu` on futures, after `U - 1` on
 /// spot).
 fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
-    super::numbered(message, topic_of, |text| match find_str(text, "e")? {
-        "trade" => first_number(text, "t").map(|n| (n, None)),
-        "aggTrade" => first_number(text, "a").map(|n| (n, None)),
+    super::numbered(message, topic_parts, |text, _| match find_str(text, "e")? {
+        "trade" => first_number(text, "t").map(Number::at),
+        "aggTrade" => first_number(text, "a").map(Number::at),
         "depthUpdate" => {
             let last = first_number(text, "u")?;
             let previous = first_number(text, "pu")
                 .or_else(|| first_number(text, "U").map(|first| first.saturating_sub(1)));
-            Some((last, previous))
+            Some(Number::at(last).after(previous))
         }
         _ => None,
     })

@@ -5,7 +5,7 @@ use std::time::Duration;
 use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, VenueLimits, find_str, json_list, json_str, max_number};
+use super::{Number, Venue, VenueLimits, find_str, json_list, json_str, max_number};
 use crate::{CoinbaseAcks, CoinbaseJwt, Pacing, Rate};
 
 /// Coinbase's requests: one channel, many products,
@@ -67,25 +67,25 @@ impl CoinbaseTopics {
 
 /// A push, `{"channel":"market_trades","events":[{"trades":[{"product_id":"BTC-USD",…}]}],…}`;
 /// `level2` arrives as channel `l2_data`.
-fn topic_of(message: &WsMessage) -> Option<String> {
-    let text = message.as_text()?;
+fn topic_parts(text: &str) -> Option<(&str, Option<&str>)> {
     let channel = match peek_json_str(text, &["channel"])? {
         "subscriptions" => return None,
         "l2_data" => "level2",
         channel => channel,
     };
-    Some(match find_str(text, "product_id") {
-        Some(product) => format!("{channel}:{product}"),
-        None => channel.to_owned(),
-    })
+    Some((channel, find_str(text, "product_id")))
+}
+
+fn topic_of(message: &WsMessage) -> Option<String> {
+    super::topic(message, topic_parts)
 }
 
 /// Market trades by their largest `trade_id`. (`sequence_num` counts
 /// a connection's messages, not a stream's: it cannot match two
 /// connections.)
 fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
-    super::numbered(message, topic_of, |text| {
-        max_number(text, "trade_id").map(|n| (n, None))
+    super::numbered(message, topic_parts, |text, _| {
+        max_number(text, "trade_id").map(Number::at)
     })
 }
 

@@ -10,7 +10,7 @@ use hypersockets_core::{
 use hypersockets_router::peek_json_str;
 use serde_json::Value;
 
-use super::{Venue, first_number, json_str, max_number};
+use super::{Number, Venue, first_number, json_str, max_number};
 use crate::{Decompression, HtxAcks, JsonPing};
 
 /// HTX's requests, one topic each: `{"sub":"market.btcusdt.trade.detail","id":"1"}`.
@@ -37,19 +37,23 @@ fn request(kind: &str, topics: &[&str], id: u64) -> WsMessage {
 }
 
 /// A push, `{"ch":"market.btcusdt.trade.detail","ts":…,"tick":{…}}`.
+fn topic_parts(text: &str) -> Option<(&str, Option<&str>)> {
+    peek_json_str(text, &["ch"]).map(|ch| (ch, None))
+}
+
 fn topic_of(message: &WsMessage) -> Option<String> {
-    peek_json_str(message.as_text()?, &["ch"]).map(str::to_owned)
+    super::topic(message, topic_parts)
 }
 
 /// Trades by their largest `tradeId`, market-by-price by `seqNum` after
 /// `prevSeqNum`.
 fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
-    super::numbered(message, topic_of, |text| {
+    super::numbered(message, topic_parts, |text, _| {
         if let Some(id) = max_number(text, "tradeId") {
-            return Some((id, None));
+            return Some(Number::at(id));
         }
         let seq = first_number(text, "seqNum")?;
-        Some((seq, first_number(text, "prevSeqNum")))
+        Some(Number::at(seq).after(first_number(text, "prevSeqNum")))
     })
 }
 
@@ -266,20 +270,23 @@ impl PassivePingDetector for V2Ping {
 }
 
 /// A v2 push, `{"action":"push","ch":"orders#btcusdt","data":{…}}`.
-fn v2_topic_of(message: &WsMessage) -> Option<String> {
-    let text = message.as_text()?;
+fn v2_topic_parts(text: &str) -> Option<(&str, Option<&str>)> {
     if peek_json_str(text, &["action"])? != "push" {
         return None;
     }
-    peek_json_str(text, &["ch"]).map(str::to_owned)
+    peek_json_str(text, &["ch"]).map(|ch| (ch, None))
+}
+
+fn v2_topic_of(message: &WsMessage) -> Option<String> {
+    super::topic(message, v2_topic_parts)
 }
 
 /// Trade clearings by `tradeId`, account changes by `seqNum`.
 fn v2_sequence_of(message: &WsMessage) -> Option<StreamSequence> {
-    super::numbered(message, v2_topic_of, |text| {
+    super::numbered(message, v2_topic_parts, |text, _| {
         max_number(text, "tradeId")
             .or_else(|| first_number(text, "seqNum"))
-            .map(|n| (n, None))
+            .map(Number::at)
     })
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, VenueLimits, find_str, json_str, max_number};
+use super::{Number, Venue, VenueLimits, find_str, json_str, max_number};
 use crate::{Heartbeat, HyperliquidAcks, Pacing, Rate};
 
 /// Hyperliquid's requests, one subscription each:
@@ -43,22 +43,22 @@ fn request(method: &str, topic: &str) -> WsMessage {
 
 /// A push, `{"channel":"trades","data":[{"coin":"BTC",…}]}` or
 /// `{"channel":"l2Book","data":{"coin":"BTC",…}}`.
-fn topic_of(message: &WsMessage) -> Option<String> {
-    let text = message.as_text()?;
+fn topic_parts(text: &str) -> Option<(&str, Option<&str>)> {
     let channel = peek_json_str(text, &["channel"])?;
     if matches!(channel, "subscriptionResponse" | "pong" | "error") {
         return None;
     }
-    Some(match find_str(text, "coin") {
-        Some(coin) => format!("{channel}:{coin}"),
-        None => channel.to_owned(),
-    })
+    Some((channel, find_str(text, "coin")))
+}
+
+fn topic_of(message: &WsMessage) -> Option<String> {
+    super::topic(message, topic_parts)
 }
 
 /// Trades by their largest trade id `tid`.
 fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
-    super::numbered(message, topic_of, |text| {
-        max_number(text, "tid").map(|n| (n, None))
+    super::numbered(message, topic_parts, |text, _| {
+        max_number(text, "tid").map(Number::at)
     })
 }
 

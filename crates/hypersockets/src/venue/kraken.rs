@@ -5,7 +5,7 @@ use std::time::Duration;
 use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, find_str, json_list, json_str, max_number};
+use super::{Number, Venue, find_str, json_list, json_str, max_number};
 use crate::{Heartbeat, KrakenAcks};
 
 /// Kraken's requests: one channel, many symbols,
@@ -54,22 +54,22 @@ fn request(method: &str, topics: &[&str], id: u64) -> WsMessage {
 
 /// A push, `{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD",…}]}`;
 /// the server's `heartbeat` is not a topic's data.
-fn topic_of(message: &WsMessage) -> Option<String> {
-    let text = message.as_text()?;
+fn topic_parts(text: &str) -> Option<(&str, Option<&str>)> {
     let channel = peek_json_str(text, &["channel"])?;
     if channel == "heartbeat" {
         return None;
     }
-    Some(match find_str(text, "symbol") {
-        Some(symbol) => format!("{channel}:{symbol}"),
-        None => channel.to_owned(),
-    })
+    Some((channel, find_str(text, "symbol")))
+}
+
+fn topic_of(message: &WsMessage) -> Option<String> {
+    super::topic(message, topic_parts)
 }
 
 /// Trades by their largest `trade_id`; Kraken numbers nothing else.
 fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
-    super::numbered(message, topic_of, |text| {
-        max_number(text, "trade_id").map(|n| (n, None))
+    super::numbered(message, topic_parts, |text, _| {
+        max_number(text, "trade_id").map(Number::at)
     })
 }
 

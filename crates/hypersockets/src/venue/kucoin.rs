@@ -5,7 +5,7 @@ use std::time::Duration;
 use hypersockets_core::{StreamSequence, TopicRequests, WsMessage};
 use hypersockets_router::peek_json_str;
 
-use super::{Venue, VenueLimits, first_number, json_str};
+use super::{Number, Venue, VenueLimits, first_number, json_str};
 use crate::{Heartbeat, KucoinAcks, Pacing, Rate};
 
 /// KuCoin's requests: one topic prefix, many symbols,
@@ -50,23 +50,26 @@ fn request(kind: &str, topics: &[&str], id: u64) -> WsMessage {
 }
 
 /// A push, `{"type":"message","topic":"/market/ticker:BTC-USDT","subject":…,"data":{…}}`.
-fn topic_of(message: &WsMessage) -> Option<String> {
-    let text = message.as_text()?;
+fn topic_parts(text: &str) -> Option<(&str, Option<&str>)> {
     if peek_json_str(text, &["type"]) == Some("message") || !text.contains(r#""type""#) {
-        return peek_json_str(text, &["topic"]).map(str::to_owned);
+        return peek_json_str(text, &["topic"]).map(|topic| (topic, None));
     }
     None
+}
+
+fn topic_of(message: &WsMessage) -> Option<String> {
+    super::topic(message, topic_parts)
 }
 
 /// Level 2 by `sequenceEnd` after `sequenceStart - 1`, matches and
 /// tickers by `sequence`.
 fn sequence_of(message: &WsMessage) -> Option<StreamSequence> {
-    super::numbered(message, topic_of, |text| {
+    super::numbered(message, topic_parts, |text, _| {
         if let Some(end) = first_number(text, "sequenceEnd") {
             let start = first_number(text, "sequenceStart");
-            return Some((end, start.map(|s| s.saturating_sub(1))));
+            return Some(Number::at(end).after(start.map(|s| s.saturating_sub(1))));
         }
-        first_number(text, "sequence").map(|n| (n, None))
+        first_number(text, "sequence").map(Number::at)
     })
 }
 

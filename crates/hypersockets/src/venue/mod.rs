@@ -27,6 +27,11 @@ use crate::{Decompression, Heartbeat, Pacing};
 /// Reads the topic a venue's data message belongs to, spelled as it was
 /// subscribed; `None` for anything else (answers, pongs, statuses).
 type TopicOf = fn(&WsMessage) -> Option<String>;
+/// Reads the parts of that topic from a message's text, without
+/// allocating: its channel and, for a topic spelled `channel:symbol`, its
+/// symbol. Each venue's `topic_of` and `sequence_of` are built on it (see
+/// [`topic`] and [`numbered`]).
+type TopicParts = fn(&str) -> Option<(&str, Option<&str>)>;
 type SequenceOf = fn(&WsMessage) -> Option<StreamSequence>;
 type NoticeOf = fn(&WsMessage) -> bool;
 
@@ -78,7 +83,8 @@ pub struct Venue {
     decompression: Decompression,
     limits: VenueLimits,
     topic_of: TopicOf,
-    /// Reads a message's stream and number, for rotations.
+    /// Reads a message's stream and number, on every message: for a
+    /// rotation's overlap and for each stream's integrity.
     sequence_of: SequenceOf,
     /// Tells the venue's shutdown notice, if it sends one.
     notice: Option<NoticeOf>,
@@ -314,8 +320,12 @@ impl Venue {
         (self.topic_of)(message)
     }
 
-    /// A message's stream (its topic) and the venue's number for it, as a
-    /// rotation matches the two connections' copies.
+    /// A message's stream (its topic) and the venue's number for it: what
+    /// a rotation matches the two connections' copies by, and what each
+    /// stream's integrity checks on every message (gaps, duplicates, the
+    /// venue's snapshots and restarts, which are
+    /// [`reset`](StreamSequence::reset)s). It reads the raw text without
+    /// allocating.
     ///
     /// ```
     /// use hypersockets::{StreamId, Venue, WsMessage};
@@ -415,25 +425,80 @@ fn json_list(topics: &[&str]) -> String {
     serde_json::Value::from(topics.to_vec()).to_string()
 }
 
-/// The first string value of key `key` anywhere in `text` (a nested
-/// object's, an array element's): a cheap read of a field that only
-/// nested data carries, such as the symbol of a push's first item. Keys
-/// and values with escapes are not matched.
-/// A message's place in its stream: the stream is its topic, the number
-/// (and the previous one, if any) is what `number` reads of its text.
-/// Runs only while a rotation overlaps two connections.
+/// The topic of a data message, `channel:symbol` or `channel`, from the
+/// parts `parts` reads: what each venue's `topic_of` (and so its router)
+/// gives.
+fn topic(message: &WsMessage, parts: TopicParts) -> Option<String> {
+    Some(match parts(message.as_text()?)? {
+        (channel, Some(symbol)) => format!("{channel}:{symbol}"),
+        (channel, None) => channel.to_owned(),
+    })
+}
+
+/// The stream of the topic named by `channel` and `symbol`, without
+/// building the topic: `StreamId::of(&[&topic])`.
+fn stream_of(channel: &str, symbol: Option<&str>) -> StreamId {
+    match symbol {
+        Some(symbol) => StreamId::concat(&[channel, ":", symbol]),
+        None => StreamId::concat(&[channel]),
+    }
+}
+
+/// A message's number as a venue's profile reads it, before [`numbered`]
+/// adds its stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Number {
+    at: u64,
+    previous: Option<u64>,
+    reset: bool,
+}
+
+impl Number {
+    /// Number `at`, with no previous number.
+    fn at(at: u64) -> Self {
+        Self {
+            at,
+            previous: None,
+            reset: false,
+        }
+    }
+
+    /// After `previous`, when the venue says.
+    fn after(mut self, previous: Option<u64>) -> Self {
+        self.previous = previous;
+        self
+    }
+
+    /// Starting the stream afresh (a snapshot, a restart) when `reset`.
+    fn reset_if(mut self, reset: bool) -> Self {
+        self.reset = reset;
+        self
+    }
+}
+
+/// A message's place in its stream: the stream is its topic, as `parts`
+/// reads it; the number (the previous one, whether it starts the stream
+/// afresh) is what `number` reads of its text, given the topic's channel.
+///
+/// Runs on every received message: for a rotation's overlap, and for each
+/// stream's integrity (gaps, duplicates, resets). So it never allocates:
+/// the stream id is hashed from the topic's parts where they lie.
 fn numbered(
     message: &WsMessage,
-    topic_of: TopicOf,
-    number: impl FnOnce(&str) -> Option<(u64, Option<u64>)>,
+    parts: TopicParts,
+    number: impl FnOnce(&str, &str) -> Option<Number>,
 ) -> Option<StreamSequence> {
-    let (at, previous) = number(message.as_text()?)?;
-    let topic = topic_of(message)?;
-    let sequence = StreamSequence::new(StreamId::of(&[&topic]), at);
-    Some(match previous {
-        Some(previous) => sequence.previous(previous),
-        None => sequence,
-    })
+    let text = message.as_text()?;
+    let (channel, symbol) = parts(text)?;
+    let number = number(text, channel)?;
+    let mut sequence = StreamSequence::new(stream_of(channel, symbol), number.at);
+    if let Some(previous) = number.previous {
+        sequence = sequence.previous(previous);
+    }
+    if number.reset {
+        sequence = sequence.reset();
+    }
+    Some(sequence)
 }
 
 /// `channel:symbol` split at its first `:`; a bare channel has none.
@@ -475,7 +540,10 @@ fn values<'a>(text: &'a str, key: &'a str) -> impl Iterator<Item = &'a str> + 'a
     })
 }
 
-/// The first string value of `key` (one without escapes).
+/// The first string value of key `key` anywhere in `text` (a nested
+/// object's, an array element's): a cheap read of a field that only
+/// nested data carries, such as the symbol of a push's first item. Keys
+/// and values with escapes are not matched.
 fn find_str<'a>(text: &'a str, key: &'a str) -> Option<&'a str> {
     values(text, key).find_map(|value| {
         let value = value.strip_prefix('"')?;
@@ -504,7 +572,82 @@ fn number_at(value: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find_str, first_number, max_number};
+    use hypersockets_core::{StreamId, StreamSequence, WsMessage};
+
+    use super::{Venue, find_str, first_number, max_number};
+
+    /// A message's number, its previous one and whether it resets its
+    /// stream, to compare at once.
+    pub(super) fn place(at: StreamSequence) -> (u64, Option<u64>, bool) {
+        (at.number, at.previous, at.reset)
+    }
+
+    #[test]
+    fn stream_ids_are_the_ids_of_the_topics() {
+        let kucoin = Venue::kucoin("wss://ws-api-spot.kucoin.com/?token=T");
+        let samples = [
+            (
+                Venue::binance_spot(),
+                r#"{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT","t":12345}}"#,
+            ),
+            (
+                Venue::binance_usdm(),
+                r#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","s":"BTCUSDT","U":157,"u":160,"pu":149}}"#,
+            ),
+            (
+                Venue::okx(),
+                r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"130639474","px":"42219.9"}]}"#,
+            ),
+            (
+                Venue::okx(),
+                r#"{"arg":{"channel":"books","instId":"BTC-USDT-SWAP"},"action":"update","data":[{"asks":[],"bids":[],"prevSeqId":7,"seqId":9}]}"#,
+            ),
+            // A bare channel: its topic has no `:`.
+            (
+                Venue::okx(),
+                r#"{"arg":{"channel":"trades-all"},"data":[{"tradeId":"5"}]}"#,
+            ),
+            (
+                Venue::bybit_spot(),
+                r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","data":{"s":"BTCUSDT","b":[],"a":[],"u":18521289,"seq":7961638783}}"#,
+            ),
+            (
+                Venue::kraken(),
+                r#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","price":42000.1,"trade_id":4665906}]}"#,
+            ),
+            (
+                Venue::coinbase(),
+                r#"{"channel":"market_trades","events":[{"type":"update","trades":[{"trade_id":"000000000","product_id":"ETH-USD"}]}]}"#,
+            ),
+            (
+                Venue::hyperliquid(),
+                r#"{"channel":"trades","data":[{"coin":"BTC","side":"B","px":"42000","tid":118906512037719}]}"#,
+            ),
+            (
+                Venue::htx(),
+                r#"{"ch":"market.btcusdt.mbp.150","ts":1573199608679,"tick":{"seqNum":100020146795,"prevSeqNum":100020146794,"bids":[],"asks":[]}}"#,
+            ),
+            (
+                Venue::htx_private(),
+                r#"{"action":"push","ch":"trade.clearing#btcusdt#0","data":{"symbol":"btcusdt","tradeId":301}}"#,
+            ),
+            (
+                kucoin,
+                r#"{"type":"message","topic":"/market/level2:BTC-USDT","subject":"trade.l2update","data":{"sequenceStart":1545896669105,"sequenceEnd":1545896669106,"symbol":"BTC-USDT"}}"#,
+            ),
+        ];
+        for (venue, text) in samples {
+            let message = WsMessage::text(text);
+            let topic = venue.topic_of(&message).expect(text);
+            let at = venue.sequence_of(&message).expect(text);
+            assert_eq!(
+                at.stream,
+                StreamId::of(&[&topic]),
+                "{}: {topic}",
+                venue.name()
+            );
+        }
+    }
 
     #[test]
     fn numbers_are_read_bare_or_quoted_and_the_largest_taken() {
