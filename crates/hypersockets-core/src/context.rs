@@ -28,8 +28,11 @@ pub struct MessageContext {
     /// alike), so messages of one connection share it and a later
     /// connection's are larger.
     pub connection: u64,
-    /// When the reader took the message off the socket (after
-    /// decompression, before the parse).
+    /// When the reader took the message off the socket: the instant it
+    /// woke up to read, or began a burst of messages the socket had
+    /// already buffered (the clock is read once per wake-up and per burst
+    /// of at most 64 messages, not per message), so messages read
+    /// together share it. It never goes back along a connection.
     pub received_at: Instant,
 }
 

@@ -203,4 +203,15 @@ impl SubscriptionRegistry {
     pub(crate) fn len(&self) -> usize {
         self.lock().by_id.len()
     }
+
+    /// The subscription whose id names `stream` (its topic), if any.
+    pub(crate) fn naming(&self, stream: hypersockets_core::StreamId) -> Option<Subscription> {
+        self.lock()
+            .by_id
+            .values()
+            .find(|(_, subscription)| {
+                hypersockets_core::StreamId::of(&[subscription.id()]) == stream
+            })
+            .map(|(_, subscription)| subscription.clone())
+    }
 }
