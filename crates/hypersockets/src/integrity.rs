@@ -150,7 +150,9 @@ impl Integrity {
 
     /// A handle to ask for a stream's resynchronisation from a handler (a
     /// checksum mismatch); it works once this configuration is the
-    /// client's.
+    /// client's. Clones of an `Integrity` share it: give each client its
+    /// own `Integrity::default()` (a request reaches one client only).
+    /// With tracking off, a request resubscribes the stream.
     ///
     /// ```
     /// let integrity = hypersockets::Integrity::default();

@@ -972,7 +972,8 @@ impl<R: MessageRouter> Session<'_, R> {
     /// venue to send its snapshot.
     fn resync(&mut self, stream: StreamId, delay: Duration) -> Flow {
         let subscription = self.rt.shared.subscriptions.naming(stream);
-        if self.rt.config.integrity.snapshots.is_some() {
+        let integrity = &self.rt.config.integrity;
+        if integrity.enabled && integrity.snapshots.is_some() {
             if self.rt.streams.tracker.request_snapshot(stream) {
                 let topic = subscription.map(|subscription| subscription.id().to_owned());
                 let streams = &self.rt.streams;
@@ -1056,8 +1057,11 @@ impl<R: MessageRouter> Session<'_, R> {
     /// Handlers asked for these streams to be resynchronised.
     fn on_resync_requests(&mut self, requests: Vec<(StreamId, StaleCause)>) -> Flow {
         let mut flow = Flow::Continue;
+        // Without tracking nothing would end a stale mark: each request
+        // just resubscribes its stream.
+        let tracking = self.rt.config.integrity.enabled;
         for (stream, cause) in requests {
-            if self.rt.streams.tracker.make_stale(stream) {
+            if !tracking || self.rt.streams.tracker.make_stale(stream) {
                 let next = self.went_stale(stream, cause);
                 flow = worse(flow, next);
             }
