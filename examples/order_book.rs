@@ -2,7 +2,8 @@
 //! symbol, each kept by its own `&mut self` handler in its own lane.
 //!
 //! The handler only applies what it gets: the client keeps each stream
-//! whole (`Integrity`). Binance's books must start from a REST snapshot
+//! whole (`Integrity`), by the numbers the router reads in its parse
+//! (`MessageRouter::sequence`). Binance's books must start from a REST snapshot
 //! with the diffs buffered meanwhile and replayed after it, dropping those
 //! the snapshot covers; the client does that for each symbol, with a
 //! snapshot source you give it (here the mock's REST-shaped snapshot,
@@ -24,7 +25,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hypersockets::prelude::*;
-use hypersockets::{Integrity, SnapshotSource, StreamId, StreamSnapshot, Subscription};
+use hypersockets::{
+    Integrity, SnapshotSource, StreamId, StreamSequence, StreamSnapshot, Subscription,
+};
 use hypersockets_examples::{DepthUpdate, Envelope, EventLog, ensure, parse_json, wait_until};
 use hypersockets_testkit::{
     Control, ExchangeConfig, Fault, MockExchange, Rate, StreamConfig, StreamFault,
@@ -79,7 +82,8 @@ enum Depth {
     Other,
 }
 
-/// Parses on the reader and routes by topic: a lane per symbol.
+/// Parses on the reader and routes by topic: a lane per symbol; numbers
+/// each diff from its parse, for the client to track its stream.
 struct DepthRouter;
 
 impl MessageRouter for DepthRouter {
@@ -103,6 +107,17 @@ impl MessageRouter for DepthRouter {
             Depth::Snapshot(snapshot) => snapshot.stream.clone(),
             Depth::Other => "answers".to_owned(),
         }
+    }
+
+    // Binance's rule: a diff covers `U..=u`, so the one before it ended at
+    // `U - 1`. From the parse above: no second pass over the bytes.
+    fn sequence(&self, message: &Depth) -> Option<StreamSequence> {
+        let Depth::Diff(diff) = message else {
+            return None;
+        };
+        let stream = StreamId::of(&[&diff.stream]);
+        let previous = diff.data.first_update.checked_sub(1)?;
+        Some(StreamSequence::new(stream, diff.data.last_update).previous(previous))
     }
 }
 

@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use crate::{MessageContext, ParseError, WsMessage};
+use crate::{MessageContext, ParseError, StreamSequence, WsMessage};
 
 /// Parses raw messages into the user's type and picks a route key for each.
 ///
@@ -174,6 +174,65 @@ pub trait MessageRouter: Send + Sync + 'static {
             Some(key) => self.parse_classified(key, message),
             None => self.parse(message),
         }
+    }
+
+    /// The stream and the venue's number of a parsed message, for the
+    /// client's per-stream tracking (gaps, duplicates, resync: see
+    /// `Integrity`); `None` (the default) for a message that is not part of
+    /// a numbered stream.
+    ///
+    /// The numbers come from the parse the client does anyway, so tracking
+    /// costs no second pass over the bytes. It is asked of messages parsed
+    /// on the reader; a message [`classify`](Self::classify) sends to its
+    /// lane raw is parsed there, too late to be tracked, and is numbered by
+    /// the client's raw `SequenceReader` (a venue profile's) instead, as is
+    /// any message for which this gives `None`. Should be O(1) and never
+    /// allocate.
+    ///
+    /// ```
+    /// use hypersockets_core::{MessageRouter, ParseError, StreamId, StreamSequence, WsMessage};
+    ///
+    /// /// "<symbol> <first> <last>": a depth diff covering updates first..=last.
+    /// struct Diff {
+    ///     stream: StreamId,
+    ///     first: u64,
+    ///     last: u64,
+    /// }
+    ///
+    /// struct Diffs;
+    ///
+    /// impl MessageRouter for Diffs {
+    ///     type Message = Diff;
+    ///     type RouteKey = StreamId;
+    ///
+    ///     fn parse(&self, message: &WsMessage) -> Result<Diff, ParseError> {
+    ///         let text = message.as_text().ok_or_else(|| ParseError::new("expected text"))?;
+    ///         let mut parts = text.split(' ');
+    ///         let mut next = || parts.next().ok_or_else(|| ParseError::new("short diff"));
+    ///         let stream = StreamId::of(&[next()?]);
+    ///         let number = |part: &str| part.parse().map_err(|_| ParseError::new("bad number"));
+    ///         Ok(Diff { stream, first: number(next()?)?, last: number(next()?)? })
+    ///     }
+    ///
+    ///     fn route_key(&self, diff: &Diff) -> StreamId {
+    ///         diff.stream
+    ///     }
+    ///
+    ///     // Binance's rule: a diff follows the one whose last update is `first - 1`.
+    ///     fn sequence(&self, diff: &Diff) -> Option<StreamSequence> {
+    ///         let previous = diff.first.checked_sub(1)?;
+    ///         Some(StreamSequence::new(diff.stream, diff.last).previous(previous))
+    ///     }
+    /// }
+    ///
+    /// let diff = Diffs.parse(&WsMessage::text("BTCUSDT 157 160")).unwrap();
+    /// let at = Diffs.sequence(&diff).unwrap();
+    /// assert_eq!((at.number, at.previous), (160, Some(156)));
+    /// ```
+    #[inline]
+    fn sequence(&self, message: &Self::Message) -> Option<StreamSequence> {
+        let _ = message;
+        None
     }
 }
 

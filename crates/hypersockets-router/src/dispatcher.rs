@@ -23,6 +23,7 @@ use crate::lane::shared::LaneShared;
 use crate::lane::worker::{parse_in_lane, record_result};
 use crate::lane::{LaneJoin, LaneSlot};
 use crate::metrics::{ReaderCounters, bump};
+use crate::routed::Routed;
 use crate::stats::RouterStats;
 use crate::table::RouteTable;
 
@@ -140,8 +141,104 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// them down to half the budget.
     #[inline]
     pub fn dispatch(&mut self, message: WsMessage, context: MessageContext) -> Dispatch {
+        match self.route(message, context) {
+            Ok(routed) => self.queue(routed),
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// The first half of [`dispatch`](Self::dispatch): classifies or
+    /// parses `message` and finds its lane, without queueing it, so that
+    /// the caller can look at the parsed message first (the client reads
+    /// its stream's number there) and [`queue`](Self::queue) it then or
+    /// later.
+    ///
+    /// `Err` is the outcome of a message that goes no further:
+    /// [`Dispatch::ParseFailed`] (counted and logged; panics in the
+    /// router's code are caught and counted as parse errors too), or
+    /// [`Dispatch::Unrouted`] (no lane for its key and no fallback;
+    /// counted).
+    #[inline]
+    pub fn route(
+        &mut self,
+        message: WsMessage,
+        context: MessageContext,
+    ) -> Result<Routed<R>, Dispatch> {
         bump(&self.reader.dispatched, 1);
-        let dispatched = self.route(message, context);
+        let Self {
+            router,
+            table,
+            fallback,
+            reader,
+            ..
+        } = self;
+        let router = &**router;
+        let routed = catch_unwind(AssertUnwindSafe(move || {
+            // What the message counts against the memory budget.
+            let bytes = message.len() + MemoryBudget::MESSAGE_OVERHEAD;
+            let (index, parsed, key) = match router.classify(&message) {
+                Some(key) => match table.get(&key) {
+                    Some(index) => (Some(index), None, None),
+                    // The fallback lane parses it with the key.
+                    None => (None, None, Some(key)),
+                },
+                None => match router.parse_in_context(None, &message, &context) {
+                    Ok(parsed) => (table.get(&router.route_key(&parsed)), Some(parsed), None),
+                    Err(error) => {
+                        bump(&reader.parse_errors, 1);
+                        log_parse_failure(None, &error, &message);
+                        return Err(Dispatch::ParseFailed);
+                    }
+                },
+            };
+            let index = match index {
+                Some(index) => index,
+                None => {
+                    bump(&reader.unrouted, 1);
+                    let Some(index) = *fallback else {
+                        tracing::debug!("message has no lane and there is no fallback");
+                        return Err(Dispatch::Unrouted);
+                    };
+                    index
+                }
+            };
+            Ok(Routed {
+                index,
+                raw: message,
+                parsed,
+                key,
+                context,
+                bytes,
+            })
+        }));
+        routed.unwrap_or_else(|panic| {
+            bump(&self.reader.parse_errors, 1);
+            // The panic's text can quote the payload (a private channel's
+            // data): only at DEBUG, never in the event.
+            tracing::error!("router panicked; message skipped");
+            tracing::debug!(message = %panic_message(panic.as_ref()), "router panic");
+            (self.events)(ClientEvent::CallbackPanicked { callback: "router" });
+            Err(Dispatch::ParseFailed)
+        })
+    }
+
+    /// The second half of [`dispatch`](Self::dispatch): queues a message
+    /// [`route`](Self::route) gave, in its lane, or hands it to its inline
+    /// handler; never waits. Its outcomes, and what the caller must do on
+    /// [`Dispatch::Blocked`], are [`dispatch`](Self::dispatch)'s: per key,
+    /// messages reach the handler in the order they are queued.
+    #[inline]
+    pub fn queue(&mut self, routed: Routed<R>) -> Dispatch {
+        let (index, payload, context, bytes) = routed.payload();
+        let to = Target {
+            router: &*self.router,
+            lanes: &mut self.lanes,
+            pending: &mut self.pending,
+            held: &mut self.held,
+            events: &self.events,
+            context,
+        };
+        let dispatched = to.deliver(index, payload, bytes);
         self.since_flush += 1;
         if self.since_flush >= FLUSH_EVERY {
             self.flush();
@@ -281,70 +378,6 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// The router.
     pub fn router(&self) -> &Arc<R> {
         &self.router
-    }
-
-    /// Classifies or parses `message` and delivers it to its lane.
-    ///
-    /// Everything happens inside one `catch_unwind` (panics in the router's
-    /// code are caught, counted as parse errors and reported as
-    /// `ClientEvent::CallbackPanicked`), and the payload is
-    /// delivered where it is made: a parsed message can be hundreds of bytes,
-    /// and returning it through a value would copy it each time.
-    #[inline]
-    fn route(&mut self, message: WsMessage, context: MessageContext) -> Dispatch {
-        let Self {
-            router,
-            table,
-            lanes,
-            pending,
-            held,
-            fallback,
-            reader,
-            events,
-            ..
-        } = self;
-        let router = &**router;
-        let to = Target {
-            router,
-            lanes,
-            pending,
-            held,
-            events,
-            context,
-        };
-        let routed = catch_unwind(AssertUnwindSafe(move || {
-            // What the message counts against the memory budget.
-            let bytes = message.len() + MemoryBudget::MESSAGE_OVERHEAD;
-            if let Some(key) = router.classify(&message) {
-                return match table.get(&key) {
-                    Some(index) => to.deliver(index, Payload::Raw(message), bytes),
-                    None => {
-                        let payload = Payload::RawKeyed(message, key);
-                        to.unrouted(reader, *fallback, payload, bytes)
-                    }
-                };
-            }
-            match router.parse_in_context(None, &message, &context) {
-                Ok(parsed) => match table.get(&router.route_key(&parsed)) {
-                    Some(index) => to.deliver(index, Payload::Parsed(parsed), bytes),
-                    None => to.unrouted(reader, *fallback, Payload::Parsed(parsed), bytes),
-                },
-                Err(error) => {
-                    bump(&reader.parse_errors, 1);
-                    log_parse_failure(None, &error, &message);
-                    Dispatch::ParseFailed
-                }
-            }
-        }));
-        routed.unwrap_or_else(|panic| {
-            bump(&self.reader.parse_errors, 1);
-            // The panic's text can quote the payload (a private channel's
-            // data): only at DEBUG, never in the event.
-            tracing::error!("router panicked; message skipped");
-            tracing::debug!(message = %panic_message(panic.as_ref()), "router panic");
-            (self.events)(ClientEvent::CallbackPanicked { callback: "router" });
-            Dispatch::ParseFailed
-        })
     }
 
     /// Stops the lanes and waits until every thread and task of theirs has
@@ -659,25 +692,6 @@ impl<R: MessageRouter> Target<'_, R> {
                 payload,
                 &self.context,
             ),
-        }
-    }
-
-    /// A message whose key has no lane: to the fallback lane, if any.
-    #[inline]
-    fn unrouted(
-        self,
-        reader: &ReaderCounters,
-        fallback: Option<usize>,
-        payload: Payload<R::Message, R::RouteKey>,
-        bytes: usize,
-    ) -> Dispatch {
-        bump(&reader.unrouted, 1);
-        match fallback {
-            Some(index) => self.deliver(index, payload, bytes),
-            None => {
-                tracing::debug!("message has no lane and there is no fallback");
-                Dispatch::Unrouted
-            }
         }
     }
 }

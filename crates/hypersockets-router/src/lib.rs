@@ -44,6 +44,7 @@ mod excerpt;
 mod json_peek;
 mod lane;
 mod metrics;
+mod routed;
 mod stats;
 mod table;
 
@@ -52,4 +53,5 @@ pub use config::{LaneConfig, LaneKind, MemoryBudget, OverflowPolicy, ShutdownMod
 pub use dispatcher::{Dispatch, Dispatcher};
 pub use json_peek::peek_json_str;
 pub use metrics::{LaneMetricsSnapshot, RouterMetricsSnapshot};
+pub use routed::Routed;
 pub use stats::RouterStats;

@@ -1106,6 +1106,13 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     /// duplicates are caught ([`integrity`](Self::integrity)). Default: none; a
     /// [`venue`](WebSocketClientBuilder::venue) profile sets the venue's.
     ///
+    /// For tracking, a router that numbers its parsed messages
+    /// ([`MessageRouter::sequence`](crate::MessageRouter::sequence)) is
+    /// asked first, and is cheaper: the reader peeks at the bytes again.
+    /// The reader numbers what the router does not, and messages
+    /// [`classify`](crate::MessageRouter::classify) sends to their lanes
+    /// unparsed; rotations use the reader alone.
+    ///
     /// ```
     /// use hypersockets::prelude::*;
     /// use hypersockets::{StreamId, StreamSequence};
@@ -1128,7 +1135,8 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
     }
 
     /// What the client does about gaps, duplicates and checksum
-    /// mismatches in numbered streams (those the
+    /// mismatches in numbered streams (those the router's
+    /// [`sequence`](crate::MessageRouter::sequence) or the
     /// [`sequence`](Self::sequence) reader numbers): see [`Integrity`](crate::Integrity).
     /// Default: on, resynchronising a stale stream by resubscribing it.
     ///

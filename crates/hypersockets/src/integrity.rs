@@ -9,8 +9,10 @@ use hypersockets_core::{SnapshotSource, StaleCause, StreamId};
 use tokio::sync::Notify;
 
 /// How the client keeps each numbered stream whole: per stream, by the
-/// venue's own numbers (a [`SequenceReader`](crate::SequenceReader); every
-/// venue profile has one).
+/// venue's own numbers, taken from your router's parse
+/// ([`MessageRouter::sequence`](crate::MessageRouter::sequence): no
+/// second pass over the bytes) or else read from the raw message (a
+/// [`SequenceReader`](crate::SequenceReader); every venue profile has one).
 ///
 /// A message that says which number comes before it (Binance's `U`/`pu`,
 /// OKX's `prevSeqId`, HTX's `prevSeqNum`, KuCoin's `sequenceStart`) is
@@ -44,7 +46,8 @@ use tokio::sync::Notify;
 /// Messages with a bare number (a trade id) are not tracked: such ids may
 /// skip or run unordered on some venues, so they prove no gap.
 ///
-/// On by default; it acts only where a sequence reader is set.
+/// On by default; it acts only on messages the router or a sequence reader
+/// numbers.
 ///
 /// ```
 /// use std::time::Duration;

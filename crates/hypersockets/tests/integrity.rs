@@ -3,6 +3,7 @@
 //! into one stream. Its handler never sees a delta across an unannounced
 //! gap, it is resynchronised alone (by resubscribing, or by a snapshot
 //! fetched Binance-style), and the other streams' delivery is untouched.
+//! The streams are numbered by the router's parse, or by a raw reader.
 
 mod support;
 
@@ -10,9 +11,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hypersockets::{
-    BoxError, ClientEvent, EventStream, Integrity, MessageHandler, ResyncHandle, StaleCause,
-    StreamId, StreamSequence, StreamSnapshot, WebSocketClient, WsMessage, handler_fn,
-    peek_json_str,
+    BoxError, ClientEvent, EventStream, Integrity, MessageHandler, MessageRouter, ParseError,
+    ResyncHandle, StaleCause, StreamId, StreamSequence, StreamSnapshot, WebSocketClient, WsMessage,
+    handler_fn, peek_json_str,
 };
 use hypersockets_testkit::{
     ConnectionId, Control, ExchangeConfig, Fault, MockExchange, Rate, StreamConfig, StreamFault,
@@ -46,6 +47,38 @@ fn reader(message: &WsMessage) -> Option<StreamSequence> {
         return Some(StreamSequence::new(stream, last).reset());
     }
     Some(StreamSequence::new(stream, last).previous(data["U"].as_u64()?.saturating_sub(1)))
+}
+
+/// The testkit's messages, each book message numbered in its parse, as
+/// a user's router does (`MessageRouter::sequence`): no raw reader needed.
+struct NumberedFeeds;
+
+impl MessageRouter for NumberedFeeds {
+    type Message = Feed;
+    type RouteKey = String;
+
+    fn parse(&self, message: &WsMessage) -> Result<Feed, ParseError> {
+        let mut feed = FeedRouter.parse(message)?;
+        feed.at = reader(message);
+        Ok(feed)
+    }
+
+    fn route_key(&self, feed: &Feed) -> String {
+        FeedRouter.route_key(feed)
+    }
+
+    fn sequence(&self, feed: &Feed) -> Option<StreamSequence> {
+        feed.at
+    }
+}
+
+/// Where the client gets the streams' numbers.
+#[derive(Clone, Copy, Debug)]
+enum Numbers {
+    /// The router's parse (`NumberedFeeds`).
+    Router,
+    /// A raw reader (`reader`), the router numbering nothing.
+    Reader,
 }
 
 /// Price and quantity pairs, borrowed.
@@ -150,16 +183,18 @@ struct Run {
 impl Run {
     /// Starts both; returns once every stream delivered `warm` messages.
     async fn start(
+        numbers: Numbers,
         stream: impl Fn(&str) -> StreamConfig,
         integrity: Integrity,
         warm: usize,
     ) -> Self {
-        Self::start_with(stream, integrity, warm, |_| {}).await
+        Self::start_with(numbers, stream, integrity, warm, |_| {}).await
     }
 
     /// [`start`](Self::start), handing the exchange's control to
     /// `started` before the client connects.
     async fn start_with(
+        numbers: Numbers,
         stream: impl Fn(&str) -> StreamConfig,
         integrity: Integrity,
         warm: usize,
@@ -173,11 +208,19 @@ impl Run {
         let control = exchange.control();
         started(&control);
         let data = Collected::default();
-        let client = support::client_for(&exchange, &STREAMS, &data, &Collected::default())
-            .sequence(reader)
-            .integrity(integrity)
-            .build()
-            .unwrap();
+        let (url, control_texts) = (exchange.url(), Collected::default());
+        let client = match numbers {
+            Numbers::Router => {
+                support::client_builder_with(NumberedFeeds, url, &STREAMS, &data, &control_texts)
+                    .integrity(integrity)
+                    .build()
+            }
+            Numbers::Reader => support::client_for(&exchange, &STREAMS, &data, &control_texts)
+                .sequence(reader)
+                .integrity(integrity)
+                .build(),
+        }
+        .unwrap();
         let events = client.events();
         client.connect().await.unwrap();
         let run = Self {
@@ -257,8 +300,18 @@ async fn resynced(events: &mut EventStream, stream: &str) -> u64 {
 /// exactly what was sent, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_in_one_stream_resubscribe_it_alone() {
+    faults_in_one_stream(Numbers::Router).await;
+}
+
+/// The same, numbered by a raw reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_numbered_by_a_raw_reader_resubscribe_it_alone() {
+    faults_in_one_stream(Numbers::Reader).await;
+}
+
+async fn faults_in_one_stream(numbers: Numbers) {
     let book = |name: &str| StreamConfig::book_deltas(name).snapshot_on_subscribe(true);
-    let mut run = Run::start(book, Integrity::default(), 20).await;
+    let mut run = Run::start(numbers, book, Integrity::default(), 20).await;
     let conn = run.control.latest_connection().unwrap();
 
     run.control
@@ -334,6 +387,7 @@ async fn snapshots_fetched_apart_resync_binance_style() {
         }
     };
     let mut run = Run::start_with(
+        Numbers::Router,
         book,
         Integrity::default().snapshots(source),
         20,
@@ -650,7 +704,7 @@ async fn a_reconnection_reports_the_gap_a_snapshot_covers() {
             .global(true)
             .snapshot_on_subscribe(true)
     };
-    let mut run = Run::start(book, Integrity::default(), 10).await;
+    let mut run = Run::start(Numbers::Reader, book, Integrity::default(), 10).await;
     let first = run.control.latest_connection().unwrap();
     run.control.inject(first, Fault::DropTcp).unwrap();
     let cause = stale(&mut run.events, A).await;

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use hypersockets_core::{MessageContext, StreamId, StreamSnapshot, StreamTracker, WsMessage};
+use hypersockets_core::{MessageRouter, StreamId, StreamSnapshot, StreamTracker};
+use hypersockets_router::Routed;
 use tokio::sync::mpsc;
 
 use crate::Integrity;
@@ -16,17 +17,18 @@ pub(crate) struct Fetched {
 }
 
 /// The client's stream tracking, kept across connections, with the
-/// snapshots fetched for it.
+/// snapshots fetched for it. It holds routed messages: a stale stream's,
+/// buffered for a snapshot, are queued as they are once it comes.
 #[derive(Debug)]
-pub(crate) struct Streams {
-    pub(crate) tracker: StreamTracker<(WsMessage, MessageContext)>,
+pub(crate) struct Streams<R: MessageRouter> {
+    pub(crate) tracker: StreamTracker<Routed<R>>,
     fetched_tx: mpsc::UnboundedSender<Fetched>,
     pub(crate) fetched: mpsc::UnboundedReceiver<Fetched>,
     /// The connections made so far: the last one's number.
     pub(crate) connections: u64,
 }
 
-impl Streams {
+impl<R: MessageRouter> Streams<R> {
     pub(crate) fn new(integrity: &Integrity) -> Self {
         let (fetched_tx, fetched) = mpsc::unbounded_channel();
         Self {

@@ -75,7 +75,7 @@ pub(crate) struct Runtime<R: MessageRouter> {
     pub(crate) dispatcher: Dispatcher<R>,
     pub(crate) commands: mpsc::Receiver<Command>,
     /// Each numbered stream's continuity, across connections.
-    pub(crate) streams: Streams,
+    pub(crate) streams: Streams<R>,
 }
 
 /// A built runtime that has not started, with its router type erased: the

@@ -16,7 +16,7 @@ use hypersockets_core::{
     HyperSocketError, MessageContext, MessageRouter, MessageStream, Result, RotationCause,
     StaleCause, StreamId, StreamSequence, StreamTracker, WsMessage,
 };
-use hypersockets_router::{Dispatch, ShutdownMode};
+use hypersockets_router::{Dispatch, Routed, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
@@ -868,33 +868,49 @@ impl<R: MessageRouter> Session<'_, R> {
     /// is numbered.
     #[inline]
     fn dispatch(&mut self, message: WsMessage, context: MessageContext) -> Flow {
-        if self.rt.config.integrity.enabled
-            && let Some(reader) = &self.rt.config.sequence
-            && let Some(at) = self
-                .rt
-                .shared
-                .caught("sequence reader", || reader.sequence(&message))
-                .flatten()
-            && StreamTracker::<()>::tracks(&at)
-        {
-            return self.track(at, message, context);
+        if !self.rt.config.integrity.enabled {
+            return dispatched(self.rt.dispatcher.dispatch(message, context));
         }
-        dispatched(self.rt.dispatcher.dispatch(message, context))
+        let routed = match self.rt.dispatcher.route(message, context) {
+            Ok(routed) => routed,
+            Err(outcome) => return dispatched(outcome),
+        };
+        match self.sequence_of(&routed) {
+            Some(at) if StreamTracker::<()>::tracks(&at) => self.track(at, routed),
+            _ => dispatched(self.rt.dispatcher.queue(routed)),
+        }
+    }
+
+    /// A routed message's stream and number: from the router's parse
+    /// (`MessageRouter::sequence`), else from the raw bytes (the venue
+    /// profile's reader).
+    #[inline]
+    fn sequence_of(&self, routed: &Routed<R>) -> Option<StreamSequence> {
+        let shared = &self.rt.shared;
+        if let Some(parsed) = routed.parsed() {
+            let router = self.rt.dispatcher.router();
+            let typed = shared.caught("router sequence", || router.sequence(parsed));
+            if let Some(at) = typed.flatten() {
+                return Some(at);
+            }
+        }
+        let reader = self.rt.config.sequence.as_ref()?;
+        shared
+            .caught("sequence reader", || reader.sequence(routed.raw()))
+            .flatten()
     }
 
     /// A numbered message, delivered, dropped or held as its stream says.
-    fn track(&mut self, at: StreamSequence, message: WsMessage, context: MessageContext) -> Flow {
+    fn track(&mut self, at: StreamSequence, routed: Routed<R>) -> Flow {
         let counters = &self.rt.shared.counters;
-        match self.rt.streams.tracker.admit(at, (message, context)) {
-            Admitted::Deliver((message, context)) => {
-                dispatched(self.rt.dispatcher.dispatch(message, context))
-            }
+        match self.rt.streams.tracker.admit(at, routed) {
+            Admitted::Deliver(routed) => dispatched(self.rt.dispatcher.queue(routed)),
             Admitted::Healed {
-                message: (message, context),
+                message: routed,
                 cause,
             } => {
                 self.healed_gap(at.stream, cause);
-                dispatched(self.rt.dispatcher.dispatch(message, context))
+                dispatched(self.rt.dispatcher.queue(routed))
             }
             Admitted::Duplicate => {
                 tracing::debug!(
@@ -914,12 +930,12 @@ impl<R: MessageRouter> Session<'_, R> {
                 self.went_stale(at.stream, cause)
             }
             Admitted::Resynced {
-                message: (message, context),
+                message: routed,
                 dropped,
             } => {
                 counters.add_stream_stale_dropped(dropped);
                 self.resynced(at.stream, 0);
-                dispatched(self.rt.dispatcher.dispatch(message, context))
+                dispatched(self.rt.dispatcher.queue(routed))
             }
             // `Admitted` has no other kind: one added must be handled here.
             _ => Flow::Continue,
@@ -1040,8 +1056,8 @@ impl<R: MessageRouter> Session<'_, R> {
         let context = MessageContext::now(self.connection);
         let mut flow = dispatched(self.rt.dispatcher.dispatch(snapshot.message, context));
         let replayed = resolved.replay.len() as u64;
-        for (_, (message, context)) in resolved.replay {
-            let next = dispatched(self.rt.dispatcher.dispatch(message, context));
+        for (_, routed) in resolved.replay {
+            let next = dispatched(self.rt.dispatcher.queue(routed));
             flow = worse(flow, next);
         }
         let next = match resolved.gap {

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use hypersockets::{
     BoxError, ClientEvent, EventStream, FixedInterval, HasUrl, MessageRouter, ParseError,
-    Subscription, WebSocketClient, WebSocketClientBuilder, WithRouter, WsMessage, handler_fn,
+    StreamSequence, Subscription, WebSocketClient, WebSocketClientBuilder, WithRouter, WsMessage,
+    handler_fn,
 };
 use hypersockets_testkit::MockExchange;
 use tokio::sync::Notify;
@@ -35,6 +36,9 @@ pub const CONTROL: &str = "control";
 pub struct Feed {
     pub stream: Option<String>,
     pub text: String,
+    /// Its place in its stream, for a router that numbers what it parses
+    /// (`FeedRouter` does not).
+    pub at: Option<StreamSequence>,
 }
 
 /// Routes the testkit's `{"stream":…,"seq":…}` messages by stream name.
@@ -58,6 +62,7 @@ impl MessageRouter for FeedRouter {
         Ok(Feed {
             stream,
             text: text.to_owned(),
+            at: None,
         })
     }
 
@@ -144,9 +149,20 @@ pub fn client_builder(
     data: &Collected,
     control: &Collected,
 ) -> WebSocketClientBuilder<HasUrl, WithRouter<FeedRouter>> {
+    client_builder_with(FeedRouter, url, streams, data, control)
+}
+
+/// [`client_builder`] with another router of the testkit's messages.
+pub fn client_builder_with<R: MessageRouter<Message = Feed, RouteKey = String>>(
+    router: R,
+    url: String,
+    streams: &[&str],
+    data: &Collected,
+    control: &Collected,
+) -> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
     let mut builder = WebSocketClient::builder()
         .url(url)
-        .router(FeedRouter)
+        .router(router)
         .reconnect(FixedInterval::new(Duration::from_millis(20)))
         .close_timeout(Duration::from_millis(500));
     for stream in streams {
