@@ -420,6 +420,31 @@ impl<T> StreamTracker<T> {
             .is_some_and(|track| track.stale.is_some())
     }
 
+    /// Ends `stream`'s stale period without a resync (it was
+    /// unsubscribed): its buffered messages go, and a snapshot asked for
+    /// is no longer wanted ([`apply_snapshot`](Self::apply_snapshot) gives
+    /// `None`). Returns how many messages were buffered. Its last number
+    /// stays: subscribed again, its first message is checked against it.
+    ///
+    /// ```
+    /// use hypersockets_core::{StreamId, StreamSequence, StreamTracker};
+    ///
+    /// let book = StreamId::of(&["btcusdt@depth"]);
+    /// let mut tracker = StreamTracker::buffering(100);
+    /// tracker.admit(StreamSequence::new(book, 7).reset(), ());
+    /// tracker.make_stale(book);
+    /// tracker.admit(StreamSequence::new(book, 9).previous(8), ());
+    /// assert_eq!(tracker.drop_stale(book), 1);
+    /// assert!(!tracker.is_stale(book));
+    /// assert_eq!(tracker.last(book), Some(7));
+    /// ```
+    pub fn drop_stale(&mut self, stream: StreamId) -> usize {
+        self.streams
+            .get_mut(&stream)
+            .and_then(|track| track.stale.take())
+            .map_or(0, |stale| stale.buffered.len())
+    }
+
     fn stale_mut(&mut self, stream: StreamId) -> Option<&mut Stale<T>> {
         self.streams.get_mut(&stream)?.stale.as_mut()
     }

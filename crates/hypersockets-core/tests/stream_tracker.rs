@@ -188,6 +188,47 @@ fn a_handler_can_make_a_stream_stale() {
     ));
 }
 
+/// An unsubscribed stream's stale period ends: its buffer goes, the
+/// snapshot it waited for is not applied, and its last number stays for a
+/// later subscription to be checked against.
+#[test]
+fn dropping_a_stale_stream_ends_its_wait() {
+    let mut tracker = StreamTracker::buffering(100);
+    assert!(matches!(
+        tracker.admit(delta(1, 4), text(4)),
+        Admitted::Stale {
+            cause: StaleCause::Start,
+            ..
+        }
+    ));
+    assert!(tracker.request_snapshot(stream()));
+    assert!(matches!(
+        tracker.admit(delta(5, 9), text(9)),
+        Admitted::Held { dropped: false }
+    ));
+    assert!(tracker.apply_snapshot(stream(), 3).is_some());
+    assert_eq!(tracker.last(stream()), Some(9));
+    assert!(tracker.make_stale(stream()));
+    admit(&mut tracker, delta(10, 12));
+    admit(&mut tracker, delta(13, 15));
+    assert_eq!(tracker.drop_stale(stream()), 2);
+    assert!(!tracker.is_stale(stream()));
+    assert!(
+        tracker.apply_snapshot(stream(), 20).is_none(),
+        "no longer awaited"
+    );
+    assert!(!tracker.request_snapshot(stream()), "nothing to fetch");
+    assert_eq!(tracker.drop_stale(stream()), 0);
+    // Subscribed again: checked against the last delivered, 9.
+    assert!(matches!(
+        admit(&mut tracker, delta(16, 18)),
+        Admitted::Stale {
+            cause: StaleCause::Gap { last: 9, next: 16 },
+            ..
+        }
+    ));
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;

@@ -65,6 +65,24 @@ pub enum Dispatch {
     Blocked,
 }
 
+/// What [`Dispatcher::dispatch_unless`] did with a message.
+pub enum Routing<R: MessageRouter> {
+    /// Dispatched, as [`Dispatcher::dispatch`] would have.
+    Dispatched(Dispatch),
+    /// Kept back, parsed (or classified) and with its lane, for
+    /// [`Dispatcher::queue`].
+    Kept(Routed<R>),
+}
+
+impl<R: MessageRouter> fmt::Debug for Routing<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dispatched(outcome) => f.debug_tuple("Dispatched").field(outcome).finish(),
+            Self::Kept(routed) => f.debug_tuple("Kept").field(routed).finish(),
+        }
+    }
+}
+
 /// Messages the dispatcher holds, oldest first, each with its lane's index.
 type Held<M, K> = VecDeque<(usize, Envelope<M, K>)>;
 
@@ -141,35 +159,47 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// them down to half the budget.
     #[inline]
     pub fn dispatch(&mut self, message: WsMessage, context: MessageContext) -> Dispatch {
-        match self.route(message, context) {
-            Ok(routed) => self.queue(routed),
-            Err(outcome) => outcome,
+        match self.dispatch_unless(message, context, |_, _, _| false) {
+            Routing::Dispatched(outcome) => outcome,
+            // Never kept: `keep` says no.
+            Routing::Kept(routed) => self.queue(routed),
         }
     }
 
-    /// The first half of [`dispatch`](Self::dispatch): classifies or
-    /// parses `message` and finds its lane, without queueing it, so that
-    /// the caller can look at the parsed message first (the client reads
-    /// its stream's number there) and [`queue`](Self::queue) it then or
-    /// later.
+    /// [`dispatch`](Self::dispatch), unless `keep` wants the message
+    /// once it is parsed (or classified) and its lane found: `keep` sees
+    /// the router, the parsed message (`None` for a classified one, parsed
+    /// later in its lane) and the raw one, and saying `true` gets it back
+    /// ([`Routing::Kept`]) instead of queued, to [`queue`](Self::queue)
+    /// now, later or never. The client keeps a numbered message this way to
+    /// check it against its stream (its number read from the parse), at no
+    /// cost to the messages it lets through.
     ///
-    /// `Err` is the outcome of a message that goes no further:
+    /// A message that goes no further is [`Routing::Dispatched`] with
     /// [`Dispatch::ParseFailed`] (counted and logged; panics in the
-    /// router's code are caught and counted as parse errors too), or
-    /// [`Dispatch::Unrouted`] (no lane for its key and no fallback;
-    /// counted).
+    /// router's code and in `keep` are caught and counted as parse errors
+    /// too) or [`Dispatch::Unrouted`] (no lane for its key and no fallback;
+    /// counted); `keep` does not see it.
     #[inline]
-    pub fn route(
+    pub fn dispatch_unless<F>(
         &mut self,
         message: WsMessage,
         context: MessageContext,
-    ) -> Result<Routed<R>, Dispatch> {
+        keep: F,
+    ) -> Routing<R>
+    where
+        F: FnOnce(&R, Option<&R::Message>, &WsMessage) -> bool,
+    {
         bump(&self.reader.dispatched, 1);
         let Self {
             router,
             table,
+            lanes,
+            pending,
+            held,
             fallback,
             reader,
+            events,
             ..
         } = self;
         let router = &**router;
@@ -187,7 +217,7 @@ impl<R: MessageRouter> Dispatcher<R> {
                     Err(error) => {
                         bump(&reader.parse_errors, 1);
                         log_parse_failure(None, &error, &message);
-                        return Err(Dispatch::ParseFailed);
+                        return Routing::Dispatched(Dispatch::ParseFailed);
                     }
                 },
             };
@@ -197,36 +227,58 @@ impl<R: MessageRouter> Dispatcher<R> {
                     bump(&reader.unrouted, 1);
                     let Some(index) = *fallback else {
                         tracing::debug!("message has no lane and there is no fallback");
-                        return Err(Dispatch::Unrouted);
+                        return Routing::Dispatched(Dispatch::Unrouted);
                     };
                     index
                 }
             };
-            Ok(Routed {
-                index,
-                raw: message,
-                parsed,
-                key,
+            if keep(router, parsed.as_ref(), &message) {
+                return Routing::Kept(Routed {
+                    index,
+                    raw: message,
+                    parsed,
+                    key,
+                    context,
+                    bytes,
+                });
+            }
+            // Delivered where it is made: a parsed message can be hundreds
+            // of bytes, and returning it through a value would copy it.
+            let payload = match (parsed, key) {
+                (Some(parsed), _) => Payload::Parsed(parsed),
+                (None, Some(key)) => Payload::RawKeyed(message, key),
+                (None, None) => Payload::Raw(message),
+            };
+            let to = Target {
+                router,
+                lanes,
+                pending,
+                held,
+                events,
                 context,
-                bytes,
-            })
+            };
+            Routing::Dispatched(to.deliver(index, payload, bytes))
         }));
-        routed.unwrap_or_else(|panic| {
-            bump(&self.reader.parse_errors, 1);
-            // The panic's text can quote the payload (a private channel's
-            // data): only at DEBUG, never in the event.
-            tracing::error!("router panicked; message skipped");
-            tracing::debug!(message = %panic_message(panic.as_ref()), "router panic");
-            (self.events)(ClientEvent::CallbackPanicked { callback: "router" });
-            Err(Dispatch::ParseFailed)
-        })
+        match routed {
+            Ok(Routing::Dispatched(outcome)) => Routing::Dispatched(self.counted(outcome)),
+            Ok(kept) => kept,
+            Err(panic) => {
+                bump(&self.reader.parse_errors, 1);
+                // The panic's text can quote the payload (a private channel's
+                // data): only at DEBUG, never in the event.
+                tracing::error!("router panicked; message skipped");
+                tracing::debug!(message = %panic_message(panic.as_ref()), "router panic");
+                (self.events)(ClientEvent::CallbackPanicked { callback: "router" });
+                Routing::Dispatched(Dispatch::ParseFailed)
+            }
+        }
     }
 
-    /// The second half of [`dispatch`](Self::dispatch): queues a message
-    /// [`route`](Self::route) gave, in its lane, or hands it to its inline
-    /// handler; never waits. Its outcomes, and what the caller must do on
-    /// [`Dispatch::Blocked`], are [`dispatch`](Self::dispatch)'s: per key,
-    /// messages reach the handler in the order they are queued.
+    /// Queues a message [`dispatch_unless`](Self::dispatch_unless) kept,
+    /// in its lane, or hands it to its inline handler; never waits. Its
+    /// outcomes, and what the caller must do on [`Dispatch::Blocked`], are
+    /// [`dispatch`](Self::dispatch)'s: per key, messages reach the handler
+    /// in the order they are queued.
     #[inline]
     pub fn queue(&mut self, routed: Routed<R>) -> Dispatch {
         let (index, payload, context, bytes) = routed.payload();
@@ -238,17 +290,24 @@ impl<R: MessageRouter> Dispatcher<R> {
             events: &self.events,
             context,
         };
-        let dispatched = to.deliver(index, payload, bytes);
+        let outcome = to.deliver(index, payload, bytes);
+        self.counted(outcome)
+    }
+
+    /// Books a delivery towards the next flush; [`Dispatch::Blocked`] for
+    /// a queued message once the lanes' queues reached the memory budget.
+    #[inline]
+    fn counted(&mut self, outcome: Dispatch) -> Dispatch {
         self.since_flush += 1;
         if self.since_flush >= FLUSH_EVERY {
             self.flush();
         }
         // Queues are counted when a lane is released (per chunk), so the
         // budget is seen as reached at most one flush late.
-        if dispatched == Dispatch::Queued && self.budget.reached() {
+        if outcome == Dispatch::Queued && self.budget.reached() {
             return Dispatch::Blocked;
         }
-        dispatched
+        outcome
     }
 
     /// Waits until every held message is queued and the lanes' queues are
@@ -608,8 +667,8 @@ fn push_held<M, K>(
     pushed
 }
 
-/// Where [`Dispatcher::route`] delivers: the dispatcher's lanes, borrowed
-/// apart from its route table.
+/// Where [`Dispatcher::dispatch_unless`] and [`Dispatcher::queue`]
+/// deliver: the dispatcher's lanes, borrowed apart from its route table.
 struct Target<'a, R: MessageRouter> {
     router: &'a R,
     lanes: &'a mut Vec<LaneSlot<R::Message, R::RouteKey>>,

@@ -50,7 +50,7 @@ mod table;
 
 pub use builder::RouterBuilder;
 pub use config::{LaneConfig, LaneKind, MemoryBudget, OverflowPolicy, ShutdownMode};
-pub use dispatcher::{Dispatch, Dispatcher};
+pub use dispatcher::{Dispatch, Dispatcher, Routing};
 pub use json_peek::peek_json_str;
 pub use metrics::{LaneMetricsSnapshot, RouterMetricsSnapshot};
 pub use routed::Routed;

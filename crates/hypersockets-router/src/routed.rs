@@ -7,8 +7,8 @@ use hypersockets_core::{MessageContext, MessageRouter, WsMessage};
 use crate::lane::envelope::Payload;
 
 /// A received message classified or parsed, with its lane found, not yet
-/// queued: what [`Dispatcher::route`](crate::Dispatcher::route) gives and
-/// [`Dispatcher::queue`](crate::Dispatcher::queue) takes.
+/// queued: what [`Dispatcher::dispatch_unless`](crate::Dispatcher::dispatch_unless)
+/// shows and keeps back, and [`Dispatcher::queue`](crate::Dispatcher::queue) takes.
 ///
 /// Between the two, a caller can look at the parsed message (the client
 /// reads its stream's number there, to track the stream) and hold it back
@@ -16,7 +16,7 @@ use crate::lane::envelope::Payload;
 /// receipt.
 ///
 /// ```
-/// use hypersockets_router::{Dispatch, RouterBuilder};
+/// use hypersockets_router::{Dispatch, RouterBuilder, Routing};
 /// use hypersockets_core::{MessageContext, PassThrough, WsMessage};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -25,9 +25,14 @@ use crate::lane::envelope::Payload;
 ///     .inline_handler((), |_: WsMessage| Ok::<_, std::convert::Infallible>(()))
 ///     .build()
 ///     .unwrap();
-/// let routed = dispatcher
-///     .route(WsMessage::text("BTC 43000"), MessageContext::now(1))
-///     .unwrap();
+/// // Keep back what mentions BTC.
+/// let keep = |_: &PassThrough, _: Option<&WsMessage>, raw: &WsMessage| {
+///     raw.as_text().is_some_and(|text| text.contains("BTC"))
+/// };
+/// let message = WsMessage::text("BTC 43000");
+/// let Routing::Kept(routed) = dispatcher.dispatch_unless(message, MessageContext::now(1), keep) else {
+///     panic!("kept");
+/// };
 /// assert_eq!(routed.parsed(), Some(&WsMessage::text("BTC 43000")));
 /// assert_eq!(routed.context().connection, 1);
 /// assert_eq!(dispatcher.queue(routed), Dispatch::HandledInline);

@@ -1,12 +1,15 @@
-//! Dispatching in two steps, as the client does to track streams: `route`
-//! parses (or classifies) and finds the lane, `queue` queues. A routed
-//! message held back and queued later keeps its lane and context, and the
-//! outcomes of messages that go no further come from `route`.
+//! Dispatching in two steps, as the client does to track streams:
+//! `dispatch_unless` parses (or classifies), finds the lane and keeps back
+//! what its caller wants, `queue` queues it. A kept message queued later
+//! keeps its lane and context; messages that go no further are never
+//! shown; what is not kept is dispatched at once.
 
 mod support;
 
 use hypersockets_core::{MessageContext, WsMessage};
-use hypersockets_router::{Dispatch, LaneKind, RouterBuilder, ShutdownMode};
+use hypersockets_router::{
+    Dispatch, Dispatcher, LaneKind, Routed, RouterBuilder, Routing, ShutdownMode,
+};
 use support::{Recorder, TestRouter, lane, seen_channel, seqs, text, until_closed, within};
 
 #[tokio::test]
@@ -20,10 +23,7 @@ async fn routed_messages_queue_later_in_the_order_queued() {
         drop(tx);
         let stats = dispatcher.stats();
         let routed: Vec<_> = (0..4)
-            .map(|seq| {
-                let context = MessageContext::now(seq + 10);
-                dispatcher.route(text(1, seq), context).expect("routed")
-            })
+            .map(|seq| kept(&mut dispatcher, text(1, seq), MessageContext::now(seq + 10)))
             .collect();
         for one in &routed {
             assert_eq!(
@@ -51,24 +51,53 @@ async fn routed_messages_queue_later_in_the_order_queued() {
     }
 }
 
+/// Keeps `message` back; panics if it was dispatched.
+fn kept(
+    dispatcher: &mut Dispatcher<TestRouter>,
+    message: WsMessage,
+    context: MessageContext,
+) -> Routed<TestRouter> {
+    match dispatcher.dispatch_unless(message, context, |_, _, _| true) {
+        Routing::Kept(routed) => routed,
+        Routing::Dispatched(outcome) => panic!("dispatched: {outcome:?}"),
+    }
+}
+
 #[tokio::test]
-async fn route_reports_what_goes_no_further() {
-    let (tx, _seen) = seen_channel();
+async fn what_is_not_kept_is_dispatched_and_failures_are_never_shown() {
+    let (tx, mut seen) = seen_channel();
     let mut dispatcher = RouterBuilder::new(TestRouter::parsing())
         .handler_with_config(1, Recorder::new(Some(1), &tx), lane(LaneKind::Task))
         .build()
         .expect("build");
+    drop(tx);
     let stats = dispatcher.stats();
     let context = MessageContext::now(1);
-    let outcome = dispatcher.route(WsMessage::text("not a message"), context);
-    assert_eq!(outcome.err(), Some(Dispatch::ParseFailed));
-    let outcome = dispatcher.route(text(2, 0), context);
-    assert_eq!(
-        outcome.err(),
-        Some(Dispatch::Unrouted),
-        "no lane, no fallback"
-    );
+    let mut shown = 0;
+    let mut show = |_: &TestRouter, _: Option<&support::Msg>, _: &WsMessage| {
+        shown += 1;
+        true
+    };
+    for (message, expected) in [
+        (WsMessage::text("not a message"), Dispatch::ParseFailed),
+        (text(2, 0), Dispatch::Unrouted),
+    ] {
+        match dispatcher.dispatch_unless(message, context, &mut show) {
+            Routing::Dispatched(outcome) => assert_eq!(outcome, expected),
+            Routing::Kept(routed) => panic!("kept: {routed:?}"),
+        }
+    }
+    assert_eq!(shown, 0);
     let figures = stats.snapshot();
     assert_eq!((figures.parse_errors, figures.unrouted), (1, 1));
+    // Not kept: queued at once.
+    let outcome = dispatcher.dispatch_unless(text(1, 0), context, |_, _, _| false);
+    assert!(
+        matches!(outcome, Routing::Dispatched(Dispatch::Queued)),
+        "{outcome:?}"
+    );
+    dispatcher.flush();
     within("shutdown", dispatcher.shutdown(ShutdownMode::Graceful)).await;
+    let seen = until_closed(&mut seen).await;
+    assert_eq!(seqs(&seen), [0]);
 }

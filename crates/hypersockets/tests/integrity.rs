@@ -377,12 +377,7 @@ async fn snapshots_fetched_apart_resync_binance_style() {
                 *fetches.lock().unwrap_or_else(PoisonError::into_inner) += 1;
                 let topic = topic.ok_or("not a subscribed topic")?;
                 let control = exchange.get().ok_or("no exchange yet")?;
-                let rest = control.book_snapshot(&topic, None).ok_or("no such book")?;
-                let number = serde_json::from_str::<Value>(&rest)?["lastUpdateId"]
-                    .as_u64()
-                    .ok_or("no lastUpdateId")?;
-                let message = format!(r#"{{"stream":"{topic}","snapshot":{rest}}}"#);
-                Ok::<_, BoxError>(StreamSnapshot::new(number, WsMessage::text(message)))
+                rest_snapshot(control, &topic)
             }
         }
     };
@@ -734,4 +729,70 @@ async fn a_reconnection_reports_the_gap_a_snapshot_covers() {
     );
     assert_continuous(A, &delivered);
     run.exchange.shutdown().await;
+}
+
+/// Unsubscribing a stream that waits for its snapshot ends the wait: what
+/// it buffered is dropped and counted, and the other stream flows on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribing_a_waiting_stream_drops_its_buffer() {
+    let mut config = ExchangeConfig::new();
+    for stream in [A, B] {
+        config = config.stream(StreamConfig::book_deltas(stream).global(true).rate(RATE));
+    }
+    let exchange = MockExchange::start(config).await.unwrap();
+    let control = exchange.control();
+    // A's snapshot never comes; B's at once.
+    let source = move |_: StreamId, topic: Option<String>| {
+        let control = control.clone();
+        async move {
+            let topic = topic.ok_or("not a subscribed topic")?;
+            if topic == A {
+                std::future::pending::<()>().await;
+            }
+            rest_snapshot(&control, &topic)
+        }
+    };
+    let data = Collected::default();
+    let client = support::client_builder_with(
+        NumberedFeeds,
+        exchange.url(),
+        &[A, B],
+        &data,
+        &Collected::default(),
+    )
+    .integrity(Integrity::default().snapshots(source))
+    .build()
+    .unwrap();
+    let mut events = client.events();
+    client.connect().await.unwrap();
+    assert_eq!(stale(&mut events, A).await, StaleCause::Start);
+    resynced(&mut events, B).await;
+
+    assert!(client.unsubscribe(A).await.unwrap());
+    support::within("A's buffer dropped", async {
+        while client.metrics().connection.stream_stale_dropped == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let before = of(&data.texts(), B).count();
+    let wait_b = format!("{} messages of {B}", before + 10);
+    data.wait_until(&wait_b, |texts| of(texts, B).count() >= before + 10)
+        .await;
+    client.close().await.unwrap();
+    assert_eq!(of(&data.texts(), A).count(), 0, "A never resynced");
+    assert_continuous(B, &delivered(&data.texts(), B));
+    exchange.shutdown().await;
+}
+
+/// The exchange's REST book snapshot of `topic`, as a user's snapshot
+/// source fetches it: numbered by its `lastUpdateId`, wrapped in the
+/// envelope `NumberedFeeds` routes.
+fn rest_snapshot(control: &Control, topic: &str) -> Result<StreamSnapshot, BoxError> {
+    let rest = control.book_snapshot(topic, None).ok_or("no such book")?;
+    let number = serde_json::from_str::<Value>(&rest)?["lastUpdateId"]
+        .as_u64()
+        .ok_or("no lastUpdateId")?;
+    let message = format!(r#"{{"stream":"{topic}","snapshot":{rest}}}"#);
+    Ok(StreamSnapshot::new(number, WsMessage::text(message)))
 }

@@ -14,9 +14,9 @@ use futures_util::{FutureExt, StreamExt};
 use hypersockets_core::{
     Admitted, AuthProvider, AuthVerdict, BoxError, ClientEvent, Connection, DisconnectReason,
     HyperSocketError, MessageContext, MessageRouter, MessageStream, Result, RotationCause,
-    StaleCause, StreamId, StreamSequence, StreamTracker, WsMessage,
+    SequenceReader, StaleCause, StreamId, StreamSequence, StreamTracker, WsMessage,
 };
-use hypersockets_router::{Dispatch, Routed, ShutdownMode};
+use hypersockets_router::{Dispatch, Routed, Routing, ShutdownMode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
@@ -30,7 +30,7 @@ use crate::runtime::overlap::{Overlap, Source};
 use crate::runtime::requests::{RequestSender, request_queue};
 use crate::runtime::rotation::{Handover, Predecessor, Successor, SuccessorStep};
 use crate::runtime::writer::{self, Outgoing};
-use crate::runtime::{Command, Runtime, Transition};
+use crate::runtime::{Command, Runtime, Shared, Transition};
 use crate::subscription::Subscription;
 
 /// How long a failed snapshot fetch waits before it is tried again.
@@ -868,36 +868,29 @@ impl<R: MessageRouter> Session<'_, R> {
     /// is numbered.
     #[inline]
     fn dispatch(&mut self, message: WsMessage, context: MessageContext) -> Flow {
-        if !self.rt.config.integrity.enabled {
-            return dispatched(self.rt.dispatcher.dispatch(message, context));
+        let Runtime {
+            config,
+            shared,
+            dispatcher,
+            ..
+        } = &mut *self.rt;
+        if !config.integrity.enabled {
+            return dispatched(dispatcher.dispatch(message, context));
         }
-        let routed = match self.rt.dispatcher.route(message, context) {
-            Ok(routed) => routed,
-            Err(outcome) => return dispatched(outcome),
-        };
-        match self.sequence_of(&routed) {
-            Some(at) if StreamTracker::<()>::tracks(&at) => self.track(at, routed),
-            _ => dispatched(self.rt.dispatcher.queue(routed)),
+        let reader = config.sequence.as_deref();
+        let mut numbered = None;
+        // Parsed and routed, the message is kept back if it is numbered:
+        // the rest go on to their lanes where they are made.
+        let routing = dispatcher.dispatch_unless(message, context, |router, parsed, raw| {
+            numbered = sequence_of(shared, router, reader, parsed, raw)
+                .filter(StreamTracker::<()>::tracks);
+            numbered.is_some()
+        });
+        match (routing, numbered) {
+            (Routing::Dispatched(outcome), _) => dispatched(outcome),
+            (Routing::Kept(routed), Some(at)) => self.track(at, routed),
+            (Routing::Kept(routed), None) => dispatched(self.rt.dispatcher.queue(routed)),
         }
-    }
-
-    /// A routed message's stream and number: from the router's parse
-    /// (`MessageRouter::sequence`), else from the raw bytes (the venue
-    /// profile's reader).
-    #[inline]
-    fn sequence_of(&self, routed: &Routed<R>) -> Option<StreamSequence> {
-        let shared = &self.rt.shared;
-        if let Some(parsed) = routed.parsed() {
-            let router = self.rt.dispatcher.router();
-            let typed = shared.caught("router sequence", || router.sequence(parsed));
-            if let Some(at) = typed.flatten() {
-                return Some(at);
-            }
-        }
-        let reader = self.rt.config.sequence.as_ref()?;
-        shared
-            .caught("sequence reader", || reader.sequence(routed.raw()))
-            .flatten()
     }
 
     /// A numbered message, delivered, dropped or held as its stream says.
@@ -1427,6 +1420,14 @@ impl<R: MessageRouter> Session<'_, R> {
                 if let Some(confirmations) = &mut self.confirmations {
                     confirmations.forget(subscription.id());
                 }
+                // A stale period of its stream ends with it: nothing stays
+                // buffered, no snapshot is awaited.
+                let stream = StreamId::of(&[subscription.id()]);
+                let dropped = self.rt.streams.tracker.drop_stale(stream);
+                self.rt
+                    .shared
+                    .counters
+                    .add_stream_stale_dropped(dropped as u64);
                 if self.sent.remove(subscription.id())
                     && let Some(message) = self.unsubscribe_request(&subscription)
                 {
@@ -1552,6 +1553,28 @@ fn auth_panicked() -> SessionEnd {
 }
 
 /// The flow of two steps taken together: an end wins, then a wait.
+/// A message's stream and number: from the router's parse
+/// (`MessageRouter::sequence`), else from the raw bytes (the venue
+/// profile's reader).
+#[inline]
+fn sequence_of<R: MessageRouter>(
+    shared: &Shared,
+    router: &R,
+    reader: Option<&dyn SequenceReader>,
+    parsed: Option<&R::Message>,
+    raw: &WsMessage,
+) -> Option<StreamSequence> {
+    if let Some(parsed) = parsed {
+        let typed = shared.caught("router sequence", || router.sequence(parsed));
+        if let Some(at) = typed.flatten() {
+            return Some(at);
+        }
+    }
+    shared
+        .caught("sequence reader", || reader?.sequence(raw))
+        .flatten()
+}
+
 fn worse(first: Flow, second: Flow) -> Flow {
     match (first, second) {
         (Flow::End(end), _) | (_, Flow::End(end)) => Flow::End(end),
