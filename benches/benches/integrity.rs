@@ -6,9 +6,9 @@
 //!   router does: the path a message takes without tracking.
 //! - `inline_path_tracked`: the same, tracked as the client tracks it when
 //!   the router numbers its parsed messages (`MessageRouter::sequence`):
-//!   the dispatch keeps the parsed message back, the router numbers it,
-//!   the tracker checks it against the stream's last number (in sequence
-//!   every time), the dispatcher queues it.
+//!   the router numbers the parsed message, the tracker checks it against
+//!   the stream's last number (in sequence every time), the dispatcher
+//!   queues it.
 //!   `inline_path_tracked / inline_path - 1` is the figure: target under 5 %.
 //! - `inline_path_read`: tracked with the numbers read from the raw bytes
 //!   instead (the venue profile's `SequenceReader`, for routers that do not
@@ -99,7 +99,8 @@ enum Numbers<'a> {
 }
 
 /// A message dispatched as the client does with tracking on: parsed and
-/// routed, numbered, kept back for its stream's tracker, queued. It is
+/// routed, numbered, checked against its stream's last, queued (kept back
+/// and admitted only if it did not follow on). It is
 /// message `number` of its stream, each following on from the last as a
 /// healthy feed's do (the number read is replaced: the reading was the
 /// work).
@@ -111,19 +112,19 @@ fn tracked_dispatch(
     message: WsMessage,
     number: u64,
 ) {
-    let mut read = None;
+    let mut at = None;
     let context = MessageContext::now(1);
     let routing = dispatcher.dispatch_unless(message, context, |router, parsed, raw| {
-        read = match numbers {
+        let read = match numbers {
             Numbers::Router => parsed.and_then(|update| router.sequence(update)),
             Numbers::Reader(venue) => venue.sequence_of(raw),
         };
-        read.is_some()
+        at = read.map(|read| StreamSequence::new(read.stream, number).previous(number - 1));
+        at.is_some_and(|at| !tracker.advance(at))
     });
-    let (Routing::Kept(routed), Some(read)) = (routing, read) else {
+    let (Routing::Kept(routed), Some(at)) = (routing, at) else {
         return;
     };
-    let at = StreamSequence::new(read.stream, number).previous(number - 1);
     if let Admitted::Deliver(routed) = tracker.admit(at, routed) {
         dispatcher.queue(routed);
     }

@@ -134,6 +134,30 @@ impl<T> Default for Track<T> {
     }
 }
 
+impl<T> Track<T> {
+    /// Moves on to `at` if it follows on from the last message: the
+    /// stream is not stale, `at` is no reset, and it names (or, with a
+    /// bare number, is) the number after the last; or it is the first,
+    /// and first messages need no snapshot.
+    #[inline]
+    fn follow(&mut self, at: StreamSequence, buffering: bool) -> bool {
+        if self.stale.is_some() || at.reset {
+            return false;
+        }
+        let follows = match self.last {
+            None => !buffering,
+            Some(last) => {
+                at.number > last && at.previous.unwrap_or(at.number.saturating_sub(1)) <= last
+            }
+        };
+        if follows {
+            self.last = Some(at.number);
+            self.linked |= at.previous.is_some();
+        }
+        follows
+    }
+}
+
 impl<T> Default for Stale<T> {
     fn default() -> Self {
         Self {
@@ -264,29 +288,57 @@ impl<T> StreamTracker<T> {
                 None => Admitted::Deliver(message),
             };
         }
+        if track.follow(at, buffering) {
+            return Admitted::Deliver(message);
+        }
         track.linked |= at.previous.is_some();
-        let previous = at.previous.unwrap_or(at.number.saturating_sub(1));
+        // Not in sequence: a first message waiting for its snapshot, a
+        // repeat, or a gap.
         let cause = match track.last {
-            None if buffering => StaleCause::Start,
-            None => {
-                track.last = Some(at.number);
-                return Admitted::Deliver(message);
-            }
+            None => StaleCause::Start,
             Some(last) if at.number <= last => return Admitted::Duplicate,
-            Some(last) if previous > last => StaleCause::Gap {
+            Some(last) => StaleCause::Gap {
                 last,
-                next: previous.saturating_add(1),
+                next: at
+                    .previous
+                    .unwrap_or(at.number.saturating_sub(1))
+                    .saturating_add(1),
             },
-            Some(_) => {
-                track.last = Some(at.number);
-                return Admitted::Deliver(message);
-            }
         };
         let dropped = track
             .stale
             .insert(Stale::default())
             .hold(buffering, max, at, message);
         Admitted::Stale { cause, dropped }
+    }
+
+    /// Takes a message that follows on from its stream's last (the common
+    /// case, and [`admit`](Self::admit)'s [`Admitted::Deliver`]) without
+    /// taking the message itself; `false`, with nothing changed, for any
+    /// other: a reset, a repeat, a gap, a stale stream's message, or a
+    /// first one that waits for a snapshot. A caller that would move a
+    /// large message into `admit` and out again asks this first, and
+    /// admits only what it refuses.
+    ///
+    /// ```
+    /// use hypersockets_core::{Admitted, StreamId, StreamSequence, StreamTracker};
+    ///
+    /// let book = StreamId::of(&["btcusdt@depth"]);
+    /// let delta = |first: u64, last: u64| StreamSequence::new(book, last).previous(first - 1);
+    /// let mut tracker = StreamTracker::new();
+    /// assert!(tracker.advance(delta(1, 4)));
+    /// assert!(tracker.advance(delta(5, 9)));
+    /// // A gap: refused, and admit says what it is.
+    /// assert!(!tracker.advance(delta(12, 15)));
+    /// assert!(matches!(tracker.admit(delta(12, 15), "c"), Admitted::Stale { .. }));
+    /// ```
+    #[inline]
+    pub fn advance(&mut self, at: StreamSequence) -> bool {
+        let buffering = self.buffering;
+        self.streams
+            .entry(at.stream)
+            .or_default()
+            .follow(at, buffering)
     }
 
     /// Makes `stream` stale from outside (a checksum mismatch); `false` if

@@ -171,9 +171,10 @@ impl<R: MessageRouter> Dispatcher<R> {
     /// the router, the parsed message (`None` for a classified one, parsed
     /// later in its lane) and the raw one, and saying `true` gets it back
     /// ([`Routing::Kept`]) instead of queued, to [`queue`](Self::queue)
-    /// now, later or never. The client keeps a numbered message this way to
-    /// check it against its stream (its number read from the parse), at no
-    /// cost to the messages it lets through.
+    /// now, later or never. The client numbers each message in `keep` (from
+    /// the parse) and keeps back only those that do not follow on from
+    /// their stream's last (a gap, a repeat, a stale stream's), for its
+    /// stream tracker; the rest go to their lanes without being moved.
     ///
     /// A message that goes no further is [`Routing::Dispatched`] with
     /// [`Dispatch::ParseFailed`] (counted and logged; panics in the

@@ -872,6 +872,7 @@ impl<R: MessageRouter> Session<'_, R> {
             config,
             shared,
             dispatcher,
+            streams,
             ..
         } = &mut *self.rt;
         if !config.integrity.enabled {
@@ -879,12 +880,13 @@ impl<R: MessageRouter> Session<'_, R> {
         }
         let reader = config.sequence.as_deref();
         let mut numbered = None;
-        // Parsed and routed, the message is kept back if it is numbered:
-        // the rest go on to their lanes where they are made.
+        // Parsed and routed, a numbered message that follows on from its
+        // stream's last goes on to its lane where it is made, as do
+        // unnumbered ones; the rest are kept back for the tracker.
         let routing = dispatcher.dispatch_unless(message, context, |router, parsed, raw| {
             numbered = sequence_of(shared, router, reader, parsed, raw)
                 .filter(StreamTracker::<()>::tracks);
-            numbered.is_some()
+            numbered.is_some_and(|at| !streams.tracker.advance(at))
         });
         match (routing, numbered) {
             (Routing::Dispatched(outcome), _) => dispatched(outcome),
