@@ -332,6 +332,32 @@ mod prop {
                 prop_assert_eq!(tracker.last(at.stream), last.get(&at.stream).copied());
             }
         }
+
+        /// `advance` takes exactly the messages `admit` would deliver as
+        /// in sequence, and a tracker asked `advance` first (admitting
+        /// only what it refuses) decides every message as one that only
+        /// admits, buffering or not.
+        #[test]
+        fn advance_takes_what_admit_delivers_in_sequence(
+            steps in proptest::collection::vec((any::<bool>(), step()), 1..200),
+            buffering in any::<bool>(),
+        ) {
+            let tracker = || match buffering {
+                true => StreamTracker::buffering(16),
+                false => StreamTracker::new(),
+            };
+            let (mut admitting, mut advancing) = (tracker(), tracker());
+            for at in wire(&steps) {
+                let admitted = format!("{:?}", admitting.admit(at, ()));
+                let advanced = advancing.advance(at);
+                prop_assert_eq!(advanced, !at.reset && admitted == "Deliver(())");
+                if !advanced {
+                    prop_assert_eq!(format!("{:?}", advancing.admit(at, ())), admitted);
+                }
+                prop_assert_eq!(advancing.last(at.stream), admitting.last(at.stream));
+                prop_assert_eq!(advancing.is_stale(at.stream), admitting.is_stale(at.stream));
+            }
+        }
     }
 }
 
