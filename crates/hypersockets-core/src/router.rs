@@ -2,6 +2,7 @@
 
 use std::fmt::Debug;
 use std::hash::Hash;
+use std::time::SystemTime;
 
 use crate::{MessageContext, ParseError, StreamSequence, WsMessage};
 
@@ -231,6 +232,55 @@ pub trait MessageRouter: Send + Sync + 'static {
     /// ```
     #[inline]
     fn sequence(&self, message: &Self::Message) -> Option<StreamSequence> {
+        let _ = message;
+        None
+    }
+
+    /// When the venue says it made `message` (its event time: Binance's
+    /// `E`, OKX's and Bybit's `ts`, …), for the lanes' latency figures:
+    /// with it they add the exchange → socket read stage
+    /// (`LatencySnapshot::exchange_to_read` in the `hypersockets` crate),
+    /// on the messages they time. `None` (the default) leaves it out.
+    ///
+    /// Asked only of timed messages, just before their handler; a venue's
+    /// clock ahead of this machine's counts as no delay.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    ///
+    /// use hypersockets_core::{MessageRouter, ParseError, WsMessage};
+    ///
+    /// /// "<symbol> <event time in ms>"
+    /// struct Trade {
+    ///     event_ms: u64,
+    /// }
+    ///
+    /// struct Trades;
+    ///
+    /// impl MessageRouter for Trades {
+    ///     type Message = Trade;
+    ///     type RouteKey = ();
+    ///
+    ///     fn parse(&self, message: &WsMessage) -> Result<Trade, ParseError> {
+    ///         let text = message.as_text().ok_or_else(|| ParseError::new("expected text"))?;
+    ///         let ms = text.split(' ').nth(1).ok_or_else(|| ParseError::new("no time"))?;
+    ///         let event_ms = ms.parse().map_err(|_| ParseError::new("bad time"))?;
+    ///         Ok(Trade { event_ms })
+    ///     }
+    ///
+    ///     fn route_key(&self, _: &Trade) {}
+    ///
+    ///     fn exchange_time(&self, trade: &Trade) -> Option<SystemTime> {
+    ///         UNIX_EPOCH.checked_add(Duration::from_millis(trade.event_ms))
+    ///     }
+    /// }
+    ///
+    /// let trade = Trades.parse(&WsMessage::text("BTCUSDT 1700000000123")).unwrap();
+    /// let sent = Trades.exchange_time(&trade).unwrap();
+    /// assert_eq!(sent.duration_since(UNIX_EPOCH).unwrap().as_millis(), 1_700_000_000_123);
+    /// ```
+    #[inline]
+    fn exchange_time(&self, message: &Self::Message) -> Option<SystemTime> {
         let _ = message;
         None
     }

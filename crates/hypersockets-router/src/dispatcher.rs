@@ -768,15 +768,16 @@ fn handle_inline<R: MessageRouter>(
     context: &MessageContext,
 ) -> Dispatch {
     // The handler's panics are caught in `call`.
+    let received = context.received_at;
     let result = match payload {
         // Straight to the handler, no `Option` in between.
-        Payload::Parsed(message) => Some(lane.call(message)),
+        Payload::Parsed(message) => Some(lane.call(router, message, received)),
         Payload::Raw(raw) => key
             .and_then(|key| parse_in_lane(router, key, &raw, context, &lane.shared, events))
-            .map(|message| lane.call(message)),
+            .map(|message| lane.call(router, message, received)),
         Payload::RawKeyed(raw, key) => {
             parse_in_lane(router, &key, &raw, context, &lane.shared, events)
-                .map(|message| lane.call(message))
+                .map(|message| lane.call(router, message, received))
         }
     };
     if let Some(result) = result {

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
+use crate::latency::{LaneLatency, LatencySnapshot, LatencyTotals};
+
 /// Live counters of one lane, in two cache lines: one written by the
 /// reader, one by the lane, so neither side's writes evict the other's.
 /// Every counter has a single writer (an inline lane's both halves are
@@ -15,6 +17,8 @@ use crossbeam_utils::CachePadded;
 pub(crate) struct LaneCounters {
     pub(crate) reader: CachePadded<ReaderSide>,
     pub(crate) lane: CachePadded<LaneSide>,
+    /// Written by whoever writes `lane`.
+    pub(crate) latency: LaneLatency,
 }
 
 /// Written by the reader.
@@ -62,7 +66,13 @@ pub(crate) fn raise(counter: &AtomicU64, value: u64) {
 }
 
 impl LaneCounters {
-    pub(crate) fn snapshot(&self, key: String, inline: bool) -> LaneMetricsSnapshot {
+    /// The lane's figures now; its latency histograms are added to `totals`.
+    pub(crate) fn snapshot(
+        &self,
+        key: String,
+        inline: bool,
+        totals: &mut LatencyTotals,
+    ) -> LaneMetricsSnapshot {
         let (reader, lane) = (&*self.reader, &*self.lane);
         let enqueued = reader.enqueued.load(Relaxed);
         let evicted = reader.evicted.load(Relaxed);
@@ -72,6 +82,15 @@ impl LaneCounters {
             Duration::from_nanos(total.load(Relaxed).checked_div(timed).unwrap_or(0))
         };
         let depth = enqueued.saturating_sub(evicted).saturating_sub(dequeued);
+        let latency = match self.latency.load() {
+            Some(histograms) => {
+                totals.add(&histograms);
+                let mut lane = LatencyTotals::default();
+                lane.add(&histograms);
+                lane.snapshot()
+            }
+            None => LatencySnapshot::default(),
+        };
         LaneMetricsSnapshot {
             key,
             inline,
@@ -90,6 +109,7 @@ impl LaneCounters {
             max_wait: Duration::from_nanos(lane.max_wait_ns.load(Relaxed)),
             mean_parse: mean(&lane.parse_ns),
             mean_handle: mean(&lane.handle_ns),
+            latency,
         }
     }
 }
@@ -133,6 +153,9 @@ pub struct LaneMetricsSnapshot {
     pub mean_parse: Duration,
     /// Mean time in the handler of a timed message.
     pub mean_handle: Duration,
+    /// The timed messages' latency, stage by stage: percentiles from the
+    /// socket read to the handler's end.
+    pub latency: LatencySnapshot,
 }
 
 /// Figures of the whole router: reader-side counters and every lane.
@@ -160,6 +183,9 @@ pub struct RouterMetricsSnapshot {
     pub abandoned_lanes: u64,
     /// Every lane, in the order they were configured; the fallback last.
     pub lanes: Vec<LaneMetricsSnapshot>,
+    /// Every lane's timed messages together: the router's latency, stage
+    /// by stage (the lanes' histograms merged).
+    pub latency: LatencySnapshot,
 }
 
 impl RouterMetricsSnapshot {

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::lane::budget::Budget;
 use crate::lane::shared::LaneShared;
+use crate::latency::LatencyTotals;
 use crate::metrics::{ReaderCounters, RouterMetricsSnapshot};
 
 /// Reads the router's figures from any thread, without locks, while the
@@ -19,6 +20,15 @@ pub struct RouterStats {
 impl RouterStats {
     /// Every figure now.
     pub fn snapshot(&self) -> RouterMetricsSnapshot {
+        let mut latency = LatencyTotals::default();
+        let lanes = self
+            .lanes
+            .iter()
+            .map(|lane| {
+                lane.counters
+                    .snapshot(lane.key.clone(), lane.inline, &mut latency)
+            })
+            .collect();
         RouterMetricsSnapshot {
             dispatched: self.reader.dispatched.load(Relaxed),
             parse_errors: self.reader.parse_errors.load(Relaxed),
@@ -27,11 +37,8 @@ impl RouterStats {
             memory_budget: self.budget.limit().map(|limit| limit as u64),
             backpressure_waits: self.budget.waits.load(Relaxed),
             abandoned_lanes: self.reader.abandoned_lanes.load(Relaxed),
-            lanes: self
-                .lanes
-                .iter()
-                .map(|lane| lane.counters.snapshot(lane.key.clone(), lane.inline))
-                .collect(),
+            lanes,
+            latency: latency.snapshot(),
         }
     }
 }

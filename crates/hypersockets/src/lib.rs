@@ -103,8 +103,8 @@ pub use hypersockets_core::{
 };
 #[doc(inline)]
 pub use hypersockets_router::{
-    LaneConfig, LaneKind, LaneMetricsSnapshot, MemoryBudget, OverflowPolicy, RouterMetricsSnapshot,
-    ShutdownMode, peek_json_str,
+    LaneConfig, LaneKind, LaneMetricsSnapshot, LatencySnapshot, MemoryBudget, OverflowPolicy,
+    Percentiles, RouterMetricsSnapshot, ShutdownMode, peek_json_str,
 };
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]

@@ -26,6 +26,9 @@ use hypersockets_router::RouterMetricsSnapshot;
 ///             lane.key, lane.depth, lane.high_water, lane.delivered, lane.dropped, lane.mean_wait,
 ///         );
 ///     }
+///     // How late the handlers finish with the data, all lanes together.
+///     let late = &metrics.router.latency.read_to_done;
+///     println!("read to handled: p50 {:?}, p99 {:?}, max {:?}", late.p50, late.p99, late.max);
 /// }
 /// # report(&ClientMetrics::default());
 /// ```

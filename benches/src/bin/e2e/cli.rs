@@ -16,6 +16,9 @@ pub(crate) struct Options {
     /// The HyperSockets clients' lane kind (`--lanes`, default: the
     /// library's default).
     pub(crate) lanes: Lanes,
+    /// One message in how many the lanes time (`--timing`, default: the
+    /// library's default; 0 times none and records no latency).
+    pub(crate) timing: Option<u32>,
 }
 
 /// What this invocation is.
@@ -35,6 +38,7 @@ pub(crate) enum Invocation {
 /// The usage text.
 pub(crate) const USAGE: &str = "\
 usage: e2e [--n N] [--rate R] [--runs K] [--lanes default|task|thread|pool]
+           [--timing T]
 
 End-to-end bench of HyperSockets against a hand-written tokio-tungstenite
 client, with a blast server in a separate process on 127.0.0.1. Two feeds of
@@ -53,6 +57,9 @@ bytes). Each -gzip client's ratio is against baseline-gzip.
   --runs K   runs per client, alternating clients (default 5)
   --lanes L  lane kind of the HyperSockets clients: the library's default
              (default), task, thread or pool
+  --timing T the HyperSockets clients' lanes time one message in T (their
+             latency histograms and means); 0 times none (default: the
+             library's default, 64)
 
 The last line is machine-readable: RESULT key=value ...";
 
@@ -71,6 +78,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation
         rate: 100_000,
         runs: 5,
         lanes: Lanes::Default,
+        timing: None,
     };
     let mut kind = None;
     let mut port = None;
@@ -91,6 +99,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation
                 options.lanes =
                     Lanes::from_name(&name).ok_or(format!("unknown lane kind {name:?}"))?;
             }
+            "--timing" => options.timing = Some(number(&flag, args.next().as_deref())?),
             "--port" => port = Some(number(&flag, args.next().as_deref())?),
             "--bounded" => bounded = Some(number(&flag, args.next().as_deref())?),
             "--count-allocs" => count_allocs = true,
@@ -115,6 +124,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation
                 rate: options.rate,
                 bounded,
                 lanes: options.lanes,
+                timing: options.timing,
                 count_allocs,
             },
             port: port.ok_or("client needs --port")?,

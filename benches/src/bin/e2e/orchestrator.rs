@@ -69,7 +69,7 @@ pub(crate) fn run(options: &Options) -> Result<Figures, String> {
     let mut throughput: BTreeMap<ClientKind, Vec<RunReport>> = BTreeMap::new();
     for run in 1..=options.runs {
         for kind in ClientKind::ALL {
-            let report = run_job(&server, Job::blast(kind, options.messages, options.lanes))?;
+            let report = run_job(&server, Job::blast(kind, options.messages, options))?;
             println!("{}", report::blast_line(run, options.runs, &report));
             throughput.entry(kind).or_default().push(report);
         }
@@ -82,7 +82,7 @@ pub(crate) fn run(options: &Options) -> Result<Figures, String> {
             for kind in ClientKind::PLAIN {
                 let job = Job {
                     rate: options.rate,
-                    ..Job::blast(kind, paced_messages, options.lanes)
+                    ..Job::blast(kind, paced_messages, options)
                 };
                 let report = run_job(&server, job)?;
                 println!(
@@ -99,7 +99,7 @@ pub(crate) fn run(options: &Options) -> Result<Figures, String> {
     for kind in ClientKind::ALL {
         let job = Job {
             count_allocs: true,
-            ..Job::blast(kind, options.messages, options.lanes)
+            ..Job::blast(kind, options.messages, options)
         };
         let report = run_job(&server, job)?;
         println!("{}", report::alloc_line(&report));
@@ -110,7 +110,7 @@ pub(crate) fn run(options: &Options) -> Result<Figures, String> {
     for bounded in [Some(BOUNDED_CAPACITY), None] {
         let job = Job {
             bounded,
-            ..Job::blast(ClientKind::Classified, memory_messages, options.lanes)
+            ..Job::blast(ClientKind::Classified, memory_messages, options)
         };
         let report = run_job(&server, job)?;
         println!("{}", report::memory_line(bounded, &report));

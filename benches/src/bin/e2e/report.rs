@@ -17,6 +17,7 @@ pub(crate) struct Figures {
     runs: usize,
     rate: u64,
     lanes: Lanes,
+    timing: Option<u32>,
     load_before: String,
     stalls_before: Stalls,
     wakeups_before: Wakeups,
@@ -55,6 +56,7 @@ impl Figures {
             runs: options.runs,
             rate: options.rate,
             lanes: options.lanes,
+            timing: options.timing,
             load_before,
             stalls_before,
             wakeups_before,
@@ -186,11 +188,16 @@ pub(crate) fn summary(figures: &Figures) -> String {
     };
     let _ = writeln!(
         out,
-        "\n== HyperSockets e2e: {} msgs a run, {} runs per client, lanes: {} ({:?}), {} CPUs ==",
+        "\n== HyperSockets e2e: {} msgs a run, {} runs per client, lanes: {} ({:?}), \
+         timing 1 in {}, {} CPUs ==",
         thousands(figures.messages as f64),
         figures.runs,
         figures.lanes.name(),
-        figures.lanes.config(None).kind,
+        figures.lanes.config(None, None).kind,
+        figures
+            .lanes
+            .config(None, figures.timing)
+            .timing_sample_every,
         std::thread::available_parallelism().map_or(0, usize::from),
     );
     let _ = writeln!(

@@ -3,12 +3,14 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::time::Instant;
 
-use hypersockets_core::BoxError;
+use hypersockets_core::{BoxError, MessageRouter};
 
-use crate::clock::now_ns;
+use crate::clock::{now_ns, ns_since, wall_ns_since};
 use crate::lane::shared::LaneShared;
 use crate::lane::worker::HandlerResult;
+use crate::latency::Stage;
 use crate::metrics::bump;
 
 /// A synchronous handler, boxed so lanes of different handler types fit in
@@ -32,9 +34,15 @@ impl<M> InlineLane<M> {
         }
     }
 
-    /// Calls the handler; returns its result or the panic it raised.
+    /// Calls the handler on a message `router` made, read at `received`;
+    /// returns its result or the panic it raised.
     #[inline]
-    pub(crate) fn call(&mut self, message: M) -> HandlerResult {
+    pub(crate) fn call<R: MessageRouter<Message = M>>(
+        &mut self,
+        router: &R,
+        message: M,
+        received: Instant,
+    ) -> HandlerResult {
         let counters = &self.shared.counters;
         bump(&counters.reader.enqueued, 1);
         let started = if self.sample_every != 0 {
@@ -48,11 +56,25 @@ impl<M> InlineLane<M> {
         } else {
             0
         };
+        if started != 0
+            && let Some(sent) = router.exchange_time(&message)
+        {
+            let delay = wall_ns_since(sent, received);
+            counters.latency.record(Stage::ExchangeToRead, delay);
+        }
         let handler = &mut self.handler;
         let result = catch_unwind(AssertUnwindSafe(|| handler(message)));
         if started != 0 {
-            bump(&counters.lane.handle_ns, now_ns().saturating_sub(started));
+            let done = now_ns();
+            let handle = done.saturating_sub(started);
+            bump(&counters.lane.handle_ns, handle);
             bump(&counters.lane.timed, 1);
+            // Parsed on the reader (or just now for a classified message),
+            // and handled at once: no queue.
+            let latency = &counters.latency;
+            latency.record(Stage::ReadToParsed, ns_since(received, started));
+            latency.record(Stage::Handle, handle);
+            latency.record(Stage::ReadToDone, ns_since(received, done));
         }
         bump(&counters.lane.dequeued, 1);
         result

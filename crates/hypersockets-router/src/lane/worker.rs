@@ -8,16 +8,18 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use hypersockets_core::{
     BoxError, ClientEvent, MessageContext, MessageHandler, MessageRouter, WsMessage,
 };
 
-use crate::clock::now_ns;
+use crate::clock::{now_ns, ns_since, wall_ns_since};
 use crate::events::EventSink;
 use crate::excerpt::{log_parse_failure, panic_message};
 use crate::lane::envelope::{Envelope, Payload};
 use crate::lane::shared::LaneShared;
+use crate::latency::Stage;
 use crate::metrics::{bump, raise};
 
 /// A handler's result, or the panic it raised.
@@ -56,11 +58,12 @@ impl<R: MessageRouter, H: MessageHandler<R::Message>> LaneWorker<R, H> {
         else {
             return;
         };
+        let received = context.received_at;
         let result = {
             let mut future = pin!(self.handler.handle_in_context(message, context));
             poll_fn(|cx| poll_caught(future.as_mut(), cx)).await
         };
-        self.finish(result, started);
+        self.finish(result, started, received);
     }
 
     /// [`handle`](Self::handle) for a thread lane: parks the thread while
@@ -81,6 +84,7 @@ impl<R: MessageRouter, H: MessageHandler<R::Message>> LaneWorker<R, H> {
         else {
             return;
         };
+        let received = context.received_at;
         let result = {
             let mut future = pin!(self.handler.handle_in_context(message, context));
             loop {
@@ -90,7 +94,7 @@ impl<R: MessageRouter, H: MessageHandler<R::Message>> LaneWorker<R, H> {
                 }
             }
         };
-        self.finish(result, started);
+        self.finish(result, started, received);
     }
 }
 
@@ -121,10 +125,11 @@ impl<R: MessageRouter, H> LaneWorker<R, H> {
             bump(&counters.lane.dropped_abort, 1);
             return None;
         }
-        let timed = envelope.queued_at != 0;
+        let queued_at = envelope.queued_at;
+        let timed = queued_at != 0;
         let dequeued_at = if timed {
             let now = now_ns();
-            let wait = now.saturating_sub(envelope.queued_at);
+            let wait = now.saturating_sub(queued_at);
             bump(&counters.lane.wait_ns, wait);
             raise(&counters.lane.max_wait_ns, wait);
             now
@@ -137,13 +142,28 @@ impl<R: MessageRouter, H> LaneWorker<R, H> {
             Payload::Raw(raw) => (self.parse(self.key.as_ref()?, &raw, &context)?, true),
             Payload::RawKeyed(raw, key) => (self.parse(&key, &raw, &context)?, true),
         };
-        let started = if timed && parsed_here {
-            let now = now_ns();
-            bump(&counters.lane.parse_ns, now.saturating_sub(dequeued_at));
-            now
-        } else {
-            dequeued_at
+        let started = match (timed, parsed_here) {
+            (false, _) => 0,
+            (true, true) => {
+                let now = now_ns();
+                bump(&counters.lane.parse_ns, now.saturating_sub(dequeued_at));
+                let latency = &counters.latency;
+                latency.record(Stage::ReadToParsed, ns_since(context.received_at, now));
+                now
+            }
+            (true, false) => {
+                // Parsed on the reader just before it was queued.
+                let latency = &counters.latency;
+                let read_to_parsed = ns_since(context.received_at, queued_at);
+                latency.record(Stage::ReadToParsed, read_to_parsed);
+                latency.record(Stage::ParsedToStart, dequeued_at.saturating_sub(queued_at));
+                dequeued_at
+            }
         };
+        if timed && let Some(sent) = self.router.exchange_time(&message) {
+            let delay = wall_ns_since(sent, context.received_at);
+            counters.latency.record(Stage::ExchangeToRead, delay);
+        }
         Some(Opened {
             message,
             context,
@@ -162,11 +182,17 @@ impl<R: MessageRouter, H> LaneWorker<R, H> {
 
     /// Records the outcome of one handler call.
     #[inline]
-    fn finish(&self, result: HandlerResult, started: u64) {
+    fn finish(&self, result: HandlerResult, started: u64, received: Instant) {
         let counters = &self.shared.counters;
         if started != 0 {
-            bump(&counters.lane.handle_ns, now_ns().saturating_sub(started));
+            let done = now_ns();
+            let handle = done.saturating_sub(started);
+            bump(&counters.lane.handle_ns, handle);
             bump(&counters.lane.timed, 1);
+            counters.latency.record(Stage::Handle, handle);
+            counters
+                .latency
+                .record(Stage::ReadToDone, ns_since(received, done));
         }
         record_result(&self.shared, &self.events, result);
     }

@@ -6,7 +6,7 @@
 //!   It classifies (reads only the `k=` prefix, so the parse runs in the
 //!   lane) when built with [`TestRouter::classifying`], except messages
 //!   with `classify=no`, which it leaves to the reader's parse; it counts
-//!   its calls.
+//!   its calls. `sent=MS` is the venue's event time (`exchange_time`).
 //! - [`Recorder`]: a handler that reports every message it starts on a tokio
 //!   channel as a [`Seen`], then does what the message says. Holding waits on
 //!   a [`Gate`] (blocking for thread lanes, awaiting for task lanes).
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread::ThreadId;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hypersockets_core::{
     BoxError, ClientEvent, MessageContext, MessageHandler, MessageRouter, ParseError, WsMessage,
@@ -70,6 +70,8 @@ pub(crate) struct Msg {
     pub(crate) spins: u32,
     /// The key `parse_classified` was given, when it parsed this message.
     pub(crate) classified: Option<u32>,
+    /// The venue's event time (`sent=`, ms since the Unix epoch).
+    pub(crate) sent_ms: Option<u64>,
 }
 
 /// A plain message for `key`.
@@ -157,6 +159,7 @@ impl TestRouter {
                 "seq" => seq = Some(number()?),
                 "yield" => msg.yields = u32::try_from(number()?).unwrap_or(u32::MAX),
                 "spin" => msg.spins = u32::try_from(number()?).unwrap_or(u32::MAX),
+                "sent" => msg.sent_ms = Some(number()?),
                 "do" => {
                     msg.action = match value {
                         "err" => Action::Fail,
@@ -186,6 +189,10 @@ impl MessageRouter for TestRouter {
 
     fn route_key(&self, message: &Msg) -> u32 {
         message.key
+    }
+
+    fn exchange_time(&self, message: &Msg) -> Option<SystemTime> {
+        UNIX_EPOCH.checked_add(Duration::from_millis(message.sent_ms?))
     }
 
     fn classify(&self, message: &WsMessage) -> Option<u32> {

@@ -4,6 +4,7 @@
 
 use hypersockets::{LaneConfig, LaneKind};
 
+use crate::cli::Options;
 use crate::clients::ClientKind;
 
 /// Which lane kind the HyperSockets clients use.
@@ -38,17 +39,21 @@ impl Lanes {
             .find(|lanes| lanes.name() == name)
     }
 
-    /// The lane settings for this choice and an optional bound (overflow
-    /// policy: the default, `Block`).
-    pub(crate) fn config(self, bounded: Option<usize>) -> LaneConfig {
+    /// The lane settings for this choice, an optional bound (overflow
+    /// policy: the default, `Block`) and an optional timing sample rate.
+    pub(crate) fn config(self, bounded: Option<usize>, timing: Option<u32>) -> LaneConfig {
         let config = match self {
             Self::Default => LaneConfig::default(),
             Self::Task => LaneConfig::default().kind(LaneKind::Task),
             Self::Thread => LaneConfig::default().kind(LaneKind::Thread),
             Self::Pool => LaneConfig::default().kind(LaneKind::Pool),
         };
-        match bounded {
+        let config = match bounded {
             Some(capacity) => config.capacity(capacity),
+            None => config,
+        };
+        match timing {
+            Some(every) => config.timing_sample_every(every),
             None => config,
         }
     }
@@ -67,19 +72,23 @@ pub(crate) struct Job {
     pub(crate) bounded: Option<usize>,
     /// The lane kind.
     pub(crate) lanes: Lanes,
+    /// The lanes' timing sample rate (`None`: the library's default).
+    pub(crate) timing: Option<u32>,
     /// Count allocations.
     pub(crate) count_allocs: bool,
 }
 
 impl Job {
-    /// A blast of `messages` for `kind`, default lanes, nothing counted.
-    pub(crate) fn blast(kind: ClientKind, messages: u64, lanes: Lanes) -> Self {
+    /// A blast of `messages` for `kind` on the bench's lanes, unbounded,
+    /// nothing counted.
+    pub(crate) fn blast(kind: ClientKind, messages: u64, options: &Options) -> Self {
         Self {
             kind,
             messages,
             rate: 0,
             bounded: None,
-            lanes,
+            lanes: options.lanes,
+            timing: options.timing,
             count_allocs: false,
         }
     }
@@ -103,6 +112,9 @@ impl Job {
             "--rate".to_owned(),
             self.rate.to_string(),
         ]);
+        if let Some(every) = self.timing {
+            args.extend(["--timing".to_owned(), every.to_string()]);
+        }
         if let Some(capacity) = self.bounded {
             args.extend(["--bounded".to_owned(), capacity.to_string()]);
         }

@@ -209,6 +209,7 @@ pub(crate) fn run(job: &Job, port: u16) -> Result<RunReport, String> {
         rate,
         bounded,
         lanes,
+        timing,
         count_allocs,
     } = *job;
     let feed = kind.feed();
@@ -219,7 +220,7 @@ pub(crate) fn run(job: &Job, port: u16) -> Result<RunReport, String> {
         ),
         expected: Expected::of(messages),
         paced: rate > 0,
-        lanes: lanes.config(bounded),
+        lanes: lanes.config(bounded, timing),
         decompression: match feed {
             Feed::Plain => hypersockets::Decompression::Off,
             Feed::Gzip => hypersockets::Decompression::Gzip,
