@@ -4,21 +4,26 @@
 //!
 //! This library holds the few helpers several examples share: the typed
 //! shape of the mock exchange's market data, subscription messages in the
-//! Binance and OKX styles, an event log, and small checks that make an
-//! example fail loudly when what it demonstrates did not happen.
+//! Binance and OKX styles, an event log, small checks that make an
+//! example fail loudly when what it demonstrates did not happen, and a
+//! `/metrics` endpoint for the metrics example.
 
 #![allow(clippy::print_stdout)]
 
 use std::error::Error;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hypersockets::{
-    BoxError, ClientEvent, DisconnectReason, EventStream, ParseError, StaleCause, Subscription,
-    WsMessage,
+    BoxError, ClientEvent, DisconnectReason, EventStream, ExponentialBackoff, LaneConfig,
+    MessageRouter, ParseError, StaleCause, Subscription, WebSocketClient, WsMessage, handler_fn,
+    peek_json_str,
 };
 use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 // ---- the mock exchange's market data ----
@@ -320,4 +325,141 @@ pub async fn wait_until(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())
+}
+
+// ---- serving metrics ----
+
+/// Serves `render()` as `text/plain` at `GET /metrics` on `listener` (a
+/// Prometheus scrape target), `404` on any other path, one connection at
+/// a time, one request per connection, until the task is dropped.
+///
+/// # Errors
+///
+/// When the listener fails to accept.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    render: impl Fn() -> String + Send + 'static,
+) -> std::io::Result<()> {
+    loop {
+        let (mut stream, _) = listener.accept().await?;
+        // A request line is all this needs; a client that sends nothing
+        // for a second is let go.
+        let mut request = [0u8; 1024];
+        let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut request)).await;
+        let Ok(Ok(read)) = read else { continue };
+        let line = String::from_utf8_lossy(&request[..read]);
+        let (status, body) = if line.starts_with("GET /metrics ") {
+            ("200 OK", render())
+        } else {
+            ("404 Not Found", "not found\n".to_owned())
+        };
+        let response = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        // A scraper that went away is no reason to stop serving.
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    }
+}
+
+/// `GET path` from `address` as a scraper does: the status code and the
+/// body.
+///
+/// # Errors
+///
+/// When the connection or the exchange fails, or the answer is not HTTP.
+pub async fn http_get(address: SocketAddr, path: &str) -> Result<(u16, String), BoxError> {
+    let mut stream = TcpStream::connect(address).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .ok_or("no end of the HTTP head")?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or("no HTTP status")?;
+    Ok((status, body.to_owned()))
+}
+
+/// The value of metric `name` with (at least) these `labels` in a scraped
+/// `body` (Prometheus' text format).
+///
+/// ```
+/// use hypersockets_examples::metric_value;
+///
+/// let body = "# TYPE x counter\nx{client=\"a\",lane=\"b\"} 12\nx_count{client=\"a\"} 3\n";
+/// assert_eq!(metric_value(body, "x", &[("lane", "b")]), Some(12.0));
+/// assert_eq!(metric_value(body, "x", &[("lane", "c")]), None);
+/// assert_eq!(metric_value(body, "x_count", &[]), Some(3.0));
+/// ```
+pub fn metric_value(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    body.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        let (series_labels, value) = match rest.strip_prefix('{') {
+            Some(rest) => rest.split_once("} ")?,
+            None => ("", rest.strip_prefix(' ')?),
+        };
+        let wanted = labels
+            .iter()
+            .all(|(key, value)| series_labels.contains(&format!("{key}=\"{value}\"")));
+        wanted.then(|| value.trim().parse().ok()).flatten()
+    })
+}
+
+/// A client of the mock exchange's trade streams, one lane per stream
+/// (keyed by the stream's name), each timing every message: what the
+/// metrics example exports.
+///
+/// # Errors
+///
+/// When the client cannot be built (a bad URL).
+pub fn trade_streams_client(
+    url: &str,
+    streams: &[&'static str],
+) -> Result<WebSocketClient, BoxError> {
+    /// Routes each trade to its stream's lane, everything else to `other`.
+    struct ByStream(Vec<&'static str>);
+
+    impl MessageRouter for ByStream {
+        type Message = (&'static str, WsMessage);
+        type RouteKey = &'static str;
+
+        fn parse(&self, message: &WsMessage) -> Result<Self::Message, ParseError> {
+            let stream = peek_json_str(message.as_text().unwrap_or_default(), &["stream"])
+                .and_then(|name| self.0.iter().copied().find(|known| *known == name))
+                .unwrap_or("other");
+            Ok((stream, message.clone()))
+        }
+
+        fn route_key(&self, (stream, _): &Self::Message) -> &'static str {
+            stream
+        }
+    }
+
+    let mut builder = WebSocketClient::builder()
+        .url(url)
+        .router(ByStream(streams.to_vec()))
+        .lane_defaults(LaneConfig::default().timing_sample_every(1));
+    for (id, stream) in (1..).zip(streams) {
+        builder = builder
+            .handler(
+                *stream,
+                handler_fn(|(_, message): (&'static str, WsMessage)| {
+                    parse_json::<Envelope<Trade>>(&message).map(drop)
+                }),
+            )
+            .subscribe(binance_subscription(id, &[stream]));
+    }
+    let builder = builder.handler(
+        "other",
+        handler_fn(|_: (&'static str, WsMessage)| Ok::<_, BoxError>(())),
+    );
+    Ok(builder
+        .reconnect(ExponentialBackoff::default().initial(Duration::from_millis(100)))
+        .build()?)
 }

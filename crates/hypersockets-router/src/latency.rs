@@ -32,6 +32,28 @@ pub(crate) enum Stage {
 
 const STAGES: usize = 5;
 
+impl Stage {
+    /// Every stage, in the order of a message's way.
+    pub(crate) const ALL: [Self; STAGES] = [
+        Self::ExchangeToRead,
+        Self::ReadToParsed,
+        Self::ParsedToStart,
+        Self::Handle,
+        Self::ReadToDone,
+    ];
+
+    /// Its name in [`LatencySnapshot`] and in exported metrics.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::ExchangeToRead => "exchange_to_read",
+            Self::ReadToParsed => "read_to_parsed",
+            Self::ParsedToStart => "parsed_to_start",
+            Self::Handle => "handle",
+            Self::ReadToDone => "read_to_done",
+        }
+    }
+}
+
 /// One lane's histograms, made at its first timed message (about 8 KiB
 /// each, so that an idle lane costs nothing). Every writer of a lane's
 /// timings is the lane itself (or the reader, for an inline lane).

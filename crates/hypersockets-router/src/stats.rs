@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::lane::budget::Budget;
 use crate::lane::shared::LaneShared;
-use crate::latency::LatencyTotals;
+use crate::latency::{LatencyTotals, Stage};
 use crate::metrics::{ReaderCounters, RouterMetricsSnapshot};
 
 /// Reads the router's figures from any thread, without locks, while the
@@ -18,6 +18,59 @@ pub struct RouterStats {
 }
 
 impl RouterStats {
+    /// Each lane's latency histograms now, for an exporter: `f(lane key,
+    /// stage, buckets)` for every stage of every lane that has timed a
+    /// message, the stage named as its [`LatencySnapshot`](crate::LatencySnapshot)
+    /// field, each bucket an `(upper bound in ns, count)`, all counts since
+    /// the lane began, the buckets always the same and in the same order
+    /// (so that two readings can be subtracted bucket by bucket).
+    ///
+    /// ```
+    /// use hypersockets_core::{MessageContext, MessageRouter, ParseError, WsMessage};
+    /// use hypersockets_router::{LaneConfig, RouterBuilder};
+    ///
+    /// struct Text;
+    /// impl MessageRouter for Text {
+    ///     type Message = WsMessage;
+    ///     type RouteKey = ();
+    ///     fn parse(&self, message: &WsMessage) -> Result<WsMessage, ParseError> {
+    ///         Ok(message.clone())
+    ///     }
+    ///     fn route_key(&self, _: &WsMessage) {}
+    /// }
+    ///
+    /// let mut dispatcher = RouterBuilder::new(Text)
+    ///     .lane_defaults(LaneConfig::default().timing_sample_every(1))
+    ///     .inline_handler((), |_: WsMessage| Ok::<_, std::convert::Infallible>(()))
+    ///     .build()?;
+    /// dispatcher.dispatch(WsMessage::text("hi"), MessageContext::now(1));
+    /// let mut handled = 0;
+    /// dispatcher.stats().for_each_latency_histogram(|lane, stage, buckets| {
+    ///     if stage == "handle" {
+    ///         assert_eq!(lane, "()");
+    ///         handled += buckets.map(|(_, count)| count).sum::<u64>();
+    ///     }
+    /// });
+    /// assert_eq!(handled, 1);
+    /// # Ok::<(), hypersockets_core::HyperSocketError>(())
+    /// ```
+    pub fn for_each_latency_histogram(
+        &self,
+        mut f: impl FnMut(&str, &'static str, &mut dyn Iterator<Item = (u64, u64)>),
+    ) {
+        for lane in self.lanes.iter() {
+            let Some(histograms) = lane.counters.latency.load() else {
+                continue;
+            };
+            for (stage, histogram) in Stage::ALL.into_iter().zip(&histograms) {
+                let mut buckets = histogram
+                    .into_iter()
+                    .map(|bucket| (bucket.end(), bucket.count()));
+                f(&lane.key, stage.name(), &mut buckets);
+            }
+        }
+    }
+
     /// Every figure now.
     pub fn snapshot(&self) -> RouterMetricsSnapshot {
         let mut latency = LatencyTotals::default();

@@ -138,6 +138,13 @@ impl WebSocketClient {
         Self { inner }
     }
 
+    /// The router's live figures (the lanes' latency histograms among
+    /// them), for the metrics export.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn router_stats(&self) -> &hypersockets_router::RouterStats {
+        &self.inner.shared.router_stats
+    }
+
     /// A handle that does not keep the client alive; see
     /// [`WeakClient`](crate::WeakClient).
     ///

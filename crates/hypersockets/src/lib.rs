@@ -59,6 +59,8 @@ mod integrity;
 mod login;
 mod manager;
 mod metrics;
+#[cfg(feature = "metrics")]
+mod metrics_export;
 mod pacing;
 mod protocol_ping;
 mod rotation;
@@ -80,6 +82,9 @@ pub use integrity::{Integrity, ResyncHandle};
 pub use login::{BinanceLogon, BybitLogin, CoinbaseJwt, HtxLogin, OkxLogin};
 pub use manager::{ClientManager, ManagerEvent, ManagerEventStream, ManagerMetrics};
 pub use metrics::ClientMetrics;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use metrics_export::MetricsExport;
 pub use pacing::{Pacing, Rate};
 pub use protocol_ping::ProtocolPing;
 pub use rotation::Rotation;

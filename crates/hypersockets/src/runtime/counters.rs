@@ -50,6 +50,12 @@ macro_rules! metrics {
             pub fn saturating_add(self, other: Self) -> Self {
                 Self { $( $name: self.$name.saturating_add(other.$name), )* }
             }
+
+            /// Each counter with its field's name, in order (for exporters).
+            #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+            pub(crate) fn each(&self, mut f: impl FnMut(&'static str, u64)) {
+                $( f(stringify!($name), self.$name); )*
+            }
         }
     };
 }
