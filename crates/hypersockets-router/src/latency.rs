@@ -122,7 +122,10 @@ impl LatencyTotals {
 /// Where a lane's timed messages spent their time, stage by stage: the
 /// distribution of each stage over the messages timed (one in
 /// [`LaneConfig::timing_sample_every`](crate::LaneConfig::timing_sample_every),
-/// 64 by default; 1 times every message).
+/// 64 by default; 1 times every message) since the lane began. For
+/// recent windows (the last minute's p99), export the figures
+/// (`export_metrics`, the facade's `metrics` feature): the export hands on
+/// each interval's new values, for the monitoring system to window.
 ///
 /// ```
 /// use hypersockets_router::RouterMetricsSnapshot;
