@@ -358,7 +358,8 @@ impl<R: MessageRouter> Dispatcher<R> {
         let budget = Arc::clone(&self.budget);
         if !std::mem::replace(&mut self.budget_reported, true) {
             bump(&budget.waits, 1);
-            let queued_bytes = budget.queued();
+            // What stopped the reader: lanes may have taken some since.
+            let queued_bytes = budget.reached_total();
             let limit = budget.limit().unwrap_or(usize::MAX);
             tracing::info!(queued_bytes, limit, "memory budget reached; reading paused");
             (self.events)(ClientEvent::MemoryBudgetReached {

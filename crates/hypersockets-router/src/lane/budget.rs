@@ -12,7 +12,7 @@
 //! [`Dispatch::Blocked`]: crate::Dispatch::Blocked
 
 use std::sync::atomic::Ordering::{AcqRel, Relaxed};
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64};
+use std::sync::atomic::{AtomicIsize, AtomicU64};
 
 use crossbeam_utils::CachePadded;
 use tokio::sync::Notify;
@@ -26,10 +26,12 @@ pub(crate) struct Budget {
     /// subtract) before the reader has added it, so it can dip below zero
     /// for a moment.
     queued: CachePadded<AtomicIsize>,
-    /// Set by the reader when an add passes the limit, cleared once it has
-    /// waited for room. Only the reader writes it, so it stays in the
-    /// reader's cache.
-    reached: CachePadded<AtomicBool>,
+    /// The total an add brought past the limit (0: not reached), set by
+    /// the reader and cleared once it has waited for room. Kept apart from
+    /// `queued`, which the lanes lower meanwhile, so that what stopped the
+    /// reader is what it reports. Only the reader writes it, so it stays
+    /// in the reader's cache.
+    reached: CachePadded<AtomicIsize>,
     /// `isize::MAX` when unbounded.
     limit: isize,
     /// The reader resumes at or below this (half the limit).
@@ -48,7 +50,7 @@ impl Budget {
         };
         Self {
             queued: CachePadded::new(AtomicIsize::new(0)),
-            reached: CachePadded::new(AtomicBool::new(false)),
+            reached: CachePadded::new(AtomicIsize::new(0)),
             limit,
             resume: limit / 2,
             room: Notify::new(),
@@ -66,7 +68,8 @@ impl Budget {
         let bytes = signed(bytes);
         let total = self.queued.fetch_add(bytes, AcqRel).wrapping_add(bytes);
         if total > self.limit {
-            self.reached.store(true, Relaxed);
+            // Past a limit of at least 0 by a positive add: never 0.
+            self.reached.store(total, Relaxed);
         }
     }
 
@@ -93,7 +96,12 @@ impl Budget {
     /// Reader: whether it must wait for room before reading on.
     #[inline]
     pub(crate) fn reached(&self) -> bool {
-        self.reached.load(Relaxed)
+        self.reached.load(Relaxed) != 0
+    }
+
+    /// The total that passed the limit (0 if it has not been reached).
+    pub(crate) fn reached_total(&self) -> usize {
+        usize::try_from(self.reached.load(Relaxed)).unwrap_or(0)
     }
 
     /// Reader: whether the lanes have drained enough to read on.
@@ -103,7 +111,7 @@ impl Budget {
 
     /// Reader: done waiting.
     pub(crate) fn clear_reached(&self) {
-        self.reached.store(false, Relaxed);
+        self.reached.store(0, Relaxed);
     }
 
     /// Bytes queued now.
