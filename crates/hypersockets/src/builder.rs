@@ -1134,6 +1134,51 @@ impl<U, Ro> WebSocketClientBuilder<U, Ro> {
         self
     }
 
+    /// Records every frame the client receives, and its connections'
+    /// openings, failures and ends, to `recorder`'s file, for
+    /// [`Replay`](crate::Replay) (see [`Recorder`](crate::Recorder)).
+    /// Default: not recorded.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hypersockets::prelude::*;
+    /// use hypersockets::Recorder;
+    ///
+    /// let path = std::env::temp_dir().join(format!("doc-record-{}.hsr", std::process::id()));
+    /// let recorder = Recorder::create(&path)?;
+    /// let builder = || {
+    ///     WebSocketClient::builder()
+    ///         .url("wss://ws.okx.com:8443/ws/v5/public")
+    ///         .router(PassThrough)
+    ///         .record(&recorder)
+    /// };
+    /// let client = builder().build()?;
+    /// // One recorder, one client.
+    /// let error = builder().build().unwrap_err();
+    /// assert!(matches!(error, HyperSocketError::InvalidConfiguration { setting: "record", .. }));
+    /// # drop(client);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn record(mut self, recorder: &crate::Recorder) -> Self {
+        self.config.recorder = Some(recorder.clone());
+        self
+    }
+
+    /// The client a replay runs: the replay's transport, reconnecting at
+    /// once (the recording says when the venue let it), no proxy, and
+    /// lanes that finish what is queued however long it takes.
+    pub(crate) fn replayed(mut self, transport: impl Transport) -> Self {
+        self.config.transport = Arc::new(transport);
+        self.config.reconnect = Arc::new(hypersockets_core::FixedInterval::new(Duration::ZERO));
+        self.config.proxy = None;
+        self.config.proxy_from_env = false;
+        self.config.headers = None;
+        self.config.timeouts.close = crate::config::MAX_DURATION;
+        self
+    }
+
     /// What the client does about gaps, duplicates and checksum
     /// mismatches in numbered streams (those the router's
     /// [`sequence`](crate::MessageRouter::sequence) or the
@@ -1429,6 +1474,9 @@ impl<R: MessageRouter> WebSocketClientBuilder<HasUrl, WithRouter<R>> {
         } = self;
         config.url = url;
         config.validate()?;
+        if let Some(recorder) = config.recorder.take() {
+            config.recording = Some(recorder.attach()?);
+        }
         if config.proxy_from_env {
             config.proxy = Proxy::from_env(&config.url)?;
         }

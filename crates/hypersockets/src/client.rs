@@ -242,8 +242,17 @@ impl WebSocketClient {
         Ok(())
     }
 
+    /// Waits until the client shuts down: closed, or given up.
+    pub(crate) async fn shut_down(&self) {
+        let mut lifecycle = self.inner.shared.lifecycle.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = lifecycle
+            .wait_for(|now| now.state == ConnectionState::ShuttingDown)
+            .await;
+    }
+
     /// Spawns the connection task, once, inside the client's span.
-    fn start(&self) -> Result<()> {
+    pub(crate) fn start(&self) -> Result<()> {
         let runtime = self
             .inner
             .runtime

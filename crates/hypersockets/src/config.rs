@@ -70,6 +70,11 @@ pub(crate) struct ClientConfig {
     pub(crate) sequence: Option<Arc<dyn SequenceReader>>,
     /// What is done about gaps and duplicates in numbered streams; on.
     pub(crate) integrity: crate::Integrity,
+    /// The recorder given to the builder; `build` attaches it as
+    /// `recording`.
+    pub(crate) recorder: Option<crate::Recorder>,
+    /// Where every connect and connection is recorded; none by default.
+    pub(crate) recording: Option<crate::recording::RecordTap>,
 }
 
 impl Default for ClientConfig {
@@ -99,6 +104,8 @@ impl Default for ClientConfig {
             rotation: Rotation::default(),
             sequence: None,
             integrity: crate::Integrity::default(),
+            recorder: None,
+            recording: None,
         }
     }
 }
@@ -127,6 +134,10 @@ impl std::fmt::Debug for ClientConfig {
             .field("rotation", &self.rotation)
             .field("sequence", &self.sequence.is_some())
             .field("integrity", &self.integrity)
+            .field(
+                "recording",
+                &(self.recorder.is_some() || self.recording.is_some()),
+            )
             .finish_non_exhaustive()
     }
 }

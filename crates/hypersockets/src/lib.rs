@@ -63,6 +63,7 @@ mod metrics;
 mod metrics_export;
 mod pacing;
 mod protocol_ping;
+mod recording;
 mod rotation;
 mod runtime;
 mod shards;
@@ -87,6 +88,10 @@ pub use metrics::ClientMetrics;
 pub use metrics_export::MetricsExport;
 pub use pacing::{Pacing, Rate};
 pub use protocol_ping::ProtocolPing;
+pub use recording::{
+    Record, RecordEvent, Recorder, Recording, RecordingError, RecordingStats, Replay, ReplayPace,
+    ReplayRun, ReplaySummary,
+};
 pub use rotation::Rotation;
 pub use runtime::counters::MetricsSnapshot;
 pub use shards::VenueShards;

@@ -13,14 +13,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use hypersockets::{
     BoxError, ClientEvent, EventStream, Integrity, MessageHandler, MessageRouter, ParseError,
     ResyncHandle, StaleCause, StreamId, StreamSequence, StreamSnapshot, WebSocketClient, WsMessage,
-    handler_fn, peek_json_str,
+    handler_fn,
 };
 use hypersockets_testkit::{
     ConnectionId, Control, ExchangeConfig, Fault, MockExchange, Rate, StreamConfig, StreamFault,
     book_checksum,
 };
 use serde_json::Value;
-use support::{CONTROL, Collected, Feed, FeedRouter, subscription, wait_event};
+use support::{
+    CONTROL, Collected, Feed, FeedRouter, book_sequence as reader, subscription, wait_event,
+};
 
 const A: &str = "btcusdt@depth";
 const B: &str = "ethusdt@depth";
@@ -30,23 +32,6 @@ const RATE: Rate = Rate::PerSecond(200);
 
 fn id(stream: &str) -> StreamId {
     StreamId::of(&[stream])
-}
-
-/// The testkit's book streams, numbered as Binance's diffs: a delta covers
-/// `U..=u` (so the one before it ends at `U - 1`); a snapshot starts the
-/// stream afresh at its `u`.
-fn reader(message: &WsMessage) -> Option<StreamSequence> {
-    let text = message.as_text()?;
-    let stream = id(peek_json_str(text, &["stream"])?);
-    let data = serde_json::from_str::<Value>(text)
-        .ok()?
-        .get("data")?
-        .clone();
-    let last = data["u"].as_u64()?;
-    if data["type"] == "snapshot" {
-        return Some(StreamSequence::new(stream, last).reset());
-    }
-    Some(StreamSequence::new(stream, last).previous(data["U"].as_u64()?.saturating_sub(1)))
 }
 
 /// The testkit's messages, each book message numbered in its parse, as

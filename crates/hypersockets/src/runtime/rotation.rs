@@ -115,7 +115,8 @@ pub(crate) fn connect(
     let provider = config.headers.clone();
     let request = config.request(Vec::new());
     let shared = Arc::clone(shared);
-    Box::pin(async move {
+    let recording = config.recording.clone();
+    let connect = async move {
         let headers = match provider {
             Some(provider) => shared
                 .caught_async("header provider", provider.headers())
@@ -128,7 +129,11 @@ pub(crate) fn connect(
         };
         tracing::debug!("connecting");
         transport.connect(request.headers(headers)).await
-    })
+    };
+    match recording {
+        Some(recording) => Box::pin(async move { recording.connected(connect.await) }),
+        None => Box::pin(connect),
+    }
 }
 
 /// A session handing over to its successor's connection.

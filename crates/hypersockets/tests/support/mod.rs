@@ -250,3 +250,20 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 pub fn is_connected(event: &ClientEvent) -> bool {
     matches!(event, ClientEvent::Connected { .. })
 }
+
+/// The testkit's book streams, numbered as Binance's diffs: a delta covers
+/// `U..=u` (so the one before it ends at `U - 1`); a snapshot starts the
+/// stream afresh at its `u`.
+pub fn book_sequence(message: &WsMessage) -> Option<StreamSequence> {
+    let text = message.as_text()?;
+    let stream = hypersockets::StreamId::of(&[hypersockets::peek_json_str(text, &["stream"])?]);
+    let data = serde_json::from_str::<serde_json::Value>(text)
+        .ok()?
+        .get("data")?
+        .clone();
+    let last = data["u"].as_u64()?;
+    if data["type"] == "snapshot" {
+        return Some(StreamSequence::new(stream, last).reset());
+    }
+    Some(StreamSequence::new(stream, last).previous(data["U"].as_u64()?.saturating_sub(1)))
+}

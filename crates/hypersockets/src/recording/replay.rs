@@ -1,0 +1,237 @@
+//! Replaying a recording through a client: the same router, handlers and
+//! settings as the recording client had, fed from the file.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hypersockets_core::{HyperSocketError, MessageRouter, Result};
+use tokio::sync::mpsc;
+
+use crate::builder::{HasUrl, WebSocketClientBuilder, WithRouter};
+use crate::client::WebSocketClient;
+use crate::recording::replay_transport::{Feed, ReplayTransport};
+use crate::recording::{Recording, RecordingError};
+
+/// Records read ahead of the client.
+const READ_AHEAD: usize = 1024;
+
+/// How fast a [`Replay`] goes.
+///
+/// ```
+/// use hypersockets::ReplayPace;
+///
+/// assert_eq!(ReplayPace::default(), ReplayPace::Fast);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplayPace {
+    /// As fast as the client takes it (the default).
+    #[default]
+    Fast,
+    /// As the recording went: each record when as long has passed since
+    /// the first as had when it was recorded.
+    Original,
+}
+
+/// Plays a recording ([`Recorder`](crate::Recorder)) through a client
+/// built as the recording one was: the same router, handlers, lanes,
+/// pings, acks, logins, integrity and decompression see the same frames
+/// in the same order, across the same connections, as fast as possible
+/// or at the original pace.
+///
+/// The replay stands in for the venue: connection attempts fail and
+/// succeed, frames arrive and connections end as recorded; what the
+/// client writes is discarded (a Close is answered). The client
+/// reconnects at once (the recording says when the venue let it).
+/// Snapshots a [`SnapshotSource`](crate::SnapshotSource) fetched outside
+/// the socket are not in the recording: the replay fetches them again.
+/// A rotation is replayed when the client starts it: at once for a
+/// venue's notice (a frame); for one due by age, only at the original
+/// pace.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hypersockets::prelude::*;
+/// use hypersockets::{Recorder, Replay, ReplayPace};
+///
+/// # let path = std::env::temp_dir().join(format!("doc-replay-{}.hsr", std::process::id()));
+/// # Recorder::create(&path)?.finish().await?;
+/// let builder = WebSocketClient::builder()
+///     .url("wss://stream.binance.com:9443/ws/btcusdt@trade")
+///     .router(PassThrough)
+///     .handler((), handler_fn(|message: WsMessage| {
+///         println!("{message:?}");
+///         Ok::<_, BoxError>(())
+///     }));
+/// let summary = Replay::open(&path)?
+///     .pace(ReplayPace::Fast)
+///     .start(builder)?
+///     .finish()
+///     .await?;
+/// println!("{} frames over {} connections", summary.frames, summary.connections);
+/// # std::fs::remove_file(&path)?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Replay {
+    recording: Recording,
+    pace: ReplayPace,
+}
+
+impl Replay {
+    /// Opens a recording to replay.
+    ///
+    /// # Errors
+    ///
+    /// As [`Recording::open`].
+    pub fn open(path: impl AsRef<Path>) -> std::result::Result<Self, RecordingError> {
+        Ok(Self {
+            recording: Recording::open(path)?,
+            pace: ReplayPace::default(),
+        })
+    }
+
+    /// Sets the pace (default [`ReplayPace::Fast`]).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("doc-pace-{}.hsr", std::process::id()));
+    /// # drop(hypersockets::Recorder::create(&path)?);
+    /// use hypersockets::{Replay, ReplayPace};
+    ///
+    /// let replay = Replay::open(&path)?.pace(ReplayPace::Original);
+    /// # drop(replay);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pace(mut self, pace: ReplayPace) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    /// Builds the client from `builder` (its URL is not connected to) and
+    /// starts it on the recording; a thread reads the file ahead.
+    ///
+    /// # Errors
+    ///
+    /// As [`WebSocketClientBuilder::build`]; [`HyperSocketError::InvalidConfiguration`]
+    /// outside a tokio runtime.
+    pub fn start<R: MessageRouter>(
+        self,
+        builder: WebSocketClientBuilder<HasUrl, WithRouter<R>>,
+    ) -> Result<ReplayRun> {
+        let (records, receiver) = mpsc::channel(READ_AHEAD);
+        let feed = Arc::new(Feed::new(receiver, self.pace));
+        let client = builder
+            .replayed(ReplayTransport::new(Arc::clone(&feed)))
+            .build()?;
+        let (error_tx, error_rx) = std::sync::mpsc::channel();
+        let mut recording = self.recording;
+        std::thread::Builder::new()
+            .name("hypersockets-replay".into())
+            .spawn(move || {
+                for record in recording.by_ref() {
+                    match record {
+                        Ok(record) => {
+                            if records.blocking_send(record).is_err() {
+                                // The replay was dropped.
+                                return;
+                            }
+                        }
+                        Err(error) => {
+                            let _ = error_tx.send(error);
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(HyperSocketError::from)?;
+        client.start()?;
+        Ok(ReplayRun {
+            client,
+            feed,
+            error: error_rx,
+            started: tokio::time::Instant::now(),
+        })
+    }
+}
+
+/// A replay under way: its client, to watch ([`metrics`](WebSocketClient::metrics),
+/// [`events`](WebSocketClient::events)), and its end.
+#[derive(Debug)]
+pub struct ReplayRun {
+    client: WebSocketClient,
+    feed: Arc<Feed>,
+    error: std::sync::mpsc::Receiver<RecordingError>,
+    started: tokio::time::Instant,
+}
+
+/// What a replay went through.
+///
+/// ```
+/// let summary = hypersockets::ReplaySummary::default();
+/// assert_eq!(summary.frames, 0);
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ReplaySummary {
+    /// Frames handed to the client.
+    pub frames: u64,
+    /// Recorded connections opened.
+    pub connections: u64,
+    /// Records of connections the client had already let go (it closed
+    /// one the recording client kept reading).
+    pub skipped: u64,
+    /// Records the recorder had lost, as the recording says.
+    pub unrecorded: u64,
+    /// From the start to the last handler done.
+    pub elapsed: Duration,
+    /// Why the file could not be read to its end (cut short, damaged):
+    /// everything before it was replayed.
+    pub recording_error: Option<RecordingError>,
+}
+
+impl ReplayRun {
+    /// The client the recording is played through.
+    pub fn client(&self) -> &WebSocketClient {
+        &self.client
+    }
+
+    /// Waits until the whole recording has gone through, then closes the
+    /// client once its handlers have handled everything queued (the close
+    /// timeout does not cut a replay short); returns what went through.
+    /// A client that gives up (a fatal error on the way, as when
+    /// recording) ends the replay there.
+    ///
+    /// # Errors
+    ///
+    /// None so far but a close that failed: see [`WebSocketClient::close`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops waiting; the client is closed when the last
+    /// handle to it goes.
+    pub async fn finish(self) -> Result<ReplaySummary> {
+        tokio::select! {
+            () = self.feed.finished() => {}
+            () = self.client.shut_down() => {}
+        }
+        match self.client.close().await {
+            Ok(()) | Err(HyperSocketError::ShutDown) => {}
+            Err(error) => return Err(error),
+        }
+        let counts = &self.feed.counts;
+        let load =
+            |count: &std::sync::atomic::AtomicU64| count.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(ReplaySummary {
+            frames: load(&counts.frames),
+            connections: load(&counts.connections),
+            skipped: load(&counts.skipped),
+            unrecorded: load(&counts.unrecorded),
+            elapsed: self.started.elapsed(),
+            recording_error: self.error.try_recv().ok(),
+        })
+    }
+}
