@@ -18,6 +18,7 @@ use crate::lane::queue::LaneQueue;
 use crate::lane::shared::{Ended, LaneShared, LaneWaker};
 use crate::lane::worker::LaneWorker;
 use crate::lane::{LaneJoin, LaneSlot, pool, task_lane, thread_lane};
+use crate::latency::StreamIndex;
 use crate::metrics::ReaderCounters;
 use crate::stats::RouterStats;
 use crate::table::RouteTable;
@@ -402,6 +403,7 @@ where
         shared,
         events,
         signal_room,
+        streams: StreamIndex::default(),
     };
     let join = match (config.kind, runtime) {
         (LaneKind::Task, Some(runtime)) => {

@@ -53,7 +53,7 @@ pub use builder::RouterBuilder;
 pub use config::{LaneConfig, LaneKind, MemoryBudget, OverflowPolicy, ShutdownMode};
 pub use dispatcher::{Dispatch, Dispatcher, Routing};
 pub use json_peek::peek_json_str;
-pub use latency::{LatencySnapshot, Percentiles};
+pub use latency::{LatencySnapshot, Percentiles, StreamLatencySnapshot};
 pub use metrics::{LaneMetricsSnapshot, RouterMetricsSnapshot};
 pub use routed::Routed;
 pub use stats::RouterStats;

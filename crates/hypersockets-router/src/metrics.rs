@@ -6,7 +6,12 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use crate::latency::{LaneLatency, LatencySnapshot, LatencyTotals};
+use hypersockets_core::StreamId;
+
+use crate::latency::{
+    LatencySnapshot, LatencyTotals, StageHistograms, StreamLatencySnapshot, StreamRegistry,
+    scratch_histogram,
+};
 
 /// Live counters of one lane, in two cache lines: one written by the
 /// reader, one by the lane, so neither side's writes evict the other's.
@@ -18,7 +23,10 @@ pub(crate) struct LaneCounters {
     pub(crate) reader: CachePadded<ReaderSide>,
     pub(crate) lane: CachePadded<LaneSide>,
     /// Written by whoever writes `lane`.
-    pub(crate) latency: LaneLatency,
+    pub(crate) latency: StageHistograms,
+    /// The lane's streams' histograms, also written by whoever writes
+    /// `lane`; the list itself changes only when a stream is first timed.
+    pub(crate) streams: StreamRegistry,
 }
 
 /// Written by the reader.
@@ -43,6 +51,8 @@ pub(crate) struct LaneSide {
     pub(crate) handler_panics: AtomicU64,
     pub(crate) parse_errors: AtomicU64,
     pub(crate) timed: AtomicU64,
+    /// Timed messages of a stream past the lane's bound on streams.
+    pub(crate) untracked_stream_samples: AtomicU64,
     pub(crate) wait_ns: AtomicU64,
     pub(crate) parse_ns: AtomicU64,
     pub(crate) handle_ns: AtomicU64,
@@ -91,6 +101,19 @@ impl LaneCounters {
             }
             None => LatencySnapshot::default(),
         };
+        let registered = self.streams.streams();
+        let streams = if registered.is_empty() {
+            Vec::new()
+        } else {
+            let mut scratch = scratch_histogram();
+            registered
+                .iter()
+                .map(|(stream, histograms)| StreamLatencySnapshot {
+                    stream: *stream,
+                    latency: histograms.snapshot(&mut scratch),
+                })
+                .collect()
+        };
         LaneMetricsSnapshot {
             key,
             inline,
@@ -110,6 +133,8 @@ impl LaneCounters {
             mean_parse: mean(&lane.parse_ns),
             mean_handle: mean(&lane.handle_ns),
             latency,
+            streams,
+            untracked_stream_samples: lane.untracked_stream_samples.load(Relaxed),
         }
     }
 }
@@ -156,6 +181,40 @@ pub struct LaneMetricsSnapshot {
     /// The timed messages' latency, stage by stage: percentiles from the
     /// socket read to the handler's end.
     pub latency: LatencySnapshot,
+    /// The same per venue stream, for the timed messages the router
+    /// places in a stream ([`MessageRouter::sequence`](hypersockets_core::MessageRouter::sequence)),
+    /// in the order the lane first timed them; at most
+    /// [`MAX_STREAMS`](Self::MAX_STREAMS). Empty for a router that names
+    /// no streams.
+    pub streams: Vec<StreamLatencySnapshot>,
+    /// Timed messages of streams the lane did not keep apart, being past
+    /// [`MAX_STREAMS`](Self::MAX_STREAMS): they count in
+    /// [`latency`](Self::latency) only.
+    pub untracked_stream_samples: u64,
+}
+
+impl LaneMetricsSnapshot {
+    /// The most streams a lane keeps latency histograms for: the first it
+    /// times. As many as a venue lets one connection carry (Binance's
+    /// 1024), and a bound on the memory a peer naming ever new streams
+    /// could make a lane use: a stream's histograms take 8 KiB per stage
+    /// its messages went through (3 to 5 stages), so at most 40 MiB per
+    /// lane.
+    pub const MAX_STREAMS: usize = 1024;
+
+    /// The latency of `stream` in this lane, if the lane timed any of its
+    /// messages.
+    ///
+    /// ```
+    /// use hypersockets_core::StreamId;
+    /// use hypersockets_router::LaneMetricsSnapshot;
+    ///
+    /// let lane = LaneMetricsSnapshot::default();
+    /// assert!(lane.stream(StreamId::of(&["btcusdt@trade"])).is_none());
+    /// ```
+    pub fn stream(&self, stream: StreamId) -> Option<&StreamLatencySnapshot> {
+        self.streams.iter().find(|known| known.stream == stream)
+    }
 }
 
 /// Figures of the whole router: reader-side counters and every lane.

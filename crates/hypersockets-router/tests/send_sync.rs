@@ -7,7 +7,7 @@ mod support;
 use hypersockets_core::MessageContext;
 use hypersockets_router::{
     Dispatch, Dispatcher, LaneConfig, LaneKind, LaneMetricsSnapshot, OverflowPolicy, RouterBuilder,
-    RouterMetricsSnapshot, RouterStats, ShutdownMode,
+    RouterMetricsSnapshot, RouterStats, ShutdownMode, StreamLatencySnapshot,
 };
 use support::{Recorder, TestRouter};
 
@@ -34,6 +34,8 @@ fn the_stats_are_send_sync_and_clone() {
     assert_clone::<RouterMetricsSnapshot>();
     assert_send_sync::<LaneMetricsSnapshot>();
     assert_clone::<LaneMetricsSnapshot>();
+    assert_send_sync::<StreamLatencySnapshot>();
+    assert_clone::<StreamLatencySnapshot>();
 }
 
 #[test]

@@ -114,7 +114,7 @@ pub use hypersockets_core::{
 #[doc(inline)]
 pub use hypersockets_router::{
     LaneConfig, LaneKind, LaneMetricsSnapshot, LatencySnapshot, MemoryBudget, OverflowPolicy,
-    Percentiles, RouterMetricsSnapshot, ShutdownMode, peek_json_str,
+    Percentiles, RouterMetricsSnapshot, ShutdownMode, StreamLatencySnapshot, peek_json_str,
 };
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use hypersockets_router::RouterStats;
 use tokio::task::JoinHandle;
 
-use crate::{ClientManager, ConnectionState, HyperSocketError, Result, WebSocketClient};
+use crate::{ClientManager, ConnectionState, HyperSocketError, Result, StreamId, WebSocketClient};
 
 /// Publishes figures through the [`metrics`](https://docs.rs/metrics)
 /// facade until it is dropped (or what it publishes is gone); from
@@ -21,7 +21,8 @@ use crate::{ClientManager, ConnectionState, HyperSocketError, Result, WebSocketC
 /// Every name starts with `hypersockets_`, and every figure is labelled
 /// `client` (the name given, or the manager's key); lane figures also
 /// `lane` (the route key, `Debug`-formatted, a string's without its
-/// quotes), latency histograms also `stage`:
+/// quotes), latency histograms also `stage`, and a stream's latency
+/// histograms also `stream`:
 ///
 /// | name | kind | from |
 /// | --- | --- | --- |
@@ -31,7 +32,13 @@ use crate::{ClientManager, ConnectionState, HyperSocketError, Result, WebSocketC
 /// | `hypersockets_dispatched_total`, `hypersockets_unrouted_total`, `hypersockets_reader_parse_errors_total`, `hypersockets_backpressure_waits_total` | counter | the router's figures |
 /// | `hypersockets_lane_depth`, `hypersockets_lane_high_water` | gauge | per lane |
 /// | `hypersockets_lane_enqueued_total`, `hypersockets_lane_delivered_total`, `hypersockets_lane_dropped_total`, `hypersockets_lane_handler_errors_total`, `hypersockets_lane_handler_panics_total`, `hypersockets_lane_parse_errors_total` | counter | per lane |
-/// | `hypersockets_latency_seconds` | histogram | per lane and `stage` (`exchange_to_read`, `read_to_parsed`, `parsed_to_start`, `handle`, `read_to_done`): the timed messages since the last publication, each at its bucket's upper bound (within 3.2 %) |
+/// | `hypersockets_latency_seconds` | histogram | per lane and `stage` (`exchange_to_read`, `read_to_parsed`, `parsed_to_start`, `handle`, `read_to_done`), without a `stream` label: the timed messages since the last publication, each at its bucket's upper bound (within 3.2 %) |
+/// | `hypersockets_latency_seconds` | histogram | the same per lane, `stream` and `stage`, for routers that name their messages' streams ([`MessageRouter::sequence`](crate::MessageRouter::sequence)): `stream` is the [`StreamId`](crate::StreamId)'s number in decimal ([`StreamId::get`](crate::StreamId::get), as in the client's logs), up to [`LaneMetricsSnapshot::MAX_STREAMS`](crate::LaneMetricsSnapshot::MAX_STREAMS) streams per lane |
+///
+/// A lane's series counts all its timed messages, its streams' series
+/// the same messages again by stream: select the lanes' with
+/// `stream=""` (a missing label matches the empty string), the streams'
+/// with `stream!=""`, rather than summing both.
 ///
 /// ```
 /// use std::time::Duration;
@@ -207,10 +214,15 @@ where
 struct Publisher {
     /// Counts the rounds.
     round: u64,
-    /// By client, lane and stage: the round it was last seen in and the
-    /// bucket counts published.
-    published: HashMap<(String, String, &'static str), (u64, Vec<u64>)>,
+    /// By client, lane, stream (`None` for the lane's own series) and
+    /// stage: the round it was last seen in and the bucket counts
+    /// published.
+    published: HashMap<HistogramKey, (u64, Vec<u64>)>,
 }
+
+/// A published latency histogram: client, lane, stream (`None` for the
+/// lane's own), stage.
+type HistogramKey = (String, String, Option<StreamId>, &'static str);
 
 impl Publisher {
     /// Forgets the histograms of clients that are gone.
@@ -270,38 +282,56 @@ impl Publisher {
     }
 
     /// Records each histogram bucket's new counts since the last round,
-    /// at the bucket's upper bound, in seconds.
+    /// at the bucket's upper bound, in seconds: the lanes' histograms, then
+    /// their streams'.
     fn publish_latency(&mut self, name: &str, stats: &RouterStats) {
         stats.for_each_latency_histogram(|lane, stage, buckets| {
-            let (seen, published) = self
-                .published
-                .entry((name.to_owned(), lane.to_owned(), stage))
-                .or_default();
-            *seen = self.round;
-            let labels = [
-                ("client", name.to_owned()),
-                ("lane", lane_label(lane)),
-                ("stage", stage.to_owned()),
-            ];
-            // Registered at its first value: a stage nothing went through
-            // (no venue event time, say) is not exported at all.
-            let mut histogram = None;
-            for (index, (upper_ns, count)) in buckets.enumerate() {
-                if published.len() <= index {
-                    published.resize(index + 1, 0);
-                }
-                let new = count.saturating_sub(published[index]);
-                if new > 0 {
-                    let seconds = Duration::from_nanos(upper_ns).as_secs_f64();
-                    histogram
-                        .get_or_insert_with(|| {
-                            ::metrics::histogram!("hypersockets_latency_seconds", &labels)
-                        })
-                        .record_many(seconds, usize::try_from(new).unwrap_or(usize::MAX));
-                    published[index] = count;
-                }
-            }
+            self.publish_histogram(name, lane, None, stage, buckets);
         });
+        stats.for_each_stream_latency_histogram(|lane, stream, stage, buckets| {
+            self.publish_histogram(name, lane, Some(stream), stage, buckets);
+        });
+    }
+
+    /// Records one histogram's new counts since the last round: a lane's
+    /// (`stream` is `None`) or one of its streams'.
+    fn publish_histogram(
+        &mut self,
+        name: &str,
+        lane: &str,
+        stream: Option<StreamId>,
+        stage: &'static str,
+        buckets: &mut dyn Iterator<Item = (u64, u64)>,
+    ) {
+        let key = (name.to_owned(), lane.to_owned(), stream, stage);
+        let (seen, published) = self.published.entry(key).or_default();
+        *seen = self.round;
+        // Registered at its first value: a stage nothing went through
+        // (no venue event time, say) is not exported at all.
+        let mut histogram = None;
+        for (index, (upper_ns, count)) in buckets.enumerate() {
+            if published.len() <= index {
+                published.resize(index + 1, 0);
+            }
+            let new = count.saturating_sub(published[index]);
+            if new > 0 {
+                let seconds = Duration::from_nanos(upper_ns).as_secs_f64();
+                histogram
+                    .get_or_insert_with(|| {
+                        let mut labels = vec![
+                            ("client", name.to_owned()),
+                            ("lane", lane_label(lane)),
+                            ("stage", stage.to_owned()),
+                        ];
+                        if let Some(stream) = stream {
+                            labels.push(("stream", stream.get().to_string()));
+                        }
+                        ::metrics::histogram!("hypersockets_latency_seconds", &labels)
+                    })
+                    .record_many(seconds, usize::try_from(new).unwrap_or(usize::MAX));
+                published[index] = count;
+            }
+        }
     }
 }
 

@@ -9,8 +9,8 @@ use hypersockets_core::{BoxError, MessageRouter};
 
 use crate::clock::{now_ns, ns_since, wall_ns_since};
 use crate::lane::shared::LaneShared;
-use crate::lane::worker::HandlerResult;
-use crate::latency::Stage;
+use crate::lane::worker::{HandlerResult, stream_histograms};
+use crate::latency::{Stage, StreamIndex, record};
 use crate::metrics::bump;
 
 /// A synchronous handler, boxed so lanes of different handler types fit in
@@ -22,6 +22,8 @@ pub(crate) struct InlineLane<M> {
     pub(crate) shared: Arc<LaneShared>,
     sample_every: u32,
     until_sample: u32,
+    /// The lane's own index of its streams' histograms.
+    streams: StreamIndex,
 }
 
 impl<M> InlineLane<M> {
@@ -31,6 +33,7 @@ impl<M> InlineLane<M> {
             shared,
             sample_every,
             until_sample: sample_every,
+            streams: StreamIndex::default(),
         }
     }
 
@@ -56,11 +59,17 @@ impl<M> InlineLane<M> {
         } else {
             0
         };
+        // Only for timed messages: the others never ask for their stream.
+        let stream = match started {
+            0 => None,
+            _ => stream_histograms(router, &message, &mut self.streams, &self.shared),
+        };
+        let (lane, stream) = (&counters.latency, stream.as_deref());
         if started != 0
             && let Some(sent) = router.exchange_time(&message)
         {
             let delay = wall_ns_since(sent, received);
-            counters.latency.record(Stage::ExchangeToRead, delay);
+            record(lane, stream, Stage::ExchangeToRead, delay);
         }
         let handler = &mut self.handler;
         let result = catch_unwind(AssertUnwindSafe(|| handler(message)));
@@ -71,10 +80,14 @@ impl<M> InlineLane<M> {
             bump(&counters.lane.timed, 1);
             // Parsed on the reader (or just now for a classified message),
             // and handled at once: no queue.
-            let latency = &counters.latency;
-            latency.record(Stage::ReadToParsed, ns_since(received, started));
-            latency.record(Stage::Handle, handle);
-            latency.record(Stage::ReadToDone, ns_since(received, done));
+            record(
+                lane,
+                stream,
+                Stage::ReadToParsed,
+                ns_since(received, started),
+            );
+            record(lane, stream, Stage::Handle, handle);
+            record(lane, stream, Stage::ReadToDone, ns_since(received, done));
         }
         bump(&counters.lane.dequeued, 1);
         result

@@ -19,7 +19,7 @@ use crate::events::EventSink;
 use crate::excerpt::{log_parse_failure, panic_message};
 use crate::lane::envelope::{Envelope, Payload};
 use crate::lane::shared::LaneShared;
-use crate::latency::Stage;
+use crate::latency::{Stage, StageHistograms, StreamIndex, record};
 use crate::metrics::{bump, raise};
 
 /// A handler's result, or the panic it raised.
@@ -34,14 +34,18 @@ pub(crate) struct LaneWorker<R: MessageRouter, H> {
     pub(crate) events: EventSink,
     /// Whether a reader may be waiting for room (bounded `Block` lanes).
     pub(crate) signal_room: bool,
+    /// The lane's own index of its streams' histograms.
+    pub(crate) streams: StreamIndex,
 }
 
 /// A message ready for the handler; `started` ([`now_ns`]) is not 0 for
-/// timed messages.
+/// timed messages, and `stream` holds a timed message's stream's
+/// histograms when the lane keeps its stream apart.
 struct Opened<M> {
     message: M,
     context: MessageContext,
     started: u64,
+    stream: Option<Arc<StageHistograms>>,
 }
 
 impl<R: MessageRouter, H: MessageHandler<R::Message>> LaneWorker<R, H> {
@@ -54,6 +58,7 @@ impl<R: MessageRouter, H: MessageHandler<R::Message>> LaneWorker<R, H> {
             message,
             context,
             started,
+            stream,
         }) = self.open(envelope)
         else {
             return;
@@ -63,7 +68,7 @@ impl<R: MessageRouter, H: MessageHandler<R::Message>> LaneWorker<R, H> {
             let mut future = pin!(self.handler.handle_in_context(message, context));
             poll_fn(|cx| poll_caught(future.as_mut(), cx)).await
         };
-        self.finish(result, started, received);
+        self.finish(result, started, stream.as_deref(), received);
     }
 
     /// [`handle`](Self::handle) for a thread lane: parks the thread while
@@ -80,6 +85,7 @@ impl<R: MessageRouter, H: MessageHandler<R::Message>> LaneWorker<R, H> {
             message,
             context,
             started,
+            stream,
         }) = self.open(envelope)
         else {
             return;
@@ -94,7 +100,7 @@ impl<R: MessageRouter, H: MessageHandler<R::Message>> LaneWorker<R, H> {
                 }
             }
         };
-        self.finish(result, started, received);
+        self.finish(result, started, stream.as_deref(), received);
     }
 }
 
@@ -113,9 +119,10 @@ where
 
 impl<R: MessageRouter, H> LaneWorker<R, H> {
     /// Takes an envelope off the queue: counts it, drops it on abort,
-    /// parses a raw payload. `None` when there is nothing to hand on.
+    /// parses a raw payload, finds a timed message's stream. `None` when
+    /// there is nothing to hand on.
     #[inline]
-    fn open(&self, envelope: Envelope<R::Message, R::RouteKey>) -> Option<Opened<R::Message>> {
+    fn open(&mut self, envelope: Envelope<R::Message, R::RouteKey>) -> Option<Opened<R::Message>> {
         let counters = &self.shared.counters;
         bump(&counters.lane.dequeued, 1);
         if self.signal_room {
@@ -142,32 +149,40 @@ impl<R: MessageRouter, H> LaneWorker<R, H> {
             Payload::Raw(raw) => (self.parse(self.key.as_ref()?, &raw, &context)?, true),
             Payload::RawKeyed(raw, key) => (self.parse(&key, &raw, &context)?, true),
         };
-        let started = match (timed, parsed_here) {
-            (false, _) => 0,
-            (true, true) => {
-                let now = now_ns();
-                bump(&counters.lane.parse_ns, now.saturating_sub(dequeued_at));
-                let latency = &counters.latency;
-                latency.record(Stage::ReadToParsed, ns_since(context.received_at, now));
-                now
-            }
-            (true, false) => {
-                // Parsed on the reader just before it was queued.
-                let latency = &counters.latency;
-                let read_to_parsed = ns_since(context.received_at, queued_at);
-                latency.record(Stage::ReadToParsed, read_to_parsed);
-                latency.record(Stage::ParsedToStart, dequeued_at.saturating_sub(queued_at));
-                dequeued_at
-            }
+        if !timed {
+            return Some(Opened {
+                message,
+                context,
+                started: 0,
+                stream: None,
+            });
+        }
+        // Only for timed messages: the others never ask for their stream.
+        let stream = stream_histograms(&*self.router, &message, &mut self.streams, &self.shared);
+        let (lane, stream_latency) = (&counters.latency, stream.as_deref());
+        let started = if parsed_here {
+            let now = now_ns();
+            bump(&counters.lane.parse_ns, now.saturating_sub(dequeued_at));
+            let read_to_parsed = ns_since(context.received_at, now);
+            record(lane, stream_latency, Stage::ReadToParsed, read_to_parsed);
+            now
+        } else {
+            // Parsed on the reader just before it was queued.
+            let read_to_parsed = ns_since(context.received_at, queued_at);
+            record(lane, stream_latency, Stage::ReadToParsed, read_to_parsed);
+            let waited = dequeued_at.saturating_sub(queued_at);
+            record(lane, stream_latency, Stage::ParsedToStart, waited);
+            dequeued_at
         };
-        if timed && let Some(sent) = self.router.exchange_time(&message) {
+        if let Some(sent) = self.router.exchange_time(&message) {
             let delay = wall_ns_since(sent, context.received_at);
-            counters.latency.record(Stage::ExchangeToRead, delay);
+            record(lane, stream_latency, Stage::ExchangeToRead, delay);
         }
         Some(Opened {
             message,
             context,
             started,
+            stream,
         })
     }
 
@@ -182,20 +197,53 @@ impl<R: MessageRouter, H> LaneWorker<R, H> {
 
     /// Records the outcome of one handler call.
     #[inline]
-    fn finish(&self, result: HandlerResult, started: u64, received: Instant) {
+    fn finish(
+        &self,
+        result: HandlerResult,
+        started: u64,
+        stream: Option<&StageHistograms>,
+        received: Instant,
+    ) {
         let counters = &self.shared.counters;
         if started != 0 {
             let done = now_ns();
             let handle = done.saturating_sub(started);
             bump(&counters.lane.handle_ns, handle);
             bump(&counters.lane.timed, 1);
-            counters.latency.record(Stage::Handle, handle);
-            counters
-                .latency
-                .record(Stage::ReadToDone, ns_since(received, done));
+            let lane = &counters.latency;
+            record(lane, stream, Stage::Handle, handle);
+            record(lane, stream, Stage::ReadToDone, ns_since(received, done));
         }
         record_result(&self.shared, &self.events, result);
     }
+}
+
+/// The histograms of a timed message's stream, when the router places it
+/// in one ([`MessageRouter::sequence`]) and the lane keeps that stream
+/// apart; otherwise (past the lane's bound, counted) it is timed for the
+/// lane only. A panic in the router's `sequence` is caught: the message
+/// is then timed for the lane only too (the reader, which asks the same
+/// of messages it parses, reports such panics).
+#[inline]
+pub(crate) fn stream_histograms<R: MessageRouter>(
+    router: &R,
+    message: &R::Message,
+    streams: &mut StreamIndex,
+    shared: &LaneShared,
+) -> Option<Arc<StageHistograms>> {
+    let at = match catch_unwind(AssertUnwindSafe(|| router.sequence(message))) {
+        Ok(at) => at?,
+        Err(_) => {
+            tracing::debug!(lane = %shared.key, "the router's sequence panicked on a timed message");
+            return None;
+        }
+    };
+    let counters = &shared.counters;
+    let found = streams.find(at.stream, &counters.streams, &shared.key);
+    if found.is_none() {
+        bump(&counters.lane.untracked_stream_samples, 1);
+    }
+    found
 }
 
 /// Parses a classified message for a lane (on the lane, or on the reader for

@@ -5,8 +5,11 @@
 //!   `yield=N`, `spin=N`) or the router (`parse=panic`, `classify=panic`).
 //!   It classifies (reads only the `k=` prefix, so the parse runs in the
 //!   lane) when built with [`TestRouter::classifying`], except messages
-//!   with `classify=no`, which it leaves to the reader's parse; it counts
-//!   its calls. `sent=MS` is the venue's event time (`exchange_time`).
+//!   with `classify=no`, which it leaves to the reader's parse
+//!   (`sequence=panic`: its `sequence` panics); it counts
+//!   its calls. `sent=MS` is the venue's event time (`exchange_time`);
+//!   `stream=NAME` places the message in a venue stream (`sequence`: the
+//!   stream `StreamId::of(&[NAME])`, numbered by `seq`).
 //! - [`Recorder`]: a handler that reports every message it starts on a tokio
 //!   channel as a [`Seen`], then does what the message says. Holding waits on
 //!   a [`Gate`] (blocking for thread lanes, awaiting for task lanes).
@@ -24,7 +27,8 @@ use std::thread::ThreadId;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hypersockets_core::{
-    BoxError, ClientEvent, MessageContext, MessageHandler, MessageRouter, ParseError, WsMessage,
+    BoxError, ClientEvent, MessageContext, MessageHandler, MessageRouter, ParseError, StreamId,
+    StreamSequence, WsMessage,
 };
 use hypersockets_router::{
     Dispatch, Dispatcher, LaneConfig, LaneKind, LaneMetricsSnapshot, RouterStats,
@@ -72,6 +76,10 @@ pub(crate) struct Msg {
     pub(crate) classified: Option<u32>,
     /// The venue's event time (`sent=`, ms since the Unix epoch).
     pub(crate) sent_ms: Option<u64>,
+    /// The venue stream it belongs to (`stream=`).
+    pub(crate) stream: Option<StreamId>,
+    /// The router's `sequence` panics on it (`sequence=panic`).
+    pub(crate) sequence_panics: bool,
 }
 
 /// A plain message for `key`.
@@ -90,6 +98,7 @@ pub(crate) struct RouterCalls {
     pub(crate) classify: AtomicUsize,
     pub(crate) parse: AtomicUsize,
     pub(crate) parse_classified: AtomicUsize,
+    pub(crate) sequence: AtomicUsize,
     /// The thread of every `parse_classified` call.
     pub(crate) parse_classified_on: Mutex<Vec<(ThreadId, Option<String>)>>,
 }
@@ -101,6 +110,10 @@ impl RouterCalls {
 
     pub(crate) fn classified_parses(&self) -> usize {
         self.parse_classified.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn sequences(&self) -> usize {
+        self.sequence.load(Ordering::SeqCst)
     }
 
     pub(crate) fn classified_parse_threads(&self) -> Vec<(ThreadId, Option<String>)> {
@@ -160,6 +173,7 @@ impl TestRouter {
                 "yield" => msg.yields = u32::try_from(number()?).unwrap_or(u32::MAX),
                 "spin" => msg.spins = u32::try_from(number()?).unwrap_or(u32::MAX),
                 "sent" => msg.sent_ms = Some(number()?),
+                "stream" => msg.stream = Some(StreamId::of(&[value])),
                 "do" => {
                     msg.action = match value {
                         "err" => Action::Fail,
@@ -169,6 +183,7 @@ impl TestRouter {
                     }
                 }
                 "parse" if value == "panic" => panic!("parse boom: {text}"),
+                "sequence" if value == "panic" => msg.sequence_panics = true,
                 _ => {}
             }
         }
@@ -193,6 +208,14 @@ impl MessageRouter for TestRouter {
 
     fn exchange_time(&self, message: &Msg) -> Option<SystemTime> {
         UNIX_EPOCH.checked_add(Duration::from_millis(message.sent_ms?))
+    }
+
+    fn sequence(&self, message: &Msg) -> Option<StreamSequence> {
+        self.calls.sequence.fetch_add(1, Ordering::SeqCst);
+        if message.sequence_panics {
+            panic!("sequence boom on {}", message.seq);
+        }
+        Some(StreamSequence::new(message.stream?, message.seq))
     }
 
     fn classify(&self, message: &WsMessage) -> Option<u32> {

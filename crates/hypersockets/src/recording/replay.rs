@@ -160,6 +160,27 @@ impl Replay {
 
 /// A replay under way: its client, to watch ([`metrics`](WebSocketClient::metrics),
 /// [`events`](WebSocketClient::events)), and its end.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hypersockets::prelude::*;
+/// use hypersockets::{Recorder, Replay};
+///
+/// # let path = std::env::temp_dir().join(format!("doc-run-{}.hsr", std::process::id()));
+/// # Recorder::create(&path)?.finish().await?;
+/// let builder = WebSocketClient::builder()
+///     .url("wss://ws.kraken.com/v2")
+///     .router(PassThrough)
+///     .handler((), handler_fn(|_: WsMessage| Ok::<_, BoxError>(())));
+/// let run = Replay::open(&path)?.start(builder)?;
+/// let received = run.client().metrics().connection.messages_received;
+/// let summary = run.finish().await?;
+/// assert!(summary.frames >= received);
+/// # std::fs::remove_file(&path)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct ReplayRun {
     client: WebSocketClient,
