@@ -97,9 +97,9 @@ fn bench(c: &mut Criterion) {
                 let summary = runtime.block_on(async {
                     Replay::open(&path)
                         .expect("recording")
-                        .start(client("ws://replay.invalid/".to_owned(), &handled))
+                        .build(client("ws://replay.invalid/".to_owned(), &handled))
                         .expect("replay")
-                        .finish()
+                        .run()
                         .await
                         .expect("replayed")
                 });

@@ -158,9 +158,9 @@ async fn replay(
     let run = Replay::open(file)
         .unwrap()
         .pace(pace)
-        .start(builder(url.to_owned(), &data, &control))
+        .build(builder(url.to_owned(), &data, &control))
         .unwrap();
-    let summary = within("the replay", run.finish()).await.unwrap();
+    let summary = within("the replay", run.run()).await.unwrap();
     (by_stream(&data, &control), summary)
 }
 

@@ -67,8 +67,8 @@ pub enum ReplayPace {
 ///     }));
 /// let summary = Replay::open(&path)?
 ///     .pace(ReplayPace::Fast)
-///     .start(builder)?
-///     .finish()
+///     .build(builder)?
+///     .run()
 ///     .await?;
 /// println!("{} frames over {} connections", summary.frames, summary.connections);
 /// # std::fs::remove_file(&path)?;
@@ -111,14 +111,15 @@ impl Replay {
         self
     }
 
-    /// Builds the client from `builder` (its URL is not connected to) and
-    /// starts it on the recording; a thread reads the file ahead.
+    /// Builds the client from `builder` (its URL is not connected to) on
+    /// the recording, and starts a thread reading the file ahead; the
+    /// replay goes when [`ReplayRun::run`] is called.
     ///
     /// # Errors
     ///
-    /// As [`WebSocketClientBuilder::build`]; [`HyperSocketError::InvalidConfiguration`]
-    /// outside a tokio runtime.
-    pub fn start<R: MessageRouter>(
+    /// As [`WebSocketClientBuilder::build`]; [`HyperSocketError::Io`] if
+    /// the reading thread cannot be started.
+    pub fn build<R: MessageRouter>(
         self,
         builder: WebSocketClientBuilder<HasUrl, WithRouter<R>>,
     ) -> Result<ReplayRun> {
@@ -148,18 +149,16 @@ impl Replay {
                 }
             })
             .map_err(HyperSocketError::from)?;
-        client.start()?;
         Ok(ReplayRun {
             client,
             feed,
             error: error_rx,
-            started: tokio::time::Instant::now(),
         })
     }
 }
 
-/// A replay under way: its client, to watch ([`metrics`](WebSocketClient::metrics),
-/// [`events`](WebSocketClient::events)), and its end.
+/// A replay ready to run: its client, to watch ([`metrics`](WebSocketClient::metrics),
+/// [`events`](WebSocketClient::events)), and [`run`](Self::run).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -173,10 +172,17 @@ impl Replay {
 ///     .url("wss://ws.kraken.com/v2")
 ///     .router(PassThrough)
 ///     .handler((), handler_fn(|_: WsMessage| Ok::<_, BoxError>(())));
-/// let run = Replay::open(&path)?.start(builder)?;
-/// let received = run.client().metrics().connection.messages_received;
-/// let summary = run.finish().await?;
-/// assert!(summary.frames >= received);
+/// let run = Replay::open(&path)?.build(builder)?;
+/// // Anything to watch it by is taken before it runs.
+/// let mut events = run.client().events();
+/// let summary = run.run().await?;
+/// assert_eq!(summary.frames, 0);
+/// // The client's events, to its last.
+/// while let Ok(event) = events.recv().await {
+///     if let ClientEvent::ShutDown = event {
+///         break;
+///     }
+/// }
 /// # std::fs::remove_file(&path)?;
 /// # Ok(())
 /// # }
@@ -186,7 +192,6 @@ pub struct ReplayRun {
     client: WebSocketClient,
     feed: Arc<Feed>,
     error: std::sync::mpsc::Receiver<RecordingError>,
-    started: tokio::time::Instant,
 }
 
 /// What a replay went through.
@@ -215,26 +220,30 @@ pub struct ReplaySummary {
 }
 
 impl ReplayRun {
-    /// The client the recording is played through.
+    /// The client the recording is played through: its events and
+    /// figures, as any client's. Closing it ends the replay early.
     pub fn client(&self) -> &WebSocketClient {
         &self.client
     }
 
-    /// Waits until the whole recording has gone through, then closes the
-    /// client once its handlers have handled everything queued (the close
-    /// timeout does not cut a replay short); returns what went through.
-    /// A client that gives up (a fatal error on the way, as when
-    /// recording) ends the replay there.
+    /// Plays the recording through the client, waits until all of it has
+    /// gone through, then closes the client once its handlers have
+    /// handled everything queued (the close timeout does not cut a replay
+    /// short); returns what went through. A client that gives up (a fatal
+    /// error on the way, as when recording) or is closed ends the replay
+    /// there.
     ///
     /// # Errors
     ///
-    /// None so far but a close that failed: see [`WebSocketClient::close`].
+    /// [`HyperSocketError::InvalidConfiguration`] outside a tokio runtime.
     ///
     /// # Cancel safety
     ///
-    /// Cancelling stops waiting; the client is closed when the last
-    /// handle to it goes.
-    pub async fn finish(self) -> Result<ReplaySummary> {
+    /// Cancelling stops waiting, not the replay; the client is closed when
+    /// the last handle to it goes.
+    pub async fn run(self) -> Result<ReplaySummary> {
+        let started = tokio::time::Instant::now();
+        self.client.start()?;
         tokio::select! {
             () = self.feed.finished() => {}
             () = self.client.shut_down() => {}
@@ -251,7 +260,7 @@ impl ReplayRun {
             connections: load(&counts.connections),
             skipped: load(&counts.skipped),
             unrecorded: load(&counts.unrecorded),
-            elapsed: self.started.elapsed(),
+            elapsed: started.elapsed(),
             recording_error: self.error.try_recv().ok(),
         })
     }
