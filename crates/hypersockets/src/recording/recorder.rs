@@ -96,11 +96,18 @@ struct Inner {
     /// The instant the header's wall-clock time was read: records are
     /// timed from it.
     started: Instant,
-    /// The queue's sending side until a client takes it.
+    /// The queue's sending side until a client takes it: a recorder
+    /// dropped unused closes the queue, and its thread ends.
     sender: Mutex<Option<Sender<Record>>>,
     attached: AtomicBool,
+    /// Shared with the writer thread, which holds nothing else of ours.
+    progress: Arc<Progress>,
+}
+
+/// What the writer has done, and its result once it is done.
+#[derive(Debug)]
+struct Progress {
     counts: Counts,
-    /// The writer's result once it is done.
     done: watch::Sender<Option<std::result::Result<RecordingStats, RecordingError>>>,
 }
 
@@ -156,14 +163,17 @@ impl Recorder {
             started,
             sender: Mutex::new(Some(sender)),
             attached: AtomicBool::new(false),
-            counts: Counts::default(),
-            done: watch::Sender::new(None),
+            progress: Arc::new(Progress {
+                counts: Counts::default(),
+                done: watch::Sender::new(None),
+            }),
         });
         inner
+            .progress
             .counts
             .bytes
             .store(format::HEADER_LEN, Ordering::Relaxed);
-        let writer = Arc::clone(&inner);
+        let writer = Arc::clone(&inner.progress);
         std::thread::Builder::new()
             .name("hypersockets-recorder".into())
             .spawn(move || {
@@ -184,7 +194,7 @@ impl Recorder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> RecordingStats {
-        self.inner.counts.stats()
+        self.inner.progress.counts.stats()
     }
 
     /// Waits until the client recording to it is gone (closed and
@@ -208,13 +218,13 @@ impl Recorder {
                 .unwrap_or_else(PoisonError::into_inner)
                 .take(),
         );
-        let mut done = self.inner.done.subscribe();
+        let mut done = self.inner.progress.done.subscribe();
         let result = match done.wait_for(Option::is_some).await {
             Ok(result) => result.clone(),
-            // The sender lives in `inner`, which `self` holds.
+            // The sender lives in `progress`, which `self` holds.
             Err(_) => None,
         };
-        result.unwrap_or(Ok(self.inner.counts.stats()))
+        result.unwrap_or(Ok(self.inner.progress.counts.stats()))
     }
 
     /// The tap a client records through; once per recorder.
@@ -352,7 +362,7 @@ impl RecordTap {
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
             self.inner.sender.try_send(record)
         {
-            let counts = &self.inner.recorder.counts;
+            let counts = &self.inner.recorder.progress.counts;
             if counts.lost.fetch_add(1, Ordering::Relaxed) == 0 {
                 tracing::warn!("recorder behind: records lost");
             }
