@@ -24,6 +24,10 @@ pub enum TestkitError {
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
 
+    /// A helper program (a `nats-server`) could not be run or read.
+    #[error("helper process failed")]
+    Process(#[source] std::io::Error),
+
     /// A wait did not see its condition in time.
     #[error("timed out after {after:?} waiting for {what}")]
     Timeout {

@@ -134,6 +134,7 @@ mod fault;
 mod handshake;
 mod io;
 mod keepalive;
+mod nats;
 mod protocol;
 mod proxy;
 mod record;
@@ -155,6 +156,7 @@ pub use error::{Result, TestkitError};
 pub use fault::{Fault, StreamFault, Target};
 pub use handshake::HandshakeResponse;
 pub use keepalive::{ClientPings, KeepaliveConfig, KeepaliveStats, PingStyle, ServerPing};
+pub use nats::NatsServer;
 pub use protocol::SubscriptionProtocol;
 pub use proxy::{ChaosProxy, Direction, ProxyConnectionId, Toxics};
 pub use record::{
