@@ -8,6 +8,9 @@
 //!   sends to a file, with a progress line a second;
 //! - `hypersockets replay FILE` plays a recording through the same client
 //!   and shows it as `watch` does;
+//! - `hypersockets serve --config FEEDS.toml --nats URL` runs a feed node:
+//!   it shares the file's feeds with the other nodes on that NATS server
+//!   through leases, and publishes what it runs to JetStream;
 //! - `hypersockets demo` shows the view against an embedded mock exchange
 //!   (no internet) that drops the connection every few seconds.
 //!
@@ -24,6 +27,7 @@ mod monitor;
 mod plain;
 mod record;
 mod replay;
+mod serve;
 mod view;
 mod watch;
 
@@ -75,6 +79,17 @@ enum Command {
     /// Play a recording through the client and show it as `watch` does,
     /// at the pace it was recorded (or --fast).
     Replay(ReplayArgs),
+    /// Run a feed node: share the feeds of a file with the other nodes on
+    /// one NATS server (JetStream on) through leases, run those this node
+    /// holds, and publish their messages to JetStream subjects
+    /// <prefix>.<venue>.<stream>; a line a second with the leases and
+    /// rates, and one per lease taken or lost; until Ctrl-C, SIGTERM or
+    /// --duration.
+    ///
+    /// Example:
+    ///   hypersockets serve --config feeds.toml --nats nats://127.0.0.1:4222 --node node-a
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
     /// Show the view against an embedded mock exchange, no internet needed:
     /// Binance-style streams, and a fault every few seconds (a dropped
     /// connection, a refused reconnect, a close for a restart).
@@ -145,6 +160,26 @@ struct ReplayArgs {
     view: ViewArgs,
 }
 
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The feeds file (TOML): [[feed]] entries with name, profile,
+    /// subscribe, and optionally url and replicas (1 or 2); optional [bus]
+    /// (prefix, stream, duplicate_window_secs, max_age_secs, max_bytes)
+    /// and [leases] (bucket, ttl_ms).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// The NATS server (nats://host:port; several, comma-separated).
+    #[arg(long, value_name = "URL")]
+    nats: String,
+    /// This node's name, unique among the nodes (letters, digits, - and
+    /// _; default: the host name and process id).
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
+    /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
+}
+
 #[derive(Clone, Copy, Debug, Args)]
 struct ViewArgs {
     /// One line of figures a second (and one per event) on stdout instead
@@ -170,6 +205,8 @@ enum Done {
     Recorded(record::Recorded, PathBuf),
     /// A recording played.
     Replayed(replay::Replayed, PathBuf),
+    /// A feed node stopped.
+    Served(serve::Served),
 }
 
 impl Done {
@@ -181,6 +218,7 @@ impl Done {
             Self::Recorded(recorded, out) => Some(recorded.summary(out)),
             Self::Replayed(replayed, _) if replayed.outcome.ended == Ended::OutputClosed => None,
             Self::Replayed(replayed, file) => Some(replayed.summary(file)),
+            Self::Served(served) => Some(served.summary()),
         }
     }
 }
@@ -208,6 +246,11 @@ async fn run(cli: Cli) -> Result<Done, BoxError> {
             )
             .await?;
             Ok(Done::Replayed(replayed, args.file))
+        }
+        Command::Serve(args) => {
+            let duration = args.duration.map(Duration::from_secs);
+            let served = serve::run(&args.config, &args.nats, args.node, duration).await?;
+            Ok(Done::Served(served))
         }
         Command::Demo(view) => Ok(Done::Shown(demo::run(view.plain, view.duration()).await?)),
     }

@@ -186,6 +186,18 @@ impl LeaseConfig {
         self
     }
 
+    /// How long a lease lives unrenewed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let config = hypersockets_nats::LeaseConfig::default();
+    /// assert_eq!(config.ttl_of(), Duration::from_secs(6));
+    /// ```
+    pub fn ttl_of(&self) -> Duration {
+        self.ttl
+    }
+
     /// How often leases are renewed and the bucket is read: a third of
     /// the TTL.
     pub fn renew_interval(&self) -> Duration {
