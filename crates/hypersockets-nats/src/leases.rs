@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -474,10 +475,64 @@ impl Keeper {
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
-                _ = ticks.tick() => self.tick().await,
+                _ = ticks.tick() => {
+                    // A round that NATS slows down is cut short when a
+                    // lease reaches its fence, so that the feed stops
+                    // before the lease can expire.
+                    let fence = self.next_fence();
+                    let _ = tokio::time::timeout_at(fence, self.tick()).await;
+                    self.fence();
+                    self.show();
+                }
             }
         }
         self.release_all().await;
+    }
+
+    /// How long after its last renewal a lease is given up unrenewed: one
+    /// renewal interval before it can expire.
+    fn fence_after(&self) -> Duration {
+        self.config.ttl.saturating_sub(self.config.renew_interval())
+    }
+
+    /// When the first held lease reaches its fence.
+    fn next_fence(&self) -> Instant {
+        let after = self.fence_after();
+        self.held
+            .values()
+            .map(|held| held.renewed + after)
+            .min()
+            .unwrap_or_else(|| Instant::now() + self.config.ttl)
+    }
+
+    /// Gives up the leases not renewed within [`fence_after`](Self::fence_after).
+    fn fence(&mut self) {
+        let after = self.fence_after();
+        let expired: Vec<FeedSlot> = self
+            .held
+            .iter()
+            .filter(|(_, held)| held.renewed.elapsed() >= after)
+            .map(|(slot, _)| slot.clone())
+            .collect();
+        for slot in expired {
+            self.held.remove(&slot);
+            self.lost(slot, LostCause::Expired);
+        }
+    }
+
+    /// `operation`, given at most one renewal interval.
+    async fn bounded<T, E: fmt::Display>(
+        &self,
+        what: &str,
+        operation: impl Future<Output = Result<T, E>>,
+    ) -> Option<Result<T, E>> {
+        match tokio::time::timeout(self.config.renew_interval(), operation).await {
+            Ok(result) => Some(result),
+            Err(_) => {
+                tracing::debug!(what, "lease bucket: no answer within the renewal interval");
+                None
+            }
+        }
     }
 
     /// One round: say this node lives, renew, read the bucket, take a fair
@@ -485,11 +540,16 @@ impl Keeper {
     async fn tick(&mut self) {
         let node_key = format!("node.{}", self.node);
         let load = Bytes::from(self.held.len().to_string());
-        if let Err(error) = self.store.put(&node_key, load).await {
+        if let Some(Err(error)) = self
+            .bounded("node entry", self.store.put(&node_key, load))
+            .await
+        {
             tracing::debug!(error = %error, "lease bucket: node entry not written");
         }
         self.renew().await;
-        let Some(bucket) = self.read().await else {
+        let Ok(Some(bucket)) =
+            tokio::time::timeout(self.config.renew_interval(), self.read()).await
+        else {
             return;
         };
         self.view
@@ -500,37 +560,39 @@ impl Keeper {
             self.acquire(&bucket).await;
             self.rebalance(&bucket).await;
         }
-        self.show();
     }
 
+    /// Renews every held lease; one another node holds is lost at once
+    /// (one not renewed in time is given up by the fence).
     async fn renew(&mut self) {
-        let fence = self.config.ttl.saturating_sub(self.config.renew_interval());
-        let mut lost = Vec::new();
-        for (slot, held) in &mut self.held {
+        let mut taken = Vec::new();
+        let slots: Vec<(FeedSlot, u64)> = self
+            .held
+            .iter()
+            .map(|(slot, held)| (slot.clone(), held.revision))
+            .collect();
+        for (slot, revision) in slots {
             let sent = Instant::now();
-            match self
+            let update = self
                 .store
-                .update(slot.key(), Bytes::from(self.node.clone()), held.revision)
-                .await
-            {
-                Ok(revision) => {
-                    held.revision = revision;
-                    held.renewed = sent;
-                }
-                Err(error) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    lost.push((slot.clone(), LostCause::TakenOver));
-                }
-                Err(error) => {
-                    tracing::debug!(%slot, error = %error, "lease not renewed");
-                    if held.renewed.elapsed() >= fence {
-                        lost.push((slot.clone(), LostCause::Expired));
+                .update(slot.key(), Bytes::from(self.node.clone()), revision);
+            match self.bounded("renewal", update).await {
+                Some(Ok(revision)) => {
+                    if let Some(held) = self.held.get_mut(&slot) {
+                        held.revision = revision;
+                        held.renewed = sent;
                     }
                 }
+                Some(Err(error)) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                    taken.push(slot);
+                }
+                Some(Err(error)) => tracing::debug!(%slot, error = %error, "lease not renewed"),
+                None => {}
             }
         }
-        for (slot, cause) in lost {
+        for slot in taken {
             self.held.remove(&slot);
-            self.lost(slot, cause);
+            self.lost(slot, LostCause::TakenOver);
         }
     }
 
@@ -600,12 +662,12 @@ impl Keeper {
                 continue;
             }
             let sent = Instant::now();
-            match self
+            let create = self
                 .store
-                .create(slot.key(), Bytes::from(self.node.clone()))
-                .await
-            {
-                Ok(revision) => {
+                .create(slot.key(), Bytes::from(self.node.clone()));
+            match self.bounded("take", create).await {
+                None => break,
+                Some(Ok(revision)) => {
                     tracing::info!(%slot, node = %self.node, "lease acquired");
                     self.held.insert(
                         slot.clone(),
@@ -616,8 +678,8 @@ impl Keeper {
                     );
                     let _ = self.changes.send(LeaseChange::Acquired(slot.clone()));
                 }
-                Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {}
-                Err(error) => {
+                Some(Err(error)) if error.kind() == kv::CreateErrorKind::AlreadyExists => {}
+                Some(Err(error)) => {
                     tracing::debug!(%slot, error = %error, "lease not taken");
                     break;
                 }
@@ -658,11 +720,10 @@ impl Keeper {
         let Some(held) = self.held.remove(&slot) else {
             return;
         };
-        if let Err(error) = self
+        let delete = self
             .store
-            .delete_expect_revision(slot.key(), Some(held.revision))
-            .await
-        {
+            .delete_expect_revision(slot.key(), Some(held.revision));
+        if let Some(Err(error)) = self.bounded("hand over", delete).await {
             tracing::debug!(%slot, error = %error, "lease not released; it expires");
         }
         tracing::info!(%slot, node = %self.node, "lease handed over");
@@ -671,13 +732,18 @@ impl Keeper {
 
     async fn release_all(&mut self) {
         for (slot, held) in std::mem::take(&mut self.held) {
-            let _ = self
+            let delete = self
                 .store
-                .delete_expect_revision(slot.key(), Some(held.revision))
-                .await;
+                .delete_expect_revision(slot.key(), Some(held.revision));
+            let _ = self.bounded("release", delete).await;
             self.lost(slot, LostCause::Stopped);
         }
-        let _ = self.store.delete(format!("node.{}", self.node)).await;
+        let _ = self
+            .bounded(
+                "node entry",
+                self.store.delete(format!("node.{}", self.node)),
+            )
+            .await;
         self.show();
     }
 

@@ -233,3 +233,47 @@ async fn bad_names_replicas_and_a_bucket_with_another_ttl_are_refused() {
         .ttl(Duration::from_secs(9));
     assert_eq!(refused(bus.leases("b", feeds(1, 1), other).await), "ttl");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_from_nats_gives_its_leases_up_before_they_can_expire() {
+    let Some(server) = server().await else { return };
+    let settings = lease_config("fence");
+    let mut node = bus(&server, &config())
+        .await
+        .leases("a", feeds(2, 1), settings.clone())
+        .await
+        .unwrap();
+    wait_until("a holds both", || {
+        std::future::ready(node.held().len() == 2)
+    })
+    .await;
+    for _ in 0..2 {
+        assert!(matches!(node.next().await, Some(LeaseChange::Acquired(_))));
+    }
+    // NATS goes away: no renewal succeeds from here on, and the leases
+    // expire at most a TTL after the last one.
+    drop(server);
+    let cut = Instant::now();
+    for _ in 0..2 {
+        let change = tokio::time::timeout(support::WAIT, node.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(
+                change,
+                LeaseChange::Lost {
+                    cause: LostCause::Expired,
+                    ..
+                }
+            ),
+            "{change:?}"
+        );
+    }
+    let took = cut.elapsed();
+    assert!(
+        took < settings.ttl_of(),
+        "given up after {took:?}, when the leases may have expired"
+    );
+    assert!(node.held().is_empty());
+}
