@@ -256,6 +256,23 @@ pub(crate) async fn show(
     })
 }
 
+/// Waits until Ctrl-C (`"quit"`), SIGTERM or SIGHUP (`"terminated"`), or
+/// `duration` is up (`"duration reached"`): why a command that runs
+/// until stopped stops.
+pub(crate) async fn stopped(duration: Option<Duration>) -> &'static str {
+    let until = async {
+        match duration {
+            Some(duration) => tokio::time::sleep(duration).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "quit",
+        () = terminated() => "terminated",
+        () = until => "duration reached",
+    }
+}
+
 /// Resolves when the process is asked to end (SIGTERM, or SIGHUP: its
 /// terminal closed), so that the terminal is restored then too; never
 /// where there are no such signals, or they cannot be listened to.

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::figures::{bytes_text, count_text, state_name};
-use crate::monitor::terminated;
+use crate::monitor::stopped;
 use crate::plain::Plain;
 use crate::watch::{self, Build, Target};
 
@@ -85,17 +85,8 @@ pub(crate) async fn run(
     let mut ticks =
         tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let until = async {
-        match duration {
-            Some(duration) => tokio::time::sleep(duration).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(until);
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let end = terminated();
-    tokio::pin!(end);
+    let stop = stopped(duration);
+    tokio::pin!(stop);
     let reason = loop {
         tokio::select! {
             _ = ticks.tick() => {
@@ -106,9 +97,7 @@ pub(crate) async fn run(
                     break "client stopped";
                 }
             }
-            _ = &mut ctrl_c => break "quit",
-            () = &mut end => break "terminated",
-            () = &mut until => break "duration reached",
+            reason = &mut stop => break reason,
             _ = output_failed.recv() => break "output closed",
         }
     };

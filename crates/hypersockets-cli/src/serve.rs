@@ -40,7 +40,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::monitor::terminated;
+use crate::monitor::stopped;
 use crate::plain::Plain;
 use crate::watch::profile;
 
@@ -329,17 +329,8 @@ pub(crate) async fn run(
     let mut ticks =
         tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let until = async {
-        match duration {
-            Some(duration) => tokio::time::sleep(duration).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(until);
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let end = terminated();
-    tokio::pin!(end);
+    let stop = stopped(duration);
+    tokio::pin!(stop);
     let mut last_published = 0;
     let mut last_tick = start;
     let reason = loop {
@@ -366,7 +357,7 @@ pub(crate) async fn run(
                     LeaseChange::Lost { slot, cause } => {
                         lines.write(format!("t={at:.1}s lost {slot} ({})", cause_text(cause)));
                         if let Some(feed) = running.remove(&slot) {
-                            stop(feed).await;
+                            stop_feed(feed).await;
                         }
                     }
                     _ => {}
@@ -392,9 +383,7 @@ pub(crate) async fn run(
                 (last_published, last_tick) = (stats.published, now);
                 lines.write(status(start.elapsed(), &node, leases.live_nodes(), &leases.held(), &stats, rate, &running));
             }
-            _ = &mut ctrl_c => break "quit",
-            () = &mut end => break "terminated",
-            () = &mut until => break "duration reached",
+            reason = &mut stop => break reason,
             _ = output_failed.recv() => break "output closed",
         }
     };
@@ -402,7 +391,7 @@ pub(crate) async fn run(
     // The feeds stop first, so that nothing this node publishes comes
     // after another node has taken its leases.
     for (_, feed) in running.drain() {
-        stop(feed).await;
+        stop_feed(feed).await;
     }
     leases.shutdown().await;
     for publisher in publishers.values() {
@@ -420,7 +409,7 @@ pub(crate) async fn run(
 
 /// Closes a feed's client: its lanes finish what they hold (within 5 s;
 /// past that it is let go, closing by itself).
-async fn stop(feed: Running) {
+async fn stop_feed(feed: Running) {
     feed.connecting.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), feed.client.close()).await;
 }

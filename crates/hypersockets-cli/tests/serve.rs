@@ -13,7 +13,8 @@ use std::time::Duration;
 use hypersockets::{Venue, WsMessage};
 use hypersockets_nats::{Bus, BusConfig, ConsumerConfig, FeedConsumer, LeaseConfig};
 use hypersockets_testkit::{
-    ConnectionId, Control, Emulation, ExchangeConfig, MockExchange, NatsServer, Rate, StreamConfig,
+    ConnectionId, Control, Emulation, ExchangeConfig, MockExchange, NatsServer, Rate, Recording,
+    StreamConfig,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -32,6 +33,7 @@ const WAIT: Duration = Duration::from_secs(60);
 struct Node {
     name: String,
     child: Child,
+    killed: bool,
 }
 
 /// A line a node printed.
@@ -66,42 +68,62 @@ fn start_node(
             }
         }
     });
-    Node { name, child }
+    Node {
+        name,
+        child,
+        killed: false,
+    }
 }
 
-/// Who holds which feed replica, from the nodes' lines.
+/// Who holds which feed replica, by each node's own lines. The lines of
+/// different processes come in no causal order (one node's "acquired"
+/// may come before the "lost" of the node that handed it over), so a
+/// state counts only once no replica is held by two nodes.
 #[derive(Default)]
 struct Holders {
-    held: BTreeMap<String, usize>,
+    by_node: BTreeMap<usize, BTreeSet<String>>,
+    /// Nodes killed: lines of theirs still unread change nothing.
+    killed: BTreeSet<usize>,
     log: Vec<String>,
 }
 
 impl Holders {
     fn take(&mut self, line: &Line) {
         self.log.push(format!("node{}: {}", line.node, line.text));
+        if self.killed.contains(&line.node) {
+            return;
+        }
         let words: Vec<&str> = line.text.split(' ').collect();
+        let held = self.by_node.entry(line.node).or_default();
         match words.get(1..3) {
             Some(["acquired", slot]) => {
-                let before = self.held.insert((*slot).to_owned(), line.node);
-                assert!(
-                    before.is_none_or(|node| node == line.node),
-                    "{slot} held twice:\n{}",
-                    self.log.join("\n")
-                );
+                held.insert((*slot).to_owned());
             }
             Some(["lost", slot]) => {
-                self.held.remove(*slot);
+                held.remove(*slot);
             }
             _ => {}
         }
     }
 
     fn of(&self, node: usize) -> Vec<String> {
-        self.held
-            .iter()
-            .filter(|(_, n)| **n == node)
-            .map(|(slot, _)| slot.clone())
-            .collect()
+        self.by_node
+            .get(&node)
+            .map(|held| held.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every replica held, none by two nodes: the holder of each.
+    fn settled(&self, all: usize) -> Option<BTreeMap<&str, usize>> {
+        let mut holder = BTreeMap::new();
+        for (node, held) in &self.by_node {
+            for slot in held {
+                if holder.insert(slot.as_str(), *node).is_some() {
+                    return None;
+                }
+            }
+        }
+        (holder.len() == all).then_some(holder)
     }
 }
 
@@ -177,7 +199,10 @@ impl Cluster {
     /// and three nodes serving `FEEDS` with `replicas` each; returns once
     /// every replica is held.
     async fn start(nats: &NatsServer, replicas: u8) -> Self {
-        let mut exchange_config = ExchangeConfig::new().emulate(Emulation::BinanceSpot);
+        // Every message sent is kept: the ground truth.
+        let mut exchange_config = ExchangeConfig::new()
+            .emulate(Emulation::BinanceSpot)
+            .recording(Recording::All);
         for (_, streams) in FEEDS {
             for stream in streams {
                 exchange_config = exchange_config.stream(
@@ -221,10 +246,24 @@ impl Cluster {
         cluster
     }
 
+    /// Waits until every replica is held and no node holds more than its
+    /// share: the nodes hand nothing over from there on.
     async fn wait_all_held(&mut self, what: &str) {
         let all = self.replicas;
+        let living: Vec<usize> = (0..self.nodes.len())
+            .filter(|&node| !self.nodes[node].killed)
+            .collect();
+        let share = all.div_ceil(living.len());
+        // Balanced: no node holds two more than another, so none hands a
+        // replica over from here on.
         wait_lines(&mut self.lines, &mut self.holders, what, |h| {
-            h.held.len() == all
+            let loads: Vec<usize> = living.iter().map(|&node| h.of(node).len()).collect();
+            let (most, least) = (loads.iter().max(), loads.iter().min());
+            h.settled(all).is_some()
+                && most.is_some_and(|most| *most <= share)
+                && most
+                    .zip(least)
+                    .is_some_and(|(most, least)| most - least <= 1)
         })
         .await;
     }
@@ -237,12 +276,13 @@ impl Cluster {
             .find(|&node| !self.holders.of(node).is_empty())
             .unwrap();
         let orphaned = self.holders.of(victim);
+        self.wait_flowing().await;
         let open_before: BTreeSet<ConnectionId> = self.open_connections();
         self.nodes[victim].child.kill().await.unwrap();
+        self.nodes[victim].killed = true;
         let killed_at = Instant::now();
-        for slot in &orphaned {
-            self.holders.held.remove(slot);
-        }
+        self.holders.by_node.remove(&victim);
+        self.holders.killed.insert(victim);
         // The exchange sees the victim's connections end.
         let deadline = Instant::now() + WAIT;
         let gone = loop {
@@ -262,8 +302,13 @@ impl Cluster {
         self.wait_all_held("the killed node's replicas taken over")
             .await;
         let moved = killed_at.elapsed();
+        // And the new holders' streams flow.
+        self.wait_flowing().await;
         for slot in &orphaned {
-            assert_ne!(self.holders.held[slot], victim);
+            assert_ne!(
+                self.holders.settled(self.replicas).unwrap()[slot.as_str()],
+                victim
+            );
         }
         let bound = LeaseConfig::default()
             .ttl(Duration::from_secs(3))
@@ -273,6 +318,65 @@ impl Cluster {
             "{orphaned:?} moved after {moved:?}, over {bound:?}"
         );
         (victim, gone, moved)
+    }
+
+    /// Waits until every stream flows to as many open connections as its
+    /// feed has replicas: every held replica subscribed, and sent to.
+    async fn wait_flowing(&self) {
+        let per_stream = self.replicas / FEEDS.len();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let open = self.open_connections();
+            let flowing = Cluster::streams().all(|stream| {
+                open.iter()
+                    .filter(|id| self.control.subscriptions(**id).iter().any(|s| s == stream))
+                    .filter(|id| {
+                        self.control
+                            .sent_on(**id, stream)
+                            .is_ok_and(|sent| !sent.is_empty())
+                    })
+                    .count()
+                    == per_stream
+            });
+            if flowing {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the streams never flowed to every replica: {}\n{}",
+                open.iter()
+                    .map(|id| format!(
+                        "{id:?} subscribed to {:?}, sent {:?}",
+                        self.control.subscriptions(*id),
+                        Cluster::streams()
+                            .map(|stream| self.sent(stream, |other| other == *id).len())
+                            .collect::<Vec<_>>()
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                self.holders.log.join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Each connection's first and last id of `stream`, and its status.
+    fn spans(&self, stream: &str) -> String {
+        self.control
+            .connections()
+            .into_iter()
+            .map(|id| {
+                let sent = self.sent(stream, |other| other == id);
+                format!(
+                    "{id:?} {:?}..{:?} ({}) {:?}",
+                    sent.first(),
+                    sent.last(),
+                    sent.len(),
+                    self.control.status(id)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     fn open_connections(&self) -> BTreeSet<ConnectionId> {
@@ -384,10 +488,12 @@ async fn a_killed_nodes_feeds_move_and_the_consumer_misses_nothing() {
         );
         // No gap: the other replica stayed subscribed while the node died.
         let (first, last) = (ids.first().unwrap(), ids.last().unwrap());
-        assert_eq!(
-            ids.len() as u64,
-            last - first + 1,
-            "{stream}: the exchange's own records have a gap"
+        let holes: Vec<u64> = (*first..=*last).filter(|id| !ids.contains(id)).collect();
+        assert!(
+            holes.is_empty(),
+            "{stream}: the exchange sent {holes:?} to no connection; per connection: {}\n{}",
+            cluster.spans(stream),
+            cluster.holders.log.join("\n")
         );
     }
     // The figures, for the record (`--nocapture`).
@@ -423,6 +529,7 @@ async fn with_one_replica_the_only_gap_is_while_no_node_was_subscribed() {
         .collect();
     consume(&mut consumer, &mut got, &living).await;
     let mut gaps = Vec::new();
+    let mut ranges = Vec::new();
     for stream in Cluster::streams() {
         let seen = &got[stream];
         let on_living = &living[stream];
@@ -460,11 +567,20 @@ async fn with_one_replica_the_only_gap_is_while_no_node_was_subscribed() {
         if !missing.is_empty() {
             gaps.push((stream, missing.len()));
         }
+        let span = |ids: &BTreeSet<u64>| (ids.first().copied(), ids.last().copied(), ids.len());
+        ranges.push(format!(
+            "{stream}: seen {:?} dead {:?} living {:?}",
+            span(&seen_set),
+            span(&on_dead),
+            span(on_living)
+        ));
     }
     // The killed node's feed had a gap: none ran it until the takeover.
     assert!(
         !gaps.is_empty(),
-        "no gap, though a feed had no node for {moved:?}"
+        "no gap, though a feed had no node for {moved:?}; victim node{victim}, its connections {dead:?}\n{}\n{}",
+        ranges.join("\n"),
+        cluster.holders.log.join("\n")
     );
     #[allow(clippy::print_stdout)]
     {

@@ -217,6 +217,8 @@ impl Bus {
     pub fn publisher(&self, venue: &str, config: PublisherConfig) -> Result<Publisher, NatsError> {
         Publisher::new(
             self.jetstream_for(&config),
+            self.client.clone(),
+            self.stream.clone(),
             &self.config.prefix,
             venue,
             config,

@@ -245,6 +245,14 @@ impl<M> FeedConsumer<M> {
             }
             let message = match self.messages.next().await? {
                 Ok(message) => message,
+                // A heartbeat the server's idle stream missed (a busy
+                // machine): the stream asks again by itself.
+                Err(error)
+                    if error.kind() == consumer::pull::MessagesErrorKind::MissingHeartbeat =>
+                {
+                    tracing::debug!("consumer: a missed heartbeat");
+                    continue;
+                }
                 Err(error) => {
                     return Some(Err(NatsError::Consume {
                         filter: self.filter.clone(),

@@ -10,7 +10,7 @@
 //! - `node.<node>`: a live node and how many leases it holds, which every
 //!   node reads to take its fair share and hand over its excess.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -330,6 +330,9 @@ impl Leases {
             changes: sender,
             view: Arc::clone(&view),
             started: Instant::now(),
+            seen: BTreeMap::new(),
+            handed: BTreeMap::new(),
+            taken_before: BTreeSet::new(),
         };
         let task = tokio::spawn(keeper.run(stopped));
         Ok(Self {
@@ -466,6 +469,15 @@ struct Keeper {
     changes: mpsc::UnboundedSender<LeaseChange>,
     view: Arc<View>,
     started: Instant,
+    /// The revisions of other nodes' leases on replicas of feeds this node
+    /// holds, at the last look: one that moved on was renewed since, so
+    /// its node lives.
+    seen: BTreeMap<String, u64>,
+    /// Replicas this node handed over, and when: not taken back while
+    /// another node may be taking them.
+    handed: BTreeMap<FeedSlot, Instant>,
+    /// The leases held at the previous read of the bucket.
+    taken_before: BTreeSet<String>,
 }
 
 impl Keeper {
@@ -560,6 +572,7 @@ impl Keeper {
             self.acquire(&bucket).await;
             self.rebalance(&bucket).await;
         }
+        self.taken_before = bucket.taken;
     }
 
     /// Renews every held lease; one another node holds is lost at once
@@ -661,6 +674,25 @@ impl Keeper {
             if self.held.keys().any(|held| held.feed == slot.feed) {
                 continue;
             }
+            // A further replica starts only once the ones before it have
+            // run for a round: two copies of a stream that start together
+            // could each get a message in before the other's copy of an
+            // earlier one (see `PublisherConfig::catch_up`).
+            let earlier_running = (0..slot.slot).all(|earlier| {
+                let key = FeedSlot::new(slot.feed.clone(), earlier).key();
+                bucket.taken.contains(&key) && self.taken_before.contains(&key)
+            });
+            if !earlier_running {
+                continue;
+            }
+            // Handed over lately: left to the node it was handed to.
+            if self
+                .handed
+                .get(slot)
+                .is_some_and(|at| at.elapsed() < 2 * self.config.renew_interval())
+            {
+                continue;
+            }
             let sent = Instant::now();
             let create = self
                 .store
@@ -676,6 +708,7 @@ impl Keeper {
                             renewed: sent,
                         },
                     );
+                    self.show();
                     let _ = self.changes.send(LeaseChange::Acquired(slot.clone()));
                 }
                 Some(Err(error)) if error.kind() == kv::CreateErrorKind::AlreadyExists => {}
@@ -687,9 +720,20 @@ impl Keeper {
         }
     }
 
-    /// Hands one replica over when another live node holds two fewer:
-    /// a second replica first, whose feed goes on running elsewhere.
+    /// Hands one replica over when every replica is held and another live
+    /// node holds two fewer (while some are free, the others take those
+    /// instead). A replica whose feed another node runs goes first, and
+    /// only once that node is seen renewing (a dead node's leases live on
+    /// until they expire): the feed goes on meanwhile. A feed of one
+    /// replica pauses while it moves.
     async fn rebalance(&mut self, bucket: &Bucket) {
+        if self
+            .slots
+            .iter()
+            .any(|slot| !bucket.taken.contains(&slot.key()))
+        {
+            return;
+        }
         let mine = self.held.len();
         let least = bucket
             .loads
@@ -697,24 +741,43 @@ impl Keeper {
             .filter(|(node, _)| **node != self.node)
             .map(|(_, load)| *load)
             .min();
-        if least.is_none_or(|least| least + 2 > mine) {
+        // One node hands over at a time: the most loaded, the first by
+        // name among equals; the others wait for the next round.
+        let first_of_most = bucket
+            .loads
+            .iter()
+            .filter(|(_, load)| **load >= mine)
+            .all(|(node, load)| *load == mine && *node >= self.node);
+        if least.is_none_or(|least| least + 2 > mine) || !first_of_most {
+            self.seen.clear();
             return;
         }
-        let replicated: HashMap<&str, u8> = self
-            .slots
-            .iter()
-            .map(|slot| (slot.feed.as_str(), slot.slot))
-            .fold(HashMap::new(), |mut most, (feed, slot)| {
-                let entry = most.entry(feed).or_insert(0);
-                *entry = (*entry).max(slot);
-                most
-            });
-        let Some(slot) = self
-            .held
-            .keys()
-            .max_by_key(|slot| replicated.get(slot.feed.as_str()).copied().unwrap_or(0))
-            .cloned()
-        else {
+        let held: Vec<FeedSlot> = self.held.keys().cloned().collect();
+        let mut chosen: Option<(bool, FeedSlot)> = None;
+        for slot in held {
+            let siblings: Vec<FeedSlot> = self
+                .slots
+                .iter()
+                .filter(|other| other.feed == slot.feed && other.slot != slot.slot)
+                .cloned()
+                .collect();
+            let covered = if siblings.is_empty() {
+                false
+            } else {
+                let mut alive = false;
+                for sibling in siblings {
+                    alive |= self.renewing(sibling.key()).await;
+                }
+                if !alive {
+                    continue;
+                }
+                true
+            };
+            if chosen.as_ref().is_none_or(|(best, _)| covered && !best) {
+                chosen = Some((covered, slot));
+            }
+        }
+        let Some((_, slot)) = chosen else {
             return;
         };
         let Some(held) = self.held.remove(&slot) else {
@@ -727,7 +790,22 @@ impl Keeper {
             tracing::debug!(%slot, error = %error, "lease not released; it expires");
         }
         tracing::info!(%slot, node = %self.node, "lease handed over");
+        self.handed.insert(slot.clone(), Instant::now());
         self.lost(slot, LostCause::Released);
+    }
+
+    /// Whether the lease `key` was renewed since the last look.
+    async fn renewing(&mut self, key: String) -> bool {
+        let revision = match self.bounded("look", self.store.entry(key.clone())).await {
+            Some(Ok(Some(entry))) if entry.operation == kv::Operation::Put => entry.revision,
+            _ => {
+                self.seen.remove(&key);
+                return false;
+            }
+        };
+        self.seen
+            .insert(key, revision)
+            .is_some_and(|before| before < revision)
     }
 
     async fn release_all(&mut self) {
@@ -747,8 +825,10 @@ impl Keeper {
         self.show();
     }
 
+    /// Says a lease was lost (after [`held`](Leases::held) shows it).
     fn lost(&self, slot: FeedSlot, cause: LostCause) {
         tracing::info!(%slot, node = %self.node, ?cause, "lease lost");
+        self.show();
         let _ = self.changes.send(LeaseChange::Lost { slot, cause });
     }
 

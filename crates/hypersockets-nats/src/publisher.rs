@@ -10,7 +10,10 @@ use async_nats::Subject;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use bytes::Bytes;
-use hypersockets::{BoxError, MessageHandler, SequenceReader, StreamSequence, WsMessage};
+use futures_util::StreamExt as _;
+use hypersockets::{
+    BoxError, MessageContext, MessageHandler, SequenceReader, StreamSequence, WsMessage,
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 
 use crate::NatsError;
@@ -37,6 +40,7 @@ pub struct PublisherConfig {
     pub(crate) ack_timeout: Duration,
     pub(crate) unnumbered: UnnumberedIds,
     pub(crate) sequence: Option<Arc<dyn SequenceReader>>,
+    pub(crate) catch_up: Duration,
 }
 
 impl Default for PublisherConfig {
@@ -47,6 +51,7 @@ impl Default for PublisherConfig {
             ack_timeout: Duration::from_secs(5),
             unnumbered: UnnumberedIds::default(),
             sequence: None,
+            catch_up: Duration::from_millis(250),
         }
     }
 }
@@ -59,6 +64,7 @@ impl fmt::Debug for PublisherConfig {
             .field("ack_timeout", &self.ack_timeout)
             .field("unnumbered", &self.unnumbered)
             .field("sequence", &self.sequence.is_some())
+            .field("catch_up", &self.catch_up)
             .finish()
     }
 }
@@ -75,7 +81,9 @@ impl PublisherConfig {
     /// The longest a lane waits for room to publish (default 1 s): past
     /// it the message is not published, the handler returns
     /// [`NatsError::Backpressure`] (the lane counts it and goes on), and
-    /// an event says so. The lane never waits longer than this.
+    /// an event says so. The lane never waits longer than this (but for
+    /// the [catch-up](Self::catch_up) of a stream's first message on a
+    /// connection).
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.max_wait = wait;
         self
@@ -93,6 +101,23 @@ impl PublisherConfig {
     /// [`UnnumberedIds::ByContent`]).
     pub fn unnumbered(mut self, ids: UnnumberedIds) -> Self {
         self.unnumbered = ids;
+        self
+    }
+
+    /// The longest a stream's first numbered message on a new connection
+    /// waits for the stream to have what comes before it (default 250 ms;
+    /// zero: no wait).
+    ///
+    /// Two nodes publishing one stream store each message once, first come
+    /// first stored, which keeps the venue's order while both publish
+    /// every message; but a node that starts (or reconnects) mid-stream
+    /// could get its first message in before the other node's copy of the
+    /// one before it. So its first message waits, watching the subject,
+    /// until the message before it is published (by the other node), or
+    /// this long (no other node runs the stream). The lane's messages
+    /// queue meanwhile; nothing is dropped.
+    pub fn catch_up(mut self, wait: Duration) -> Self {
+        self.catch_up = wait;
         self
     }
 
@@ -230,6 +255,8 @@ pub struct Publisher {
 
 struct Shared {
     jetstream: jetstream::Context,
+    client: async_nats::Client,
+    stream: jetstream::stream::Stream,
     prefix: String,
     venue: String,
     config: PublisherConfig,
@@ -341,6 +368,8 @@ impl Publisher {
     /// the current runtime.
     pub(crate) fn new(
         jetstream: jetstream::Context,
+        client: async_nats::Client,
+        stream: jetstream::stream::Stream,
         prefix: &str,
         venue: &str,
         config: PublisherConfig,
@@ -355,6 +384,8 @@ impl Publisher {
         Ok(Self {
             shared: Arc::new(Shared {
                 jetstream,
+                client,
+                stream,
                 prefix: prefix.to_owned(),
                 venue: venue.to_owned(),
                 room: Arc::new(Semaphore::new(config.max_in_flight)),
@@ -421,6 +452,7 @@ impl Publisher {
             shared: Arc::clone(&self.shared),
             subject: Subject::from(subject.as_str()),
             id_base,
+            connection: None,
             serialize: Box::new(move |message| serialize(message).map_err(Into::into)),
         })
     }
@@ -463,6 +495,8 @@ pub struct PublishHandler<M> {
     shared: Arc<Shared>,
     subject: Subject,
     id_base: String,
+    /// The connection of the last numbered message published.
+    connection: Option<u64>,
     #[allow(clippy::type_complexity)]
     serialize: Box<dyn Fn(&M) -> Result<Option<Serialized>, BoxError> + Send + Sync>,
 }
@@ -477,12 +511,26 @@ impl<M> fmt::Debug for PublishHandler<M> {
 
 impl<M: Send + 'static> MessageHandler<M> for PublishHandler<M> {
     async fn handle(&mut self, message: M) -> Result<(), BoxError> {
-        let shared = &self.shared;
+        self.publish(message, None).await
+    }
+
+    async fn handle_in_context(
+        &mut self,
+        message: M,
+        context: MessageContext,
+    ) -> Result<(), BoxError> {
+        self.publish(message, Some(context.connection)).await
+    }
+}
+
+impl<M: Send + 'static> PublishHandler<M> {
+    /// Publishes one message that came on `connection`.
+    async fn publish(&mut self, message: M, connection: Option<u64>) -> Result<(), BoxError> {
         let serialized = match (self.serialize)(&message) {
             Ok(Some(serialized)) => serialized,
             Ok(None) => return Ok(()),
             Err(source) => {
-                shared
+                self.shared
                     .counters
                     .unserializable
                     .fetch_add(1, Ordering::Relaxed);
@@ -493,6 +541,15 @@ impl<M: Send + 'static> MessageHandler<M> for PublishHandler<M> {
             }
         };
         drop(message);
+        // A numbered stream's first message on a connection: this node
+        // (re)starts mid-stream.
+        if let Some(at) = serialized.sequence
+            && connection.is_some_and(|connection| self.connection != Some(connection))
+        {
+            self.connection = connection;
+            self.catch_up(&at).await;
+        }
+        let shared = &self.shared;
         let started = tokio::time::Instant::now();
         let wait_until = started + shared.config.max_wait;
         let room =
@@ -556,6 +613,54 @@ impl<M: Send + 'static> MessageHandler<M> for PublishHandler<M> {
 }
 
 impl<M> PublishHandler<M> {
+    /// Waits, up to the config's `catch_up`, until the stream has the
+    /// message before `at` (or one after it): then this node's copy of `at`
+    /// cannot be stored before another node's copy of an earlier one.
+    async fn catch_up(&self, at: &StreamSequence) {
+        let wait = self.shared.config.catch_up;
+        if wait.is_zero() {
+            return;
+        }
+        let before = at.previous.unwrap_or_else(|| at.number.saturating_sub(1));
+        let stored_number = |headers: Option<&async_nats::HeaderMap>| {
+            headers
+                .and_then(|headers| headers.get(headers::NUMBER))
+                .and_then(|number| number.as_str().parse::<u64>().ok())
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        let caught_up = async {
+            // Watch first, then look at what is stored: nothing published
+            // in between is missed.
+            let mut watch = self
+                .shared
+                .client
+                .subscribe(self.subject.clone())
+                .await
+                .ok()?;
+            if let Ok(last) = self
+                .shared
+                .stream
+                .get_last_raw_message_by_subject(&self.subject)
+                .await
+                && stored_number(Some(&last.headers)).is_some_and(|number| number >= before)
+            {
+                return Some(());
+            }
+            while let Some(message) = watch.next().await {
+                if stored_number(message.headers.as_ref()).is_some_and(|number| number >= before) {
+                    return Some(());
+                }
+            }
+            None
+        };
+        let outcome = tokio::time::timeout_at(deadline, caught_up).await;
+        tracing::debug!(
+            subject = %self.subject,
+            caught_up = matches!(outcome, Ok(Some(()))),
+            "first message on a connection"
+        );
+    }
+
     /// Counts and reports a failure; the error for the lane.
     fn failed(&self, error: NatsError) -> BoxError {
         if matches!(error, NatsError::Publish { .. }) {
