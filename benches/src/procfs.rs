@@ -54,3 +54,16 @@ pub fn context_switches() -> u64 {
         })
         .sum()
 }
+
+/// The machine's 1, 5 and 15-minute load averages, from `/proc/loadavg`
+/// (`?` where it cannot be read).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "?".to_owned())
+}

@@ -6,17 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-/// The 1, 5 and 15-minute load averages.
-pub(crate) fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "?".to_owned())
-}
+pub(crate) use hypersockets_bench::procfs::load_average;
 
 /// What a busy thread lost to stalls over the probe.
 #[derive(Clone, Copy, Debug, Default)]
