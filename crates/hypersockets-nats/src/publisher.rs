@@ -479,6 +479,8 @@ impl Publisher {
     }
 
     /// Waits until every publish made so far has its ack (or has failed).
+    /// For when publishing has stopped (a shutdown, a test): meanwhile it
+    /// holds the room to publish, so that lanes publishing wait behind it.
     ///
     /// # Cancel safety
     ///
