@@ -5,7 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use hypersockets::{MessageHandler, StaleCause, StreamId, StreamSequence, Venue, WsMessage};
+use hypersockets::{
+    MessageContext, MessageHandler, StaleCause, StreamId, StreamSequence, Venue, WsMessage,
+};
 use hypersockets_nats::{
     ConsumerConfig, NatsError, PublisherConfig, PublisherEvent, Serialized, StartAt,
 };
@@ -33,13 +35,19 @@ async fn two_nodes_publishing_one_stream_store_each_message_once_in_order() {
     let mut on_a = a.handler("btcusdt@trade").unwrap();
     let mut on_b = b.handler("btcusdt@trade").unwrap();
     // Node b joins late and overlaps: 1..=600 from a, 301..=1000 from b,
-    // interleaved where both run.
+    // interleaved where both run, each on a connection of its own (b's
+    // first message waits until a's copy of the one before it is out).
+    let (on_connection_a, on_connection_b) = (MessageContext::now(1), MessageContext::now(7));
     for id in 1..=1000 {
         if id <= 600 {
-            on_a.handle(trade(id)).await.unwrap();
+            on_a.handle_in_context(trade(id), on_connection_a)
+                .await
+                .unwrap();
         }
         if id > 300 {
-            on_b.handle(trade(id)).await.unwrap();
+            on_b.handle_in_context(trade(id), on_connection_b)
+                .await
+                .unwrap();
         }
     }
     a.flush().await;
@@ -101,10 +109,13 @@ async fn consumers_see_gaps_drop_repeats_and_get_names_and_binary_back() {
         "{}.htx.market%2Ebtcusdt%2Edepth%2Estep0",
         config_prefix(&bus)
     );
-    raw.publish_with_headers(subject, headers, "level 2 again".into())
+    // Stored (acknowledged) before what comes next.
+    async_nats::jetstream::new(raw)
+        .publish_with_headers(subject, headers, "level 2 again".into())
+        .await
+        .unwrap()
         .await
         .unwrap();
-    raw.flush().await.unwrap();
     // A snapshot with a lower number: a venue's restart, delivered.
     handler
         .handle((
